@@ -1,0 +1,213 @@
+"""Rule packs: versioned TOML files holding every value that changed from year to year.
+
+A pack is a TOML file with a ``[pack]`` header and a ``[values]`` tree whose leaves are
+tables with ``value``, ``source`` and ``verified`` (and optionally ``note``)::
+
+    [pack]
+    name = "sof-2016"
+    kind = "sof"              # which engine reads it: sof, funding, segmentation, cip_bands
+    title = "Single Oversight Framework finance and use of resources metrics"
+    version = 1
+
+    [values.thresholds.liquidity_days]
+    value = [0, -7, -14]
+    source = "domain.md §1.4 (SOF Sept 2016, table not read)"
+    verified = false
+
+Conflicting sources are held as named variants that override leaves::
+
+    [variants.hsj.values.performance_weights]
+    value = {...}
+    source = "..."
+    verified = false
+
+Code reads a value with :meth:`RulePack.get`; the pack remembers every unverified value
+read, so a result can list what it depended on (:meth:`RulePack.unverified_used`).
+Engine code never branches on a year: everything year-specific is a value here.
+
+Packs ship in this folder (``cipmodel/rules/*.toml``); a user can copy one, change it and
+pass its path wherever a pack name is accepted.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cipmodel.errors import RulePackError
+
+__all__ = ["Leaf", "RulePack", "load_pack", "available_packs"]
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One rule value with its provenance."""
+
+    value: Any
+    source: str
+    verified: bool
+    note: str = ""
+
+
+@dataclass
+class RulePack:
+    """A loaded rule pack (one variant of it).
+
+    Attributes
+    ----------
+    name, kind, title, version :
+        From the ``[pack]`` header; ``name`` carries ``:variant`` when a variant is chosen.
+    origin : str
+        The file it was read from (for error messages).
+    leaves : dict
+        Dotted key -> :class:`Leaf`.
+    variants : tuple of str
+        Names of the variants the file defines.
+    """
+
+    name: str
+    kind: str
+    title: str
+    version: int
+    origin: str
+    leaves: dict[str, Leaf]
+    variants: tuple[str, ...] = ()
+    variant: str | None = None
+    _used: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def get(self, key: str) -> Any:
+        """The value at dotted ``key``; raises RulePackError naming file and key if absent."""
+        try:
+            leaf = self.leaves[key]
+        except KeyError:
+            msg = f"{self.origin}: {key}: missing (required by the {self.kind} engine)"
+            raise RulePackError(msg) from None
+        self._used.add(key)
+        return leaf.value
+
+    def has(self, key: str) -> bool:
+        """True if the pack defines ``key``."""
+        return key in self.leaves
+
+    def leaf(self, key: str) -> Leaf:
+        """The :class:`Leaf` at ``key`` (value, source, verified) without marking it used."""
+        return self.leaves[key]
+
+    def error(self, key: str, reason: str) -> RulePackError:
+        """A RulePackError naming this pack's file, the key and the reason."""
+        return RulePackError(f"{self.origin}: {key}: {reason}")
+
+    def unverified_used(self) -> list[str]:
+        """``name:key`` of every unverified value read so far, sorted."""
+        return sorted(f"{self.name}:{k}" for k in self._used if not self.leaves[k].verified)
+
+    def unverified(self) -> list[str]:
+        """``name:key`` of every unverified value in the pack."""
+        return sorted(f"{self.name}:{k}" for k, v in self.leaves.items() if not v.verified)
+
+
+def _walk(tree: dict[str, Any], prefix: str, origin: str, out: dict[str, Leaf]) -> None:
+    for k, v in tree.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if not isinstance(v, dict):
+            msg = f"{origin}: {key}: expected a table with value, source and verified"
+            raise RulePackError(msg)
+        if "value" in v:
+            extra = set(v) - {"value", "source", "verified", "note"}
+            if extra:
+                msg = f"{origin}: {key}: unknown key(s) {', '.join(sorted(extra))}"
+                raise RulePackError(msg)
+            if not isinstance(v.get("source"), str) or not v["source"].strip():
+                raise RulePackError(f"{origin}: {key}: every value needs a 'source'")
+            if not isinstance(v.get("verified"), bool):
+                raise RulePackError(f"{origin}: {key}: 'verified' must be true or false")
+            out[key] = Leaf(v["value"], v["source"], v["verified"], v.get("note", ""))
+        else:
+            _walk(v, key, origin, out)
+
+
+def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise RulePackError(f"{p}: rule pack file not found")
+        try:
+            return tomllib.loads(p.read_text(encoding="utf-8")), str(p)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise RulePackError(f"{p}: not valid TOML: {exc}") from None
+    res = resources.files("cipmodel.rules").joinpath(f"{name_or_path}.toml")
+    if not res.is_file():
+        known = ", ".join(available_packs())
+        raise RulePackError(f"unknown rule pack {str(name_or_path)!r} (available: {known})")
+    return tomllib.loads(res.read_text(encoding="utf-8")), f"rules/{name_or_path}.toml"
+
+
+def load_pack(
+    name_or_path: str | Path, variant: str | None = None, kind: str | None = None
+) -> RulePack:
+    """Load a packaged rule pack by name (``"sof-2016"``) or a copied pack by path.
+
+    A name may carry a variant after a colon (``"stf-2016-17:hsj"``).
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        Pack name, ``name:variant``, or path to a ``.toml`` file.
+    variant : str, optional
+        Variant to apply over the base values.
+    kind : str, optional
+        If given, the pack's ``kind`` must match (e.g. ``"sof"``).
+
+    Raises
+    ------
+    RulePackError
+        Naming the file, the key and the reason.
+    """
+    text = str(name_or_path)
+    if variant is None and ":" in text and not Path(text).exists() and not text[1:3] == ":\\":
+        text, variant = text.split(":", 1)
+    raw, origin = _read(text)
+    head = raw.get("pack")
+    if not isinstance(head, dict):
+        raise RulePackError(f"{origin}: pack: missing [pack] header")
+    for k in ("name", "kind"):
+        if not isinstance(head.get(k), str):
+            raise RulePackError(f"{origin}: pack.{k}: missing")
+    if kind is not None and head["kind"] != kind:
+        msg = f"{origin}: pack.kind: is {head['kind']!r}, but a {kind!r} pack is needed here"
+        raise RulePackError(msg)
+    leaves: dict[str, Leaf] = {}
+    _walk(raw.get("values", {}), "", origin, leaves)
+    variants = raw.get("variants", {})
+    name = head["name"]
+    if variant is not None:
+        if variant not in variants:
+            known = ", ".join(variants) or "none"
+            raise RulePackError(f"{origin}: variants.{variant}: no such variant (known: {known})")
+        over: dict[str, Leaf] = {}
+        _walk(variants[variant].get("values", {}), "", origin, over)
+        unknown = set(over) - set(leaves)
+        if unknown:
+            key = sorted(unknown)[0]
+            raise RulePackError(f"{origin}: variants.{variant}.{key}: overrides no base value")
+        leaves = {**leaves, **over}
+        name = f"{name}:{variant}"
+    return RulePack(
+        name=name,
+        kind=head["kind"],
+        title=str(head.get("title", "")),
+        version=int(head.get("version", 1)),
+        origin=origin,
+        leaves=leaves,
+        variants=tuple(variants),
+        variant=variant,
+    )
+
+
+def available_packs() -> list[str]:
+    """Names of the packs shipped with cipmodel."""
+    root = resources.files("cipmodel.rules")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))

@@ -1,0 +1,315 @@
+"""The input schema: every table and field, loaded from ``cipmodel/data/schema.toml``.
+
+Everything that reads, writes, validates or documents input data goes through the
+:class:`Field` and :class:`Table` objects defined here, so a field is described once.
+
+A *field* turns a raw value (a workbook cell, a TOML value, a Python argument) into a typed
+value with :meth:`Field.coerce`, which returns ``(value, problem)``; ``problem`` is a
+message naming the field, the rule and the bad value, or ``None``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+__all__ = ["Field", "Table", "Schema", "load_schema", "MISSING"]
+
+
+class _Missing:
+    """Sentinel for 'no value given' (a blank cell), distinct from ``None`` results."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+_TRUE = {"y", "yes", "true", "t", "1"}
+_FALSE = {"n", "no", "false", "f", "0"}
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _show(value: Any) -> str:
+    """Render a bad value for an error message, shortened and with its type when unclear."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
+        return f"a date/time {text}"
+    return text
+
+
+def normalise_enum(text: str) -> str:
+    """Fold user spelling of a category ('Non-pay', 'QIA approved') into its key."""
+    return re.sub(r"[\s\-/]+", "_", text.strip().lower())
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input field (or one column of a repeated field).
+
+    Attributes mirror the keys of ``schema.toml``; see its header for their meaning.
+    ``group`` and ``index`` are set on the columns of a repeated field (``month`` ->
+    ``m01``..``m12``): ``group`` is the record attribute, ``index`` the 0-based position.
+    """
+
+    name: str
+    type: str
+    description: str
+    unit: str = ""
+    required: bool = False
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] = ()
+    max_length: int | None = None
+    pattern: str | None = None
+    group: str | None = None
+    index: int | None = None
+
+    @property
+    def header(self) -> str:
+        """The workbook header: ``name (unit)``, or just ``name`` with no unit."""
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+    # -- rules --------------------------------------------------------------------
+    def rule(self) -> str:
+        """The rule as a phrase for messages: 'a number >= 0', 'one of pay, non_pay'."""
+        if self.type == "enum":
+            return "one of " + ", ".join(self.values)
+        if self.type == "bool":
+            return "Y or N"
+        if self.type in ("int", "float"):
+            what = "a whole number" if self.type == "int" else "a number"
+            lo, hi = self.min, self.max
+            if lo is not None and hi is not None:
+                return f"{what} from {_fmt(lo)} to {_fmt(hi)}"
+            if lo is not None:
+                return f"{what} >= {_fmt(lo)}"
+            if hi is not None:
+                return f"{what} <= {_fmt(hi)}"
+            return what
+        rule = "text"
+        if self.max_length:
+            rule += f" of at most {self.max_length} characters"
+        if self.pattern:
+            rule += f" like {self.pattern}"
+        return rule
+
+    def _bad(self, value: Any, extra: str = "") -> tuple[Any, str]:
+        return MISSING, f"{self.name} must be {self.rule()}{extra}, got {_show(value)}"
+
+    def coerce(self, raw: Any) -> tuple[Any, str | None]:
+        """Turn a raw value into the field's type.
+
+        Returns ``(value, None)`` on success or ``(MISSING, message)``. A blank value
+        (``None``, ``MISSING``, empty or white-space text) gives the default, or a
+        'required' message if the field is required and has no default.
+        """
+        if raw is MISSING or raw is None or (isinstance(raw, str) and not raw.strip()):
+            if self.default is not None:
+                return self.default, None
+            if self.required:
+                return MISSING, f"{self.name} is required ({self.rule()})"
+            return None, None
+        if self.type == "str":
+            return self._coerce_str(raw)
+        if self.type == "enum":
+            return self._coerce_enum(raw)
+        if self.type == "bool":
+            return self._coerce_bool(raw)
+        return self._coerce_number(raw)
+
+    def _coerce_str(self, raw: Any) -> tuple[Any, str | None]:
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            return self._bad(raw)
+        if isinstance(raw, float):
+            if not math.isfinite(raw):
+                return self._bad(raw)
+            text = str(int(raw)) if raw.is_integer() else str(raw)
+        else:
+            text = str(raw)
+        text = text.strip()
+        if any(ord(c) < 32 and c not in "\t" for c in text):
+            return MISSING, f"{self.name} must not contain control characters, got {_show(raw)}"
+        if self.max_length is not None and len(text) > self.max_length:
+            return self._bad(raw)
+        if self.pattern and not re.fullmatch(self.pattern, text):
+            return self._bad(raw)
+        return text, None
+
+    def _coerce_enum(self, raw: Any) -> tuple[Any, str | None]:
+        if not isinstance(raw, str):
+            return self._bad(raw)
+        key = normalise_enum(raw)
+        if key not in self.values:
+            return self._bad(raw)
+        return key, None
+
+    def _coerce_bool(self, raw: Any) -> tuple[Any, str | None]:
+        if isinstance(raw, bool):
+            return raw, None
+        if isinstance(raw, (int, float)) and raw in (0, 1):
+            return bool(raw), None
+        if isinstance(raw, str):
+            key = raw.strip().lower()
+            if key in _TRUE:
+                return True, None
+            if key in _FALSE:
+                return False, None
+        return self._bad(raw)
+
+    def _coerce_number(self, raw: Any) -> tuple[Any, str | None]:
+        value: float
+        if isinstance(raw, bool):
+            return self._bad(raw)
+        if isinstance(raw, (int, float)):
+            value = float(raw)
+        elif isinstance(raw, str):
+            text = raw.strip().replace(",", "").replace("£", "")
+            scale = 1.0
+            if text.endswith("%"):
+                text, scale = text[:-1].strip(), 0.01
+            if not _NUMBER_TEXT.match(text):
+                return self._bad(raw)
+            value = float(text) * scale
+        else:
+            return self._bad(raw)
+        if not math.isfinite(value):
+            return self._bad(raw)
+        if self.type == "int":
+            if not value.is_integer():
+                return self._bad(raw)
+            out: float | int = int(value)
+        else:
+            out = value
+        hint = ""
+        if self.unit == "%" and self.max is not None and 1 < abs(value) <= 100:
+            hint = f" (as a fraction: enter {_fmt(value)}% or {_fmt(value / 100)})"
+        if self.min is not None and value < self.min:
+            return self._bad(raw, hint)
+        if self.max is not None and value > self.max:
+            return self._bad(raw, hint)
+        return out, None
+
+
+def _fmt(x: float) -> str:
+    """Format a bound without a trailing .0."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+@dataclass(frozen=True)
+class Table:
+    """An input table: its sheet, its fields (repeated fields expanded) and its key."""
+
+    name: str
+    sheet: str
+    description: str
+    key: tuple[str, ...]
+    fields: tuple[Field, ...]
+
+    @property
+    def columns(self) -> tuple[Field, ...]:
+        """Alias of ``fields``: one entry per workbook column."""
+        return self.fields
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """Record attribute names, in order (a repeated field is one attribute)."""
+        seen: list[str] = []
+        for f in self.fields:
+            attr = f.group or f.name
+            if attr not in seen:
+                seen.append(attr)
+        return tuple(seen)
+
+    def group(self, attr: str) -> tuple[Field, ...]:
+        """The columns that make up record attribute ``attr``."""
+        return tuple(f for f in self.fields if (f.group or f.name) == attr)
+
+    def field(self, name: str) -> Field:
+        """The column called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """All tables plus the line and CIP-category catalogues."""
+
+    version: int
+    tables: tuple[Table, ...]
+    lines: dict[str, dict[str, Any]]
+    cip_categories: dict[str, dict[str, Any]]
+
+    def table(self, name: str) -> Table:
+        """The table called ``name``."""
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def lines_of_kind(self, *kinds: str) -> tuple[str, ...]:
+        """Line keys whose kind is one of ``kinds``, in schema order."""
+        return tuple(k for k, v in self.lines.items() if v["kind"] in kinds)
+
+
+def _expand(table_name: str, spec: dict[str, Any]) -> list[Field]:
+    repeat = int(spec.get("repeat", 0))
+    common = {
+        k: spec[k] for k in ("type", "unit", "required", "default", "min", "max") if k in spec
+    }
+    if "values" in spec:
+        common["values"] = tuple(spec["values"])
+    for k in ("max_length", "pattern"):
+        if k in spec:
+            common[k] = spec[k]
+    if not repeat:
+        return [Field(name=spec["name"], description=spec["description"], **common)]
+    header = spec["header"]
+    return [
+        Field(
+            name=header.format(n=n),
+            description=spec["description"].format(n=n),
+            group=spec["name"],
+            index=n - 1,
+            **common,
+        )
+        for n in range(1, repeat + 1)
+    ]
+
+
+@cache
+def load_schema() -> Schema:
+    """Load and cache the packaged schema."""
+    text = resources.files("cipmodel").joinpath("data/schema.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    tables = []
+    for t in raw["tables"]:
+        fields: list[Field] = []
+        for spec in t["fields"]:
+            fields.extend(_expand(t["name"], spec))
+        tables.append(
+            Table(
+                name=t["name"],
+                sheet=t["sheet"],
+                description=t["description"],
+                key=tuple(t.get("key", ())),
+                fields=tuple(fields),
+            )
+        )
+    return Schema(
+        version=int(raw["version"]),
+        tables=tuple(tables),
+        lines=raw["lines"],
+        cip_categories=raw["cip_categories"],
+    )
