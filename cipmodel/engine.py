@@ -422,7 +422,7 @@ def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
         effect = effect * scale[:, plan.scheme_trust][:, :, None]
     effect = np.broadcast_to(effect, (n_d, plan.n_schemes, n_m))
     cip_scheme_year = effect.reshape(n_d, plan.n_schemes, n_y, 12).sum(axis=-1)
-    stacked = np.ascontiguousarray(effect.transpose(1, 0, 2)).reshape(plan.n_schemes, -1)
+    stacked = np.ascontiguousarray(effect.transpose(1, 0, 2)).reshape(plan.n_schemes, n_d * n_m)
     cip = np.asarray(plan._aggregator @ stacked).reshape(n_t, n_l, n_d, n_m).transpose(2, 0, 1, 3)
     if draws.extra_cip is not None:
         extra = np.broadcast_to(draws.extra_cip, (n_d, n_t)) / 12.0

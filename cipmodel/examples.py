@@ -80,10 +80,11 @@ _SCHEMES: tuple[tuple[Any, ...], ...] = (
 _UNIDENTIFIED_FYE = 23777.0
 _CT_YEAR1 = -4000.0
 _CT_YEAR2 = 0.0
-# Monthly pre-STF plan (the trust's own phasing, to the nearest £100k): deep deficits in
+# Monthly pre-STF plan: the trust's own phasing, year to date rounded down to £100k (so a
+# fully delivered plan passes every quarter), deep deficits in
 # the first months, recovering as the back-loaded CIP lands.
-_CT_MONTHS_1 = (-3400, -3300, -200, -1300, 600, -500, 1300, 1700, -2300, 2300, -300, 1400)
-_CT_MONTHS_2 = (-1600, -1600, 1300, -100, 1400, 0, 1500, 1600, -2800, 1600, -1300, 0)
+_CT_MONTHS_1 = (-3500, -3300, -300, -1200, 500, -400, 1300, 1700, -2300, 2300, -200, 1400)
+_CT_MONTHS_2 = (-1700, -1600, 1400, -100, 1400, 0, 1500, 1600, -2900, 1600, -1300, 100)
 
 
 def _acute_11pc() -> Portfolio:

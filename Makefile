@@ -1,0 +1,47 @@
+# cipmodel — make targets. `make demo` and `make test` each create .venv and install first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast lint bench fuzz-long templates clean help
+
+help:
+	@echo "make demo       run the bundled example (an acute trust asked for an 11% CIP)"
+	@echo "make test       run the whole test suite (LibreOffice checks skip if soffice is missing)"
+	@echo "make lint       ruff"
+	@echo "make bench      run the benchmarks and print their tables"
+	@echo "make templates  regenerate templates/*.xlsx from the code"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files: reinstall only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/cipmodel demo --out demo-output --force
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet ruff
+	$(BIN)/ruff check cipmodel tests benchmarks
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/run.py
+
+templates: $(VENV)/.installed
+	$(BIN)/cipmodel template templates/plan-template.xlsx --force
+	$(BIN)/cipmodel template templates/example-acute-11pc.xlsx --example acute-11pc --force
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

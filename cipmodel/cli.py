@@ -1,0 +1,294 @@
+"""The ``cipmodel`` command line: parse, call the library, format. No model logic here.
+
+Every data problem is printed with its place and the command exits with code 2; no
+traceback reaches a user (set ``CIPMODEL_DEBUG=1`` to see one for an internal error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from cipmodel import __version__
+from cipmodel.errors import CipModelError, ValidationError
+
+EXIT_DATA = 2
+
+
+def _money(x: float | None) -> str:
+    """£000 with thousands separators, deficits in brackets."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    v = round(float(x))
+    return f"({abs(v):,})" if v < 0 else f"{v:,}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * float(x):.1f}%"
+
+
+class _Group(click.Group):
+    """A click group that turns cipmodel errors into a located message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            click.echo(str(exc), err=True)
+            ctx.exit(EXIT_DATA)
+        except CipModelError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_DATA)
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            click.echo(f"Error:{where}: {exc.strerror or exc}", err=True)
+            ctx.exit(EXIT_DATA)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cipmodel")
+def cli() -> None:
+    """Control totals, CIPs, STF/PSF funding and the SOF finance score for NHS trusts.
+
+    Money is £000; rates are fractions in JSON and percentages on screen.
+    """
+
+
+plan_argument = click.argument(
+    "plan", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+
+
+def _load(plan: Path) -> tuple[Any, dict[str, Any]]:
+    from cipmodel.scenario import load_plan
+
+    return load_plan(plan)
+
+
+def _output_path(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
+    """Check an output path: never an input file; an existing file only with --force."""
+    for src in inputs:
+        if out.exists() and src.exists() and out.resolve() == src.resolve():
+            raise click.UsageError(
+                f"{out} is the input file: results are written to a new file (choose another -o)"
+            )
+    if out.exists() and not force:
+        raise click.UsageError(f"{out} already exists: choose another name or add --force")
+    if out.suffix.lower() != ".xlsx":
+        raise click.UsageError(f"{out}: results are written as .xlsx")
+    return out
+
+
+@cli.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--example", "example", default=None, help="Write a worked example (e.g. acute-11pc) instead of a blank template.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def template(out: Path, example: str | None, force: bool) -> None:
+    """Write a blank plan workbook, or a worked example, to OUT (.xlsx)."""
+    from cipmodel.examples import EXAMPLES, example_portfolio
+    from cipmodel.io.workbook import write_template
+
+    if out.suffix.lower() != ".xlsx":
+        raise click.UsageError(f"{out}: templates are written as .xlsx")
+    if out.exists() and not force:
+        raise click.UsageError(f"{out} already exists: choose another name or add --force")
+    portfolio = None
+    if example is not None:
+        if example not in EXAMPLES:
+            raise click.BadParameter(
+                f"unknown example {example!r} (known: {', '.join(EXAMPLES)})", param_hint="--example"
+            )
+        portfolio = example_portfolio(example)
+    write_template(out, portfolio, overwrite=force)
+    what = f"worked example {example!r}" if example else "blank plan template"
+    click.echo(f"Wrote {what} to {out}")
+
+
+@cli.command()
+@plan_argument
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def validate(plan: Path, as_json: bool) -> None:
+    """Check a plan workbook or scenario file and list every problem with its place."""
+    try:
+        portfolio, _ = _load(plan)
+    except ValidationError as exc:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {"valid": False, "problems": [{"place": p.place, "message": p.message} for p in exc.problems]},
+                    indent=2,
+                )
+            )
+            sys.exit(EXIT_DATA)
+        raise
+    n_s = len(portfolio.cip)
+    if as_json:
+        click.echo(json.dumps({"valid": True, "trusts": len(portfolio.trusts), "schemes": n_s}, indent=2))
+        return
+    click.echo(f"{plan.name}: valid — {len(portfolio.trusts)} trust(s), {n_s} CIP scheme(s)")
+
+
+def _print_run(result: Any) -> None:
+    d = result.to_dict()
+    many = len(d["trusts"]) > 1
+    if many:
+        click.echo(
+            f"{'trust':<8} {'control total':>14} {'forecast':>12} {'variance':>10} {'met':>4} "
+            f"{'CIP plan':>9} {'needed':>8}  band"
+        )
+    for t in d["trusts"]:
+        ct, cip = t["control_total"], t["cip"]
+        if many:
+            click.echo(
+                f"{t['code']:<8} {_money(ct['target']):>14} {_money(ct['forecast']):>12} "
+                f"{_money(ct['variance']):>10} {'yes' if ct['met'] else 'NO':>4} "
+                f"{_pct(cip['planned_pct']):>9} {_pct(cip['needed_pct']):>8}  {cip['needed_band']}"
+            )
+            continue
+        click.echo(f"{t['name']} ({t['code']}), {t['financial_year']} — plan run, £000")
+        click.echo(f"  Control total (pre-STF)        {_money(ct['target']):>12}"
+                   f"{'' if ct['accepted'] else '   (not accepted)'}")
+        click.echo(f"  Forecast surplus/(deficit)     {_money(ct['forecast']):>12}")
+        click.echo(f"  Variance                       {_money(ct['variance']):>12}   "
+                   f"{'MET' if ct['met'] else 'MISSED'}")
+        q = ct["quarters"]
+        click.echo("  YTD variance at quarter end    " + "  ".join(
+            f"Q{i} {_money(q[f'q{i}'])}" for i in range(1, 5)))
+        click.echo(f"  CIP planned (in year)          {_money(cip['planned']):>12}   "
+                   f"{_pct(cip['planned_pct'])} of operating expenditure")
+        click.echo(f"    full-year effect {_money(cip['planned_fye'])}; unidentified "
+                   f"{_money(cip['unidentified'])}; recurrent {_money(cip['recurrent'])}")
+        click.echo(f"  CIP needed for control total   {_money(cip['needed']):>12}   "
+                   f"{_pct(cip['needed_pct'])} of operating expenditure — {cip['needed_band']}")
+    if many:
+        met = sum(1 for t in d["trusts"] if t["control_total"]["met"])
+        click.echo(f"{met} of {len(d['trusts'])} trusts meet their pre-STF control total")
+
+
+@cli.command()
+@plan_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a results workbook (.xlsx).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists (never the input).")
+def run(plan: Path, output: Path | None, as_json: bool, force: bool) -> None:
+    """Plan run: projection, control total, CIP planned and needed."""
+    from cipmodel.run import run_plan
+
+    if output is not None:
+        _output_path(output, force, (plan,))
+    portfolio, prov = _load(plan)
+    result = run_plan(portfolio, **prov)
+    if output is not None:
+        _write_results(output, result, force)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_run(result)
+        if output is not None:
+            click.echo(f"Results written to {output}")
+
+
+def _write_results(output: Path, result: Any, force: bool) -> None:
+    from cipmodel.io.workbook import write_results
+
+    sheets = {
+        "Summary": result.trust_summary(),
+        "Monthly": result.monthly(),
+        "Lines": result.lines(),
+        "Schemes": result.schemes(),
+    }
+    prov = {k: (", ".join(v) if isinstance(v, list) else v) for k, v in result.provenance.items()}
+    write_results(output, result.portfolio, sheets, prov, overwrite=force)
+
+
+@cli.command()
+@plan_argument
+@click.option("--year", default=1, show_default=True, type=click.IntRange(1, 5), help="Plan year to solve.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def solve(plan: Path, year: int, as_json: bool) -> None:
+    """The CIP (% of operating expenditure and £000) needed to meet the control total."""
+    from cipmodel.engine import compile_plan
+    from cipmodel.solve import solve_cip
+
+    portfolio, _ = _load(plan)
+    s = solve_cip(compile_plan(portfolio), year=year)
+    rows = []
+    for i, code in enumerate(s.codes):
+        rows.append(
+            {
+                "code": code,
+                "year": year,
+                "planned": float(s.planned[i]),
+                "planned_pct": float(s.planned_pct[i]),
+                "needed": float(s.needed[i]),
+                "needed_pct": float(s.needed_pct[i]),
+                "band": str(s.band[i]),
+                "scale": None if not np.isfinite(s.scale[i]) else float(s.scale[i]),
+                "notional": None if not np.isfinite(s.notional[i]) else float(s.notional[i]),
+                "met_without_cip": bool(s.met_without_cip[i]),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps({"trusts": rows}, indent=2))
+        return
+    click.echo(f"CIP needed to meet the pre-STF control total in plan year {year} (£000)")
+    click.echo(f"{'trust':<8} {'planned':>10} {'%':>6} {'needed':>10} {'%':>6}  band")
+    for r in rows:
+        click.echo(
+            f"{r['code']:<8} {_money(r['planned']):>10} {_pct(r['planned_pct']):>6} "
+            f"{_money(r['needed']):>10} {_pct(r['needed_pct']):>6}  {r['band']}"
+        )
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="cipmodel-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the results.")
+@click.option("--force", is_flag=True, help="Replace results already in the folder.")
+def demo(out_dir: Path, force: bool) -> None:
+    """Run the bundled example: an acute trust asked for an 11% CIP."""
+    from cipmodel.examples import example_portfolio
+    from cipmodel.run import run_plan
+
+    portfolio = example_portfolio("acute-11pc")
+    result = run_plan(portfolio, input="example:acute-11pc")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / "results.xlsx"
+    if results.exists() and not force:
+        raise click.UsageError(f"{results} already exists: add --force or choose another --out")
+    _print_run(result)
+    _write_results(results, result, force)
+    click.echo(f"Results written to {results}")
+
+
+def _register_optional() -> None:
+    """Add commands that live in their own modules."""
+    try:
+        from cipmodel.cli_score import score
+    except ImportError:  # pragma: no cover - only while the module is being built
+        return
+    cli.add_command(score)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Console entry point: run the CLI; an unexpected error gives one line, not a traceback."""
+    try:
+        cli.main(prog_name="cipmodel", standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+        if os.environ.get("CIPMODEL_DEBUG") == "1":
+            raise
+        click.echo(
+            f"cipmodel: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in cipmodel; set CIPMODEL_DEBUG=1 to see the details.",
+            err=True,
+        )
+        sys.exit(1)

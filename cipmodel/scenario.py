@@ -1,0 +1,245 @@
+"""Scenario files: a TOML file that names a plan and changes some of its inputs.
+
+::
+
+    [scenario]
+    name = "pay-award-above-tariff"
+    description = "Pay award 1 percentage point above the tariff cost uplift"
+    plan = "../templates/example-acute-11pc.xlsx"   # relative to this file
+    # or: example = "acute-11pc"                    # a bundled example
+
+    [drivers]          # set a driver for every trust and plan year ...
+    non_pay_inflation = 0.025
+    [drivers.add]      # ... or add to what the plan has
+    pay_award = 0.01
+    [drivers.year1]    # ... or set it for one plan year only
+    activity_growth = 0.03
+
+    [cip]
+    scale = 0.8              # multiply every scheme's full-year effect
+    # delivered_pct = 0.07   # or: scale each trust's programme to deliver 7% of opex
+
+    [control_total]
+    accepted = false         # every trust's control total, every year
+
+Every key is checked; problems name the file and key (``base.toml: drivers.pay_award``).
+:func:`load_plan` reads a workbook or a scenario and returns the portfolio and a short
+description of where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from cipmodel.errors import Problem, ValidationError, WorkbookError
+from cipmodel.examples import EXAMPLES, example_portfolio
+from cipmodel.model import Drivers, Portfolio
+from cipmodel.schema import load_schema
+
+__all__ = ["load_plan", "load_scenario", "apply_scenario"]
+
+_DRIVER_FIELDS = {
+    f.name: f for f in load_schema().table("drivers").fields if f.name not in ("trust_code", "year")
+}
+_CT_FIELDS = {"accepted"}
+_CIP_KEYS = {"scale", "delivered_pct"}
+
+
+def load_plan(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
+    """Read a plan workbook (``.xlsx``/``.xlsm``) or a scenario (``.toml``).
+
+    Returns
+    -------
+    (Portfolio, dict)
+        The portfolio and provenance entries (``input``, and ``scenario`` for a scenario).
+
+    Raises
+    ------
+    ValidationError, WorkbookError
+        With every problem and its place.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".toml":
+        return load_scenario(p)
+    from cipmodel.io.workbook import read_plan
+
+    portfolio = read_plan(p)
+    return portfolio, {"input": p.name}
+
+
+def _problem(file: str, key: str, msg: str) -> Problem:
+    return Problem(f"{file}: {key}", msg)
+
+
+def load_scenario(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
+    """Read a scenario file, load the plan it names and apply its changes."""
+    p = Path(path)
+    name = p.name
+    if not p.is_file():
+        raise WorkbookError(f"{p}: scenario file not found")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError([_problem(name, "(file)", f"not valid TOML: {exc}")]) from None
+    head = raw.get("scenario")
+    if not isinstance(head, dict):
+        raise ValidationError([_problem(name, "scenario", "missing [scenario] table")])
+    unknown = set(raw) - {"scenario", "drivers", "cip", "control_total"}
+    if unknown:
+        raise ValidationError(
+            [_problem(name, k, "unknown section (known: scenario, drivers, cip, control_total)")
+             for k in sorted(unknown)]
+        )
+    if ("plan" in head) == ("example" in head):
+        raise ValidationError(
+            [_problem(name, "scenario", "give exactly one of 'plan' (a workbook) or 'example'")]
+        )
+    if "example" in head:
+        if head["example"] not in EXAMPLES:
+            known = ", ".join(EXAMPLES)
+            raise ValidationError(
+                [_problem(name, "scenario.example", f"unknown example {head['example']!r} (known: {known})")]
+            )
+        base = example_portfolio(head["example"])
+        source = f"example:{head['example']}"
+    else:
+        if not isinstance(head["plan"], str):
+            raise ValidationError([_problem(name, "scenario.plan", "must be a file path")])
+        plan_path = (p.parent / head["plan"]).resolve()
+        if plan_path.suffix.lower() == ".toml":
+            raise ValidationError(
+                [_problem(name, "scenario.plan", "must name a workbook, not another scenario")]
+            )
+        from cipmodel.io.workbook import read_plan
+
+        base = read_plan(plan_path)
+        source = head["plan"]
+    portfolio = apply_scenario(base, raw, file=name)
+    scen = str(head.get("name", p.stem))
+    portfolio = dataclasses.replace(portfolio, name=f"{base.name} [{scen}]")
+    return portfolio, {"input": source, "scenario": scen, "scenario_file": name}
+
+
+def _check_driver(file: str, key: str, value: Any, problems: list[Problem], add: bool) -> Any:
+    fld = _DRIVER_FIELDS.get(key.rsplit(".", 1)[-1])
+    if fld is None:
+        problems.append(
+            _problem(file, key, f"unknown driver (known: {', '.join(_DRIVER_FIELDS)})")
+        )
+        return None
+    if add:
+        fld = dataclasses.replace(fld, min=None, max=None)
+    v, msg = fld.coerce(value)
+    if msg:
+        problems.append(_problem(file, key, msg))
+        return None
+    return v
+
+
+def apply_scenario(portfolio: Portfolio, raw: dict[str, Any], *, file: str = "scenario") -> Portfolio:
+    """Apply the ``drivers``, ``cip`` and ``control_total`` sections of a parsed scenario."""
+    problems: list[Problem] = []
+    drv = raw.get("drivers", {})
+    sets: dict[tuple[int | None, str], float] = {}
+    adds: dict[str, float] = {}
+    if not isinstance(drv, dict):
+        problems.append(_problem(file, "drivers", "must be a table"))
+        drv = {}
+    for key, value in drv.items():
+        if key == "add" and isinstance(value, dict):
+            for k, v in value.items():
+                got = _check_driver(file, f"drivers.add.{k}", v, problems, add=True)
+                if got is not None:
+                    adds[k] = got
+        elif key.startswith("year") and isinstance(value, dict):
+            try:
+                year = int(key[4:])
+            except ValueError:
+                problems.append(_problem(file, f"drivers.{key}", "use year1 .. year5"))
+                continue
+            if not 1 <= year <= portfolio.horizon_years:
+                problems.append(
+                    _problem(file, f"drivers.{key}", f"plan has years 1..{portfolio.horizon_years}")
+                )
+                continue
+            for k, v in value.items():
+                got = _check_driver(file, f"drivers.{key}.{k}", v, problems, add=False)
+                if got is not None:
+                    sets[(year, k)] = got
+        else:
+            got = _check_driver(file, f"drivers.{key}", value, problems, add=False)
+            if got is not None:
+                sets[(None, key)] = got
+
+    cip = raw.get("cip", {})
+    if not isinstance(cip, dict):
+        problems.append(_problem(file, "cip", "must be a table"))
+        cip = {}
+    for k in set(cip) - _CIP_KEYS:
+        problems.append(_problem(file, f"cip.{k}", f"unknown key (known: {', '.join(sorted(_CIP_KEYS))})"))
+    if "scale" in cip and "delivered_pct" in cip:
+        problems.append(_problem(file, "cip", "give scale or delivered_pct, not both"))
+    for k in _CIP_KEYS & set(cip):
+        v = cip[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (k == "delivered_pct" and v > 1):
+            rule = "a fraction from 0 to 1 (0.07 for 7%)" if k == "delivered_pct" else "a number >= 0"
+            problems.append(_problem(file, f"cip.{k}", f"must be {rule}, got {v!r}"))
+
+    ct = raw.get("control_total", {})
+    if not isinstance(ct, dict):
+        problems.append(_problem(file, "control_total", "must be a table"))
+        ct = {}
+    for k in set(ct) - _CT_FIELDS:
+        problems.append(_problem(file, f"control_total.{k}", "unknown key (known: accepted)"))
+    if "accepted" in ct and not isinstance(ct["accepted"], bool):
+        problems.append(_problem(file, "control_total.accepted", f"must be true or false, got {ct['accepted']!r}"))
+    if problems:
+        raise ValidationError(problems)
+
+    out = portfolio
+    if sets or adds:
+        existing = {(d.trust_code, d.year): d for d in out.drivers}
+        new = []
+        for t in out.trusts:
+            for year in range(1, t.horizon_years + 1):
+                d = existing.get((t.trust_code, year)) or Drivers(trust_code=t.trust_code, year=year)
+                change: dict[str, float] = {}
+                for (y, k), v in sets.items():
+                    if y is None or y == year:
+                        change[k] = v
+                for k, v in adds.items():
+                    change[k] = change.get(k, getattr(d, k)) + v
+                new.append(dataclasses.replace(d, **change, source=None) if change else d)
+        try:
+            out = out.replace(drivers=tuple(new))
+        except ValidationError as exc:
+            raise ValidationError(
+                [Problem(f"{file}: drivers", p.message) for p in exc.problems]
+            ) from None
+    if "scale" in cip:
+        out = out.with_cip_scaled(float(cip["scale"]))
+    elif "delivered_pct" in cip:
+        from cipmodel.engine import compile_plan, project
+
+        plan = compile_plan(out)
+        proj = project(plan)
+        planned = proj.by_year(proj.cip_total)[0, :, 0]
+        opex = proj.by_year(proj.operating_expenditure_do_nothing)[0, :, 0]
+        factors = {}
+        for code, c, o in zip(plan.codes, planned, opex, strict=True):
+            if c <= 0:
+                raise ValidationError(
+                    [_problem(file, "cip.delivered_pct", f"trust {code} has no CIP in year 1 to scale")]
+                )
+            factors[code] = float(cip["delivered_pct"]) * o / c
+        out = out.with_cip_scaled(factors)
+    if "accepted" in ct:
+        out = out.replace(
+            control_total=tuple(
+                dataclasses.replace(c, accepted=ct["accepted"], source=None) for c in out.control_total
+            )
+        )
+    return out
