@@ -142,18 +142,24 @@ def solve_cip(plan: PlanArrays, *, year: int = 1, base: Projection | None = None
     has_programme = planned > 1e-9
 
     def gap(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        idx = idx.astype(np.intp)
-        # one engine run per distinct x column; x and idx arrive with the same shape
-        flat_x, flat_i = np.ravel(x), np.ravel(idx)
-        scale = np.ones((flat_x.size, plan.n_trusts))
-        extra = np.zeros((flat_x.size, plan.n_trusts))
-        rows = np.arange(flat_x.size)
+        # Trusts are independent, so each engine draw can carry a different trial value
+        # for every trust: element j goes to draw layer[j], its rank among elements of
+        # the same trust (the root finder may ask for several points of one trust).
+        flat_x, flat_i = np.ravel(x), np.ravel(idx).astype(np.intp)
+        order = np.argsort(flat_i, kind="stable")
+        sorted_i = flat_i[order]
+        first = np.searchsorted(sorted_i, sorted_i, side="left")
+        layer = np.empty_like(flat_i)
+        layer[order] = np.arange(flat_i.size) - first
+        n_layers = int(layer.max()) + 1 if flat_i.size else 0
+        scale = np.ones((n_layers, plan.n_trusts))
+        extra = np.zeros((n_layers, plan.n_trusts))
         prog = has_programme[flat_i]
-        scale[rows[prog], flat_i[prog]] = flat_x[prog]
-        extra[rows[~prog], flat_i[~prog]] = flat_x[~prog]
-        proj = project(plan, Draws(n=flat_x.size, cip_scale=scale, extra_cip=extra))
-        surplus = proj.surplus_pre_stf[rows, flat_i, ys].sum(axis=-1)
-        return (surplus - target[flat_i]).reshape(np.shape(x))
+        scale[layer[prog], flat_i[prog]] = flat_x[prog]
+        extra[layer[~prog], flat_i[~prog]] = flat_x[~prog]
+        proj = project(plan, Draws(n=n_layers, cip_scale=scale, extra_cip=extra))
+        surplus = proj.by_year(proj.surplus_pre_stf)[:, :, year - 1]
+        return (surplus[layer, flat_i] - target[flat_i]).reshape(np.shape(x))
 
     idx = np.arange(plan.n_trusts, dtype=float)
     x0 = np.where(has_programme, 1.0, 0.0)
