@@ -71,6 +71,7 @@ class Field:
     values: tuple[str, ...] = ()
     max_length: int | None = None
     pattern: str | None = None
+    example: str | None = None
     group: str | None = None
     index: int | None = None
 
@@ -100,7 +101,7 @@ class Field:
         if self.max_length:
             rule += f" of at most {self.max_length} characters"
         if self.pattern:
-            rule += f" like {self.pattern}"
+            rule += f" like {self.example or self.pattern}"
         return rule
 
     def _bad(self, value: Any, extra: str = "") -> tuple[Any, str]:
@@ -270,7 +271,7 @@ def _expand(table_name: str, spec: dict[str, Any]) -> list[Field]:
     }
     if "values" in spec:
         common["values"] = tuple(spec["values"])
-    for k in ("max_length", "pattern"):
+    for k in ("max_length", "pattern", "example"):
         if k in spec:
             common[k] = spec[k]
     if not repeat:
@@ -313,3 +314,45 @@ def load_schema() -> Schema:
         lines=raw["lines"],
         cip_categories=raw["cip_categories"],
     )
+
+
+def schema_markdown() -> str:
+    """The input reference (``docs/schema.md``), generated from the schema.
+
+    ``tests/test_docs.py`` fails if the committed file differs from this text; regenerate it
+    with ``python -c "from cipmodel.schema import schema_markdown; print(schema_markdown(), end='')"
+    > docs/schema.md``.
+    """
+    s = load_schema()
+    out = [
+        "# Plan workbook and input reference",
+        "",
+        "Generated from `cipmodel/data/schema.toml` — do not edit by hand.",
+        "",
+        "Money is £000; `%` columns hold fractions shown as percentages (0.11 = 11%);",
+        "surplus is positive, deficit negative; month 1 is April. Headers may be typed in any",
+        "case, spacing or column order, with or without the unit in brackets.",
+        "",
+    ]
+    for t in s.tables:
+        out += [f"## {t.sheet} (`{t.name}`)", "", t.description, ""]
+        if t.key:
+            out += [f"Unique key: {', '.join(t.key)}.", ""]
+        out += ["| column | type | rule | default | description |", "|---|---|---|---|---|"]
+        for f in t.fields:
+            if f.index not in (None, 0):
+                continue
+            name = f.header if f.group is None else f"{f.header} … (×{len(t.group(f.group))})"
+            default = "" if f.default is None else str(f.default)
+            if f.type == "bool" and f.default is not None:
+                default = "Y" if f.default else "N"
+            req = "required; " if f.required else ""
+            desc = f.description.replace("{n}", "n").replace("|", "/")
+            out.append(f"| `{name}` | {f.type} | {req}{f.rule()} | {default} | {desc} |")
+        out.append("")
+    out += ["## Income and cost lines", "",
+            "| line | label | kind | price driver | grows with activity |", "|---|---|---|---|---|"]
+    for k, v in s.lines.items():
+        out.append(f"| `{k}` | {v['label']} | {v['kind']} | {v['price']} | {'yes' if v['volume'] else 'no'} |")
+    out.append("")
+    return "\n".join(out)
