@@ -44,6 +44,7 @@ from cipmodel.schema import load_schema
 
 __all__ = [
     "DRIVERS",
+    "FINANCING",
     "LINES",
     "STAGES",
     "PlanArrays",
@@ -62,6 +63,14 @@ DRIVERS: tuple[str, ...] = (
     "pay_award",
     "non_pay_inflation",
     "drug_inflation",
+)
+FINANCING: tuple[str, ...] = (
+    "opening_cash",
+    "opening_working_capital",
+    "opening_loans",
+    "loan_drawdown",
+    "principal_repayment",
+    "capital_expenditure",
 )
 STAGES: tuple[str, ...] = tuple(_SCHEMA.table("cip").field("stage").values)
 RAGS: tuple[str, ...] = tuple(_SCHEMA.table("cip").field("rag").values)
@@ -121,6 +130,18 @@ class PlanArrays:
     ct_month : ndarray (T, Y, 12)
         Monthly control-total plan [£000] (flat unless given); NaN where no target.
     ct_accepted : ndarray (T, Y) bool
+    agency_ceiling : ndarray (T,)
+        Annual agency ceiling [£000]; NaN where none is set.
+    special_measures : ndarray (T,) bool
+        Financial special measures.
+    allocation : ndarray (T,)
+        STF/PSF allocation for the first plan year [£000].
+    ae_applies : ndarray (T,) bool
+    ae_trajectory, ae_forecast : ndarray (T, 4)
+        A&E 4-hour trajectory and forecast by quarter [fraction]; NaN where not given.
+    financing : ndarray (T, 6)
+        Opening cash, opening working capital, opening loans, and the annual loan drawdown,
+        principal repayment and capital expenditure, in :data:`FINANCING` order [£000].
     """
 
     codes: tuple[str, ...]
@@ -140,6 +161,13 @@ class PlanArrays:
     ct_target: np.ndarray
     ct_month: np.ndarray
     ct_accepted: np.ndarray
+    agency_ceiling: np.ndarray
+    special_measures: np.ndarray
+    allocation: np.ndarray
+    ae_applies: np.ndarray
+    ae_trajectory: np.ndarray
+    ae_forecast: np.ndarray
+    financing: np.ndarray
     _aggregator: sp.csr_matrix = field(repr=False, compare=False)
 
     @property
@@ -213,6 +241,26 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         ct_month[i, y] = c.target_pre_stf / 12.0 if c.month is None else c.month
         ct_accepted[i, y] = c.accepted
 
+    agency_ceiling = np.array(
+        [np.nan if t.agency_ceiling is None else t.agency_ceiling for t in portfolio.trusts]
+    )
+    special = np.array([t.financial_special_measures for t in portfolio.trusts], dtype=bool)
+    allocation = np.zeros(n_t)
+    ae_applies = np.zeros(n_t, dtype=bool)
+    ae_traj = np.full((n_t, 4), np.nan)
+    ae_fc = np.full((n_t, 4), np.nan)
+    for f in portfolio.funding:
+        i = t_index[f.trust_code]
+        allocation[i] = f.allocation
+        ae_applies[i] = f.ae_applies
+        if f.ae_trajectory is not None:
+            ae_traj[i] = [np.nan if v is None else v for v in f.ae_trajectory]
+        if f.ae_forecast is not None:
+            ae_fc[i] = [np.nan if v is None else v for v in f.ae_forecast]
+    financing = np.zeros((n_t, len(FINANCING)))
+    for f in portfolio.financing:
+        financing[t_index[f.trust_code]] = [getattr(f, k) for k in FINANCING]
+
     return PlanArrays(
         codes=codes,
         horizon=horizon,
@@ -231,6 +279,13 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         ct_target=ct_target,
         ct_month=ct_month,
         ct_accepted=ct_accepted,
+        agency_ceiling=agency_ceiling,
+        special_measures=special,
+        allocation=allocation,
+        ae_applies=ae_applies,
+        ae_trajectory=ae_traj,
+        ae_forecast=ae_fc,
+        financing=financing,
         _aggregator=aggregator,
     )
 

@@ -1,0 +1,192 @@
+"""The five SOF finance and use of resources metrics, computed from a projection.
+
+Year to date at month ``months`` of plan year ``year`` (3, 6, 9, 12 for the quarter ends;
+12 is the full year), for every draw and trust:
+
+capital service capacity [times]
+    revenue available for capital service ÷ capital service, where revenue available =
+    EBITDA (with STF/PSF earned as income) + interest receivable, and capital service =
+    PDC dividend + interest payable + loan principal repaid (domain.md §1.4, [B]).
+liquidity [days]
+    closing working capital ÷ operating expenditure (annualised) × 360 (domain.md §1.4,
+    [B]). Working capital moves with the cash the trust generates and spends:
+    ``WC_close = WC_open + EBITDA + STF earned + interest receivable − interest payable −
+    PDC dividend − capital expenditure − principal repaid + loans drawn`` (depreciation is
+    not cash). A small working-capital projection, not a balance sheet.
+I&E margin [fraction]
+    reported surplus (pre-STF surplus + STF/PSF earned) ÷ operating income including STF/PSF
+    earned (control-total basis; domain.md §1.4).
+distance from financial plan [fraction, i.e. percentage points of margin]
+    actual YTD I&E margin − planned YTD I&E margin. The plan is the control-total trajectory
+    plus the STF/PSF it expects (phased) if the control total is accepted, otherwise the
+    trust's own plan (the plan run) (domain.md §1.3–§1.4).
+agency spend against ceiling [fraction]
+    (YTD agency − YTD ceiling) ÷ YTD ceiling, the ceiling phased evenly.
+
+A metric that cannot be computed (no income, no capital service, no agency ceiling, no
+operating expenditure) is NaN in ``values`` and has its reason in ``not_applicable``; the
+score then leaves it out (see :mod:`cipmodel.score`). No NaN reaches a user-facing output
+without that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cipmodel.engine import FINANCING, LINES, Projection
+
+__all__ = ["METRICS", "MetricValues", "compute_metrics"]
+
+METRICS: tuple[str, ...] = (
+    "capital_service_capacity",
+    "liquidity_days",
+    "ie_margin",
+    "distance_from_plan",
+    "agency_vs_ceiling",
+)
+_L = {k: i for i, k in enumerate(LINES)}
+_F = {k: i for i, k in enumerate(FINANCING)}
+DAYS_IN_YEAR = 360.0  # SOF convention, domain.md §1.4 [B]
+
+
+@dataclass(frozen=True)
+class MetricValues:
+    """Metric values for each draw and trust at one period.
+
+    Attributes
+    ----------
+    values : dict of str -> ndarray (D, T)
+        Metric values (NaN where not applicable).
+    not_applicable : dict of str -> ndarray (D, T) of str
+        Reason a value is not applicable, '' where it is.
+    components : dict of str -> ndarray (D, T)
+        The numbers the metrics are made of (reported surplus, income, working capital,
+        cash, capital service, ...), for audit.
+    year, months : int
+        Plan year and months year to date.
+    """
+
+    values: dict[str, np.ndarray]
+    not_applicable: dict[str, np.ndarray]
+    components: dict[str, np.ndarray]
+    year: int
+    months: int
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+
+
+def compute_metrics(
+    actual: Projection,
+    planned: Projection,
+    *,
+    stf_earned_ytd: np.ndarray,
+    stf_planned_ytd: np.ndarray,
+    months: int = 12,
+    year: int = 1,
+) -> MetricValues:
+    """Compute the five metrics year to date.
+
+    Parameters
+    ----------
+    actual : Projection
+        The projection being assessed (a plan run, or Monte Carlo draws).
+    planned : Projection
+        The plan run (one draw) the distance from plan is measured against.
+    stf_earned_ytd : ndarray broadcastable to (D, T)
+        STF/PSF earned year to date, including any year-end incentive and bonus [£000].
+    stf_planned_ytd : ndarray broadcastable to (T,)
+        STF/PSF the plan expects year to date (0 where the control total is not accepted)
+        [£000].
+    months : int
+        Months year to date (1..12).
+    year : int
+        Plan year; only 1 is supported (STF/PSF and the working-capital projection cover
+        the first plan year).
+    """
+    if not 1 <= months <= 12:
+        raise ValueError(f"months must be from 1 to 12, got {months}")
+    if year != 1:
+        # STF/PSF is assessed for the first plan year only, and the working-capital
+        # projection starts from the opening balances, so later years are not scored.
+        raise ValueError(f"metrics are computed for plan year 1 only, got year {year}")
+    plan = actual.plan
+    sl = slice(12 * (year - 1), 12 * (year - 1) + months)
+    frac = months / 12.0
+
+    def ytd(arr: np.ndarray) -> np.ndarray:
+        return arr[..., sl].sum(axis=-1)
+
+    lines = actual.lines[..., sl].sum(axis=-1)  # (D, T, L)
+    stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), lines.shape[:2])
+    income = ytd(actual.operating_income) + stf
+    opex = ytd(actual.operating_expenditure)
+    ebitda = income - opex
+    surplus = ytd(actual.surplus_pre_stf) + stf
+    int_rec = lines[..., _L["interest_receivable"]]
+    int_pay = lines[..., _L["interest_payable"]]
+    pdc = lines[..., _L["pdc_dividend"]]
+    fin = plan.financing  # (T, 6), annual flows phased evenly
+    principal = fin[:, _F["principal_repayment"]] * frac
+    capex = fin[:, _F["capital_expenditure"]] * frac
+    drawdown = fin[:, _F["loan_drawdown"]] * frac
+
+    revenue_available = ebitda + int_rec
+    capital_service = pdc + int_pay + principal
+    cash_movement = ebitda + int_rec - int_pay - pdc - capex - principal + drawdown
+    wc_close = fin[:, _F["opening_working_capital"]] + cash_movement
+    cash_close = fin[:, _F["opening_cash"]] + cash_movement
+    annual_opex = opex / frac
+
+    # planned margin: CT trajectory + expected STF if accepted, else the plan run
+    p_income = ytd(planned.operating_income)[0] + np.asarray(stf_planned_ytd, dtype=float)
+    accepted = plan.ct_accepted[:, year - 1]
+    ct_ytd = np.nancumsum(plan.ct_month[:, year - 1], axis=-1)[:, months - 1]
+    p_surplus = np.where(accepted, ct_ytd, ytd(planned.surplus_pre_stf)[0]) + stf_planned_ytd
+    planned_margin = _safe_div(p_surplus, p_income)
+
+    ceiling = plan.agency_ceiling * frac
+    agency = lines[..., _L["pay_agency"]]
+
+    shape = lines.shape[:2]
+    values = {
+        "capital_service_capacity": _safe_div(revenue_available, capital_service),
+        "liquidity_days": _safe_div(wc_close, annual_opex) * DAYS_IN_YEAR,
+        "ie_margin": _safe_div(surplus, income),
+        "distance_from_plan": _safe_div(surplus, income) - planned_margin,
+        "agency_vs_ceiling": _safe_div(agency - ceiling, np.broadcast_to(ceiling, shape)),
+    }
+    reasons = {
+        "capital_service_capacity": np.where(
+            np.broadcast_to(capital_service, shape) <= 0, "no capital service (no PDC, interest or repayments)", ""
+        ),
+        "liquidity_days": np.where(opex <= 0, "no operating expenditure", ""),
+        "ie_margin": np.where(income <= 0, "no operating income", ""),
+        "distance_from_plan": np.where(
+            (income <= 0) | np.broadcast_to(p_income <= 0, shape), "no operating income (actual or planned)", ""
+        ),
+        "agency_vs_ceiling": np.where(
+            np.broadcast_to(~(plan.agency_ceiling > 0), shape), "no agency ceiling set", ""
+        ),
+    }
+    for name in METRICS:
+        values[name] = np.where(reasons[name] == "", np.broadcast_to(values[name], shape), np.nan)
+    components = {
+        "operating_income_incl_stf": income,
+        "operating_expenditure": opex,
+        "ebitda_incl_stf": ebitda,
+        "stf_earned": stf,
+        "reported_surplus": surplus,
+        "revenue_available_for_capital_service": revenue_available,
+        "capital_service": np.broadcast_to(capital_service, shape),
+        "working_capital_close": np.broadcast_to(wc_close, shape),
+        "cash_close": np.broadcast_to(cash_close, shape),
+        "planned_margin": np.broadcast_to(planned_margin, shape),
+        "agency": agency,
+        "agency_ceiling": np.broadcast_to(ceiling, shape),
+    }
+    return MetricValues(values, reasons, components, year, months)
