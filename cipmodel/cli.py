@@ -16,6 +16,7 @@ import click
 import numpy as np
 
 from cipmodel import __version__
+from cipmodel.cli_score import score
 from cipmodel.errors import CipModelError, ValidationError
 
 EXIT_DATA = 2
@@ -265,16 +266,7 @@ def demo(out_dir: Path, force: bool) -> None:
     click.echo(f"Results written to {results}")
 
 
-def _register_optional() -> None:
-    """Add commands that live in their own modules."""
-    try:
-        from cipmodel.cli_score import score
-    except ImportError:  # pragma: no cover - only while the module is being built
-        return
-    cli.add_command(score)
-
-
-_register_optional()
+cli.add_command(score)
 
 
 def main() -> None:

@@ -1,0 +1,215 @@
+"""The command line, run in-process with click's CliRunner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from cipmodel.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def _digest(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def example(tmp_path: Path) -> Path:
+    out = tmp_path / "example.xlsx"
+    r = invoke("template", out, "--example", "acute-11pc")
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_help_for_every_command() -> None:
+    """Every command has help text."""
+    for name, cmd in cli.commands.items():
+        r = invoke(name, "--help")
+        assert r.exit_code == 0
+        assert cmd.help, name
+
+
+def test_run_json_contract(example: Path) -> None:
+    """run --json gives the forecast, control total, variance, CIP and quarter YTD variance."""
+    r = invoke("run", example, "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    t = d["trusts"][0]
+    ct, cip = t["control_total"], t["cip"]
+    assert t["code"] == "RXX"
+    assert ct["target"] == -4000.0
+    assert ct["forecast"] == pytest.approx(-3999.04, abs=0.01)
+    assert ct["variance"] == pytest.approx(ct["forecast"] - ct["target"], abs=1e-5)
+    assert ct["met"] is True
+    assert set(ct["quarters"]) == {"q1", "q2", "q3", "q4"}
+    assert ct["quarters"]["q4"] == pytest.approx(ct["variance"], abs=1e-5)
+    for key in ("planned", "planned_pct", "needed", "needed_pct", "delivered"):
+        assert isinstance(cip[key], float), key
+    assert cip["needed_pct"] == pytest.approx(0.11, abs=0.0005)
+    assert d["provenance"]["input_hash"].startswith("sha256:")
+    assert d["provenance"]["version"]
+
+
+def test_run_text_and_results_file(example: Path, tmp_path: Path) -> None:
+    """run prints the forecast against the control total and writes a new results file."""
+    out = tmp_path / "results.xlsx"
+    before = _digest(example)
+    r = invoke("run", example, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert "Control total (pre-STF)" in r.output and "(4,000)" in r.output
+    assert "CIP needed for control total" in r.output and "11.0%" in r.output
+    assert out.exists() and _digest(example) == before
+    wb = openpyxl.load_workbook(out, read_only=True)
+    assert {"Summary", "Monthly", "Schemes", "CIP", "Trusts"} <= set(wb.sheetnames)
+    wb.close()
+
+
+def test_results_workbook_runs_again_identically(example: Path, tmp_path: Path) -> None:
+    """Running a results workbook gives the same answers as the original plan."""
+    out = tmp_path / "results.xlsx"
+    assert invoke("run", example, "-o", out).exit_code == 0
+    a = json.loads(invoke("run", example, "--json").output)
+    b = json.loads(invoke("run", out, "--json").output)
+    a["provenance"].pop("input"), b["provenance"].pop("input")
+    assert a == b
+
+
+def test_output_never_overwrites(example: Path, tmp_path: Path) -> None:
+    """An existing output needs --force, and the input can never be the output."""
+    out = tmp_path / "results.xlsx"
+    out.write_bytes(b"precious")
+    r = invoke("run", example, "-o", out)
+    assert r.exit_code == 2 and "already exists" in r.output
+    assert out.read_bytes() == b"precious"
+    before = _digest(example)
+    r = invoke("run", example, "-o", example, "--force")
+    assert r.exit_code == 2 and "is the input file" in r.output
+    assert _digest(example) == before
+
+
+def test_solve_cli(example: Path) -> None:
+    """solve reports the CIP needed (% and £000) and its evidence band."""
+    r = invoke("solve", example, "--json")
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.output)["trusts"][0]
+    assert row["needed_pct"] == pytest.approx(0.11, abs=0.0005)
+    assert row["band"] == "very high risk"
+    text = invoke("solve", example).output
+    assert "RXX" in text and "very high risk" in text
+
+
+def test_validate_ok_and_broken(example: Path, tmp_path: Path) -> None:
+    """validate says valid, or lists every problem with its cell and exits 2."""
+    r = invoke("validate", example)
+    assert r.exit_code == 0 and "valid" in r.output
+    wb = openpyxl.load_workbook(example)
+    ws = wb["CIP"]
+    headers = {c.value: c.column_letter for c in ws[1]}
+    fye = next(v for k, v in headers.items() if str(k).startswith("value_fye"))
+    month = next(v for k, v in headers.items() if str(k).startswith("start_month"))
+    ws[f"{fye}3"] = "abc"
+    ws[f"{month}4"] = 13
+    broken = tmp_path / "broken.xlsx"
+    wb.save(broken)
+    before = _digest(broken)
+    r = invoke("validate", broken)
+    assert r.exit_code == 2
+    assert f"CIP!{fye}3: value_fye must be a number >= 0, got 'abc'" in r.output
+    assert f"CIP!{month}4: start_month must be a whole number from 1 to 12, got 13" in r.output
+    assert "Traceback" not in r.output
+    assert _digest(broken) == before
+    j = invoke("validate", broken, "--json")
+    assert j.exit_code == 2
+    assert len(json.loads(j.output)["problems"]) == 2
+
+
+def test_not_a_workbook_exit_2(tmp_path: Path) -> None:
+    """A file that is not a workbook gives a clear error and exit code 2."""
+    bad = tmp_path / "plan.xlsx"
+    bad.write_bytes(b"this is not a zip file")
+    for cmd in ("run", "validate", "solve"):
+        r = invoke(cmd, bad)
+        assert r.exit_code == 2, cmd
+        assert "plan.xlsx" in r.output and "Traceback" not in r.output
+    assert bad.read_bytes() == b"this is not a zip file"
+
+
+def test_template_blank_and_refuses_overwrite(tmp_path: Path) -> None:
+    """template writes a blank plan and will not replace a file without --force."""
+    out = tmp_path / "plan.xlsx"
+    assert invoke("template", out).exit_code == 0
+    r = invoke("template", out)
+    assert r.exit_code == 2 and "already exists" in r.output
+    r = invoke("template", out, "--example", "nope", "--force")
+    assert r.exit_code == 2 and "unknown example" in r.output
+
+
+def test_scenarios(example: Path, tmp_path: Path) -> None:
+    """Scenario files change the plan as they say."""
+    base = json.loads(invoke("run", example, "--json").output)["trusts"][0]
+
+    def scen(body: str) -> dict:
+        f = tmp_path / "s.toml"
+        f.write_text(f'[scenario]\nname = "t"\nplan = "{example.name}"\n{body}', encoding="utf-8")
+        r = invoke("run", f, "--json")
+        assert r.exit_code == 0, r.output
+        return json.loads(r.output)["trusts"][0]
+
+    seven = scen("[cip]\ndelivered_pct = 0.07\n")
+    assert seven["cip"]["planned_pct"] == pytest.approx(0.07, abs=1e-9)
+    assert seven["control_total"]["met"] is False
+    pay = scen("[drivers.add]\npay_award = 0.01\n")
+    assert pay["control_total"]["forecast"] < base["control_total"]["forecast"] - 2500
+    rejected = scen("[control_total]\naccepted = false\n")
+    assert rejected["control_total"]["accepted"] is False
+
+
+def test_bad_scenario_names_file_and_key(example: Path, tmp_path: Path) -> None:
+    """A bad scenario key is reported with the file and key, exit 2."""
+    f = tmp_path / "bad.toml"
+    f.write_text(
+        f'[scenario]\nplan = "{example.name}"\n[drivers]\npay_awrd = 0.01\n[cip]\nscale = -1\n',
+        encoding="utf-8",
+    )
+    r = invoke("run", f)
+    assert r.exit_code == 2
+    assert "bad.toml: drivers.pay_awrd: unknown driver" in r.output
+    assert "bad.toml: cip.scale: must be a number >= 0, got -1" in r.output
+
+
+def test_bundled_scenarios_run() -> None:
+    """Every scenario in scenarios/ runs against the committed example workbook."""
+    files = sorted((ROOT / "scenarios").glob("*.toml"))
+    assert len(files) >= 3
+    for f in files:
+        r = invoke("run", f, "--json")
+        assert r.exit_code == 0, (f.name, r.output)
+
+
+def test_demo(tmp_path: Path) -> None:
+    """demo prints the example's forecast, CIP planned and needed, and writes results."""
+    r = invoke("demo", "--out", tmp_path / "demo")
+    assert r.exit_code == 0, r.output
+    assert "Forecast surplus/(deficit)" in r.output
+    assert "CIP planned" in r.output and "CIP needed" in r.output
+    assert (tmp_path / "demo" / "results.xlsx").exists()
+
+
+def test_python_m_entry_point() -> None:
+    """python -m cipmodel works."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "cipmodel", "--version"], capture_output=True,
+                       text=True, check=False)
+    assert r.returncode == 0 and "cipmodel" in r.stdout
