@@ -66,6 +66,17 @@ plan_argument = click.argument(
 )
 
 
+def rules_options(fn: Any) -> Any:
+    """--funding-rules, --sof-rules and --catch-up/--no-catch-up, shared by commands."""
+    fn = click.option(
+        "--catch-up/--no-catch-up", "catch_up", default=None,
+        help="Release withheld STF/PSF at year end if the control total is met (default: the pack's setting).",
+    )(fn)
+    fn = click.option("--sof-rules", default="sof-2016", show_default=True, help="SOF rule pack: name, name:variant or path.")(fn)
+    fn = click.option("--funding-rules", default=None, help="STF/PSF rule pack (default: the plan's financial year).")(fn)
+    return fn
+
+
 def _load(plan: Path) -> tuple[Any, dict[str, Any]]:
     from cipmodel.scenario import load_plan
 
@@ -167,9 +178,32 @@ def _print_run(result: Any) -> None:
                    f"{_money(cip['unidentified'])}; recurrent {_money(cip['recurrent'])}")
         click.echo(f"  CIP needed for control total   {_money(cip['needed']):>12}   "
                    f"{_pct(cip['needed_pct'])} of operating expenditure — {cip['needed_band']}")
+        f = t["funding"]
+        click.echo(f"  STF/PSF ({f['rules']})    allocation {_money(f['allocation'])}; earned "
+                   f"{_money(f['earned'])}; lost {_money(f['lost'])}")
+        click.echo("    by quarter (earned/lost)     " + "  ".join(
+            f"Q{i} {_money(f['quarters'][f'q{i}']['earned'])}/{_money(f['quarters'][f'q{i}']['lost'])}"
+            for i in range(1, 5)))
+        click.echo(f"  Reported surplus (with STF)    {_money(t['reported_surplus']):>12}")
+        sc = t["score"]
+        parts = []
+        for name, m in sc["metrics"].items():
+            parts.append(f"{name} {m['score'] if m['score'] is not None else 'n/a'}")
+        click.echo(f"  Finance and use of resources   {sc['overall']:>12}   ({'; '.join(parts)})")
+        if sc["overrides"]:
+            click.echo(f"    overrides applied: {', '.join(sc['overrides'])}")
+        q = t["score_by_quarter"]
+        click.echo("    score by quarter (YTD)       " + "  ".join(f"Q{i} {q[f'q{i}']}" for i in range(1, 5)))
+        trig = "yes — potential support need" if t["finance_trigger"] else "no"
+        click.echo(f"  Finance trigger (score 3-4)    {trig};  candidate segment "
+                   f"{t['candidate_segment']['segment']} (finance theme only)")
     if many:
         met = sum(1 for t in d["trusts"] if t["control_total"]["met"])
         click.echo(f"{met} of {len(d['trusts'])} trusts meet their pre-STF control total")
+    unverified = d["provenance"].get("unverified", [])
+    if unverified:
+        click.echo(f"Depends on {len(unverified)} unverified rule values "
+                   "(listed in --json provenance; see docs/rules.md)")
 
 
 @cli.command()
@@ -177,14 +211,15 @@ def _print_run(result: Any) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a results workbook (.xlsx).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--force", is_flag=True, help="Replace the output file if it exists (never the input).")
-def run(plan: Path, output: Path | None, as_json: bool, force: bool) -> None:
-    """Plan run: projection, control total, CIP planned and needed."""
+@rules_options
+def run(plan: Path, output: Path | None, as_json: bool, force: bool, **rules: Any) -> None:
+    """Plan run: projection, control total, CIP, STF/PSF and the SOF score."""
     from cipmodel.run import run_plan
 
     if output is not None:
         _output_path(output, force, (plan,))
     portfolio, prov = _load(plan)
-    result = run_plan(portfolio, **prov)
+    result = run_plan(portfolio, **rules, **prov)
     if output is not None:
         _write_results(output, result, force)
     if as_json:
@@ -201,6 +236,8 @@ def _write_results(output: Path, result: Any, force: bool) -> None:
     sheets = {
         "Summary": result.trust_summary(),
         "Monthly": result.monthly(),
+        "STF by quarter": result.funding(),
+        "Metrics": result.metrics(),
         "Lines": result.lines(),
         "Schemes": result.schemes(),
     }

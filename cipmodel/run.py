@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cipmodel.assess import QUARTER_END_MONTHS, Assessment, assess
 from cipmodel.engine import (
     CATEGORIES,
     IS_INCOME,
@@ -66,6 +67,8 @@ class RunResult:
         One draw at planned values.
     solved : SolveResult
         The CIP needed to meet the first-year control total.
+    assessment : Assessment
+        STF/PSF funding, SOF metrics, score and trigger for the first plan year.
     provenance : dict
         Package version, schema version, input hash, rule packs.
     """
@@ -74,6 +77,7 @@ class RunResult:
     plan: PlanArrays
     projection: Projection
     solved: SolveResult
+    assessment: Assessment
     provenance: dict[str, Any] = field(default_factory=dict)
 
     # -- per-trust, per-year figures ------------------------------------------------
@@ -214,6 +218,58 @@ class RunResult:
             df[f"in_year_y{yr + 1}"] = eff[:, yr] if len(df) else []
         return df
 
+    def funding(self) -> pd.DataFrame:
+        """One row per trust and quarter: STF/PSF available, earned and lost, gate met."""
+        f = self.assessment.funding
+        rows = []
+        for i, code in enumerate(self.plan.codes):
+            for q in range(4):
+                rows.append(
+                    {
+                        "trust_code": code,
+                        "quarter": f"Q{q + 1}",
+                        "ytd_surplus_pre_stf": self.projection.ytd(self.projection.surplus_pre_stf)[0, i, 0, QUARTER_END_MONTHS[q] - 1],
+                        "ytd_control_total_pre_stf": self.projection.control_total_ytd()[i, 0, QUARTER_END_MONTHS[q] - 1],
+                        "gate_met": bool(f.met_quarter[0, i, q]),
+                        "available": f.available[0, i, q],
+                        "finance_earned": f.finance_earned[0, i, q],
+                        "performance_earned": f.performance_earned[0, i, q],
+                        "earned": f.earned[0, i, q],
+                        "lost": f.lost[0, i, q],
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def metrics(self) -> pd.DataFrame:
+        """One row per trust, quarter end and metric: value, score, not-applicable reason."""
+        a = self.assessment
+        rows = []
+        for i, code in enumerate(self.plan.codes):
+            for q, (mv, sc) in enumerate(zip(a.metrics, a.scores, strict=True)):
+                for name in mv.values:
+                    value = mv.values[name][0, i]
+                    rows.append(
+                        {
+                            "trust_code": code,
+                            "period": f"Q{q + 1} YTD" if q < 3 else "full year",
+                            "metric": name,
+                            "value": None if not np.isfinite(value) else float(value),
+                            "score": int(sc.metric_scores[name][0, i]) or None,
+                            "not_applicable": str(mv.not_applicable[name][0, i]),
+                        }
+                    )
+                rows.append(
+                    {
+                        "trust_code": code,
+                        "period": f"Q{q + 1} YTD" if q < 3 else "full year",
+                        "metric": "overall",
+                        "value": float(np.asarray(sc.mean)[0, i]),
+                        "score": int(np.asarray(sc.overall)[0, i]),
+                        "not_applicable": "",
+                    }
+                )
+        return pd.DataFrame(rows)
+
     # -- JSON ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The ``run --json`` contract: money £000, rates fractions, snake_case keys."""
@@ -269,6 +325,20 @@ class RunResult:
                         "delivered": _f(s.planned[i]),
                         "delivered_pct": _f(s.planned_pct[i]),
                     },
+                    "funding": self._funding_dict(i),
+                    "reported_surplus": _f(self.assessment.reported_surplus_ytd[0, i, 3]),
+                    "metrics": self._metrics_dict(i),
+                    "score": self.assessment.score_dict(0, i),
+                    "score_by_quarter": {
+                        f"q{q + 1}": int(np.asarray(sc.overall)[0, i])
+                        for q, sc in enumerate(self.assessment.scores)
+                    },
+                    "finance_trigger": bool(self.assessment.trigger[0, i]),
+                    "candidate_segment": {
+                        "segment": int(self.assessment.segment.segment[0, i]),
+                        "label": "candidate",
+                        "note": "finance theme only; segmentation is the regulator's judgement",
+                    },
                     "income_and_expenditure": {
                         "operating_income": _f(first.operating_income),
                         "operating_expenditure": _f(first.operating_expenditure),
@@ -280,6 +350,43 @@ class RunResult:
                 }
             )
         return {"trusts": trusts, "provenance": self.provenance}
+
+    def _funding_dict(self, i: int) -> dict[str, Any]:
+        f = self.assessment.funding
+        return {
+            "rules": self.assessment.rules["funding"],
+            "allocation": _f(f.allocation[i]),
+            "quarters": {
+                f"q{q + 1}": {
+                    "available": _f(f.available[0, i, q]),
+                    "earned": _f(f.earned[0, i, q]),
+                    "lost": _f(f.lost[0, i, q]),
+                    "gate_met": bool(f.met_quarter[0, i, q]),
+                }
+                for q in range(4)
+            },
+            "catch_up_released": _f(f.released_catch_up[0, i]),
+            "incentive": _f(f.incentive[0, i]),
+            "bonus": _f(f.bonus[0, i]),
+            "earned": _f(f.total_earned[0, i]),
+            "lost": _f(f.forfeited[0, i]),
+        }
+
+    def _metrics_dict(self, i: int) -> dict[str, Any]:
+        mv = self.assessment.full_year_metrics
+        sc = self.assessment.full_year_score
+        out: dict[str, Any] = {}
+        for name in mv.values:
+            reason = str(mv.not_applicable[name][0, i])
+            value = mv.values[name][0, i]
+            entry: dict[str, Any] = {
+                "value": _f(value),
+                "score": int(sc.metric_scores[name][0, i]) or None,
+            }
+            if reason:
+                entry["not_applicable"] = reason
+            out[name] = entry
+        return out
 
 
 def provenance(portfolio: Portfolio, **extra: Any) -> dict[str, Any]:
@@ -294,19 +401,35 @@ def provenance(portfolio: Portfolio, **extra: Any) -> dict[str, Any]:
         "input": portfolio.name,
         "input_hash": input_hash(portfolio),
         "trusts": len(portfolio.trusts),
-        "rules": ["cip-bands"],
     }
     out.update(extra)
     return out
 
 
-def run_plan(portfolio: Portfolio, **provenance_extra: Any) -> RunResult:
+def run_plan(
+    portfolio: Portfolio,
+    *,
+    funding_rules: str | None = None,
+    sof_rules: str = "sof-2016",
+    catch_up: bool | None = None,
+    bonus: bool = False,
+    **provenance_extra: Any,
+) -> RunResult:
     """Run a portfolio at planned values and assess it.
 
     Parameters
     ----------
     portfolio : Portfolio
         One or more trusts.
+    funding_rules : str, optional
+        STF/PSF rule pack (name, ``name:variant`` or path); default: the pack of the
+        portfolio's financial year.
+    sof_rules : str
+        SOF rule pack.
+    catch_up : bool, optional
+        Override the funding pack's catch-up switch.
+    bonus : bool
+        Share forfeited STF/PSF among the portfolio's trusts (whole-sector runs only).
     **provenance_extra
         Added to the result's provenance (e.g. ``scenario="base"``).
 
@@ -317,10 +440,23 @@ def run_plan(portfolio: Portfolio, **provenance_extra: Any) -> RunResult:
     plan = compile_plan(portfolio)
     proj = project(plan)
     solved = solve_cip(plan, base=proj)
+    assessment = assess(
+        proj,
+        proj,
+        funding_rules=funding_rules,
+        sof_rules=sof_rules,
+        catch_up=catch_up,
+        bonus=bonus,
+        financial_years={t.financial_year for t in portfolio.trusts},
+    )
+    rules = ["cip-bands", *assessment.rules.values()]
     return RunResult(
         portfolio=portfolio,
         plan=plan,
         projection=proj,
         solved=solved,
-        provenance=provenance(portfolio, **provenance_extra),
+        assessment=assessment,
+        provenance=provenance(
+            portfolio, rules=rules, unverified=list(assessment.unverified), **provenance_extra
+        ),
     )

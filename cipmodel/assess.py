@@ -1,0 +1,240 @@
+"""Assessment of a projection: STF/PSF funding, the SOF metrics and score, the segment trigger.
+
+:func:`assess` takes a :class:`~cipmodel.engine.Projection` (one draw for a plan run, many
+for Monte Carlo) and the plan run it is measured against, and returns an
+:class:`Assessment` of arrays shaped (draw, trust, ...). It is the one place the funding
+engine, the metric calculation and the score meet, so a plan run and a simulation are
+assessed by the same code.
+
+Order of play, per draw (first plan year):
+
+1. the quarterly gate on the year-to-date pre-STF surplus against the year-to-date
+   pre-STF control-total profile decides the STF/PSF earned and lost each quarter
+   (:mod:`cipmodel.funding`); when the portfolio is the whole sector the forfeited pool is
+   then shared among trusts that met their year-end control total (``bonus=True``);
+2. reported surplus = pre-STF surplus + STF/PSF earned, so lost funding flows into every
+   metric (:mod:`cipmodel.metrics`), year to date at each quarter end;
+3. each metric is scored and the overall score formed with its overrides
+   (:mod:`cipmodel.score`), then the finance trigger and a candidate segment
+   (:mod:`cipmodel.segment`).
+
+The A&E element counts as met in a quarter when the forecast is at or above the trajectory;
+a quarter with either figure missing counts as not met.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cipmodel.engine import Projection
+from cipmodel.funding import FundingResult, assess_funding, distribute_bonus, validate_funding_pack
+from cipmodel.metrics import METRICS, MetricValues, compute_metrics
+from cipmodel.rules import RulePack, load_pack
+from cipmodel.score import ScoreResult, score, sof_pack
+from cipmodel.segment import CandidateSegments, candidate_segments, finance_trigger, segmentation_pack
+
+__all__ = ["Assessment", "assess", "default_funding_pack", "RULES_BY_YEAR"]
+
+QUARTER_END_MONTHS = (3, 6, 9, 12)
+
+# The funding regime of each financial year: data, not engine branches.
+RULES_BY_YEAR: dict[str, str] = {
+    "2016/17": "stf-2016-17",
+    "2017/18": "stf-2017-18",
+    "2018/19": "psf-2018-19",
+}
+
+
+def default_funding_pack(financial_years: set[str]) -> str:
+    """The funding pack for the portfolio's financial year (one year per run)."""
+    if len(financial_years) != 1:
+        years = ", ".join(sorted(financial_years))
+        from cipmodel.errors import RulePackError
+
+        raise RulePackError(
+            f"trusts plan for different financial years ({years}): choose the funding rules "
+            "with --funding-rules"
+        )
+    (year,) = financial_years
+    try:
+        return RULES_BY_YEAR[year]
+    except KeyError:
+        from cipmodel.errors import RulePackError
+
+        known = ", ".join(RULES_BY_YEAR)
+        raise RulePackError(
+            f"no funding rule pack for {year} (packs exist for {known}): copy one "
+            "(docs/funding.md) and pass it with --funding-rules"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Funding, metrics and score for every draw and trust (first plan year).
+
+    Attributes
+    ----------
+    funding : FundingResult
+        Earned and lost by quarter, incentive, bonus (after the portfolio bonus step).
+    stf_earned_ytd : ndarray (D, T, 4)
+        STF/PSF earned year to date at each quarter end; Q4 includes catch-up, incentive
+        and bonus [£000].
+    reported_surplus_ytd : ndarray (D, T, 4)
+        Pre-STF surplus + STF/PSF earned, year to date at each quarter end [£000].
+    metrics : tuple of MetricValues
+        Year to date at each quarter end (index 3 = full year).
+    scores : tuple of ScoreResult
+        The score at each quarter end (array results over (D, T)).
+    trigger : ndarray (D, T) bool
+        Full-year finance trigger (overall score 3 or 4).
+    segment : CandidateSegments
+        Full-year candidate segment (finance theme only; labelled a candidate).
+    rules : dict
+        Pack names used: ``funding``, ``sof``, ``segmentation``.
+    unverified : tuple of str
+        Every unverified rule value the assessment used.
+    """
+
+    funding: FundingResult
+    stf_earned_ytd: np.ndarray
+    reported_surplus_ytd: np.ndarray
+    metrics: tuple[MetricValues, ...]
+    scores: tuple[ScoreResult, ...]
+    trigger: np.ndarray
+    segment: CandidateSegments
+    rules: dict[str, str]
+    unverified: tuple[str, ...]
+
+    @property
+    def full_year_metrics(self) -> MetricValues:
+        return self.metrics[-1]
+
+    @property
+    def full_year_score(self) -> ScoreResult:
+        return self.scores[-1]
+
+    def score_dict(self, draw: int, trust: int) -> dict[str, Any]:
+        """The full-year score of one draw and trust in the ``score --json`` shape."""
+        mv = self.full_year_metrics
+        reasons = {m: str(mv.not_applicable[m][draw, trust]) for m in METRICS}
+        reasons = {m: r for m, r in reasons.items() if r}
+        return self.full_year_score.item((draw, trust)).to_dict(not_applicable=reasons)
+
+
+def _ae_met(plan: Any) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        met = plan.ae_forecast >= plan.ae_trajectory
+    return np.where(np.isnan(plan.ae_forecast) | np.isnan(plan.ae_trajectory), False, met)
+
+
+def assess(
+    actual: Projection,
+    planned: Projection,
+    *,
+    funding_rules: str | RulePack | None = None,
+    sof_rules: str | RulePack = "sof-2016",
+    segmentation_rules: str | RulePack = "segmentation-2016",
+    catch_up: bool | None = None,
+    bonus: bool = False,
+    financial_years: set[str] | None = None,
+) -> Assessment:
+    """Assess a projection: funding, metrics, score and trigger for the first plan year.
+
+    Parameters
+    ----------
+    actual : Projection
+        One draw (plan run) or many (simulation).
+    planned : Projection
+        The plan run (one draw) the distance from plan is measured against.
+    funding_rules : str or RulePack, optional
+        Funding pack; by default the pack of the portfolio's financial year.
+    sof_rules, segmentation_rules : str or RulePack
+        SOF and segmentation packs (names, ``name:variant`` or paths).
+    catch_up : bool, optional
+        Override the funding pack's catch-up switch.
+    bonus : bool
+        Share the forfeited pool among the portfolio's trusts that met their control
+        total. Only meaningful when the portfolio is the whole sector (``cipmodel
+        portfolio``): for one trust or an ICS the national pool is not in the portfolio,
+        so the default is off.
+    financial_years : set of str, optional
+        The portfolio's financial years (to choose the default funding pack).
+    """
+    plan = actual.plan
+    if funding_rules is None:
+        funding_rules = default_funding_pack(financial_years or {"2017/18"})
+    fpack = funding_rules if isinstance(funding_rules, RulePack) else load_pack(funding_rules, kind="funding")
+    validate_funding_pack(fpack)
+    spack = sof_pack(sof_rules)
+    gpack = segmentation_pack(segmentation_rules)
+
+    q_idx = [m - 1 for m in QUARTER_END_MONTHS]
+    ytd_surplus = actual.ytd(actual.surplus_pre_stf)[:, :, 0, q_idx]  # (D, T, 4)
+    ytd_target = actual.control_total_ytd()[:, 0, q_idx]  # (T, 4)
+    accepted = plan.ct_accepted[:, 0]
+    result = assess_funding(
+        fpack,
+        ytd_surplus_pre=ytd_surplus,
+        ytd_target_pre=ytd_target[None],  # year 1 always has a control total
+        allocation=plan.allocation,
+        accepted=accepted,
+        ae_applies=plan.ae_applies,
+        ae_met=np.broadcast_to(_ae_met(plan)[None], ytd_surplus.shape),
+        catch_up=catch_up,
+    )
+    if bonus:
+        result = distribute_bonus(result, fpack)
+    year_end = result.released_catch_up + result.incentive + result.bonus
+    earned_ytd = np.cumsum(result.earned, axis=-1)
+    earned_ytd[..., 3] += year_end
+    phasing = np.cumsum(np.asarray(fpack.get("phasing.quarters"), dtype=float))
+    planned_ytd = np.where(accepted, 1.0, 0.0)[:, None] * plan.allocation[:, None] * phasing[None]
+
+    metrics = tuple(
+        compute_metrics(
+            actual,
+            planned,
+            stf_earned_ytd=earned_ytd[..., q],
+            stf_planned_ytd=planned_ytd[:, q],
+            months=m,
+        )
+        for q, m in enumerate(QUARTER_END_MONTHS)
+    )
+    # O2/O3: with no accepted control total, is the trust's own plan a surplus or a deficit?
+    own_plan = planned.by_year(planned.surplus_pre_stf)[0, :, 0]
+    scores = tuple(
+        score(
+            mv.values,
+            pack=spack,
+            control_total_accepted=accepted,
+            planned_surplus=own_plan >= 0,
+            financial_special_measures=plan.special_measures,
+        )
+        for mv in metrics
+    )
+    overall = np.asarray(scores[-1].overall)
+    trigger = np.asarray(finance_trigger(overall, pack=gpack))
+    segment = candidate_segments(overall, special_measures_finance=plan.special_measures, pack=gpack)
+    unverified = sorted(
+        {
+            *result.unverified,
+            *fpack.unverified_used(),
+            *(u for sc in scores for u in sc.unverified),
+            *segment.unverified,
+            *gpack.unverified_used(),
+        }
+    )
+    return Assessment(
+        funding=result,
+        stf_earned_ytd=earned_ytd,
+        reported_surplus_ytd=ytd_surplus + earned_ytd,
+        metrics=metrics,
+        scores=scores,
+        trigger=trigger,
+        segment=segment,
+        rules={"funding": fpack.name, "sof": spack.name, "segmentation": gpack.name},
+        unverified=tuple(unverified),
+    )
