@@ -230,7 +230,7 @@ def run(plan: Path, output: Path | None, as_json: bool, force: bool, **rules: An
             click.echo(f"Results written to {output}")
 
 
-def _write_results(output: Path, result: Any, force: bool) -> None:
+def _write_results(output: Path, result: Any, force: bool, extra: dict[str, Any] | None = None) -> None:
     from cipmodel.io.workbook import write_results
 
     sheets = {
@@ -240,6 +240,7 @@ def _write_results(output: Path, result: Any, force: bool) -> None:
         "Metrics": result.metrics(),
         "Lines": result.lines(),
         "Schemes": result.schemes(),
+        **(extra or {}),
     }
     prov = {k: (", ".join(v) if isinstance(v, list) else v) for k, v in result.provenance.items()}
     write_results(output, result.portfolio, sheets, prov, overwrite=force)
@@ -282,6 +283,59 @@ def solve(plan: Path, year: int, as_json: bool) -> None:
             f"{r['code']:<8} {_money(r['planned']):>10} {_pct(r['planned_pct']):>6} "
             f"{_money(r['needed']):>10} {_pct(r['needed_pct']):>6}  {r['band']}"
         )
+
+
+@cli.command()
+@click.argument("plan", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--example", default=None, help="Use a bundled portfolio (e.g. national) instead of PLAN.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tables as JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a results workbook (.xlsx).")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists (never the input).")
+@click.option("--bonus/--no-bonus", default=True, show_default=True,
+              help="Share forfeited STF/PSF among trusts that met their control total (a whole-sector step).")
+@rules_options
+def portfolio(plan: Path | None, example: str | None, as_json: bool, output: Path | None,
+              force: bool, bonus: bool, **rules: Any) -> None:
+    """Sector tables: control totals met, STF/PSF, finance score and candidate segments by trust type."""
+    from cipmodel.examples import EXAMPLES, example_portfolio
+    from cipmodel.run import run_plan
+    from cipmodel.sector import sector_tables
+
+    if (plan is None) == (example is None):
+        raise click.UsageError("give a PLAN file or --example NAME (e.g. --example national)")
+    if output is not None:
+        _output_path(output, force, (plan,) if plan else ())
+    if example is not None:
+        if example not in EXAMPLES:
+            raise click.BadParameter(
+                f"unknown example {example!r} (known: {', '.join(EXAMPLES)})", param_hint="--example"
+            )
+        pf, prov = example_portfolio(example), {"input": f"example:{example}"}
+    else:
+        pf, prov = _load(plan)
+    result = run_plan(pf, bonus=bonus, **rules, **prov)
+    tables = sector_tables(result)
+    if output is not None:
+        _write_results(output, result, force, extra={f"Sector {k}": v.reset_index(names="type")
+                                                      for k, v in tables.items()})
+    if as_json:
+        click.echo(json.dumps(
+            {"tables": {k: json.loads(v.to_json(orient="index")) for k, v in tables.items()},
+             "provenance": result.provenance}, indent=2))
+        return
+    click.echo(f"{pf.name}: {len(pf.trusts)} trusts, first plan year, £000")
+    titles = {"finance": "Control totals and I&E", "funding": f"STF/PSF ({result.assessment.rules['funding']})",
+              "score": "Finance and use of resources score (count of trusts)",
+              "segment": "Candidate segment, finance theme only (count of trusts)"}
+    for key, frame in tables.items():
+        click.echo(f"\n{titles[key]}")
+        shown = frame.copy()
+        for col in shown.columns:
+            if shown[col].dtype.kind == "f":
+                shown[col] = shown[col].map(_money)
+        click.echo(shown.to_string())
+    if output is not None:
+        click.echo(f"\nResults written to {output}")
 
 
 @cli.command()
