@@ -1,0 +1,131 @@
+"""Safe file writes: a workbook is either written in full or not at all.
+
+:func:`atomic_write` writes to a temporary file next to the target, flushes it to disk and
+then renames it onto the target in one step (``os.replace``). If anything fails on the way,
+the temporary file is removed and the old target, if any, is left exactly as it was, so a
+crash or a full disk never leaves a half-written workbook behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from cipmodel.errors import WorkbookError
+
+__all__ = ["atomic_write", "check_writable"]
+
+
+def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Check that ``path`` can be written and return it as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    WorkbookError
+        If the folder does not exist, ``path`` is a folder, or the file exists and
+        ``overwrite`` is false.
+    """
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        msg = f"cannot write {target.name}: the folder {str(folder)!r} does not exist"
+        raise WorkbookError(msg)
+    if target.is_dir():
+        msg = f"cannot write {target.name}: {str(target)!r} is a folder"
+        raise WorkbookError(msg)
+    if target.exists() and not overwrite:
+        msg = (
+            f"{target.name} already exists: choose another name, delete it, "
+            "or pass overwrite=True (--force on the command line)"
+        )
+        raise WorkbookError(msg)
+    return target
+
+
+def _os_error(target: Path, exc: OSError) -> WorkbookError:
+    """A user-facing WorkbookError for an OS error while writing ``target``."""
+    if isinstance(exc, PermissionError):
+        msg = (
+            f"cannot write {target.name}: permission denied (is it open in Excel, "
+            "or is the folder read-only?)"
+        )
+    elif exc.errno == errno.ENOSPC:
+        msg = f"cannot write {target.name}: the disk is full"
+    elif isinstance(exc, FileNotFoundError):
+        msg = f"cannot write {target.name}: the folder {str(target.parent)!r} does not exist"
+    else:
+        msg = f"cannot write {target.name}: {exc.strerror or exc}"
+    return WorkbookError(msg)
+
+
+def atomic_write(path: str | os.PathLike[str], writer_fn: Callable[[Path], object]) -> Path:
+    """Write a file through ``writer_fn`` so that it appears complete or not at all.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to create or replace.
+    writer_fn : callable
+        Called with the path of a new, empty temporary file in the same folder; it must
+        write the whole content to that path (e.g. ``workbook.save``).
+
+    Returns
+    -------
+    pathlib.Path
+        The target path.
+
+    Raises
+    ------
+    WorkbookError
+        If the folder is missing or the file cannot be written (permission, disk full).
+        Any other exception raised by ``writer_fn`` propagates unchanged. In every failure
+        the temporary file is removed and an existing target is left untouched.
+    """
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        msg = f"cannot write {target.name}: the folder {str(folder)!r} does not exist"
+        raise WorkbookError(msg)
+    tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        # O_EXCL: never reuse an existing file; mode 0o666 lets the umask decide, as for a
+        # normally created file.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.close(fd)
+        if target.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, target.stat().st_mode & 0o7777)
+        writer_fn(tmp)
+        with open(tmp, "rb+") as fh:
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        raise _os_error(target, exc) from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+    _fsync_folder(folder)
+    return target
+
+
+def _remove(tmp: Path) -> None:
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush the rename to disk where the platform allows it (not on Windows)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
