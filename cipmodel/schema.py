@@ -15,7 +15,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -221,19 +221,21 @@ class Table:
         """Alias of ``fields``: one entry per workbook column."""
         return self.fields
 
+    @cached_property
+    def _groups(self) -> dict[str, tuple[Field, ...]]:
+        groups: dict[str, list[Field]] = {}
+        for f in self.fields:
+            groups.setdefault(f.group or f.name, []).append(f)
+        return {k: tuple(v) for k, v in groups.items()}
+
     @property
     def attributes(self) -> tuple[str, ...]:
         """Record attribute names, in order (a repeated field is one attribute)."""
-        seen: list[str] = []
-        for f in self.fields:
-            attr = f.group or f.name
-            if attr not in seen:
-                seen.append(attr)
-        return tuple(seen)
+        return tuple(self._groups)
 
     def group(self, attr: str) -> tuple[Field, ...]:
         """The columns that make up record attribute ``attr``."""
-        return tuple(f for f in self.fields if (f.group or f.name) == attr)
+        return self._groups.get(attr, ())
 
     def field(self, name: str) -> Field:
         """The column called ``name``."""
