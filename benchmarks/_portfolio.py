@@ -22,7 +22,7 @@ def cloned_portfolio(n_trusts: int = 235, n_schemes: int = 40, years: int = 5, s
         code = f"T{i:03d}"
         k = float(rng.uniform(0.2, 2.0))
 
-        def rep(rec, **kw):  # noqa: ANN001, ANN202
+        def rep(rec, code=code, **kw):  # noqa: ANN001, ANN202
             return dataclasses.replace(rec, trust_code=code, source=None, **kw)
 
         tables["trusts"].append(rep(base.trusts[0], name=f"Trust {i}", horizon_years=years))

@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from _portfolio import cloned_portfolio
+
 from cipmodel.engine import compile_plan, project
 from cipmodel.solve import solve_cip
 

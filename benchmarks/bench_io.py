@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from _portfolio import cloned_portfolio
+
 from cipmodel.io import read_plan, write_template
 
 

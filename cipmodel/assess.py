@@ -34,7 +34,12 @@ from cipmodel.funding import FundingResult, assess_funding, distribute_bonus, va
 from cipmodel.metrics import METRICS, MetricValues, compute_metrics
 from cipmodel.rules import RulePack, load_pack
 from cipmodel.score import ScoreResult, score, sof_pack
-from cipmodel.segment import CandidateSegments, candidate_segments, finance_trigger, segmentation_pack
+from cipmodel.segment import (
+    CandidateSegments,
+    candidate_segments,
+    finance_trigger,
+    segmentation_pack,
+)
 
 __all__ = ["Assessment", "assess", "default_funding_pack", "RULES_BY_YEAR"]
 

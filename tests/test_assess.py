@@ -18,7 +18,6 @@ from cipmodel.examples import example_portfolio
 from cipmodel.model import CostLine
 from cipmodel.run import run_plan
 
-
 NON_PAY_INFLATION_Y1 = 1.02  # the example's year-1 non-pay inflation (examples.py drivers)
 
 

@@ -167,7 +167,7 @@ def load_pack(
         Naming the file, the key and the reason.
     """
     text = str(name_or_path)
-    if variant is None and ":" in text and not Path(text).exists() and not text[1:3] == ":\\":
+    if variant is None and ":" in text and Path(text).suffix.lower() != ".toml":
         text, variant = text.split(":", 1)
     raw, origin = _read(text)
     head = raw.get("pack")
