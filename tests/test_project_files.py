@@ -32,3 +32,12 @@ def test_committed_example_reads_as_the_example() -> None:
 def test_schema_doc_is_current() -> None:
     """docs/schema.md is generated from the schema and up to date."""
     assert (ROOT / "docs" / "schema.md").read_text(encoding="utf-8") == schema_markdown()
+
+
+def test_public_api_is_sorted_and_importable() -> None:
+    """cipmodel.__all__ is sorted and every name in it exists."""
+    import cipmodel
+
+    assert list(cipmodel.__all__) == sorted(cipmodel.__all__)
+    for name in cipmodel.__all__:
+        assert hasattr(cipmodel, name), name
