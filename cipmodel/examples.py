@@ -194,7 +194,14 @@ def _small() -> Portfolio:
     )
 
 
-EXAMPLES = {"acute-11pc": _acute_11pc, "small": _small}
+def _national() -> Portfolio:
+    # imported here so importing the examples does not import the generator
+    from cipmodel.national import national_portfolio
+
+    return national_portfolio()
+
+
+EXAMPLES = {"acute-11pc": _acute_11pc, "small": _small, "national": _national}
 
 
 def example_portfolio(name: str = "acute-11pc") -> Portfolio:
