@@ -8,7 +8,6 @@ planned values), solve for the CIP needed, and collect the answers into a
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -38,10 +37,19 @@ MET_TOLERANCE = 1e-6  # £000: a forecast this close below the target still meet
 
 
 def input_hash(portfolio: Portfolio) -> str:
-    """SHA-256 of the portfolio's content (every table, every field), as ``sha256:...``."""
-    payload = {t: portfolio.frame(t).to_dict(orient="split") for t in TABLE_NAMES}
-    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """SHA-256 of the portfolio's content (every table, every field), as ``sha256:...``.
+
+    Each record's ``repr`` lists every field in schema order (floats in their shortest
+    round-trip form) and leaves out where it was read from, so the same plan gives the
+    same hash whether it came from a workbook, a scenario or Python.
+    """
+    h = hashlib.sha256()
+    for table in TABLE_NAMES:
+        h.update(f"\n[{table}]".encode())
+        for rec in getattr(portfolio, table):
+            h.update(repr(rec).encode("utf-8"))
+            h.update(b"\n")
+    return "sha256:" + h.hexdigest()
 
 
 def _b(x: Any) -> bool | None:

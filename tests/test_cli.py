@@ -213,3 +213,30 @@ def test_python_m_entry_point() -> None:
     r = subprocess.run([sys.executable, "-m", "cipmodel", "--version"], capture_output=True,
                        text=True, check=False)
     assert r.returncode == 0 and "cipmodel" in r.stdout
+
+
+def test_portfolio_national_sector_tables() -> None:
+    """portfolio on the national example prints sector tables whose counts add up."""
+    r = invoke("portfolio", "--example", "national", "--json")
+    assert r.exit_code == 0, r.output
+    tables = json.loads(r.output)["tables"]
+    total = tables["finance"]["all trusts"]
+    assert total["trusts"] == 235
+    by_type = {k: v for k, v in tables["finance"].items() if k != "all trusts"}
+    assert sum(v["trusts"] for v in by_type.values()) == 235
+    assert set(by_type) == {"acute", "specialist", "mental_health", "community", "ambulance"}
+    score = tables["score"]["all trusts"]
+    assert sum(score[f"score_{s}"] for s in range(1, 5)) == 235
+    seg = tables["segment"]["all trusts"]
+    assert sum(seg[f"segment_{s}"] for s in range(1, 5)) == 235
+    # whole-sector run: the forfeited pool is redistributed as bonus, money conserved
+    fund = tables["funding"]["all trusts"]
+    assert fund["stf_bonus"] == pytest.approx(fund["stf_forfeited"], rel=1e-9)
+    text = invoke("portfolio", "--example", "national").output
+    assert "Candidate segment, finance theme only" in text and "mental_health" in text
+
+
+def test_portfolio_needs_one_source(example: Path) -> None:
+    """portfolio takes a PLAN or --example, not both or neither."""
+    assert invoke("portfolio").exit_code == 2
+    assert invoke("portfolio", example, "--example", "national").exit_code == 2
