@@ -211,39 +211,51 @@ def _print_run(result: Any) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a results workbook (.xlsx).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--force", is_flag=True, help="Replace the output file if it exists (never the input).")
+@click.option("--in-place", "in_place", is_flag=True,
+              help="Write the result sheets into PLAN itself (.xlsx), keeping a backup; refused, "
+                   "with PLAN untouched, if anything in it would be lost.")
 @rules_options
-def run(plan: Path, output: Path | None, as_json: bool, force: bool, **rules: Any) -> None:
+def run(plan: Path, output: Path | None, as_json: bool, force: bool, in_place: bool, **rules: Any) -> None:
     """Plan run: projection, control total, CIP, STF/PSF and the SOF score."""
     from cipmodel.run import run_plan
 
+    if in_place:
+        from cipmodel.io.results import InPlaceRefused, in_place_losses
+
+        if output is not None:
+            raise click.UsageError("--in-place writes into PLAN: leave out -o")
+        if plan.suffix.lower() != ".xlsx":
+            raise click.UsageError(f"{plan}: --in-place needs a plan workbook (.xlsx)")
+        losses = in_place_losses(plan)  # before the run: fail fast, file untouched
+        if losses:
+            raise InPlaceRefused(plan.name, losses)
     if output is not None:
         _output_path(output, force, (plan,))
     portfolio, prov = _load(plan)
     result = run_plan(portfolio, **rules, **prov)
     if output is not None:
         _write_results(output, result, force)
+    backup = None
+    if in_place:
+        from cipmodel.io.results import write_in_place
+
+        backup = write_in_place(plan, result)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         _print_run(result)
         if output is not None:
             click.echo(f"Results written to {output}")
+        if backup is not None:
+            click.echo(f"Results written into {plan}; the original is kept as {backup.name}")
 
 
-def _write_results(output: Path, result: Any, force: bool, extra: dict[str, Any] | None = None) -> None:
-    from cipmodel.io.workbook import write_results
+def _write_results(output: Path, result: Any, force: bool, extra: dict[str, Any] | None = None,
+                   simulation: Any = None) -> None:
+    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines, charts)."""
+    from cipmodel.io.results import write_results_workbook
 
-    sheets = {
-        "Summary": result.trust_summary(),
-        "Monthly": result.monthly(),
-        "STF by quarter": result.funding(),
-        "Metrics": result.metrics(),
-        "Lines": result.lines(),
-        "Schemes": result.schemes(),
-        **(extra or {}),
-    }
-    prov = {k: (", ".join(v) if isinstance(v, list) else v) for k, v in result.provenance.items()}
-    write_results(output, result.portfolio, sheets, prov, overwrite=force)
+    write_results_workbook(output, result, overwrite=force, simulation=simulation, extra_sheets=extra)
 
 
 @cli.command()

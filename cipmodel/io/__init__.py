@@ -3,13 +3,24 @@
 * :func:`read_plan` / :func:`read_plan_with_notes`: a plan workbook -> a
   :class:`~cipmodel.model.Portfolio` (every problem reported with its cell).
 * :func:`write_template`: a blank template, or a plan workbook holding a Portfolio.
-* :func:`write_results`: the plan's input sheets plus result sheets and provenance; it
-  reads back as the same plan.
+* :func:`write_results_workbook`: the board-ready results workbook (Summary, Monthly, STF
+  by quarter, Metrics, Schemes, Lines, native charts, live formulas, provenance) plus the
+  plan's input sheets, so it reads back as the same plan.
+* :func:`write_in_place` / :func:`in_place_losses`: add the result sheets to the plan
+  workbook itself, with a backup, only when nothing in it would be lost.
+* :func:`write_results`: the plain variant (input sheets, one sheet per DataFrame,
+  provenance).
 * :func:`workbooks_equal`: content differences between two workbooks (for checking
   committed templates).
 * :func:`atomic_write`: the all-or-nothing file write every writer uses.
 """
 
+from cipmodel.io.results import (
+    InPlaceRefused,
+    in_place_losses,
+    write_in_place,
+    write_results_workbook,
+)
 from cipmodel.io.safe import atomic_write
 from cipmodel.io.workbook import (
     read_plan,
@@ -20,10 +31,14 @@ from cipmodel.io.workbook import (
 )
 
 __all__ = [
+    "InPlaceRefused",
     "atomic_write",
+    "in_place_losses",
     "read_plan",
     "read_plan_with_notes",
     "workbooks_equal",
+    "write_in_place",
     "write_results",
+    "write_results_workbook",
     "write_template",
 ]

@@ -1,0 +1,114 @@
+"""Results workbooks recalculated by a real spreadsheet application (LibreOffice Calc).
+
+openpyxl writes formulas without results. LibreOffice opens the workbook headless,
+calculates every formula and saves it; the saved values are then compared, cell by cell,
+with the engine's value of each formula (``ResultsWorkbook.expected``): money to £1k
+(1.0 in £000), ratios to 1e-9, counts and text exactly. Each conversion uses its own
+LibreOffice profile folder, so tests can run in parallel.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from test_results_workbook import fake_simulation, multi_portfolio
+
+from cipmodel.examples import example_portfolio
+from cipmodel.io import in_place_losses, read_plan, write_in_place, write_template
+from cipmodel.io.results import Expected, build_results_workbook
+from cipmodel.run import run_plan
+
+pytestmark = pytest.mark.libreoffice
+
+TIMEOUT_S = 180
+TOLERANCE = {"money": 1.0, "ratio": 1e-9, "count": 0.0}
+
+
+def _recalc(soffice: str, src: Path, tmp_path: Path, tag: str = "lo") -> Path:
+    """Open ``src`` in LibreOffice headless (which calculates it) and save it as .xlsx."""
+    out = tmp_path / f"{tag}-out"
+    out.mkdir()
+    profile = tmp_path / f"{tag}-profile"
+    cmd = [
+        soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+        "--nolockcheck", "--calc", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+        "--outdir", str(out), str(src),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    saved = out / (src.stem + ".xlsx")
+    assert saved.is_file(), f"LibreOffice did not convert {src.name}: {done.stdout}{done.stderr}"
+    return saved
+
+
+def _compare(saved: Path, expected: dict[str, Expected]) -> tuple[int, list[str]]:
+    """(cells compared, mismatches) of the recalculated workbook against the engine."""
+    wb = openpyxl.load_workbook(saved, data_only=True)
+    bad = []
+    for key, exp in expected.items():
+        sheet, ref = key.split("!")
+        got: Any = wb[sheet][ref].value
+        if exp.kind == "text":
+            ok = got == exp.value
+        else:
+            ok = (isinstance(got, (int, float)) and not isinstance(got, bool)
+                  and abs(got - float(exp.value)) <= TOLERANCE[exp.kind])
+        if not ok:
+            bad.append(f"{key}: LibreOffice {got!r}, engine {exp.value!r} ({exp.kind})")
+    return len(expected), bad
+
+
+@pytest.mark.parametrize("case", ["acute-11pc", "three trusts", "with simulation"])
+def test_every_formula_recalculated_equals_the_engine(
+    soffice: str, tmp_path: Path, case: str
+) -> None:
+    """Every formula of the results workbook, calculated by LibreOffice, equals the engine's
+    value: money to £1k, ratios to 1e-9, met/not met and n/a exactly."""
+    portfolio = multi_portfolio() if case == "three trusts" else example_portfolio("acute-11pc")
+    result = run_plan(portfolio)
+    sim = fake_simulation(list(result.plan.codes)) if case == "with simulation" else None
+    built = build_results_workbook(result, simulation=sim)
+    src = tmp_path / "results.xlsx"
+    built.workbook.save(src)
+    n, bad = _compare(_recalc(soffice, src, tmp_path), built.expected)
+    print(f"\n{case}: {n} formula cells compared with the engine, {len(bad)} mismatches")
+    assert not bad, "\n".join(bad[:20])
+    kinds = {e.kind for e in built.expected.values()}
+    assert {"money", "ratio", "text"} <= kinds
+    assert n > (800 if case == "three trusts" else 300)
+    if case == "three trusts":  # a metric not applicable is "n/a", as in the engine
+        assert any(e.value == "n/a" for e in built.expected.values())
+
+
+def test_charts_and_plan_survive_libreoffice(soffice: str, tmp_path: Path) -> None:
+    """A results workbook re-saved by LibreOffice keeps its three charts and still reads
+    back as the original plan."""
+    portfolio = example_portfolio("acute-11pc")
+    src = tmp_path / "results.xlsx"
+    build_results_workbook(run_plan(portfolio)).workbook.save(src)
+    saved = _recalc(soffice, src, tmp_path)
+    with zipfile.ZipFile(saved) as zf:
+        assert len([n for n in zf.namelist() if n.startswith("xl/charts/chart")]) == 3
+    assert read_plan(saved) == portfolio
+
+
+def test_in_place_into_a_plan_saved_by_libreoffice(soffice: str, tmp_path: Path) -> None:
+    """A plan saved by a real spreadsheet application has nothing openpyxl would lose; the
+    results written into it recalculate to the engine's values and the plan reads back."""
+    portfolio = example_portfolio("acute-11pc")
+    src = tmp_path / "plan.xlsx"
+    write_template(src, portfolio)
+    plan = _recalc(soffice, src, tmp_path, "resave")
+    assert in_place_losses(plan) == []
+    result = run_plan(read_plan(plan))
+    backup = write_in_place(plan, result)
+    assert backup.is_file()
+    assert read_plan(plan) == portfolio
+    expected = build_results_workbook(result).expected  # same layout as in place
+    n, bad = _compare(_recalc(soffice, plan, tmp_path, "recalc"), expected)
+    assert not bad, "\n".join(bad[:20])
+    assert n == len(expected)
