@@ -19,7 +19,8 @@ Order of play, per draw (first plan year):
    (:mod:`cipmodel.segment`).
 
 The A&E element counts as met in a quarter when the forecast is at or above the trajectory;
-a quarter with either figure missing counts as not met.
+a quarter with either figure missing counts as not met. A simulation passes its own drawn
+results instead (``ae_met``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from cipmodel.engine import Projection
+from cipmodel.errors import Problem, ValidationError
 from cipmodel.funding import FundingResult, assess_funding, distribute_bonus, validate_funding_pack
 from cipmodel.metrics import METRICS, MetricValues, compute_metrics
 from cipmodel.rules import RulePack, load_pack
@@ -44,6 +46,39 @@ from cipmodel.segment import (
 __all__ = ["Assessment", "assess", "default_funding_pack", "RULES_BY_YEAR"]
 
 QUARTER_END_MONTHS = (3, 6, 9, 12)
+
+
+def _check_scorable(metrics: tuple[MetricValues, ...], codes: Any, pack: RulePack) -> None:
+    """Refuse, naming the trust and why, a trust with no metric to score in some period.
+
+    The overall score is a weighted mean of the applicable metrics, so it needs at least
+    one (a trust with no income, no costs, no capital service and no agency ceiling).
+    """
+    weights = pack.get("weights")
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    for mv, months in zip(metrics, QUARTER_END_MONTHS, strict=True):
+        scorable = np.zeros(next(iter(mv.values.values())).shape, dtype=bool)  # (D, T)
+        for name, value in mv.values.items():
+            if weights.get(name, 0) > 0:
+                scorable |= ~np.isnan(value)
+        for i in np.flatnonzero(~scorable.all(axis=0)):
+            if i in seen:
+                continue
+            seen.add(int(i))
+            draw = int(np.flatnonzero(~scorable[:, i])[0])
+            reasons = sorted({str(r[draw, i]) for r in mv.not_applicable.values() if r[draw, i]})
+            period = "the full year" if months == 12 else f"the first {months} months"
+            problems.append(
+                Problem(
+                    f"trust {codes[i]}",
+                    f"no finance metric can be scored for {period} ({'; '.join(reasons)}), so "
+                    "there is no finance score: add the trust's income and cost lines",
+                )
+            )
+    if problems:
+        raise ValidationError(problems)
+
 
 # The funding regime of each financial year: data, not engine branches.
 RULES_BY_YEAR: dict[str, str] = {
@@ -145,6 +180,7 @@ def assess(
     catch_up: bool | None = None,
     bonus: bool = False,
     financial_years: set[str] | None = None,
+    ae_met: np.ndarray | None = None,
 ) -> Assessment:
     """Assess a projection: funding, metrics, score and trigger for the first plan year.
 
@@ -167,6 +203,9 @@ def assess(
         so the default is off.
     financial_years : set of str, optional
         The portfolio's financial years (to choose the default funding pack).
+    ae_met : array of bool broadcastable to (D, T, 4), optional
+        Whether the A&E trajectory is met in each quarter, e.g. drawn by a simulation;
+        default: the plan's forecast at or above its trajectory.
     """
     plan = actual.plan
     if funding_rules is None:
@@ -187,7 +226,10 @@ def assess(
         allocation=plan.allocation,
         accepted=accepted,
         ae_applies=plan.ae_applies,
-        ae_met=np.broadcast_to(_ae_met(plan)[None], ytd_surplus.shape),
+        ae_met=np.broadcast_to(
+            _ae_met(plan)[None] if ae_met is None else np.asarray(ae_met, dtype=bool),
+            ytd_surplus.shape,
+        ),
         catch_up=catch_up,
     )
     if bonus:
@@ -208,6 +250,7 @@ def assess(
         )
         for q, m in enumerate(QUARTER_END_MONTHS)
     )
+    _check_scorable(metrics, plan.codes, spack)
     # O2/O3: with no accepted control total, is the trust's own plan a surplus or a deficit?
     own_plan = planned.by_year(planned.surplus_pre_stf)[0, :, 0]
     scores = tuple(

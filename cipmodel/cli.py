@@ -17,6 +17,7 @@ import numpy as np
 
 from cipmodel import __version__
 from cipmodel.cli_score import score
+from cipmodel.cli_simulate import simulate, simulation_options, solve_probability_command
 from cipmodel.errors import CipModelError, ValidationError
 
 EXIT_DATA = 2
@@ -262,11 +263,16 @@ def _write_results(output: Path, result: Any, force: bool, extra: dict[str, Any]
 @plan_argument
 @click.option("--year", default=1, show_default=True, type=click.IntRange(1, 5), help="Plan year to solve.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def solve(plan: Path, year: int, as_json: bool) -> None:
+@click.option("--probability", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Solve for P(meet the control total) >= P under simulation (plan year 1).")
+@simulation_options
+def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim: Any) -> None:
     """The CIP (% of operating expenditure and £000) needed to meet the control total."""
     from cipmodel.engine import compile_plan
     from cipmodel.solve import solve_cip
 
+    if probability is not None:
+        return solve_probability_command(plan, probability, as_json=as_json, year=year, **sim)
     portfolio, _ = _load(plan)
     s = solve_cip(compile_plan(portfolio), year=year)
     rows = []
@@ -370,6 +376,7 @@ def demo(out_dir: Path, force: bool) -> None:
 
 
 cli.add_command(score)
+cli.add_command(simulate)
 
 
 def main() -> None:

@@ -34,7 +34,8 @@ recurrent scheme and 0 for a non-recurrent one;
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -192,6 +193,26 @@ class PlanArrays:
         months = np.arange(self.n_months)
         return months[None, :] < 12 * self.horizon[:, None]
 
+    def truncate(self, years: int) -> PlanArrays:
+        """The same plan projected over its first ``years`` plan years only.
+
+        A projection of the truncated plan gives, for the months it keeps, the same numbers
+        as a projection of the whole plan (schemes starting later contribute nothing).
+        The Monte Carlo engine uses it to compute only the year it assesses.
+        """
+        if not 1 <= years <= self.n_years:
+            raise ValueError(f"years must be from 1 to {self.n_years}, got {years}")
+        if years == self.n_years:
+            return self
+        return replace(
+            self,
+            horizon=np.minimum(self.horizon, years),
+            drivers=self.drivers[:, :years],
+            ct_target=self.ct_target[:, :years],
+            ct_month=self.ct_month[:, :years],
+            ct_accepted=self.ct_accepted[:, :years],
+        )
+
 
 def compile_plan(portfolio: Portfolio) -> PlanArrays:
     """Compile a validated portfolio into :class:`PlanArrays`."""
@@ -309,6 +330,9 @@ class Draws:
     extra_cip : ndarray broadcastable to (D, T), optional
         Additional flat, recurrent saving from month 1 on the other non-pay line
         [£000/yr] (a notional programme for trusts with no schemes; used by the solver).
+    line_scale : ndarray broadcastable to (D, T, L), optional
+        Multiplies each line's do-nothing run rate (e.g. agency spend above or below plan)
+        [fraction; 1 = as planned].
     """
 
     n: int = 1
@@ -317,6 +341,7 @@ class Draws:
     driver_shift: np.ndarray | None = None
     cip_scale: np.ndarray | None = None
     extra_cip: np.ndarray | None = None
+    line_scale: np.ndarray | None = None
 
     @classmethod
     def plan(cls) -> Draws:
@@ -324,86 +349,220 @@ class Draws:
         return cls(n=1)
 
 
-@dataclass(frozen=True)
+def _line_sum(arr: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """``sum_l weights[l] * arr[:, l]`` of a month-major ``(M, L, D, T)`` array, for weights
+    in {-1, 0, 1}: an ``(M, D, T)`` array, or None if every weight is 0.
+
+    Lines are added one at a time in line order, whole contiguous ``(D, T)`` blocks at a
+    time, so every element is computed by the same sequence of IEEE operations whatever
+    the number of draws: a draw's result does not depend on the chunk it is computed in
+    (no BLAS, no pairwise reductions across draws).
+    """
+    idx = np.flatnonzero(weights)
+    if idx.size == 0:
+        return None
+    first = int(idx[0])
+    acc = arr[:, first].copy() if weights[first] > 0 else -arr[:, first]
+    for li in idx[1:]:
+        if weights[li] > 0:
+            acc += arr[:, li]
+        else:
+            acc -= arr[:, li]
+    return acc
+
+
+def _public(arr: np.ndarray | None, shape: tuple[int, int, int]) -> np.ndarray:
+    """(D, T, M) C-contiguous array from a month-major (M, D' , T) one (0 for None)."""
+    if arr is None:
+        return np.zeros(shape)
+    out = np.empty(shape)
+    out[...] = arr.transpose(1, 2, 0)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
 class Projection:
-    """Result of :func:`project`.
+    """Result of :func:`project`. Arrays are computed on first use and cached.
 
     Attributes
     ----------
     plan : PlanArrays
         The compiled inputs.
+    n_draws : int
+        Number of draws (D).
     do_nothing : ndarray (D, T, L, M)
-        Each line before CIP [£000, costs positive].
+        Each line before CIP [£000, costs positive]. A read-only view (broadcast over draws
+        when nothing that changes the run rate varies by draw).
     cip : ndarray (D, T, L, M)
         CIP effect on each line [£000, positive = better].
     cip_scheme_year : ndarray (D, S, Y)
         In-year effect of each scheme in each plan year [£000].
+
+    Notes
+    -----
+    Internally arrays by line are held month-major, ``(M, L, D, T)``: the do-nothing run
+    rate once when it does not vary by draw, the CIP only for the lines schemes act on.
+    The aggregates (surplus, income, expenditure, agency, CIP total) are added up line by
+    line from those in contiguous blocks; ``(D, T, L, M)`` arrays are views of month-major
+    arrays, so sums over months (year to date) add whole blocks in month order. Either way
+    a draw's numbers do not depend on how many draws are computed together.
     """
 
     plan: PlanArrays
-    do_nothing: np.ndarray
-    cip: np.ndarray
-    cip_scheme_year: np.ndarray
+    n_draws: int
+    _dn: np.ndarray = field(repr=False)  # (M, L, D' in {1, D}, T)
+    _cip_c: np.ndarray = field(repr=False)  # (M, L', D, T): CIP on the lines in _cip_lines
+    _cip_lines: np.ndarray = field(repr=False)  # (L',) line indices
+    _value: np.ndarray = field(repr=False)  # (D', S) monthly full effect of each scheme
+    _start: np.ndarray = field(repr=False)  # (D'', S) start month after slip
 
-    # -- lines after CIP ------------------------------------------------------------
+    # -- arrays by line -------------------------------------------------------------
     @property
+    def _shape(self) -> tuple[int, int, int, int]:
+        return (self.n_draws, self.plan.n_trusts, len(LINES), self.plan.n_months)
+
+    @property
+    def _shape3(self) -> tuple[int, int, int]:
+        return (self.n_draws, self.plan.n_trusts, self.plan.n_months)
+
+    @property
+    def do_nothing(self) -> np.ndarray:
+        """(D, T, L, M) each line before CIP [£000, costs positive]."""
+        return np.broadcast_to(self._dn.transpose(2, 3, 1, 0), self._shape)
+
+    @cached_property
+    def cip(self) -> np.ndarray:
+        """(D, T, L, M) CIP effect on each line [£000, positive = better]."""
+        d, t, n_l, m = self._shape
+        out = np.zeros((m, n_l, d, t))
+        out[:, self._cip_lines] = self._cip_c
+        return out.transpose(2, 3, 1, 0)
+
+    @cached_property
     def lines(self) -> np.ndarray:
-        """(D, T, L, M) each line after CIP [£000, costs positive]."""
-        return self.do_nothing + self.cip * SIGN[None, None, :, None]
+        """(D, T, L, M) each line after CIP [£000, costs positive] (a month-major view)."""
+        d, t, n_l, m = self._shape
+        out = np.empty((m, n_l, d, t))
+        out[...] = self._dn
+        for k, li in enumerate(self._cip_lines):
+            if SIGN[li] > 0:
+                out[:, li] += self._cip_c[:, k]
+            else:
+                out[:, li] -= self._cip_c[:, k]
+        return out.transpose(2, 3, 1, 0)
 
-    def _sum(self, arr: np.ndarray, mask: np.ndarray, signed: bool = False) -> np.ndarray:
-        w = (SIGN if signed else np.ones_like(SIGN)) * mask
-        return np.einsum("dtlm,l->dtm", arr, w)
+    # Aggregates are built from four group sums per source (do-nothing, CIP), each line
+    # read once: income, pay, non-pay and the signed non-operating lines.
+    @cached_property
+    def _groups(self) -> dict[str, np.ndarray | None]:
+        cl = self._cip_lines
+        return {
+            "income_dn": _line_sum(self._dn, IS_INCOME.astype(float)),
+            "pay_dn": _line_sum(self._dn, IS_PAY.astype(float)),
+            "non_pay_dn": _line_sum(self._dn, IS_NON_PAY.astype(float)),
+            "non_op_dn": _line_sum(self._dn, SIGN * IS_NON_OPERATING),
+            "income_cip": _line_sum(self._cip_c, IS_INCOME[cl].astype(float)),
+            "pay_cip": _line_sum(self._cip_c, IS_PAY[cl].astype(float)),
+            "non_pay_cip": _line_sum(self._cip_c, IS_NON_PAY[cl].astype(float)),
+            "non_op_cip": _line_sum(self._cip_c, IS_NON_OPERATING[cl].astype(float)),
+        }
 
-    @property
+    def _combine(self, dn: np.ndarray | None, cip: np.ndarray | None, sign: float = 1.0) -> np.ndarray:
+        """(D, T, M) ``dn + sign * cip`` from month-major parts (None = 0)."""
+        if dn is None and cip is None:
+            return np.zeros(self._shape3)
+        if cip is None:
+            return _public(dn, self._shape3)
+        if dn is None:
+            return _public(cip if sign > 0 else -cip, self._shape3)
+        return _public(dn + cip if sign > 0 else dn - cip, self._shape3)
+
+    def _sum(self, mask: np.ndarray, signed: bool = False) -> np.ndarray:
+        """(D, T, M) sum over the masked lines after CIP (signed: with each line's sign)."""
+        mask = np.asarray(mask, dtype=float)
+        w_dn = (SIGN if signed else np.ones_like(SIGN)) * mask
+        # lines = do_nothing + SIGN * cip, so sign * lines = sign * do_nothing + cip
+        w_cip = (mask if signed else SIGN * mask)[self._cip_lines]
+        return self._combine(_line_sum(self._dn, w_dn), _line_sum(self._cip_c, w_cip))
+
+    @cached_property
     def operating_income(self) -> np.ndarray:
         """(D, T, M) operating income after CIP [£000]."""
-        return self._sum(self.lines, IS_INCOME)
+        g = self._groups
+        return self._combine(g["income_dn"], g["income_cip"])
 
-    @property
+    @cached_property
     def pay(self) -> np.ndarray:
         """(D, T, M) pay costs after CIP [£000]."""
-        return self._sum(self.lines, IS_PAY)
+        g = self._groups
+        return self._combine(g["pay_dn"], g["pay_cip"], -1.0)
 
-    @property
+    @cached_property
     def non_pay(self) -> np.ndarray:
         """(D, T, M) non-pay operating costs after CIP [£000]."""
-        return self._sum(self.lines, IS_NON_PAY)
+        g = self._groups
+        return self._combine(g["non_pay_dn"], g["non_pay_cip"], -1.0)
 
-    @property
+    @cached_property
     def operating_expenditure(self) -> np.ndarray:
         """(D, T, M) pay + non-pay after CIP [£000]."""
-        return self._sum(self.lines, IS_OPEX)
+        return self.pay + self.non_pay
 
-    @property
+    @cached_property
     def operating_expenditure_do_nothing(self) -> np.ndarray:
         """(D, T, M) pay + non-pay before CIP [£000]: the CIP % denominator."""
-        return self._sum(self.do_nothing, IS_OPEX)
+        g = self._groups
+        return self._combine(g["pay_dn"], None) + self._combine(g["non_pay_dn"], None)
 
     @property
     def ebitda(self) -> np.ndarray:
         """(D, T, M) operating income − operating expenditure [£000]."""
         return self.operating_income - self.operating_expenditure
 
-    @property
+    @cached_property
     def non_operating(self) -> np.ndarray:
         """(D, T, M) net non-operating costs (depreciation, PDC, interest payable − receivable)."""
-        return -self._sum(self.lines, IS_NON_OPERATING, signed=True)
+        g = self._groups
+        return -self._combine(g["non_op_dn"], g["non_op_cip"])
 
-    @property
+    @cached_property
     def surplus_pre_stf(self) -> np.ndarray:
         """(D, T, M) surplus/(deficit) on the control-total basis before STF/PSF [£000]."""
-        return self._sum(self.lines, np.ones(len(LINES)), signed=True)
+        return self.operating_income - self.operating_expenditure - self.non_operating
 
-    @property
+    @cached_property
     def agency(self) -> np.ndarray:
         """(D, T, M) agency pay after CIP [£000]."""
-        return self.lines[:, :, AGENCY, :]
+        return self._sum(np.arange(len(LINES)) == AGENCY)
 
-    @property
+    @cached_property
     def cip_total(self) -> np.ndarray:
         """(D, T, M) CIP effect on the surplus, all lines [£000]."""
-        return self.cip.sum(axis=2)
+        return self._combine(None, _line_sum(self._cip_c, np.ones(len(self._cip_lines))))
+
+    @cached_property
+    def cip_scheme_year(self) -> np.ndarray:
+        """(D, S, Y) in-year effect of each scheme in each plan year [£000]."""
+        return _scheme_year(self.plan, self._value, self._start, self.n_draws)
+
+    def cip_of_schemes(self, schemes: np.ndarray) -> np.ndarray:
+        """(D, len(schemes), Y) in-year effect of the selected schemes [£000].
+
+        The same numbers as ``cip_scheme_year[:, schemes]``, computed for those schemes only.
+        """
+        schemes = np.asarray(schemes, dtype=np.intp)
+        n_s = int(schemes.size)
+        sub = replace(
+            self.plan,
+            scheme_trust=self.plan.scheme_trust[schemes],
+            scheme_ramp=self.plan.scheme_ramp[schemes],
+            scheme_recurrent=self.plan.scheme_recurrent[schemes],
+            scheme_fye=self.plan.scheme_fye[schemes],
+        )
+        value = np.broadcast_to(self._value, (self._value.shape[0], self.plan.n_schemes))[:, schemes]
+        start = np.broadcast_to(self._start, (self._start.shape[0], self.plan.n_schemes))[:, schemes]
+        out = _scheme_year(sub, value, start, self.n_draws)
+        return out.reshape(self.n_draws, n_s, self.plan.n_years)
 
     # -- by year ------------------------------------------------------------------
     @staticmethod
@@ -425,16 +584,141 @@ class Projection:
         return self.ytd(self.surplus_pre_stf) - self.control_total_ytd()[None]
 
 
-def _phase(plan: PlanArrays, slip: np.ndarray | None) -> np.ndarray:
-    """(D or 1, S, M) fraction of a full month's saving each scheme delivers each month."""
-    months = np.arange(plan.n_months)
-    start = plan.scheme_start[None, :] if slip is None else plan.scheme_start[None, :] + slip
+def _do_nothing(plan: PlanArrays, draws: Draws) -> np.ndarray:
+    """(M, L, D' in {1, D}, T) do-nothing run rate: base month x cumulative driver growth."""
+    n_y, n_t = plan.n_years, plan.n_trusts
+    drv = plan.drivers[None]
+    if draws.driver_shift is not None:
+        drv = drv + np.asarray(draws.driver_shift, dtype=float)
+    rate = (1.0 + np.einsum("dtyk,lk->dtly", drv, PRICE)) * (
+        1.0 + drv[..., DRIVERS.index("activity_growth")][:, :, None, :] * VOLUME[None, None, :, None]
+    )
+    growth = np.cumprod(rate, axis=-1)  # (D', T, L, Y)
+    if draws.line_scale is not None:
+        # (D, T, L), (T, L) or (L,) broadcast from the right against (D', T, L, Y)
+        growth = growth * np.asarray(draws.line_scale, dtype=float)[..., None]
+    d_n = growth.shape[0]
+    out = np.empty((n_y, 12, len(LINES), d_n, n_t))
+    # out[y, m, l, d, t] = base[t, l, m] * growth[d, t, l, y]
+    np.multiply(
+        plan.base_month.transpose(2, 1, 0)[None, :, :, None, :],
+        growth.transpose(3, 2, 0, 1)[:, None],
+        out=out,
+    )
+    out = out.reshape(plan.n_months, len(LINES), d_n, n_t)
+    if not plan.month_mask.all():
+        out *= plan.month_mask.T[:, None, None, :]
+    return out
+
+
+def _scheme_inputs(plan: PlanArrays, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
+    """Full monthly effect ``value_fye / 12 x delivery x scale`` (D' , S) and start month
+    after slip (D'', S)."""
+    value = (plan.scheme_fye / 12.0)[None, :]
+    if draws.delivery is not None:
+        value = value * np.asarray(draws.delivery, dtype=float)
+    if draws.cip_scale is not None:
+        scale = np.broadcast_to(np.asarray(draws.cip_scale, dtype=float), (draws.n, plan.n_trusts))
+        value = value * scale[:, plan.scheme_trust]
+    start = plan.scheme_start[None, :].astype(np.int64)
+    if draws.slip is not None:
+        start = start + np.asarray(draws.slip, dtype=np.int64)
+    return value, start
+
+
+def _cip_lines(plan: PlanArrays, extra: bool) -> np.ndarray:
+    used = set(np.unique(plan.scheme_line).tolist())
+    if extra:
+        used.add(_L["other_non_pay"])
+    return np.array(sorted(used), dtype=np.intp)
+
+
+def _cip_by_line(
+    plan: PlanArrays, value: np.ndarray, start: np.ndarray, lines: np.ndarray, n_d: int
+) -> np.ndarray:
+    """(M, L', D, T) CIP on each line in ``lines`` from the schemes' ramps.
+
+    Each scheme's monthly effect is piecewise linear in the month: 0 before its start, a
+    ramp of ``value / (ramp + 1)`` a month up to ``value`` within its start year, then
+    ``value`` (recurrent) or 0 (non-recurrent) in later years. Its second difference is
+    zero except at two points (ramp starts, ramp stops) plus two more at the end of the
+    start year (the jump to the later-year level), so the effect of all schemes is
+    accumulated as those "events" with one ``np.bincount`` and turned into months with two
+    running sums over months: O(D x S) work instead of O(D x S x M).
+    """
+    n_t, n_m = plan.n_trusts, plan.n_months
+    n_lc = len(lines)
+    width = n_m + 1  # one slot past the horizon collects the events that fall beyond it
+    d_v = max(value.shape[0], start.shape[0])
+    value = np.broadcast_to(value, (d_v, plan.n_schemes))
+    start = np.broadcast_to(start, (d_v, plan.n_schemes))
+    r1 = plan.scheme_ramp + 1
+    # events of draw d are binned in its own block (month e, line l', trust t), so the
+    # bins one draw touches stay in cache: bin = ((d * W + e) * L' + l') * T + t
+    block = n_lc * n_t  # one month of one draw
+    row = np.searchsorted(lines, plan.scheme_line) * n_t + plan.scheme_trust
+    base = (np.arange(d_v, dtype=np.intp) * (width * block))[:, None] + row[None, :]
+    n_ev = 2 if n_m <= 12 else 4
+    idx = np.empty((n_ev, d_v, plan.n_schemes), dtype=np.intp)
+    wts = np.empty((n_ev, d_v, plan.n_schemes))
+    np.divide(value, r1, out=wts[0])  # the ramp's slope starts ...
+    np.negative(wts[0], out=wts[1])  # ... and stops
+    np.minimum(start, n_m, out=idx[0])
+    np.add(start, r1, out=idx[1])
+    if n_m > 12:  # later years: the ramp stops at the year end, then a jump to the level
+        year_end = (start // 12 + 1) * 12  # of later years (the full effect or 0)
+        np.minimum(idx[1], year_end, out=idx[1])
+        level = np.maximum(np.minimum(year_end - start, r1), 0) * wts[0]
+        np.subtract(np.where(plan.scheme_recurrent[None, :], value, 0.0), level, out=wts[2])
+        np.negative(wts[2], out=wts[3])
+        np.minimum(year_end, n_m, out=idx[2])
+        np.minimum(year_end + 1, n_m, out=idx[3])
+    np.minimum(idx[1], n_m, out=idx[1])
+    idx *= block
+    idx += base[None]
+    if plan.n_schemes:
+        events = np.bincount(idx.ravel(), weights=wts.ravel(), minlength=d_v * width * block)
+        events = events.reshape(d_v, width, block)
+    else:
+        events = np.zeros((d_v, width, block))
+    for _ in range(2):  # two running sums over months, a month at a time (fixed order)
+        for e in range(1, n_m):
+            events[:, e] += events[:, e - 1]
+    # to the month-major layout (M, L', D, T)
+    cip = np.empty((n_m, n_lc, n_d, n_t))
+    cip[...] = events[:, :n_m].reshape(d_v, n_m, n_lc, n_t).transpose(1, 2, 0, 3)
+    return cip
+
+
+def _scheme_year(plan: PlanArrays, value: np.ndarray, start: np.ndarray, n_d: int) -> np.ndarray:
+    """(D, S, Y) in-year effect of each scheme, in closed form from its ramp.
+
+    In its start year a scheme starting ``n`` months before the year end delivers
+    ``n (n + 1) / (2 (ramp + 1))`` months of its full effect if the ramp is not finished by
+    then, else ``n - ramp / 2``; in later years 12 months (recurrent) or none.
+    """
+    n_y = plan.n_years
+    r1 = plan.scheme_ramp + 1
     start_year = start // 12
-    k = months[None, None, :] - start[:, :, None]
-    ramp = np.clip((k + 1) / (plan.scheme_ramp[None, :, None] + 1.0), 0.0, 1.0)
-    later = (months // 12)[None, None, :] > start_year[:, :, None]
-    rec = plan.scheme_recurrent[None, :, None]
-    return np.where(later, rec.astype(float), ramp)
+    n_in = 12 - (start - 12 * start_year)  # months of the start year from the start month on
+    first = np.where(n_in <= r1, n_in * (n_in + 1) / (2.0 * r1), n_in - (r1 - 1) / 2.0)
+    if n_y == 1:
+        months = np.where(start_year == 0, first, 0.0)[..., None]
+    else:
+        years = np.arange(n_y)
+        later = np.where(plan.scheme_recurrent, 12.0, 0.0)
+        months = np.where(
+            years == start_year[..., None],
+            first[..., None],
+            np.where(years > start_year[..., None], later[:, None], 0.0),
+        )
+    out = value[..., None] * months
+    live = np.arange(n_y)[None, :] < plan.horizon[plan.scheme_trust][:, None]
+    if not live.all():
+        out = out * live[None]
+    if out.shape[0] != n_d:
+        out = np.broadcast_to(out, (n_d, plan.n_schemes, n_y))
+    return np.ascontiguousarray(out)
 
 
 def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
@@ -443,53 +727,28 @@ def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
     Parameters
     ----------
     plan : PlanArrays
-        From :func:`compile_plan`.
+        From :func:`compile_plan` (or :meth:`PlanArrays.truncate` to project fewer years).
     draws : Draws, optional
         What varies between draws; default one draw at planned values.
 
     Returns
     -------
     Projection
+        Computed lazily: only the aggregates asked for are formed. Each draw's numbers are
+        computed by the same operations whatever the number of draws, so a draw gives
+        bit-identical results alone or in a batch of any size.
     """
     draws = draws or Draws.plan()
-    n_d, n_t, n_l, n_y, n_m = draws.n, plan.n_trusts, len(LINES), plan.n_years, plan.n_months
-
-    # do-nothing run rate with drivers
-    drv = plan.drivers[None]
-    if draws.driver_shift is not None:
-        drv = drv + draws.driver_shift
-    rate = (1.0 + np.einsum("dtyk,lk->dtly", drv, PRICE)) * (
-        1.0 + drv[..., DRIVERS.index("activity_growth")][:, :, None, :] * VOLUME[None, None, :, None]
-    )
-    growth = np.cumprod(rate, axis=-1)  # (D', T, L, Y)
-    base = np.tile(plan.base_month, (1, 1, n_y))  # (T, L, M)
-    do_nothing = base[None] * np.repeat(growth, 12, axis=-1)
-    mask = plan.month_mask[None, :, None, :]
-    do_nothing = np.broadcast_to(do_nothing * mask, (n_d, n_t, n_l, n_m))
-
-    # CIP
-    phase = _phase(plan, draws.slip)  # (D', S, M)
-    effect = phase * (plan.scheme_fye / 12.0)[None, :, None]
-    if draws.delivery is not None:
-        effect = effect * draws.delivery[:, :, None]
-    if draws.cip_scale is not None:
-        scale = np.broadcast_to(draws.cip_scale, (n_d, n_t))
-        effect = effect * scale[:, plan.scheme_trust][:, :, None]
-    effect = np.broadcast_to(effect, (n_d, plan.n_schemes, n_m))
-    cip_scheme_year = effect.reshape(n_d, plan.n_schemes, n_y, 12).sum(axis=-1)
-    stacked = np.ascontiguousarray(effect.transpose(1, 0, 2)).reshape(plan.n_schemes, n_d * n_m)
-    cip = np.asarray(plan._aggregator @ stacked).reshape(n_t, n_l, n_d, n_m).transpose(2, 0, 1, 3)
+    n_d = draws.n
+    dn = _do_nothing(plan, draws)
+    value, start = _scheme_inputs(plan, draws)
+    lines = _cip_lines(plan, draws.extra_cip is not None)
+    cip = _cip_by_line(plan, value, start, lines, n_d)
     if draws.extra_cip is not None:
-        extra = np.broadcast_to(draws.extra_cip, (n_d, n_t)) / 12.0
-        cip = cip.copy()
-        cip[:, :, _L["other_non_pay"], :] += extra[:, :, None]
-    cip = cip * mask
-    cip_scheme_year = cip_scheme_year * (
-        np.arange(n_y)[None, :] < plan.horizon[plan.scheme_trust][:, None]
-    )[None]
+        extra = np.broadcast_to(np.asarray(draws.extra_cip, dtype=float), (n_d, plan.n_trusts))
+        cip[:, int(np.searchsorted(lines, _L["other_non_pay"]))] += extra / 12.0
+    if not plan.month_mask.all():
+        cip *= plan.month_mask.T[:, None, None, :]
     return Projection(
-        plan=plan,
-        do_nothing=np.ascontiguousarray(do_nothing),
-        cip=cip,
-        cip_scheme_year=cip_scheme_year,
+        plan=plan, n_draws=n_d, _dn=dn, _cip_c=cip, _cip_lines=lines, _value=value, _start=start
     )

@@ -30,6 +30,7 @@ description of where it came from.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ _DRIVER_FIELDS = {
 }
 _CT_FIELDS = {"accepted"}
 _CIP_KEYS = {"scale", "delivered_pct"}
+_HEAD_KEYS = ("name", "description", "plan", "example")
+MAX_SCENARIO_BYTES = 1024 * 1024
+_NAME_MAX = 200
 
 
 def load_plan(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
@@ -74,19 +78,56 @@ def _problem(file: str, key: str, msg: str) -> Problem:
     return Problem(f"{file}: {key}", msg)
 
 
+def _short(value: Any) -> str:
+    """A value for a message: its repr, shortened (TOML allows huge numbers and strings)."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"a whole number of about {int(value.bit_length() * 0.30103):,} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def load_scenario(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
     """Read a scenario file, load the plan it names and apply its changes."""
     p = Path(path)
     name = p.name
-    if not p.is_file():
+    try:
+        found = p.is_file()
+        size = p.stat().st_size if found else 0
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        found, size = False, 0
+    if not found:
         raise WorkbookError(f"{p}: scenario file not found")
+    if size > MAX_SCENARIO_BYTES:
+        raise ValidationError(
+            [_problem(name, "(file)", f"is {size / 2**20:,.1f} MB: a scenario is a short text "
+                      f"file (at most {MAX_SCENARIO_BYTES // 2**20} MB)")]
+        )
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: tomllib refuses integers of more than 4,300 digits with a plain one
         raise ValidationError([_problem(name, "(file)", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ValidationError(
+            [_problem(name, "(file)", "not valid TOML: arrays or tables nested too deeply")]
+        ) from None
     head = raw.get("scenario")
     if not isinstance(head, dict):
         raise ValidationError([_problem(name, "scenario", "missing [scenario] table")])
+    head_problems = [
+        _problem(name, f"scenario.{k}", f"unknown key (known: {', '.join(_HEAD_KEYS)})")
+        for k in sorted(set(head) - set(_HEAD_KEYS))
+    ]
+    scen = head.get("name", p.stem)
+    if not isinstance(scen, str) or not scen.strip() or len(scen) > _NAME_MAX or any(
+        ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in scen
+    ):
+        head_problems.append(
+            _problem(name, "scenario.name", f"must be text of 1 to {_NAME_MAX} characters "
+                     f"without control characters, got {_short(scen)}")
+        )
+    if head_problems:
+        raise ValidationError(head_problems)
     unknown = set(raw) - {"scenario", "drivers", "cip", "control_total"}
     if unknown:
         raise ValidationError(
@@ -98,17 +139,22 @@ def load_scenario(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
             [_problem(name, "scenario", "give exactly one of 'plan' (a workbook) or 'example'")]
         )
     if "example" in head:
-        if head["example"] not in EXAMPLES:
+        if not isinstance(head["example"], str) or head["example"] not in EXAMPLES:
             known = ", ".join(EXAMPLES)
             raise ValidationError(
-                [_problem(name, "scenario.example", f"unknown example {head['example']!r} (known: {known})")]
+                [_problem(name, "scenario.example", f"unknown example {_short(head['example'])} (known: {known})")]
             )
         base = example_portfolio(head["example"])
         source = f"example:{head['example']}"
     else:
-        if not isinstance(head["plan"], str):
+        if not isinstance(head["plan"], str) or not head["plan"].strip() or "\x00" in head["plan"]:
             raise ValidationError([_problem(name, "scenario.plan", "must be a file path")])
-        plan_path = (p.parent / head["plan"]).resolve()
+        try:
+            plan_path = (p.parent / head["plan"]).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # too long, a symlink loop...
+            raise ValidationError(
+                [_problem(name, "scenario.plan", f"cannot be opened: {getattr(exc, 'strerror', None) or exc}")]
+            ) from None
         if plan_path.suffix.lower() == ".toml":
             raise ValidationError(
                 [_problem(name, "scenario.plan", "must name a workbook, not another scenario")]
@@ -118,7 +164,6 @@ def load_scenario(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
         base = read_plan(plan_path)
         source = head["plan"]
     portfolio = apply_scenario(base, raw, file=name)
-    scen = str(head.get("name", p.stem))
     portfolio = dataclasses.replace(portfolio, name=f"{base.name} [{scen}]")
     return portfolio, {"input": source, "scenario": scen, "scenario_file": name}
 
@@ -182,11 +227,16 @@ def apply_scenario(portfolio: Portfolio, raw: dict[str, Any], *, file: str = "sc
         problems.append(_problem(file, f"cip.{k}", f"unknown key (known: {', '.join(sorted(_CIP_KEYS))})"))
     if "scale" in cip and "delivered_pct" in cip:
         problems.append(_problem(file, "cip", "give scale or delivered_pct, not both"))
-    for k in _CIP_KEYS & set(cip):
+    for k in sorted(_CIP_KEYS & set(cip)):
         v = cip[k]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (k == "delivered_pct" and v > 1):
+        # isfinite: TOML has nan and inf, and integers too big for a float (OverflowError)
+        if (
+            isinstance(v, bool) or not isinstance(v, (int, float))
+            or (isinstance(v, int) and v.bit_length() > 1000) or not math.isfinite(v)
+            or v < 0 or (k == "delivered_pct" and v > 1)
+        ):
             rule = "a fraction from 0 to 1 (0.07 for 7%)" if k == "delivered_pct" else "a number >= 0"
-            problems.append(_problem(file, f"cip.{k}", f"must be {rule}, got {v!r}"))
+            problems.append(_problem(file, f"cip.{k}", f"must be {rule}, got {_short(v)}"))
 
     ct = raw.get("control_total", {})
     if not isinstance(ct, dict):

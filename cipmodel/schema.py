@@ -38,10 +38,13 @@ _NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 def _show(value: Any) -> str:
     """Render a bad value for an error message, shortened and with its type when unclear."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        # repr() of a huge int is slow, and refused above 4,300 digits
+        return f"a whole number of about {int(value.bit_length() * 0.30103):,} digits"
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
-    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
+    if isinstance(value, (_dt.date, _dt.datetime, _dt.time, _dt.timedelta)):
         return f"a date/time {text}"
     return text
 
@@ -135,6 +138,8 @@ class Field:
             if not math.isfinite(raw):
                 return self._bad(raw)
             text = str(int(raw)) if raw.is_integer() else str(raw)
+        elif isinstance(raw, int) and raw.bit_length() > 200:
+            return self._bad(raw)  # no code or name is a 60-digit number
         else:
             text = str(raw)
         text = text.strip()
@@ -172,7 +177,10 @@ class Field:
         if isinstance(raw, bool):
             return self._bad(raw)
         if isinstance(raw, (int, float)):
-            value = float(raw)
+            try:
+                value = float(raw)
+            except OverflowError:  # an int beyond the range of a float (10**400)
+                return self._bad(raw)
         elif isinstance(raw, str):
             text = raw.strip().replace(",", "").replace("£", "")
             scale = 1.0

@@ -20,14 +20,16 @@ The workbook contract (``DESIGN.md`` §4, "Plan workbook") in short:
   openpyxl calls ``data_only=True``). A formula with no saved value (a file written by a
   program and never opened in Excel or LibreOffice) is a problem, never a blank.
 
-How it reads: the file is read once into memory and never opened for writing. openpyxl
-(``read_only=True``) reads the workbook's structure: sheet names, shared strings, which
-cell styles are dates. The cells of each input sheet are then read in one pass by a SAX
-handler that sees both the formula and the saved value of a cell, several times faster
-than openpyxl's cell objects (a 9,000-scheme plan reads in about a second). All XML goes
-through ``defusedxml`` (openpyxl uses it when installed; this is checked on every read), so
-entity-expansion and external-entity attacks are refused. Macros in ``.xlsm`` files are
-neither run nor kept.
+How it reads: the file is read once into memory and never opened for writing. openpyxl's
+reader reads the workbook's structure: sheet names, which cell styles are dates. The shared
+strings, then the cells of each input sheet, are read by SAX handlers (the sheet's sees both
+the formula and the saved value of a cell), several times faster than openpyxl's cell
+objects (a 9,000-scheme plan reads in about a second). All XML goes through ``defusedxml``
+(openpyxl uses it when installed; this is checked on every read), so entity-expansion and
+external-entity attacks are refused. Size limits (:data:`MAX_UNPACKED_BYTES`,
+:data:`MAX_ROWS`, :data:`MAX_CELLS`; raised by keyword or environment variable) refuse zip
+bombs and runaway sheets before they fill memory. Macros in ``.xlsm`` files are neither run
+nor kept; links to other workbooks are never followed.
 
 Writing goes through :func:`cipmodel.io.safe.atomic_write`: a workbook appears complete or
 not at all, and an existing file is replaced only when asked to.
@@ -42,9 +44,11 @@ import json
 import math
 import os
 import re
+import stat
 import warnings
 import xml.sax.handler
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,13 +61,16 @@ import pandas as pd
 from defusedxml import DefusedXmlException
 from openpyxl import Workbook, load_workbook
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table as XlTable
 from openpyxl.worksheet.table import TableStyleInfo
 from openpyxl.xml import functions as _xml
+from openpyxl.xml.constants import SHARED_STRINGS
 
 from cipmodel.errors import CipModelError, Problem, ValidationError, WorkbookError
 from cipmodel.io.safe import atomic_write, check_writable
@@ -90,6 +97,14 @@ READ_SUFFIXES = (".xlsx", ".xlsm")
 TEMPLATE_ROWS = 1000  # rows below the header that carry drop-downs in a blank template
 EXTRA_ROWS = 500  # rows below the last record that carry drop-downs in a filled plan
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # refuse zip bombs: a big plan unpacks to ~10 MB
+MAX_ROWS = 200_000  # rows with values on one input sheet (a national plan has ~10,000)
+MAX_CELLS = 3_000_000  # cells with values on one input sheet (bounds memory: ~170 B a cell)
+# Environment variables that raise (or lower) the limits for every read.
+LIMIT_ENV = {
+    "max_unpacked_bytes": "CIPMODEL_MAX_UNPACKED_MB",
+    "max_rows": "CIPMODEL_MAX_ROWS",
+    "max_cells": "CIPMODEL_MAX_CELLS",
+}
 HEADER_SCAN_ROWS = 20  # without an Excel Table, look this far down for the header row
 
 MONEY_FORMAT = "#,##0;(#,##0)"
@@ -126,7 +141,13 @@ _UNIT_ALIASES: dict[str, frozenset[str]] = {
 # =========================================================================================
 # Reading
 # =========================================================================================
-def read_plan(path: str | os.PathLike[str]) -> Portfolio:
+def read_plan(
+    path: str | os.PathLike[str],
+    *,
+    max_rows: int | None = None,
+    max_cells: int | None = None,
+    max_unpacked_bytes: int | None = None,
+) -> Portfolio:
     """Read a plan workbook into a :class:`~cipmodel.model.Portfolio`.
 
     Parameters
@@ -134,6 +155,13 @@ def read_plan(path: str | os.PathLike[str]) -> Portfolio:
     path : path-like
         An ``.xlsx`` or ``.xlsm`` workbook laid out as ``cipmodel template`` writes it (a
         results workbook is a plan workbook too).
+    max_rows, max_cells : int, optional
+        Refuse an input sheet with more rows (cells) holding values: default
+        :data:`MAX_ROWS` (200,000) and :data:`MAX_CELLS` (3,000,000), or the environment
+        variables ``CIPMODEL_MAX_ROWS`` / ``CIPMODEL_MAX_CELLS``.
+    max_unpacked_bytes : int, optional
+        Refuse a file larger than this, or one whose parts unpack to more (a zip bomb):
+        default :data:`MAX_UNPACKED_BYTES` (512 MB), or ``CIPMODEL_MAX_UNPACKED_MB``.
 
     Returns
     -------
@@ -143,8 +171,8 @@ def read_plan(path: str | os.PathLike[str]) -> Portfolio:
     Raises
     ------
     WorkbookError
-        The file is missing, is not an ``.xlsx``/``.xlsm`` workbook, is damaged, or holds
-        unsafe XML. The message says what to do.
+        The file is missing, is not an ``.xlsx``/``.xlsm`` workbook, is damaged, holds
+        unsafe XML, or is over a size limit. The message says what to do.
     ValidationError
         The workbook was read but breaks the schema: every problem found, each naming its
         cell (``CIP!F14``) or sheet; ``source`` is the file name.
@@ -153,11 +181,19 @@ def read_plan(path: str | os.PathLike[str]) -> Portfolio:
     --------
     read_plan_with_notes : the same, plus notes on what was ignored.
     """
-    portfolio, _notes = read_plan_with_notes(path)
+    portfolio, _notes = read_plan_with_notes(
+        path, max_rows=max_rows, max_cells=max_cells, max_unpacked_bytes=max_unpacked_bytes
+    )
     return portfolio
 
 
-def read_plan_with_notes(path: str | os.PathLike[str]) -> tuple[Portfolio, list[str]]:
+def read_plan_with_notes(
+    path: str | os.PathLike[str],
+    *,
+    max_rows: int | None = None,
+    max_cells: int | None = None,
+    max_unpacked_bytes: int | None = None,
+) -> tuple[Portfolio, list[str]]:
     """Read a plan workbook; also return notes on what was ignored or assumed.
 
     Notes are plain sentences such as ``"sheet 'Notes' ignored: not an input sheet"`` or
@@ -169,27 +205,81 @@ def read_plan_with_notes(path: str | os.PathLike[str]) -> tuple[Portfolio, list[
         As :func:`read_plan`.
     """
     p = Path(path)
-    data = _read_bytes(p)
-    return _parse(data, p.name)
+    limits = _Limits.resolve(max_rows, max_cells, max_unpacked_bytes)
+    data = _read_bytes(p, limits.max_unpacked_bytes)
+    return _parse(data, p.name, limits)
 
 
-def _read_bytes(p: Path) -> bytes:
+class _Limits(NamedTuple):
+    """Size limits for one read (hostile or runaway files are refused, not read)."""
+
+    max_rows: int
+    max_cells: int
+    max_unpacked_bytes: int
+
+    @classmethod
+    def resolve(
+        cls, max_rows: int | None, max_cells: int | None, max_unpacked_bytes: int | None
+    ) -> _Limits:
+        """Keyword, else environment variable (``LIMIT_ENV``), else the default."""
+
+        def pick(value: int | None, key: str, default: int, scale: int = 1) -> int:
+            if value is None:
+                text = os.environ.get(LIMIT_ENV[key], "").strip().replace("_", "")
+                if not text:
+                    return default
+                if not text.isdigit() or not text.isascii():
+                    msg = f"{LIMIT_ENV[key]} must be a whole number, got {text[:40]!r}"
+                    raise WorkbookError(msg)
+                value = int(text) * scale
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                msg = f"{key} must be a whole number of at least 1, got {value!r}"
+                raise WorkbookError(msg)
+            return value
+
+        return cls(
+            pick(max_rows, "max_rows", MAX_ROWS),
+            pick(max_cells, "max_cells", MAX_CELLS),
+            pick(max_unpacked_bytes, "max_unpacked_bytes", MAX_UNPACKED_BYTES, 2**20),
+        )
+
+
+def _read_bytes(p: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
     """The file's bytes, after checking its extension; WorkbookError if unreadable."""
     name = p.name
     suffix = p.suffix.lower()
     if suffix not in READ_SUFFIXES:
         raise WorkbookError(_suffix_message(name, suffix))
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+        mode = p.stat().st_mode if exists else 0
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
+        msg = f"{name} cannot be opened: {getattr(exc, 'strerror', None) or exc}"
+        raise WorkbookError(msg) from exc
+    if not exists:
         msg = f"{name}: file not found ({str(p)!r})"
         raise WorkbookError(msg)
-    if p.is_dir():
+    if is_dir:
         msg = f"{name} is a folder, not a workbook"
         raise WorkbookError(msg)
+    if not stat.S_ISREG(mode):  # a pipe would block forever, /dev/zero never ends
+        msg = f"{name} is not a file (a device, pipe or socket): refused"
+        raise WorkbookError(msg)
+    too_big = (
+        f"{name} is more than the {max_bytes / 2**20:,.0f} MB a plan workbook can be: "
+        f"refused (set {LIMIT_ENV['max_unpacked_bytes']} to raise the limit)"
+    )
     try:
-        return p.read_bytes()
+        if p.stat().st_size > max_bytes:
+            raise WorkbookError(too_big)
+        with open(p, "rb") as fh:
+            data = fh.read(max_bytes + 1)  # at most the limit, even if the file grows
     except OSError as exc:
         msg = f"{name} cannot be opened: {exc.strerror or exc}"
         raise WorkbookError(msg) from exc
+    if len(data) > max_bytes:
+        raise WorkbookError(too_big)
+    return data
 
 
 def _suffix_message(name: str, suffix: str) -> str:
@@ -232,8 +322,22 @@ def _require_safe_xml() -> None:
         raise WorkbookError(msg)
 
 
-def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
-    """The workbook's zip archive, after checks that give clear messages for non-workbooks."""
+# What zipfile raises for a damaged archive or member: a bad header or CRC, deflate data
+# that does not decompress (zlib.error), an unknown compression method
+# (NotImplementedError), an encrypted member (RuntimeError).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, NotImplementedError,
+    RuntimeError,
+)
+
+
+def _open_zip(data: bytes, name: str, max_unpacked: int = MAX_UNPACKED_BYTES) -> zipfile.ZipFile:
+    """The workbook's zip archive, after checks that give clear messages for non-workbooks.
+
+    The sizes the archive declares are checked before any part is unpacked; zipfile never
+    unpacks more than a part declares (a part that holds more fails its CRC check), so a
+    zip bomb is refused without being unpacked.
+    """
     if not data:
         msg = f"{name} is empty (0 bytes): it is not a saved workbook"
         raise WorkbookError(msg)
@@ -254,10 +358,28 @@ def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
         raise WorkbookError(msg)
     try:
         zf = zipfile.ZipFile(buf)
-        names = set(zf.namelist())
-        unpacked = sum(i.file_size for i in zf.infolist())
-        mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        infos = zf.infolist()
+        names = {i.filename for i in infos}
+        unpacked = sum(i.file_size for i in infos)
+    except _ZIP_ERRORS as exc:
+        msg = f"{name} is damaged and cannot be read as a workbook ({exc})"
+        raise WorkbookError(msg) from exc
+    if unpacked > max_unpacked:
+        msg = (
+            f"{name} unpacks to {unpacked / 2**20:,.0f} MB, more than the "
+            f"{max_unpacked / 2**20:,.0f} MB a plan workbook can be: refused as a possible "
+            f"zip bomb (set {LIMIT_ENV['max_unpacked_bytes']} to raise the limit)"
+        )
+        raise WorkbookError(msg)
+    try:
+        mimetype = b""
+        if "mimetype" in names:
+            with zf.open("mimetype") as fh:
+                mimetype = fh.read(100)
+        strict = "xl/workbook.xml" in names and b"purl.oclc.org/ooxml/spreadsheetml" in zf.read(
+            "xl/workbook.xml"
+        )
+    except _ZIP_ERRORS as exc:
         msg = f"{name} is damaged and cannot be read as a workbook ({exc})"
         raise WorkbookError(msg) from exc
     if b"opendocument" in mimetype:
@@ -269,15 +391,7 @@ def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
         msg = f"{name} is a zip file but not an Excel workbook: save the plan as .xlsx"
         raise WorkbookError(msg)
-    if unpacked > MAX_UNPACKED_BYTES:
-        msg = (
-            f"{name} unpacks to {unpacked / 2**20:,.0f} MB, more than the "
-            f"{MAX_UNPACKED_BYTES / 2**20:,.0f} MB a plan workbook can be: refused"
-        )
-        raise WorkbookError(msg)
-    if "xl/workbook.xml" in names and b"purl.oclc.org/ooxml/spreadsheetml" in zf.read(
-        "xl/workbook.xml"
-    ):
+    if strict:
         msg = (
             f"{name} is saved as 'Strict Open XML Spreadsheet', which cipmodel does not read: "
             "save it as 'Excel Workbook (.xlsx)'"
@@ -286,16 +400,19 @@ def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
     return zf
 
 
-def _parse(data: bytes, name: str) -> tuple[Portfolio, list[str]]:
+def _parse(
+    data: bytes, name: str, limits: _Limits | None = None
+) -> tuple[Portfolio, list[str]]:
     """Parse workbook bytes; ``name`` labels messages and the portfolio."""
+    limits = limits or _Limits.resolve(None, None, None)
     _require_safe_xml()
-    zf = _open_zip(data, name)
+    zf = _open_zip(data, name, limits.max_unpacked_bytes)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about features it drops (extensions, odd styles); they do not
             # affect the values read, and the test suite turns warnings into errors.
             warnings.simplefilter("ignore")
-            return _Reader(data, zf, name).run()
+            return _Reader(data, zf, name, limits).run()
     except CipModelError:
         raise
     except Exception as exc:  # a malformed file can fail anywhere inside openpyxl
@@ -366,6 +483,60 @@ class _Done(Exception):
     """Raised by the sheet handler at the end of ``sheetData``: nothing more is needed."""
 
 
+class _TooBig(Exception):
+    """Raised by a SAX handler when a part holds more rows, cells or texts than allowed."""
+
+
+class _StringsHandler(xml.sax.handler.ContentHandler):
+    """SAX handler for the shared strings part: one string per ``<si>``, its rich-text runs
+    joined and phonetic runs left out, as openpyxl reads them but five times faster, and
+    refusing more than ``limit`` strings (a 2.5 MB file can hold a million)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.strings: list[str] = []
+        self._left = limit
+        self._local: dict[str, str] = {}
+        self._parts: list[str] | None = None
+        self._text: list[str] | None = None
+        self._phonetic = 0
+
+    def _tag(self, name: str) -> str:
+        tag = self._local.get(name)
+        if tag is None:
+            tag = self._local[name] = name.rpartition(":")[2]
+        return tag
+
+    def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802 (SAX API)
+        tag = self._tag(name)
+        if tag == "si":
+            self._parts = []
+        elif tag == "t" and self._parts is not None and not self._phonetic:
+            self._text = []
+        elif tag == "rPh":
+            self._phonetic += 1
+
+    def characters(self, content: str) -> None:
+        if self._text is not None:
+            self._text.append(content)
+
+    def endElement(self, name: str) -> None:  # noqa: N802 (SAX API)
+        tag = self._tag(name)
+        if tag == "t" and self._text is not None:
+            if self._parts is not None:
+                self._parts.append("".join(self._text))
+            self._text = None
+        elif tag == "si":
+            self._left -= 1
+            if self._left < 0:
+                raise _TooBig("strings")
+            # openpyxl's reading of the escaped underscore (_x005F_), kept for equal results
+            self.strings.append("".join(self._parts or ()).replace("x005F_", ""))
+            self._parts = None
+        elif tag == "rPh":
+            self._phonetic -= 1
+
+
 class _SheetHandler(xml.sax.handler.ContentHandler):
     """SAX handler collecting the cells of one worksheet part: {row: {column: _Cell}}.
 
@@ -381,9 +552,13 @@ class _SheetHandler(xml.sax.handler.ContentHandler):
         date_styles: set[str],
         timedelta_styles: set[str],
         epoch: _dt.datetime,
+        max_rows: int = MAX_ROWS,
+        max_cells: int = MAX_CELLS,
     ) -> None:
         super().__init__()
         self.rows: dict[int, dict[int, _Cell]] = {}
+        self._max_rows = max_rows
+        self._cells_left = max_cells
         self._strings = strings
         self._date_styles = date_styles
         self._timedelta_styles = timedelta_styles
@@ -495,7 +670,22 @@ class _SheetHandler(xml.sax.handler.ContentHandler):
             if value is None or value == "":
                 return
             cell = _Cell(value, "value", f)
-        self.rows.setdefault(row, {})[col] = cell
+        cells = self.rows.get(row)
+        if cells is None:
+            if len(self.rows) >= self._max_rows:
+                raise _TooBig("rows")
+            cells = self.rows[row] = {}
+        self._cells_left -= 1
+        if self._cells_left < 0:
+            raise _TooBig("cells")
+        cells[col] = cell
+
+
+class _SheetRef(NamedTuple):
+    """A sheet of the workbook: its name and its part in the zip."""
+
+    title: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -520,20 +710,36 @@ class _XlTableRef:
 class _Reader:
     """One read of one workbook: collects records, notes and problems."""
 
-    def __init__(self, data: bytes, zf: zipfile.ZipFile, name: str) -> None:
+    def __init__(
+        self, data: bytes, zf: zipfile.ZipFile, name: str, limits: _Limits | None = None
+    ) -> None:
         self.zf = zf
+        self.limits = limits or _Limits.resolve(None, None, None)
         self.names = set(zf.namelist())
         self.name = name
         self.notes: list[str] = []
         self.problems: list[Problem] = []
         self.failed: set[str] = set()  # tables with a missing sheet/column or a bad row
         # openpyxl reads the workbook's structure: sheet names and parts, shared strings,
-        # which styles are dates. Cells are read by _SheetHandler.
-        self.wb = load_workbook(
-            io.BytesIO(data), read_only=True, data_only=True, keep_vba=False, keep_links=False
+        # which styles are dates. Cells are read by _SheetHandler. Not load_workbook: in
+        # read-only mode it parses every sheet that has no <dimension> to its end before a
+        # cell is read (12 s for a million-row sheet, ahead of the row limit), and it reads
+        # document properties, themes and defined names, which are not needed.
+        reader = ExcelReader(
+            io.BytesIO(data), read_only=True, keep_vba=False, data_only=True, keep_links=False
         )
-        self._date_styles = {str(i) for i in getattr(self.wb, "_date_formats", ())}
-        self._timedelta_styles = {str(i) for i in getattr(self.wb, "_timedelta_formats", ())}
+        reader.read_manifest()
+        self.strings = self._shared_strings(reader.package.find(SHARED_STRINGS))
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        self.epoch: _dt.datetime = reader.wb.epoch
+        self.sheets = [
+            _SheetRef(sheet.name, str(rel.target).lstrip("/"))
+            for sheet, rel in reader.parser.find_sheets()
+        ]
+        self._date_styles = {str(i) for i in getattr(reader.wb, "_date_formats", ())}
+        self._timedelta_styles = {str(i) for i in getattr(reader.wb, "_timedelta_formats", ())}
+        reader.archive.close()
 
     # -- whole workbook -------------------------------------------------------------
     def run(self) -> tuple[Portfolio, list[str]]:
@@ -541,8 +747,10 @@ class _Reader:
             self.notes.append(f"{self.name} contains macros: they were not run and are not read")
         schema = load_schema()
         by_key: dict[str, list[str]] = {}
-        for title in self.wb.sheetnames:
-            by_key.setdefault(_sheet_key(title), []).append(title)
+        first: dict[str, _SheetRef] = {}
+        for ref in self.sheets:
+            by_key.setdefault(_sheet_key(ref.title), []).append(ref.title)
+            first.setdefault(ref.title, ref)
         used: set[str] = set()
         records: dict[str, list[Any]] = {t.name: [] for t in schema.tables}
         for table in schema.tables:
@@ -568,11 +776,10 @@ class _Reader:
                     Problem(table.sheet, f"sheets {shown} all match '{table.sheet}': keep one")
                 )
                 continue
-            records[table.name] = self._read_sheet(self.wb[titles[0]], table)
-        for title in self.wb.sheetnames:
+            records[table.name] = self._read_sheet(first[titles[0]], table)
+        for title in first:
             if title not in used and _sheet_key(title) != _sheet_key(README_SHEET):
                 self.notes.append(f"sheet '{title}' ignored: not an input sheet")
-        self.wb.close()
         return self._portfolio(records), self.notes
 
     def _portfolio(self, records: dict[str, list[Any]]) -> Portfolio:
@@ -640,9 +847,9 @@ class _Reader:
         if not ok:
             self.failed.add(table.name)
         letters = MappingProxyType({f: get_column_letter(c) for f, c in columns.items()})
-        totals: set[int] = set()
+        totals = range(0)  # a range, not a set: totalsRowCount may be anything
         if xl is not None and xl.totals_rows:
-            totals = set(range(xl.max_row - xl.totals_rows + 1, xl.max_row + 1))
+            totals = range(xl.max_row - xl.totals_rows + 1, xl.max_row + 1)
         cls = RECORD_CLASSES[table.name]
         # record attribute -> None (one column of the same name) or its columns' names
         plan: list[tuple[str, tuple[str, ...] | None]] = []
@@ -782,8 +989,25 @@ class _Reader:
         return value
 
     # -- workbook parts ---------------------------------------------------------------
-    def _sheet_path(self, ws: Any) -> str:
-        path = str(ws._worksheet_path).lstrip("/")  # openpyxl's part name for the sheet
+    def _shared_strings(self, part: Any) -> list[str]:
+        """The shared strings (none if the workbook has no such part)."""
+        if part is None:
+            return []
+        handler = _StringsHandler(self.limits.max_cells)
+        try:
+            with self.zf.open(part.PartName.lstrip("/")) as fh:
+                defusedxml.sax.parse(fh, handler, forbid_dtd=True)
+        except _TooBig:
+            msg = (
+                f"{self.name} holds more than {self.limits.max_cells:,} different texts, more "
+                "than a plan can have: refused. If the plan really is this big, set "
+                f"{LIMIT_ENV['max_cells']} to raise the limit"
+            )
+            raise WorkbookError(msg) from None
+        return handler.strings
+
+    def _sheet_path(self, ws: _SheetRef) -> str:
+        path = ws.path
         if path not in self.names:
             msg = f"{self.name}: the part {path!r} of sheet '{ws.title}' is missing"
             raise WorkbookError(msg)
@@ -791,12 +1015,26 @@ class _Reader:
 
     def _cells(self, ws: Any) -> dict[int, dict[int, _Cell]]:
         """Every non-empty cell of a sheet, parsed with defusedxml's SAX parser."""
+        lim = self.limits
         handler = _SheetHandler(
-            ws._shared_strings, self._date_styles, self._timedelta_styles, self.wb.epoch
+            self.strings, self._date_styles, self._timedelta_styles, self.epoch,
+            lim.max_rows, lim.max_cells,
         )
-        with self.zf.open(self._sheet_path(ws)) as fh, contextlib.suppress(_Done):
-            # no workbook part has a DTD: refuse any, and with it every entity trick
-            defusedxml.sax.parse(fh, handler, forbid_dtd=True)
+        try:
+            with self.zf.open(self._sheet_path(ws)) as fh, contextlib.suppress(_Done):
+                # no workbook part has a DTD: refuse any, and with it every entity trick
+                defusedxml.sax.parse(fh, handler, forbid_dtd=True)
+        except _TooBig as exc:
+            what, limit, key = (
+                ("rows", lim.max_rows, "max_rows") if str(exc) == "rows"
+                else ("cells", lim.max_cells, "max_cells")
+            )
+            msg = (
+                f"{self.name}: sheet '{ws.title}' has more than {limit:,} {what} with values, "
+                f"more than a plan can have (a national plan has about 10,000 rows): refused. "
+                f"If the plan really is this big, set {LIMIT_ENV[key]} to raise the limit"
+            )
+            raise WorkbookError(msg) from None
         return handler.rows
 
     def _xl_tables(self, ws: Any) -> list[_XlTableRef]:
