@@ -18,6 +18,11 @@ __all__ = [
     "cip_by_category",
     "funding_by_quarter",
     "score_counts",
+    "fan_chart",
+    "s_curve",
+    "tornado",
+    "score_distribution",
+    "probability_vs_cip",
 ]
 
 
@@ -49,12 +54,12 @@ def _trust_index(result: Any, trust: str | None) -> int:
     return codes.index(trust)
 
 
-def _thousands(ax: Any) -> None:
-    from matplotlib.ticker import FuncFormatter
+def _thousands(ax: Any, axis: str = "y") -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    ax.yaxis.set_major_formatter(
-        FuncFormatter(lambda v, _: f"({abs(v):,.0f})" if v < 0 else f"{v:,.0f}")
-    )
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"({abs(v):,.0f})" if v < 0 else f"{v:,.0f}"))
+    target.set_major_locator(MaxNLocator(nbins=6))
 
 
 MONTHS = ("Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar")
@@ -134,4 +139,101 @@ def score_counts(table: Any, *, ax: Any = None, prefix: str = "score_") -> Any:
     ax.set_ylabel("trusts")
     ax.legend(fontsize=8)
     ax.tick_params(axis="x", labelrotation=20)
+    return ax
+
+
+# -- Monte Carlo --------------------------------------------------------------------------
+def fan_chart(sim: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+    """Year-to-date pre-STF surplus: P5-P95 and P25-P75 bands, median, control total."""
+    ax = _axes(ax)
+    code = sim.codes[_trust_index(sim.run, trust)]
+    df = sim.fan_chart()
+    df = df[df.trust_code == code].sort_values("month")
+    x = np.arange(len(df))
+    ax.fill_between(x, df.p5, df.p95, color="#005EB8", alpha=0.15, label="P5-P95")
+    ax.fill_between(x, df.p25, df.p75, color="#005EB8", alpha=0.3, label="P25-P75")
+    ax.plot(x, df.p50, color="#005EB8", label="median")
+    ax.plot(x, df.ytd_control_total, "k--", label="control total (YTD, pre-STF)")
+    ax.set_xticks(x, MONTHS[: len(x)])
+    ax.set_ylabel("£000")
+    _thousands(ax)
+    ax.set_title(f"{code}: year to date surplus, {sim.n_draws:,} draws")
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def s_curve(sim: Any, trust: str | None = None, *, output: str = "surplus_pre_stf", ax: Any = None) -> Any:
+    """Cumulative distribution of a per-draw output (kept draws), with the control total."""
+    ax = _axes(ax)
+    i = _trust_index(sim.run, trust)
+    code = sim.codes[i]
+    df = sim.per_draw()
+    values = np.sort(df.loc[df.trust_code == code, output].to_numpy(dtype=float))
+    p = (np.arange(values.size) + 0.5) / max(values.size, 1)
+    ax.plot(values, p, color="#005EB8")
+    target = float(sim.run.plan.ct_target[i, 0])
+    if output in ("surplus_pre_stf", "reported_surplus"):
+        ax.axvline(target, color="k", ls="--", label=f"control total {target:,.0f}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(f"{output.replace('_', ' ')} (£000)")
+    _thousands(ax, "x")
+    ax.set_ylabel("probability of at most this")
+    ax.set_title(f"{code}: distribution of {output.replace('_', ' ')}")
+    return ax
+
+
+def tornado(sim: Any, trust: str | None = None, *, top: int = 12, ax: Any = None) -> Any:
+    """What drives the surplus: rank correlation of each uncertain input (top ``top``)."""
+    ax = _axes(ax)
+    code = sim.codes[_trust_index(sim.run, trust)]
+    df = sim.sensitivity()
+    df = df[df.trust_code == code].copy()
+    df = df.reindex(df.spearman.abs().sort_values(ascending=False).index).head(top)[::-1]
+    colours = np.where(df.spearman >= 0, "#009639", "#DA291C")
+    ax.barh(df.input, df.spearman, color=colours)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("rank correlation with the pre-STF surplus")
+    ax.set_title(f"{code}: what drives missing the control total")
+    ax.tick_params(axis="y", labelsize=8)
+    return ax
+
+
+def score_distribution(sim: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+    """P(score = 1..4) for each metric and overall (stacked horizontal bars)."""
+    ax = _axes(ax)
+    code = sim.codes[_trust_index(sim.run, trust)]
+    df = sim.scores()
+    df = df[(df.trust_code == code) & (df.period == "full year")]
+    colours = ["#009639", "#FFB81C", "#ED8B00", "#DA291C"]
+    left = np.zeros(len(df))
+    for s, colour in zip((1, 2, 3, 4), colours, strict=True):
+        vals = df[f"p_{s}"].to_numpy(dtype=float)
+        ax.barh(df.metric, vals, left=left, color=colour, label=f"score {s}")
+        left += vals
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    ax.set_title(f"{code}: finance and use of resources score, full year")
+    ax.legend(fontsize=8, ncol=4, loc="lower center", bbox_to_anchor=(0.5, -0.35))
+    return ax
+
+
+def probability_vs_cip(goal: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+    """P(meet the control total) against the CIP delivered (% of operating expenditure)."""
+    ax = _axes(ax)
+    codes = list(goal.codes) if hasattr(goal, "codes") else None
+    i = 0 if trust is None or codes is None else codes.index(trust)
+    df = goal.curve()
+    code = df.trust_code.unique()[i]
+    df = df[df.trust_code == code]
+    ax.plot(100 * df.cip_pct, df.probability, color="#005EB8")
+    planned = float(np.atleast_1d(goal.planned_pct)[i])
+    needed = float(np.atleast_1d(goal.needed_pct)[i])
+    ax.axvline(100 * planned, color="grey", ls=":", label=f"planned {100 * planned:.1f}%")
+    ax.axvline(100 * needed, color="#DA291C", ls="--", label=f"needed for P = {goal.probability:.0%}: {100 * needed:.1f}%")
+    ax.axhline(goal.probability, color="#DA291C", lw=0.5)
+    ax.set_xlabel("CIP delivered, % of operating expenditure (programme scaled)")
+    ax.set_ylabel("P(meet control total)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{code}: is the CIP achievable?")
+    ax.legend(fontsize=8, loc="lower right")
     return ax
