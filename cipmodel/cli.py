@@ -360,19 +360,55 @@ def portfolio(plan: Path | None, example: str | None, as_json: bool, output: Pat
 @click.option("--out", "out_dir", default="cipmodel-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the results.")
 @click.option("--force", is_flag=True, help="Replace results already in the folder.")
 def demo(out_dir: Path, force: bool) -> None:
-    """Run the bundled example: an acute trust asked for an 11% CIP."""
+    """Run the bundled example: an acute trust asked for an 11% CIP.
+
+    Plan run, a 16,384-draw simulation (seed 42) and the CIP needed for an 80% chance of
+    meeting the control total; writes results.xlsx and, with matplotlib installed, plots.
+    """
+    from cipmodel.cli_simulate import _print_simulation
     from cipmodel.examples import example_portfolio
+    from cipmodel.montecarlo import simulate, solve_probability
     from cipmodel.run import run_plan
 
-    portfolio = example_portfolio("acute-11pc")
-    result = run_plan(portfolio, input="example:acute-11pc")
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.xlsx"
     if results.exists() and not force:
         raise click.UsageError(f"{results} already exists: add --force or choose another --out")
+    portfolio = example_portfolio("acute-11pc")
+    result = run_plan(portfolio, input="example:acute-11pc")
     _print_run(result)
-    _write_results(results, result, force)
-    click.echo(f"Results written to {results}")
+    click.echo("")
+    sim = simulate(portfolio, draws=2**14, seed=42, input="example:acute-11pc")
+    _print_simulation(sim)
+    goal = solve_probability(portfolio, 0.8, draws=2**14, seed=42)
+    row = goal.to_dict()["trusts"][0]
+    click.echo(f"  CIP needed for an 80% chance   {_money(row['needed'])}   "
+               f"{_pct(row['needed_pct'])} of operating expenditure — {row['band']}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_results(results, result, force, extra=sim.simulation_sheets(), simulation=sim)
+    click.echo(f"\nResults written to {results}")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        click.echo("Plots skipped: install matplotlib (pip install 'cipmodel[plot]') to draw them")
+        return
+    from cipmodel import plot
+
+    figures = {
+        "ytd-vs-control-total.png": lambda: plot.ytd_vs_control_total(result),
+        "fan-chart.png": lambda: plot.fan_chart(sim),
+        "probability-vs-cip.png": lambda: plot.probability_vs_cip(goal),
+        "tornado.png": lambda: plot.tornado(sim),
+        "score-distribution.png": lambda: plot.score_distribution(sim),
+        "funding-by-quarter.png": lambda: plot.funding_by_quarter(result),
+    }
+    import matplotlib.pyplot as plt
+
+    for name, draw in figures.items():
+        ax = draw()
+        ax.figure.tight_layout()
+        ax.figure.savefig(out_dir / name, dpi=100)
+        plt.close(ax.figure)
+    click.echo(f"Plots written to {out_dir}/ ({', '.join(figures)})")
 
 
 cli.add_command(score)

@@ -87,10 +87,6 @@ def _progress_bar(work: int, total: int) -> tuple[Callable[[int, int], None] | N
     return update, bar
 
 
-def _flat_provenance(prov: dict[str, Any]) -> dict[str, Any]:
-    return {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in prov.items()}
-
-
 @click.command()
 @click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @simulation_options
@@ -145,9 +141,9 @@ def simulate(
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if output is not None:
-        from cipmodel.io.workbook import write_results
+        from cipmodel.cli import _write_results
 
-        write_results(output, result.run.portfolio, result.sheets(), _flat_provenance(result.provenance), overwrite=force)
+        _write_results(output, result.run, force, extra=result.simulation_sheets(), simulation=result)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

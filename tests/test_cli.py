@@ -202,7 +202,10 @@ def test_demo(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "Forecast surplus/(deficit)" in r.output
     assert "CIP planned" in r.output and "CIP needed" in r.output
+    assert "P(meet control total, year)" in r.output and "CIP needed for an 80% chance" in r.output
     assert (tmp_path / "demo" / "results.xlsx").exists()
+    pngs = sorted(p.name for p in (tmp_path / "demo").glob("*.png"))
+    assert "fan-chart.png" in pngs and "probability-vs-cip.png" in pngs
 
 
 def test_python_m_entry_point() -> None:

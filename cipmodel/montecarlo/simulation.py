@@ -652,6 +652,12 @@ class SimulationResult:
             "Metrics": r.metrics(),
             "Lines": r.lines(),
             "Schemes": r.schemes(),
+            **self.simulation_sheets(),
+        }
+
+    def simulation_sheets(self) -> dict[str, pd.DataFrame]:
+        """The simulation's own sheets (``Simulation`` and the ``Simulation ...`` tables)."""
+        return {
             "Simulation": self.summary(),
             "Simulation percentiles": self.percentiles(),
             "Simulation scores": self.scores(),
