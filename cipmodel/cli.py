@@ -415,6 +415,23 @@ cli.add_command(score)
 cli.add_command(simulate)
 
 
+def cli_reference() -> str:
+    """The CLI reference (``docs/cli.md``), generated from every command's ``--help``.
+
+    ``tests/test_project_files.py`` fails if the committed file differs; regenerate with
+    ``python -c "from cipmodel.cli import cli_reference; print(cli_reference(), end='')" > docs/cli.md``.
+    """
+    out = ["# Command-line reference", "", "Generated from `cipmodel --help` — do not edit by hand.", ""]
+    ctx = click.Context(cli, info_name="cipmodel", terminal_width=100, max_content_width=100,
+                        help_option_names=["-h", "--help"])
+    out += ["```", cli.get_help(ctx), "```", ""]
+    for name in sorted(cli.commands):
+        cmd = cli.commands[name]
+        sub = click.Context(cmd, info_name=name, parent=ctx, terminal_width=100, max_content_width=100)
+        out += [f"## cipmodel {name}", "", "```", cmd.get_help(sub), "```", ""]
+    return "\n".join(out)
+
+
 def main() -> None:
     """Console entry point: run the CLI; an unexpected error gives one line, not a traceback."""
     try:

@@ -41,3 +41,10 @@ def test_public_api_is_sorted_and_importable() -> None:
     assert list(cipmodel.__all__) == sorted(cipmodel.__all__)
     for name in cipmodel.__all__:
         assert hasattr(cipmodel, name), name
+
+
+def test_cli_reference_is_current() -> None:
+    """docs/cli.md is generated from the commands' help and up to date."""
+    from cipmodel.cli import cli_reference
+
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == cli_reference()
