@@ -1,8 +1,11 @@
-"""Benchmark inputs: the worked example cloned into N trusts with S schemes and Y years."""
+"""Shared benchmark helpers: a best-of-N timer and the worked example cloned into N trusts."""
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -38,3 +41,13 @@ def cloned_portfolio(n_trusts: int = 235, n_schemes: int = 40, years: int = 5, s
         tables["drivers"] += [rep(base.drivers[0], year=y) for y in range(1, years + 1)]
         tables["profiles"] += [rep(p) for p in base.profiles]
     return Portfolio(**tables, name=f"benchmark-{n_trusts}x{n_schemes}x{years}")
+
+
+def best(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """The fastest of ``repeat`` runs of ``fn`` [seconds] (the least disturbed by the machine)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)

@@ -14,19 +14,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _portfolio import cloned_portfolio
+from _portfolio import best, cloned_portfolio
 
 from cipmodel.engine import compile_plan, project
 from cipmodel.solve import solve_cip
-
-
-def best(fn, repeat: int = 7) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> list[tuple[str, float, str]]:

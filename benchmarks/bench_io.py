@@ -8,30 +8,20 @@ the same Portfolio objects in memory (validation included), the floor any reader
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
-from _portfolio import cloned_portfolio
+from _portfolio import best, cloned_portfolio
 
 from cipmodel.io import read_plan, write_template
 
 
-def _best(fn, repeat: int = 3) -> float:  # noqa: ANN001
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
-
-
 def main() -> None:
-    build = _best(lambda: cloned_portfolio(235, 40, 1))
+    build = best(lambda: cloned_portfolio(235, 40, 1))
     p = cloned_portfolio(235, 40, 1)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "national.xlsx"
-        write = _best(lambda: write_template(path, p, overwrite=True))
-        read = _best(lambda: read_plan(path))
+        write = best(lambda: write_template(path, p, overwrite=True))
+        read = best(lambda: read_plan(path))
         assert read_plan(path) == p
         size = path.stat().st_size
     print(f"\nWorkbook I/O: 235 trusts, {len(p.cip):,} schemes ({size / 1e6:.1f} MB .xlsx)")

@@ -9,16 +9,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
-
-def _best(fn, repeat: int = 3) -> float:  # noqa: ANN001
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
+from _portfolio import best
 
 
 def main() -> None:
@@ -27,12 +19,12 @@ def main() -> None:
     from cipmodel.sector import sector_tables
 
     cmd = [sys.executable, "-m", "cipmodel", "portfolio", "--example", "national"]
-    whole = _best(lambda: subprocess.run(cmd, check=True, capture_output=True))
-    build = _best(lambda: example_portfolio("national"))
+    whole = best(lambda: subprocess.run(cmd, check=True, capture_output=True))
+    build = best(lambda: example_portfolio("national"))
     p = example_portfolio("national")
-    run = _best(lambda: run_plan(p, bonus=True))
+    run = best(lambda: run_plan(p, bonus=True))
     r = run_plan(p, bonus=True)
-    tables = _best(lambda: sector_tables(r))
+    tables = best(lambda: sector_tables(r))
     print("\nSector tables: cipmodel portfolio --example national (235 trusts)")
     print(f"{'step':<40} {'seconds':>8}  share")
     for name, sec in (("whole command, fresh process", whole), ("build national portfolio", build),

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _portfolio import best
 
 from cipmodel.engine import project
 from cipmodel.examples import example_portfolio
@@ -50,13 +51,6 @@ TARGET_NATIONAL_S = 10.0
 TARGET_NATIONAL_MB = 2048.0
 
 
-def best(fn: Any, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def _floor(result: Any, n: int, chunk: int) -> float:

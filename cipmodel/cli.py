@@ -16,23 +16,13 @@ import click
 import numpy as np
 
 from cipmodel import __version__
+from cipmodel._format import money as _money
+from cipmodel._format import pct as _pct
 from cipmodel.cli_score import score
 from cipmodel.cli_simulate import simulate, simulation_options, solve_probability_command
 from cipmodel.errors import CipModelError, ValidationError
 
 EXIT_DATA = 2
-
-
-def _money(x: float | None) -> str:
-    """£000 with thousands separators, deficits in brackets."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    v = round(float(x))
-    return f"({abs(v):,})" if v < 0 else f"{v:,}"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{100 * float(x):.1f}%"
 
 
 class _Group(click.Group):

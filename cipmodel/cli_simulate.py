@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from cipmodel._format import money as _money
+from cipmodel._format import pct as _pct
 from cipmodel.montecarlo.simulation import DEFAULT_DRAWS, DEFAULT_SAMPLER, MAX_DRAWS
 from cipmodel.sampling import SAMPLERS, SamplingWarning
 
@@ -25,17 +27,6 @@ __all__ = ["simulate", "solve_probability_command", "PROGRESS_MIN_WORK"]
 
 #: Show a progress bar (on a terminal) when draws x trusts x schemes-ish work exceeds this.
 PROGRESS_MIN_WORK = 2_000_000
-
-
-def _money(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    v = round(float(x))
-    return f"({abs(v):,})" if v < 0 else f"{v:,}"
-
-
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{100 * float(x):.{digits}f}%"
 
 
 def simulation_options(fn: Any) -> Any:

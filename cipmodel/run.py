@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cipmodel._format import json_float as _f
 from cipmodel.assess import QUARTER_END_MONTHS, Assessment, assess
 from cipmodel.engine import (
     CATEGORIES,
@@ -57,10 +58,6 @@ def _b(x: Any) -> bool | None:
     return None if x is None or (isinstance(x, float) and np.isnan(x)) else bool(x)
 
 
-def _f(x: Any) -> float | None:
-    """A JSON-safe float (None for NaN)."""
-    x = float(x)
-    return None if not np.isfinite(x) else round(x, 6)
 
 
 @dataclass(frozen=True)

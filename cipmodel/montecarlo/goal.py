@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cipmodel._format import json_float
 from cipmodel._random import SeedLike, as_seed_sequence, resolve_seed, seed_record
 from cipmodel.bands import cip_band
 from cipmodel.model import Portfolio
@@ -139,10 +140,7 @@ class ProbabilitySolveResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe result: per trust the CIP needed (£000 and fraction) and probabilities."""
-        def f(x: Any) -> float | None:
-            x = float(x)
-            return None if not math.isfinite(x) else round(x, 6)
-
+        f = json_float
         trusts = []
         for i, code in enumerate(self.codes):
             trusts.append({

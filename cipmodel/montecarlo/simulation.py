@@ -24,7 +24,6 @@ reproduces the plan run exactly.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cipmodel._format import json_float as _f
 from cipmodel._random import SeedLike, as_seed_sequence, resolve_seed, seed_record
 from cipmodel.assess import QUARTER_END_MONTHS, Assessment, assess, default_funding_pack
 from cipmodel.engine import LINES, PlanArrays, Projection, project
@@ -446,9 +446,6 @@ def _half_width(col: Collector) -> float:
     return float(np.max(Z_95 * np.sqrt(p * (1 - p) / (n + 4.0))))
 
 
-def _f(x: Any) -> float | None:
-    x = float(x)
-    return None if not math.isfinite(x) else round(x, 6)
 
 
 @dataclass(frozen=True, eq=False)
