@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint bench fuzz-long templates clean help
+.PHONY: demo test lint bench fuzz-long templates clean help
 
 help:
 	@echo "make demo       run the bundled example (an acute trust asked for an 11% CIP)"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint       ruff"
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make templates  regenerate templates/*.xlsx from the code"
+	@echo "make fuzz-long  the long fuzz run (50,000 hostile and broken inputs)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,10 @@ bench: $(VENV)/.installed-test
 templates: $(VENV)/.installed
 	$(BIN)/cipmodel template templates/plan-template.xlsx --force
 	$(BIN)/cipmodel template templates/example-acute-11pc.xlsx --example acute-11pc --force
+
+# The long fuzz run (50,000 cases on every core; prints its seed, replay with --seed S --only N).
+fuzz-long: $(VENV)/.installed-test
+	$(BIN)/python tests/fuzz/run_long.py --cases 50000
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

@@ -211,18 +211,20 @@ def run(plan: Path, output: Path | None, as_json: bool, force: bool, in_place: b
     from cipmodel.run import run_plan
 
     if in_place:
-        from cipmodel.io.results import InPlaceRefused, in_place_losses
-
         if output is not None:
             raise click.UsageError("--in-place writes into PLAN: leave out -o")
         if plan.suffix.lower() != ".xlsx":
             raise click.UsageError(f"{plan}: --in-place needs a plan workbook (.xlsx)")
+    if output is not None:
+        _output_path(output, force, (plan,))
+    # read first: the reader's size, row and XML limits guard everything after it
+    portfolio, prov = _load(plan)
+    if in_place:
+        from cipmodel.io.results import InPlaceRefused, in_place_losses
+
         losses = in_place_losses(plan)  # before the run: fail fast, file untouched
         if losses:
             raise InPlaceRefused(plan.name, losses)
-    if output is not None:
-        _output_path(output, force, (plan,))
-    portfolio, prov = _load(plan)
     result = run_plan(portfolio, **rules, **prov)
     if output is not None:
         _write_results(output, result, force)

@@ -24,7 +24,8 @@ agency spend against ceiling [fraction]
     (YTD agency − YTD ceiling) ÷ YTD ceiling, the ceiling phased evenly.
 
 A metric that cannot be computed (no income, no capital service, no agency ceiling, no
-operating expenditure) is NaN in ``values`` and has its reason in ``not_applicable``; the
+operating expenditure, or figures so extreme the arithmetic overflows) is NaN in ``values``
+and has its reason in ``not_applicable``; the
 score then leaves it out (see :mod:`cipmodel.score`). No NaN reaches a user-facing output
 without that reason.
 """
@@ -80,6 +81,9 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
 
 
+# A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported
+# as not applicable with a reason below, so numpy's warnings are not wanted.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def compute_metrics(
     actual: Projection,
     planned: Projection,
@@ -174,7 +178,13 @@ def compute_metrics(
         ),
     }
     for name in METRICS:
-        values[name] = np.where(reasons[name] == "", np.broadcast_to(values[name], shape), np.nan)
+        value = np.broadcast_to(values[name], shape)
+        reasons[name] = np.where(
+            (reasons[name] == "") & ~np.isfinite(value),
+            "figures too extreme to compute (check the plan for a typing error)",
+            reasons[name],
+        )
+        values[name] = np.where(reasons[name] == "", value, np.nan)
     components = {
         "operating_income_incl_stf": income,
         "operating_expenditure": opex,

@@ -34,6 +34,9 @@ MISSING: Any = _Missing()
 _TRUE = {"y", "yes", "true", "t", "1"}
 _FALSE = {"n", "no", "false", "f", "0"}
 _NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# The largest amount of money (£000) in any cell: £10^18, a million times the NHS budget. A
+# larger figure is a typing error, and sums of figures near the float limit overflow.
+MONEY_LIMIT = 1e15
 
 
 def _show(value: Any) -> str:
@@ -206,6 +209,8 @@ class Field:
             return self._bad(raw, hint)
         if self.max is not None and value > self.max:
             return self._bad(raw, hint)
+        if self.unit == "£000" and abs(value) > MONEY_LIMIT:
+            return self._bad(raw, f" of at most {MONEY_LIMIT:.0e} in size (is it a typing error?)")
         return out, None
 
 
