@@ -36,7 +36,6 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
-	$(PIP) ruff
 	$(BIN)/ruff check cipmodel tests benchmarks
 
 bench: $(VENV)/.installed-test
