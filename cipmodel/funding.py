@@ -44,7 +44,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -52,7 +51,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cipmodel.rules import RulePack
+from cipmodel.rules import RulePack, is_number
 
 __all__ = [
     "FundingResult",
@@ -85,20 +84,9 @@ _AE = "ae"
 # --------------------------------------------------------------------------------------
 
 
-def _raw(pack: RulePack, key: str) -> Any:
-    """The value at ``key`` without marking it used (validation reads every key)."""
-    if not pack.has(key):
-        raise pack.error(key, "missing (required by the funding engine)")
-    return pack.leaf(key).value
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _number(pack: RulePack, key: str, lo: float = 0.0, hi: float | None = None) -> float:
-    v = _raw(pack, key)
-    if not _is_number(v):
+    v = pack.peek(key)
+    if not is_number(v):
         raise pack.error(key, f"must be a number, got {v!r}")
     if v < lo:
         raise pack.error(key, f"must be >= {lo:g}, got {v!r}")
@@ -108,14 +96,14 @@ def _number(pack: RulePack, key: str, lo: float = 0.0, hi: float | None = None) 
 
 
 def _flag(pack: RulePack, key: str) -> bool:
-    v = _raw(pack, key)
+    v = pack.peek(key)
     if not isinstance(v, bool):
         raise pack.error(key, f"must be true or false, got {v!r}")
     return v
 
 
 def _keyword(pack: RulePack, key: str, allowed: Sequence[str]) -> str:
-    v = _raw(pack, key)
+    v = pack.peek(key)
     if v not in allowed:
         raise pack.error(key, f"unknown keyword {v!r} (allowed: {', '.join(allowed)})")
     return str(v)
@@ -150,11 +138,11 @@ def validate_funding_pack(pack: RulePack) -> None:
         raise pack.error("split", reason)
 
     key = "performance.elements"
-    elements = _raw(pack, key)
+    elements = pack.peek(key)
     if not isinstance(elements, dict) or not elements:
         raise pack.error(key, f"must be a table of element = weight, got {elements!r}")
     for name, w in elements.items():
-        if not _is_number(w) or w < 0:
+        if not is_number(w) or w < 0:
             raise pack.error(f"{key}.{name}", f"weight must be a number >= 0, got {w!r}")
     if perf > 0 and sum(elements.values()) <= 0:
         raise pack.error(key, "weights sum to 0 but split.performance > 0")
@@ -163,10 +151,10 @@ def validate_funding_pack(pack: RulePack) -> None:
     _flag(pack, "performance.requires_finance")
 
     key = "phasing.quarters"
-    phasing = _raw(pack, key)
+    phasing = pack.peek(key)
     if not isinstance(phasing, list) or len(phasing) != N_QUARTERS:
         raise pack.error(key, f"must be a list of {N_QUARTERS} fractions, got {phasing!r}")
-    if not all(_is_number(x) and x >= 0 for x in phasing):
+    if not all(is_number(x) and x >= 0 for x in phasing):
         raise pack.error(key, f"every quarter must be a number >= 0, got {phasing!r}")
     if abs(sum(phasing) - 1.0) > _SUM_TOL:
         raise pack.error(key, f"must sum to 1, got {sum(phasing):.12g}")
@@ -176,14 +164,14 @@ def validate_funding_pack(pack: RulePack) -> None:
 
     _flag(pack, "catch_up.enabled")
     key = "catch_up.applies_to"
-    comps = _raw(pack, key)
+    comps = pack.peek(key)
     if not isinstance(comps, list) or any(c not in CATCH_UP_COMPONENTS for c in comps):
         allowed = ", ".join(CATCH_UP_COMPONENTS)
         raise pack.error(key, f"must be a list drawn from {allowed}, got {comps!r}")
 
     _number(pack, "incentive.ratio")
-    cap = _raw(pack, "incentive.cap")
-    if cap is not False and not (_is_number(cap) and cap >= 0):
+    cap = pack.peek("incentive.cap")
+    if cap is not False and not (is_number(cap) and cap >= 0):
         raise pack.error("incentive.cap", f"must be false (no cap) or a number >= 0, got {cap!r}")
     _flag(pack, "bonus.enabled")
     _keyword(pack, "bonus.basis", BONUS_BASES)

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.rules import RulePack, load_pack
+from cipmodel.rules import RulePack, is_number, load_pack
 
 __all__ = [
     "BOUNDARIES",
@@ -116,20 +116,9 @@ def sof_pack(pack: _PackLike = "sof-2016") -> RulePack:
     return pack
 
 
-def _need(pack: RulePack, key: str) -> Any:
-    """The value at ``key`` without marking it used; RulePackError if missing."""
-    if not pack.has(key):
-        raise pack.error(key, "missing (required by the sof engine)")
-    return pack.leaf(key).value
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def metric_names(pack: RulePack) -> tuple[str, ...]:
     """The metrics a SOF pack scores: the keys of its ``weights`` table, in order."""
-    weights = _need(pack, "weights")
+    weights = pack.peek("weights")
     if not isinstance(weights, dict) or not weights:
         raise pack.error("weights", "must be a table of metric name = weight")
     return tuple(weights)
@@ -137,20 +126,20 @@ def metric_names(pack: RulePack) -> tuple[str, ...]:
 
 def _check_metric(pack: RulePack, name: str) -> None:
     base = f"metrics.{name}"
-    unit = _need(pack, f"{base}.unit")
+    unit = pack.peek(f"{base}.unit")
     if unit not in UNITS:
         raise pack.error(f"{base}.unit", f"must be one of {', '.join(UNITS)}, got {unit!r}")
-    hib = _need(pack, f"{base}.higher_is_better")
+    hib = pack.peek(f"{base}.higher_is_better")
     if not isinstance(hib, bool):
         raise pack.error(f"{base}.higher_is_better", f"must be true or false, got {hib!r}")
-    th = _need(pack, f"{base}.thresholds")
-    if not (isinstance(th, list) and len(th) == 3 and all(_is_number(t) for t in th)):
+    th = pack.peek(f"{base}.thresholds")
+    if not (isinstance(th, list) and len(th) == 3 and all(is_number(t) for t in th)):
         raise pack.error(f"{base}.thresholds", f"must be a list of 3 finite numbers, got {th!r}")
     ordered = all((a > b) if hib else (a < b) for a, b in zip(th, th[1:], strict=False))
     if not ordered:
         way = "decreasing (higher is better)" if hib else "increasing (lower is better)"
         raise pack.error(f"{base}.thresholds", f"must be strictly {way}, got {th!r}")
-    bd = _need(pack, f"{base}.boundary")
+    bd = pack.peek(f"{base}.boundary")
     ok = bd in BOUNDARIES or (
         isinstance(bd, list) and len(bd) == 3 and all(b in BOUNDARIES for b in bd)
     )
@@ -202,16 +191,16 @@ def validate_sof_pack(pack: RulePack) -> None:
         The first problem found, naming the pack file, the key and the reason.
     """
     names = metric_names(pack)
-    weights = _need(pack, "weights")
+    weights = pack.peek("weights")
     for name, w in weights.items():
-        if not (_is_number(w) and w >= 0):
+        if not (is_number(w) and w >= 0):
             raise pack.error(f"weights.{name}", f"must be a number >= 0, got {w!r}")
     total = math.fsum(weights.values())
     if abs(total - 1.0) > 1e-9:
         raise pack.error("weights", f"must sum to 1, got {total:g}")
     for name in names:
         _check_metric(pack, name)
-    rounding = _need(pack, "rounding")
+    rounding = pack.peek("rounding")
     if rounding not in ROUNDINGS:
         reason = f"must be one of {', '.join(ROUNDINGS)}, got {rounding!r}"
         raise pack.error("rounding", reason)

@@ -93,12 +93,6 @@ def _score_1_4(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4
 
 
-def _need(pack: RulePack, key: str) -> Any:
-    if not pack.has(key):
-        raise pack.error(key, "missing (required by the segmentation engine)")
-    return pack.leaf(key).value
-
-
 def _check_rule(pack: RulePack, key: str, levels: list[str]) -> None:
     rule = pack.leaf(key).value
     if not isinstance(rule, dict) or not _score_1_4(rule.get("segment")):
@@ -130,15 +124,15 @@ def validate_segmentation_pack(pack: RulePack) -> None:
     RulePackError
         The first problem found, naming the pack file, the key and the reason.
     """
-    if not _score_1_4(_need(pack, "finance_trigger.score_at_least")):
+    if not _score_1_4(pack.peek("finance_trigger.score_at_least")):
         got = pack.leaf("finance_trigger.score_at_least").value
         raise pack.error("finance_trigger.score_at_least", f"must be a score 1-4, got {got!r}")
-    levels = _need(pack, "theme_levels")
+    levels = pack.peek("theme_levels")
     ok = isinstance(levels, list) and len(levels) >= 2 and len(set(levels)) == len(levels)
     if not (ok and all(isinstance(x, str) for x in levels)):
         reason = f"must be a list of 2 or more distinct level names, mildest first, got {levels!r}"
         raise pack.error("theme_levels", reason)
-    if not _score_1_4(_need(pack, "default_segment")):
+    if not _score_1_4(pack.peek("default_segment")):
         got = pack.leaf("default_segment").value
         raise pack.error("default_segment", f"must be a segment 1-4, got {got!r}")
     for key in pack.leaves:

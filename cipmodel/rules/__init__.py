@@ -31,6 +31,7 @@ pass its path wherever a pack name is accepted.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -39,7 +40,12 @@ from typing import Any
 
 from cipmodel.errors import RulePackError
 
-__all__ = ["Leaf", "RulePack", "load_pack", "available_packs"]
+__all__ = ["Leaf", "RulePack", "load_pack", "available_packs", "is_number"]
+
+
+def is_number(value: Any) -> bool:
+    """True for a finite int or float that is not a bool (rule values are checked with it)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,14 @@ class RulePack:
             raise RulePackError(msg) from None
         self._used.add(key)
         return leaf.value
+
+    def peek(self, key: str) -> Any:
+        """The value at ``key`` without marking it used (for validation, which reads every
+        key); raises RulePackError naming file and key if absent."""
+        if key not in self.leaves:
+            msg = f"{self.origin}: {key}: missing (required by the {self.kind} engine)"
+            raise RulePackError(msg)
+        return self.leaves[key].value
 
     def has(self, key: str) -> bool:
         """True if the pack defines ``key``."""
