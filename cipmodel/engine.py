@@ -38,7 +38,6 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
 
 from cipmodel.model import Portfolio
 from cipmodel.schema import load_schema
@@ -169,7 +168,6 @@ class PlanArrays:
     ae_trajectory: np.ndarray
     ae_forecast: np.ndarray
     financing: np.ndarray
-    _aggregator: sp.csr_matrix = field(repr=False, compare=False)
 
     @property
     def n_trusts(self) -> int:
@@ -248,10 +246,6 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
     s_stage = np.array([STAGES.index(s.stage) for s in cip], dtype=int)
     s_rag = np.array([RAGS.index(s.rag) for s in cip], dtype=int)
     s_cat = np.array([CATEGORIES.index(s.category) for s in cip], dtype=int)
-    n_s = len(cip)
-    aggregator = sp.csr_matrix(
-        (np.ones(n_s), (s_trust * n_l + s_line, np.arange(n_s))), shape=(n_t * n_l, n_s)
-    )
 
     ct_target = np.full((n_t, n_y), np.nan)
     ct_month = np.full((n_t, n_y, 12), np.nan)
@@ -307,7 +301,6 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         ae_trajectory=ae_traj,
         ae_forecast=ae_fc,
         financing=financing,
-        _aggregator=aggregator,
     )
 
 
