@@ -50,6 +50,14 @@ METRICS: tuple[str, ...] = (
 _L = {k: i for i, k in enumerate(LINES)}
 _F = {k: i for i, k in enumerate(FINANCING)}
 DAYS_IN_YEAR = 360.0  # SOF convention, domain.md §1.4 [B]
+_REASONS = {
+    "capital_service_capacity": "no capital service (no PDC, interest or repayments)",
+    "liquidity_days": "no operating expenditure",
+    "ie_margin": "no operating income",
+    "distance_from_plan": "no operating income (actual or planned)",
+    "agency_vs_ceiling": "no agency ceiling set",
+}
+_TOO_EXTREME = "figures too extreme to compute (check the plan for a typing error)"
 
 
 @dataclass(frozen=True)
@@ -164,27 +172,23 @@ def compute_metrics(
         "distance_from_plan": _safe_div(surplus, income) - planned_margin,
         "agency_vs_ceiling": _safe_div(agency - ceiling, np.broadcast_to(ceiling, shape)),
     }
-    reasons = {
-        "capital_service_capacity": np.where(
-            np.broadcast_to(capital_service, shape) <= 0, "no capital service (no PDC, interest or repayments)", ""
-        ),
-        "liquidity_days": np.where(opex <= 0, "no operating expenditure", ""),
-        "ie_margin": np.where(income <= 0, "no operating income", ""),
-        "distance_from_plan": np.where(
-            (income <= 0) | np.broadcast_to(p_income <= 0, shape), "no operating income (actual or planned)", ""
-        ),
-        "agency_vs_ceiling": np.where(
-            np.broadcast_to(~(plan.agency_ceiling > 0), shape), "no agency ceiling set", ""
-        ),
+    # Reasons as boolean masks first; the text arrays are built once per metric at the end
+    # (an index into the three possible strings), not by string comparisons.
+    no_income = income <= 0
+    masks = {
+        "capital_service_capacity": np.broadcast_to(capital_service, shape) <= 0,
+        "liquidity_days": opex <= 0,
+        "ie_margin": no_income,
+        "distance_from_plan": no_income | np.broadcast_to(p_income <= 0, shape),
+        "agency_vs_ceiling": np.broadcast_to(~(plan.agency_ceiling > 0), shape),
     }
+    reasons = {}
     for name in METRICS:
         value = np.broadcast_to(values[name], shape)
-        reasons[name] = np.where(
-            (reasons[name] == "") & ~np.isfinite(value),
-            "figures too extreme to compute (check the plan for a typing error)",
-            reasons[name],
-        )
-        values[name] = np.where(reasons[name] == "", value, np.nan)
+        mask = np.broadcast_to(masks[name], shape)
+        code = np.where(mask, 1, np.where(np.isfinite(value), 0, 2)).astype(np.intp)
+        reasons[name] = np.array(["", _REASONS[name], _TOO_EXTREME])[code]
+        values[name] = np.where(code == 0, value, np.nan)
     components = {
         "operating_income_incl_stf": income,
         "operating_expenditure": opex,
