@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from cipmodel.examples import example_portfolio
-from cipmodel.model import Portfolio
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.inputs.records import Portfolio
 
 
 def cloned_portfolio(n_trusts: int = 235, n_schemes: int = 40, years: int = 5, seed: int = 1) -> Portfolio:

@@ -16,8 +16,8 @@ import time
 import numpy as np
 from _portfolio import best, cloned_portfolio
 
-from cipmodel.engine import compile_plan, project
-from cipmodel.solve import solve_cip
+from cipmodel.engine.project import compile_plan, project
+from cipmodel.engine.solve import solve_cip
 
 
 def main() -> list[tuple[str, float, str]]:

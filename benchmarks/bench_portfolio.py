@@ -14,9 +14,9 @@ from _portfolio import best
 
 
 def main() -> None:
-    from cipmodel.examples import example_portfolio
-    from cipmodel.run import run_plan
-    from cipmodel.sector import sector_tables
+    from cipmodel.inputs.examples import example_portfolio
+    from cipmodel.results.run import run_plan
+    from cipmodel.results.sector import sector_tables
 
     cmd = [sys.executable, "-m", "cipmodel", "portfolio", "--example", "national"]
     whole = best(lambda: subprocess.run(cmd, check=True, capture_output=True))

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 from _portfolio import best
 
-from cipmodel.engine import project
-from cipmodel.examples import example_portfolio
+from cipmodel.engine.project import project
+from cipmodel.inputs.examples import example_portfolio
 from cipmodel.montecarlo import simulate
 from cipmodel.montecarlo.simulation import _outputs
 
@@ -65,7 +65,7 @@ def _floor(result: Any, n: int, chunk: int) -> float:
     for s in range(plan.n_schemes):
         one = np.zeros(plan.n_schemes)
         one[s] = 1.0
-        from cipmodel.engine import Draws
+        from cipmodel.engine.project import Draws
 
         monthly[s] = project(plan, Draws(n=1, delivery=one[None])).cip_total[0, 0]
     sampler = ctx.sampler  # the same Philox rows as the full run
@@ -127,10 +127,10 @@ _CHILD = textwrap.dedent(
     from cipmodel.montecarlo import simulate
     which, draws, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     if which == "national":
-        from cipmodel.national import national_portfolio
+        from cipmodel.inputs.national import national_portfolio
         p = national_portfolio()
     else:
-        from cipmodel.examples import example_portfolio
+        from cipmodel.inputs.examples import example_portfolio
         p = example_portfolio("acute-11pc")
     simulate(p, draws=64, seed=1, sampler="random", workers=workers)  # warm-up (imports, caches)
     t = time.perf_counter()

@@ -9,53 +9,84 @@ The public API, for notebooks and scripts::
     result.to_dict()                            # the `cipmodel run --json` contract
 
 Money is £000; rates are fractions; surplus positive, deficit negative; month 1 = April.
+
+Names are imported on first use (PEP 562 module ``__getattr__``), so ``import cipmodel`` and
+the command line start without loading scipy, pandas or matplotlib. ``docs/architecture.md``
+maps the sub-packages (the layers) this API is drawn from.
 """
 
-from cipmodel.assess import Assessment, assess
-from cipmodel.engine import Draws, PlanArrays, Projection, compile_plan, project
-from cipmodel.errors import (
-    CipModelError,
-    Problem,
-    RulePackError,
-    SolveError,
-    ValidationError,
-    WorkbookError,
-)
-from cipmodel.examples import example_portfolio
-from cipmodel.io import read_plan, write_template
-from cipmodel.model import Portfolio
-from cipmodel.rules import load_pack
-from cipmodel.run import RunResult, run_plan
-from cipmodel.scenario import load_plan
-from cipmodel.score import score
-from cipmodel.solve import SolveResult, solve_cip
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Assessment",
-    "CipModelError",
-    "Draws",
-    "PlanArrays",
-    "Portfolio",
-    "Problem",
-    "Projection",
-    "RulePackError",
-    "RunResult",
-    "SolveError",
-    "SolveResult",
-    "ValidationError",
-    "WorkbookError",
-    "__version__",
-    "assess",
-    "compile_plan",
-    "example_portfolio",
-    "load_pack",
-    "load_plan",
-    "project",
-    "read_plan",
-    "run_plan",
-    "score",
-    "solve_cip",
-    "write_template",
-]
+from cipmodel.version import __version__
+
+if TYPE_CHECKING:
+    from cipmodel.engine.assess import Assessment, assess
+    from cipmodel.engine.project import Draws, PlanArrays, Projection, compile_plan, project
+    from cipmodel.engine.solve import SolveResult, solve_cip
+    from cipmodel.errors import (
+        CipModelError,
+        Problem,
+        RulePackError,
+        SolveError,
+        ValidationError,
+        WorkbookError,
+    )
+    from cipmodel.inputs.examples import example_portfolio
+    from cipmodel.inputs.records import Portfolio
+    from cipmodel.io.plan import load_plan
+    from cipmodel.io.workbook import read_plan, write_template
+    from cipmodel.regime.packs import load_pack
+    from cipmodel.regime.score import score
+    from cipmodel.report import plots as plot
+    from cipmodel.results.run import RunResult, run_plan
+
+#: Public name -> the module that defines it (``plot`` is a module).
+_EXPORTS: dict[str, str] = {
+    "Assessment": "cipmodel.engine.assess",
+    "CipModelError": "cipmodel.errors",
+    "Draws": "cipmodel.engine.project",
+    "PlanArrays": "cipmodel.engine.project",
+    "Portfolio": "cipmodel.inputs.records",
+    "Problem": "cipmodel.errors",
+    "Projection": "cipmodel.engine.project",
+    "RulePackError": "cipmodel.errors",
+    "RunResult": "cipmodel.results.run",
+    "SolveError": "cipmodel.errors",
+    "SolveResult": "cipmodel.engine.solve",
+    "ValidationError": "cipmodel.errors",
+    "WorkbookError": "cipmodel.errors",
+    "assess": "cipmodel.engine.assess",
+    "compile_plan": "cipmodel.engine.project",
+    "example_portfolio": "cipmodel.inputs.examples",
+    "load_pack": "cipmodel.regime.packs",
+    "load_plan": "cipmodel.io.plan",
+    "project": "cipmodel.engine.project",
+    "read_plan": "cipmodel.io.workbook",
+    "run_plan": "cipmodel.results.run",
+    "score": "cipmodel.regime.score",
+    "solve_cip": "cipmodel.engine.solve",
+    "write_template": "cipmodel.io.workbook",
+}
+_MODULES: dict[str, str] = {"plot": "cipmodel.report.plots"}
+
+__all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use and keep it in the module namespace."""
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        msg = f"module 'cipmodel' has no attribute {name!r}"
+        raise AttributeError(msg)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,10 +13,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cipmodel.engine import compile_plan, project
-from cipmodel.examples import example_portfolio
-from cipmodel.model import CostLine
-from cipmodel.run import run_plan
+from cipmodel.engine.project import compile_plan, project
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.inputs.records import CostLine
+from cipmodel.results.run import run_plan
 
 NON_PAY_INFLATION_Y1 = 1.02  # the example's year-1 non-pay inflation (examples.py drivers)
 

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from cipmodel.cli import cli
+from cipmodel.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """Engine tests: hand-checked worked examples and property tests.
 
-Hand-checked example (the ``small`` example in ``cipmodel/examples.py``), £000:
+Hand-checked example (the ``small`` example in ``cipmodel/inputs/examples.py``), £000:
 
     Income: NHS clinical 12,000 a year, flat -> 1,000 a month.
     Costs:  pay 9,000 (750/month), other non-pay 2,400 (200/month), depreciation 600 (50/month).
@@ -26,10 +26,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cipmodel.engine import Draws, compile_plan, project
-from cipmodel.examples import example_portfolio
-from cipmodel.model import Portfolio, Scheme
-from cipmodel.run import run_plan
+from cipmodel.engine.project import Draws, compile_plan, project
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.inputs.records import Portfolio, Scheme
+from cipmodel.results.run import run_plan
 
 GBP_K = 1e-6  # £000 tolerance for hand-checked arithmetic (exact up to float rounding)
 
@@ -111,7 +111,7 @@ def test_drivers_compound_by_line() -> None:
     )
     pr = project(compile_plan(p))
     lines = pr.by_year(pr.do_nothing[0, 0])  # (L, Y)
-    from cipmodel.engine import LINES
+    from cipmodel.engine.project import LINES
 
     L = {k: i for i, k in enumerate(LINES)}
     assert lines[L["pay_substantive"], 0] == pytest.approx(9000 * 1.01)
@@ -128,7 +128,7 @@ def test_profiles_sum_to_annual() -> None:
     annual = {}
     for rec in (*p.income, *p.costs):
         annual[rec.line] = annual.get(rec.line, 0.0) + rec.annual_value
-    from cipmodel.engine import LINES
+    from cipmodel.engine.project import LINES
 
     by_year = pr.by_year(pr.do_nothing[0, 0])
     for li, line in enumerate(LINES):

@@ -1,4 +1,4 @@
-"""STF/PSF funding engine (cipmodel.funding) and the funding rule packs.
+"""STF/PSF funding engine (cipmodel.regime.funding) and the funding rule packs.
 
 Money is £000 throughout. Unless a test says otherwise a trust has an allocation of
 £10,000k, accepted its control total, has a type 1 A&E that meets its trajectory, and its
@@ -18,14 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cipmodel.errors import RulePackError
-from cipmodel.funding import (
+from cipmodel.regime.funding import (
     FundingResult,
     assess_funding,
     assess_funding_scalar,
     distribute_bonus,
     validate_funding_pack,
 )
-from cipmodel.rules import Leaf, RulePack, load_pack
+from cipmodel.regime.packs import Leaf, RulePack, load_pack
 
 PACKS = ("stf-2016-17", "stf-2016-17:hsj", "stf-2017-18", "psf-2018-19")
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "funding-pack-example.toml"
@@ -573,7 +573,7 @@ def test_bad_input_shapes():
 )
 def test_bad_pack_names_file_and_key(tmp_path, old, new, key):
     """A broken copy of stf-2017-18 is refused with a message naming the file and the key."""
-    text = resources.files("cipmodel.rules").joinpath("stf-2017-18.toml").read_text("utf-8")
+    text = resources.files("cipmodel").joinpath("rules", "stf-2017-18.toml").read_text("utf-8")
     assert text.count(old) == 1
     path = tmp_path / "broken.toml"
     path.write_text(text.replace(old, new), encoding="utf-8")
@@ -588,7 +588,7 @@ def test_bad_pack_names_file_and_key(tmp_path, old, new, key):
 
 def test_split_error_names_both_keys(tmp_path):
     """A split that does not sum to 1 names split.finance and split.performance and the sum."""
-    text = resources.files("cipmodel.rules").joinpath("psf-2018-19.toml").read_text("utf-8")
+    text = resources.files("cipmodel").joinpath("rules", "psf-2018-19.toml").read_text("utf-8")
     path = tmp_path / "psf.toml"
     old = "[values.split.performance]\nvalue = 0.3"
     path.write_text(text.replace(old, "[values.split.performance]\nvalue = 0.4"), "utf-8")

@@ -34,9 +34,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cipmodel.errors import CipModelError, ValidationError
-from cipmodel.examples import example_portfolio
-from cipmodel.scenario import apply_scenario
-from cipmodel.schema import MISSING, load_schema
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.io.plan import apply_scenario
+from cipmodel.inputs.schema import MISSING, load_schema
 
 FUZZ_SEED = 20170401
 CASES = int(os.environ.get("CIPMODEL_FUZZ_CASES", "2000"))

@@ -42,8 +42,8 @@ from fuzz.hostile import (  # noqa: E402
 )
 from fuzz.xlsx import read_parts  # noqa: E402
 
-from cipmodel.cli import cli  # noqa: E402
-from cipmodel.examples import example_portfolio  # noqa: E402
+from cipmodel.cli.main import cli  # noqa: E402
+from cipmodel.inputs.examples import example_portfolio  # noqa: E402
 from cipmodel.io import read_plan, write_template  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

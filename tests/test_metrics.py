@@ -25,10 +25,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cipmodel.engine import compile_plan, project
-from cipmodel.examples import example_portfolio
-from cipmodel.metrics import compute_metrics
-from cipmodel.model import CostLine, Financing
+from cipmodel.engine.project import compile_plan, project
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.engine.metrics import compute_metrics
+from cipmodel.inputs.records import CostLine, Financing
 
 
 def _trust(**kw):  # noqa: ANN003, ANN202

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from cipmodel.errors import ValidationError
-from cipmodel.examples import example_portfolio
-from cipmodel.model import (
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.inputs.records import (
     ControlTotal,
     Drivers,
     Funding,
@@ -19,7 +19,7 @@ from cipmodel.model import (
     Source,
     Trust,
 )
-from cipmodel.schema import load_schema
+from cipmodel.inputs.schema import load_schema
 
 SCHEME = {"trust_code": "RSM", "scheme_id": "S9", "name": "n", "category": "pay", "value_fye": 1.0}
 

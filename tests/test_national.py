@@ -1,4 +1,4 @@
-"""The synthetic national portfolio (``cipmodel.national``) against its calibration targets.
+"""The synthetic national portfolio (``cipmodel.inputs.national``) against its calibration targets.
 
 Every calibration test names its target, its source (a section of the project's domain
 notes, ``docs/domain.md``, with the tag used there: [V] verified, [V-derived] arithmetic on verified figures,
@@ -16,17 +16,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cipmodel.examples import EXAMPLES, example_portfolio
-from cipmodel.model import Portfolio
-from cipmodel.national import (
+from cipmodel.inputs.examples import EXAMPLES, example_portfolio
+from cipmodel.inputs.records import Portfolio
+from cipmodel.inputs.national import (
     NAME,
     TRUST_TYPES,
     TYPE_MIX,
-    calibration_table,
+
     national_portfolio,
     type_counts,
 )
-from cipmodel.run import run_plan
+from cipmodel.results.run import run_plan
+from cipmodel.results.calibration import calibration_table
 
 BN = 1e6  # £000 in £1bn
 

@@ -1,5 +1,5 @@
 """The committed templates and docs are what the code writes now (regenerate with
-``make templates`` and the command in ``cipmodel.schema.schema_markdown``)."""
+``make templates`` and the command in ``cipmodel.inputs.schema.schema_markdown``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cipmodel.examples import example_portfolio
+from cipmodel.inputs.examples import example_portfolio
 from cipmodel.io import read_plan, workbooks_equal, write_template
-from cipmodel.schema import schema_markdown
+from cipmodel.inputs.schema import schema_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +45,6 @@ def test_public_api_is_sorted_and_importable() -> None:
 
 def test_cli_reference_is_current() -> None:
     """docs/cli.md is generated from the commands' help and up to date."""
-    from cipmodel.cli import cli_reference
+    from cipmodel.cli.main import cli_reference
 
     assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == cli_reference()

@@ -18,10 +18,10 @@ import openpyxl
 import pytest
 from test_results_workbook import fake_simulation, multi_portfolio
 
-from cipmodel.examples import example_portfolio
+from cipmodel.inputs.examples import example_portfolio
 from cipmodel.io import in_place_losses, read_plan, write_in_place, write_template
-from cipmodel.io.results import Expected, build_results_workbook
-from cipmodel.run import run_plan
+from cipmodel.io.results_workbook import Expected, build_results_workbook
+from cipmodel.results.run import run_plan
 
 pytestmark = pytest.mark.libreoffice
 

@@ -22,9 +22,9 @@ from click.testing import CliRunner
 from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image
 
-from cipmodel.cli import cli
+from cipmodel.cli.main import cli
 from cipmodel.errors import WorkbookError
-from cipmodel.examples import example_portfolio
+from cipmodel.inputs.examples import example_portfolio
 from cipmodel.io import (
     InPlaceRefused,
     in_place_losses,
@@ -34,12 +34,12 @@ from cipmodel.io import (
     write_results_workbook,
     write_template,
 )
-from cipmodel.io import results as resmod
-from cipmodel.io.results import build_results_workbook, clean_stale_temps
+from cipmodel.io import results_workbook as resmod
+from cipmodel.io.results_workbook import build_results_workbook, clean_stale_temps
 from cipmodel.io.workbook import _sheet_summary
-from cipmodel.model import Portfolio
-from cipmodel.run import RunResult, run_plan
-from cipmodel.schema import load_schema
+from cipmodel.inputs.records import Portfolio
+from cipmodel.results.run import RunResult, run_plan
+from cipmodel.inputs.schema import load_schema
 
 INPUT_SHEETS = [t.sheet for t in load_schema().tables]
 RESULT_SHEETS = ["Summary", "Monthly", "STF by quarter", "Metrics", "Schemes", "Lines", "Provenance"]

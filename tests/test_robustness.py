@@ -26,12 +26,12 @@ from click.testing import CliRunner
 from fuzz.harness import strict_json
 from fuzz.hostile import HOSTILE, RUN, RUN_REFUSED, edge_plan
 
-from cipmodel.cli import cli
+from cipmodel.cli.main import cli
 from cipmodel.errors import CipModelError, ValidationError
 from cipmodel.io import write_template
-from cipmodel.model import Trust
-from cipmodel.run import run_plan
-from cipmodel.schema import load_schema
+from cipmodel.inputs.records import Trust
+from cipmodel.results.run import run_plan
+from cipmodel.inputs.schema import load_schema
 
 EDGES = [h for h in HOSTILE if h.via == "run"]
 RUNS = [h for h in EDGES if h.expect == RUN]

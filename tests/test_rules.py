@@ -12,14 +12,14 @@ from importlib import resources
 import pytest
 from click.testing import CliRunner
 
-from cipmodel.cli_score import score as score_cmd
+from cipmodel.cli.score import score as score_cmd
 from cipmodel.errors import RulePackError
-from cipmodel.rules import available_packs, load_pack
-from cipmodel.score import metric_names, score, sof_pack
-from cipmodel.segment import candidate_segment, segmentation_pack
+from cipmodel.regime.packs import available_packs, load_pack
+from cipmodel.regime.score import metric_names, score, sof_pack
+from cipmodel.regime.segmentation import candidate_segment, segmentation_pack
 
-SOF_TEXT = resources.files("cipmodel.rules").joinpath("sof-2016.toml").read_text("utf-8")
-SEG_TEXT = resources.files("cipmodel.rules").joinpath("segmentation-2016.toml").read_text("utf-8")
+SOF_TEXT = resources.files("cipmodel").joinpath("rules", "sof-2016.toml").read_text("utf-8")
+SEG_TEXT = resources.files("cipmodel").joinpath("rules", "segmentation-2016.toml").read_text("utf-8")
 
 HEALTHY = {
     "capital_service_capacity": 2.0,

@@ -23,11 +23,11 @@ import openpyxl
 import pytest
 
 from cipmodel.errors import WorkbookError
-from cipmodel.examples import example_portfolio
+from cipmodel.inputs.examples import example_portfolio
 from cipmodel.io import read_plan, write_in_place, write_results_workbook, write_template
-from cipmodel.io import results as resmod
-from cipmodel.model import Portfolio
-from cipmodel.run import run_plan
+from cipmodel.io import results_workbook as resmod
+from cipmodel.inputs.records import Portfolio
+from cipmodel.results.run import run_plan
 
 TIMEOUT_S = 300
 KILLS = 5
@@ -36,8 +36,8 @@ SEED = 20170401
 WRITER = """
 import sys, time
 from cipmodel.io import read_plan
-from cipmodel.io.results import write_results_workbook
-from cipmodel.run import run_plan
+from cipmodel.io.results_workbook import write_results_workbook
+from cipmodel.results.run import run_plan
 
 result = run_plan(read_plan(sys.argv[1]))
 print("ready", flush=True)

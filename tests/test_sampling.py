@@ -1,12 +1,12 @@
-"""Samplers on the unit hypercube and the seed policy (cipmodel.sampling, cipmodel._random)."""
+"""Samplers on the unit hypercube and the seed policy (cipmodel.montecarlo.samplers, cipmodel.montecarlo.streams)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cipmodel._random import PhiloxRows, as_seed_sequence, resolve_seed, seed_record
-from cipmodel.sampling import (
+from cipmodel.montecarlo.streams import PhiloxRows, as_seed_sequence, resolve_seed, seed_record
+from cipmodel.montecarlo.samplers import (
     SAMPLERS,
     SOBOL_MAX_DIMS,
     LatinHypercubeSampler,

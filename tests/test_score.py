@@ -1,4 +1,4 @@
-"""Tests of the SOF finance and use of resources score (cipmodel.score, ``cipmodel score``).
+"""Tests of the SOF finance and use of resources score (cipmodel.regime.score, ``cipmodel score``).
 
 The constructed cases A-I come from domain.md §6.3. They are NOT published examples: they
 were derived by applying the §1.4-1.5 rules (thresholds as in §1.4, mean rounded half-up to
@@ -36,10 +36,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cipmodel.cli_score import MetricValue
-from cipmodel.cli_score import score as score_cmd
+from cipmodel.cli.score import MetricValue
+from cipmodel.cli.score import score as score_cmd
 from cipmodel.errors import ValidationError
-from cipmodel.score import NOT_APPLICABLE, score, score_metric
+from cipmodel.regime.score import NOT_APPLICABLE, score, score_metric
 
 METRICS = (
     "capital_service_capacity",
@@ -422,7 +422,7 @@ def test_rounding_tie_half_up_to_worse_by_default():
 
 def test_rounding_configurable_half_down_to_better(tmp_path):
     """A pack copy with rounding = half_down_to_better rounds the same tie to the better score."""
-    text = resources.files("cipmodel.rules").joinpath("sof-2016.toml").read_text("utf-8")
+    text = resources.files("cipmodel").joinpath("rules", "sof-2016.toml").read_text("utf-8")
     copy = tmp_path / "sof-mine.toml"
     copy.write_text(text.replace('value = "half_up_to_worse"', 'value = "half_down_to_better"'))
     r = score(TIE, pack=copy)

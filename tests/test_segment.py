@@ -1,4 +1,4 @@
-"""Tests of the finance trigger and the candidate SOF segment (cipmodel.segment).
+"""Tests of the finance trigger and the candidate SOF segment (cipmodel.regime.segmentation).
 
 The mapping tested is the modelling heuristic in ``segmentation-2016.toml`` (every value
 unverified; segmentation is NHS Improvement's judgement, domain.md §1.2).
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from cipmodel.errors import ValidationError
-from cipmodel.score import score
-from cipmodel.segment import candidate_segment, candidate_segments, finance_trigger
+from cipmodel.regime.score import score
+from cipmodel.regime.segmentation import candidate_segment, candidate_segments, finance_trigger
 
 
 @pytest.mark.parametrize(("overall", "fired"), [(1, False), (2, False), (3, True), (4, True)])

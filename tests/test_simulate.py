@@ -24,8 +24,8 @@ import pytest
 from scipy import stats
 
 from cipmodel.errors import RulePackError
-from cipmodel.examples import example_portfolio
-from cipmodel.model import Portfolio
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.inputs.records import Portfolio
 from cipmodel.montecarlo import (
     AEShock,
     Priors,
@@ -40,8 +40,8 @@ from cipmodel.montecarlo import (
 from cipmodel.montecarlo.inputs import InputModel
 from cipmodel.montecarlo.sensitivity import first_order
 from cipmodel.montecarlo.simulation import OUTPUTS
-from cipmodel.rules import load_pack
-from cipmodel.run import run_plan
+from cipmodel.regime.packs import load_pack
+from cipmodel.results.run import run_plan
 
 MC_SIGMAS = 4.0
 P_VALUES = (0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.55)
@@ -243,7 +243,7 @@ def test_convergence_stop() -> None:
 def test_priors_calibrated_on_national_portfolio() -> None:
     """The default priors deliver 85-90% of the national portfolio's planned in-year CIP,
     with non-recurrent schemes 25-30% of what is delivered (domain.md §4.2)."""
-    national = pytest.importorskip("cipmodel.national")
+    national = pytest.importorskip("cipmodel.inputs.national")
     r = simulate(national.national_portfolio(), draws=256, seed=2017, sampler="random")
     c = r.collector
     planned = r.run.solved.planned.sum()
@@ -293,7 +293,7 @@ def test_goal_seek_reports_an_unreachable_probability() -> None:
 def test_delivered_share_table_matches_exact_inverse_cdf() -> None:
     """The interpolated delivered share is within 1e-6 of SciPy's exact Beta inverse CDF and
     inside each distribution's [min, max]."""
-    from cipmodel.engine import compile_plan
+    from cipmodel.engine.project import compile_plan
 
     plan = compile_plan(example_portfolio("acute-11pc")).truncate(1)
     im = InputModel(plan, load_priors())
@@ -313,8 +313,8 @@ def test_drawn_inputs_are_bounded_and_correlated_as_specified() -> None:
     correlations, scaled by sqrt(w_i w_j) + sqrt((1 - w_i)(1 - w_j)) where the factors'
     national shares w differ."""
     p = example_portfolio("acute-11pc")
-    from cipmodel.engine import compile_plan
-    from cipmodel.sampling import make_sampler
+    from cipmodel.engine.project import compile_plan
+    from cipmodel.montecarlo.samplers import make_sampler
 
     plan = compile_plan(p).truncate(1)
     pri = load_priors()
@@ -381,7 +381,7 @@ def test_bad_priors_packs(tmp_path) -> None:  # noqa: ANN001
     text = load_pack("priors-2017").origin  # noqa: F841  (the packaged file exists)
     from importlib import resources
 
-    src = resources.files("cipmodel.rules").joinpath("priors-2017.toml").read_text(encoding="utf-8")
+    src = resources.files("cipmodel").joinpath("rules", "priors-2017.toml").read_text(encoding="utf-8")
     bad = tmp_path / "bad.toml"
     bad.write_text(src.replace("value = { min = 0.45, mode = 0.95, max = 1.0 }", "value = { min = 0.45, mode = 0.3, max = 1.0 }"), encoding="utf-8")
     with pytest.raises(RulePackError, match="delivery.rag.red.*mode 0.3 is outside"):

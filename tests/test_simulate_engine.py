@@ -15,9 +15,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cipmodel.engine import LINES, SIGN, Draws, compile_plan, project
-from cipmodel.examples import example_portfolio
-from cipmodel.model import Portfolio
+from cipmodel.engine.project import LINES, SIGN, Draws, compile_plan, project
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.inputs.records import Portfolio
 
 GBP_K = 1e-9
 

@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cipmodel.bands import cip_band, load_bands
-from cipmodel.engine import compile_plan, project
+from cipmodel.regime.bands import cip_band, load_bands
+from cipmodel.engine.project import compile_plan, project
 from cipmodel.errors import RulePackError, SolveError
-from cipmodel.examples import example_portfolio
-from cipmodel.model import ControlTotal
-from cipmodel.solve import solve_cip
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.inputs.records import ControlTotal
+from cipmodel.engine.solve import solve_cip
 
 GBP_1K = 1.0  # £000: "meets the control total to within £1k"
 

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cipmodel.errors import ValidationError, WorkbookError
-from cipmodel.examples import example_portfolio
+from cipmodel.inputs.examples import example_portfolio
 from cipmodel.io import (
     atomic_write,
     read_plan,
@@ -34,7 +34,7 @@ from cipmodel.io import (
     write_template,
 )
 from cipmodel.io import workbook as wbmod
-from cipmodel.model import (
+from cipmodel.inputs.records import (
     ControlTotal,
     CostLine,
     Drivers,
@@ -47,7 +47,7 @@ from cipmodel.model import (
     Source,
     Trust,
 )
-from cipmodel.schema import load_schema
+from cipmodel.inputs.schema import load_schema
 
 SCHEMA = load_schema()
 INPUT_SHEETS = [t.sheet for t in SCHEMA.tables]

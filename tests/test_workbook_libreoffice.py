@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 
 from cipmodel.errors import ValidationError
-from cipmodel.examples import example_portfolio
+from cipmodel.inputs.examples import example_portfolio
 from cipmodel.io import read_plan, read_plan_with_notes, write_template
 
 pytestmark = pytest.mark.libreoffice

@@ -1,7 +1,7 @@
 """Reading and writing plan workbooks (``.xlsx``).
 
 * :func:`read_plan` / :func:`read_plan_with_notes`: a plan workbook -> a
-  :class:`~cipmodel.model.Portfolio` (every problem reported with its cell).
+  :class:`~cipmodel.inputs.records.Portfolio` (every problem reported with its cell).
 * :func:`write_template`: a blank template, or a plan workbook holding a Portfolio.
 * :func:`write_results_workbook`: the board-ready results workbook (Summary, Monthly, STF
   by quarter, Metrics, Schemes, Lines, native charts, live formulas, provenance) plus the
@@ -15,13 +15,13 @@
 * :func:`atomic_write`: the all-or-nothing file write every writer uses.
 """
 
-from cipmodel.io.results import (
+from cipmodel.io.results_workbook import (
     InPlaceRefused,
     in_place_losses,
     write_in_place,
     write_results_workbook,
 )
-from cipmodel.io.safe import atomic_write
+from cipmodel.io.atomic import atomic_write
 from cipmodel.io.workbook import (
     read_plan,
     read_plan_with_notes,

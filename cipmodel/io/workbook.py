@@ -13,7 +13,7 @@ The workbook contract (``DESIGN.md`` §4, "Plan workbook") in short:
   header;
 * every row below the header row that is not blank is one record, including rows typed
   just below an Excel Table that was not extended (LibreOffice does not extend tables);
-* every cell goes through :meth:`cipmodel.schema.Field.coerce`. All problems in the file
+* every cell goes through :meth:`cipmodel.inputs.schema.Field.coerce`. All problems in the file
   are collected, each with its cell (``CIP!F14``), and raised as one
   :class:`~cipmodel.errors.ValidationError`;
 * formulas are read by the value the spreadsheet application saved with them (what
@@ -31,7 +31,7 @@ external-entity attacks are refused. Size limits (:data:`MAX_UNPACKED_BYTES`,
 bombs and runaway sheets before they fill memory. Macros in ``.xlsm`` files are neither run
 nor kept; links to other workbooks are never followed.
 
-Writing goes through :func:`cipmodel.io.safe.atomic_write`: a workbook appears complete or
+Writing goes through :func:`cipmodel.io.atomic.atomic_write`: a workbook appears complete or
 not at all, and an existing file is replaced only when asked to.
 """
 
@@ -73,9 +73,9 @@ from openpyxl.xml import functions as _xml
 from openpyxl.xml.constants import SHARED_STRINGS
 
 from cipmodel.errors import CipModelError, Problem, ValidationError, WorkbookError
-from cipmodel.io.safe import atomic_write, check_writable
-from cipmodel.model import RECORD_CLASSES, Portfolio, Source
-from cipmodel.schema import Field, Table, load_schema
+from cipmodel.io.atomic import atomic_write, check_writable
+from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, Source
+from cipmodel.inputs.schema import Field, Table, load_schema
 
 __all__ = [
     "read_plan",
@@ -148,7 +148,7 @@ def read_plan(
     max_cells: int | None = None,
     max_unpacked_bytes: int | None = None,
 ) -> Portfolio:
-    """Read a plan workbook into a :class:`~cipmodel.model.Portfolio`.
+    """Read a plan workbook into a :class:`~cipmodel.inputs.records.Portfolio`.
 
     Parameters
     ----------

@@ -12,7 +12,7 @@ The public API:
 ``docs/simulation.md`` describes the model, the priors and what is exact and approximate.
 """
 
-from cipmodel.montecarlo.goal import ProbabilitySolveResult, solve_probability
+from cipmodel.montecarlo.solve import ProbabilitySolveResult, solve_probability
 from cipmodel.montecarlo.priors import (
     AEShock,
     Priors,

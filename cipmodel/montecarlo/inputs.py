@@ -1,4 +1,4 @@
-"""From points on the unit hypercube to the engine's :class:`~cipmodel.engine.Draws`.
+"""From points on the unit hypercube to the engine's :class:`~cipmodel.engine.project.Draws`.
 
 :class:`InputModel` fixes, for one compiled plan and one :class:`~cipmodel.montecarlo.priors.
 Priors`, which coordinate of a sample point drives what (the *layout*), then maps a chunk of
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from cipmodel.engine import AGENCY, DRIVERS, LINES, RAGS, STAGES, Draws, PlanArrays
+from cipmodel.engine.project import AGENCY, DRIVERS, LINES, RAGS, STAGES, Draws, PlanArrays
 from cipmodel.montecarlo.priors import (
     DRIVER_FACTORS,
     FACTORS,

@@ -47,9 +47,9 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from cipmodel.engine import RAGS, STAGES
+from cipmodel.engine.project import RAGS, STAGES
 from cipmodel.errors import CipModelError, RulePackError
-from cipmodel.rules import RulePack, load_pack
+from cipmodel.regime.packs import RulePack, load_pack
 
 __all__ = [
     "FACTORS",
@@ -75,7 +75,7 @@ FACTORS: tuple[str, ...] = (
     "agency",
     "ae",
 )
-#: Factors that shift a driver of the engine (``cipmodel.engine.DRIVERS``).
+#: Factors that shift a driver of the engine (``cipmodel.engine.project.DRIVERS``).
 DRIVER_FACTORS: tuple[str, ...] = ("activity_growth", "pay_award", "non_pay_inflation", "drug_inflation")
 SHARE_KINDS = ("pert", "beta", "bernoulli", "fixed")
 

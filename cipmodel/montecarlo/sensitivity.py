@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from cipmodel.montecarlo.priors import FACTORS
-from cipmodel.run import MET_TOLERANCE
+from cipmodel.results.run import MET_TOLERANCE
 
 if TYPE_CHECKING:
     from cipmodel.montecarlo.simulation import SimulationResult

@@ -1,10 +1,10 @@
 """Monte Carlo simulation of a plan: probabilities, percentiles and funding at risk.
 
 :func:`simulate` draws the uncertain inputs (:mod:`cipmodel.montecarlo.priors`) on the unit
-hypercube (:mod:`cipmodel.sampling`), maps them to the engine's draws
+hypercube (:mod:`cipmodel.montecarlo.samplers`), maps them to the engine's draws
 (:mod:`cipmodel.montecarlo.inputs`), and runs **the same engine and assessment as a plan
 run** (:func:`cipmodel.engine.project` on arrays ``(draw, trust, month)``, then
-:func:`cipmodel.assess.assess`) on chunks of draws, folding each chunk into mergeable
+:func:`cipmodel.engine.assess.assess`) on chunks of draws, folding each chunk into mergeable
 summaries (:mod:`cipmodel.montecarlo.summary`). There is no per-draw Python loop.
 
 What is simulated: the first plan year (the year STF/PSF and the SOF score are assessed
@@ -35,20 +35,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cipmodel._format import json_float as _f
-from cipmodel._random import SeedLike, as_seed_sequence, resolve_seed, seed_record
-from cipmodel.assess import QUARTER_END_MONTHS, Assessment, assess, default_funding_pack
-from cipmodel.engine import LINES, PlanArrays, Projection, project
-from cipmodel.metrics import METRICS
-from cipmodel.model import Portfolio
+from cipmodel.formatting import json_float as _f
+from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
+from cipmodel.engine.assess import QUARTER_END_MONTHS, Assessment, assess, default_funding_pack
+from cipmodel.engine.project import LINES, PlanArrays, Projection, project
+from cipmodel.engine.metrics import METRICS
+from cipmodel.inputs.records import Portfolio
 from cipmodel.montecarlo.inputs import DrawnInputs, InputModel
 from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
 from cipmodel.montecarlo.summary import PERCENTILES, Collector, OutputSpec
-from cipmodel.rules import RulePack, load_pack
-from cipmodel.run import MET_TOLERANCE, RunResult, run_plan
-from cipmodel.sampling import SAMPLERS, Sampler, make_sampler
-from cipmodel.score import sof_pack
-from cipmodel.segment import segmentation_pack
+from cipmodel.regime.packs import RulePack, load_pack
+from cipmodel.results.run import MET_TOLERANCE, RunResult, run_plan
+from cipmodel.montecarlo.samplers import SAMPLERS, Sampler, make_sampler
+from cipmodel.regime.score import sof_pack
+from cipmodel.regime.segmentation import segmentation_pack
 
 __all__ = [
     "simulate",
@@ -288,7 +288,7 @@ def simulate(
     seed : int, SeedSequence, Generator or None
         None picks a fresh seed and records it in the provenance.
     sampler : {"sobol", "lhs", "random"}
-        Design on the unit hypercube (:mod:`cipmodel.sampling`).
+        Design on the unit hypercube (:mod:`cipmodel.montecarlo.samplers`).
     priors : str, Path, RulePack, Priors or None
         Pack name (``"priors-2017"``, ``"priors-2017:tracker"``), path, or object;
         ``None`` / ``"none"``: no uncertainty (reproduces the plan run).
@@ -302,7 +302,7 @@ def simulate(
         Draws whose outputs are stored exactly, at least 100 (default: as many as fit in
         128 MB).
     funding_rules, sof_rules, catch_up, bonus
-        As for :func:`cipmodel.run.run_plan`.
+        As for :func:`cipmodel.results.run.run_plan`.
     allow_large : bool
         Allow more than :data:`MAX_DRAWS` draws.
     workers : int, optional

@@ -33,7 +33,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from cipmodel.schema import Field, load_schema
+from cipmodel.inputs.schema import Field, load_schema
 
 from .xlsx import STYLE, Cell, Sheet, XlTable, build, read_parts, zip_parts
 

@@ -28,12 +28,12 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from cipmodel.cli import cli
+from cipmodel.cli.main import cli
 from cipmodel.errors import CipModelError, ValidationError, WorkbookError
 from cipmodel.io import read_plan
-from cipmodel.model import Portfolio
-from cipmodel.run import run_plan
-from cipmodel.scenario import load_plan
+from cipmodel.inputs.records import Portfolio
+from cipmodel.results.run import run_plan
+from cipmodel.io.plan import load_plan
 
 from .generators import Case
 from .xlsx import read_parts

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from cipmodel.errors import CipModelError, ValidationError
-from cipmodel.examples import example_portfolio
+from cipmodel.inputs.examples import example_portfolio
 from cipmodel.io import read_plan_with_notes
-from cipmodel.model import TABLE_NAMES, Portfolio
-from cipmodel.run import run_plan
-from cipmodel.scenario import load_plan
+from cipmodel.inputs.records import TABLE_NAMES, Portfolio
+from cipmodel.results.run import run_plan
+from cipmodel.io.plan import load_plan
 
 from .generators import plan_sheets
 from .xlsx import Cell, Sheet, XlTable, build, read_parts, zip_parts
@@ -190,7 +190,7 @@ def _sheet_xml(rows_xml: str, *, dimension: str | None = None, extra: str = "") 
 
 
 def _cip_header_xml() -> str:
-    from cipmodel.schema import load_schema
+    from cipmodel.inputs.schema import load_schema
 
     cells = "".join(
         f'<c r="{chr(65 + j)}1" t="inlineStr"><is><t>{f.header}</t></is></c>'

@@ -1,6 +1,6 @@
 """``cipmodel score``: the SOF finance and use of resources score from five metric values.
 
-The command only parses, calls :func:`cipmodel.score.score` and formats. Register it in the
+The command only parses, calls :func:`cipmodel.regime.score.score` and formats. Register it in the
 main group with ``cli.add_command(score)``.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from cipmodel.errors import CipModelError, ValidationError
-from cipmodel.score import ScoreResult
-from cipmodel.score import score as score_values
+from cipmodel.regime.score import ScoreResult
+from cipmodel.regime.score import score as score_values
 
 __all__ = ["MetricValue", "score"]
 

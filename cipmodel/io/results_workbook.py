@@ -30,7 +30,7 @@ shapes, macros, pivot tables, slicers, sparklines, extension-only conditional fo
 validations, saved formula values on input sheets, ...); it keeps a backup
 (``NAME.bak.xlsx``, then ``NAME.bak-2.xlsx``, ...) and never overwrites one.
 
-Every write goes through :func:`cipmodel.io.safe.atomic_write` (temporary file, then one
+Every write goes through :func:`cipmodel.io.atomic.atomic_write` (temporary file, then one
 rename). The temporary file is locked while it is written; a temporary file left behind by
 a killed process (``.NAME.<hex>.tmp`` next to the target) is unlocked, and the next results
 write to the same target removes it (POSIX; on Windows it stays until deleted by hand).
@@ -62,9 +62,9 @@ from openpyxl.chart import BarChart, LineChart, Reference, Series
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 
-from cipmodel.engine import CATEGORIES, IS_INCOME, KIND, LINES, RAGS, STAGES
+from cipmodel.engine.project import CATEGORIES, IS_INCOME, KIND, LINES, RAGS, STAGES
 from cipmodel.errors import WorkbookError
-from cipmodel.io.safe import atomic_write, check_writable
+from cipmodel.io.atomic import atomic_write, check_writable
 from cipmodel.io.workbook import (
     MONEY_FORMAT,
     PROVENANCE_SHEET,
@@ -80,8 +80,8 @@ from cipmodel.io.workbook import (
     _write_frame,
     _write_provenance,
 )
-from cipmodel.run import MET_TOLERANCE
-from cipmodel.schema import load_schema
+from cipmodel.results.run import MET_TOLERANCE
+from cipmodel.inputs.schema import load_schema
 
 try:  # POSIX advisory locks mark a temporary file as being written
     import fcntl
@@ -187,7 +187,7 @@ def write_results_workbook(
     path : path-like
         Where to write; must end in ``.xlsx``.
     result : RunResult
-        A plan run (:func:`cipmodel.run.run_plan`).
+        A plan run (:func:`cipmodel.results.run.run_plan`).
     overwrite : bool
         Replace an existing file (default False: an existing file is an error).
     simulation : mapping or object with ``to_dict()``, optional

@@ -26,7 +26,7 @@ agency spend against ceiling [fraction]
 A metric that cannot be computed (no income, no capital service, no agency ceiling, no
 operating expenditure, or figures so extreme the arithmetic overflows) is NaN in ``values``
 and has its reason in ``not_applicable``; the
-score then leaves it out (see :mod:`cipmodel.score`). No NaN reaches a user-facing output
+score then leaves it out (see :mod:`cipmodel.regime.score`). No NaN reaches a user-facing output
 without that reason.
 """
 
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cipmodel.engine import FINANCING, LINES, Projection
+from cipmodel.engine.project import FINANCING, LINES, Projection
 
 __all__ = ["METRICS", "MetricValues", "compute_metrics"]
 

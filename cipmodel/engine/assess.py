@@ -1,6 +1,6 @@
 """Assessment of a projection: STF/PSF funding, the SOF metrics and score, the segment trigger.
 
-:func:`assess` takes a :class:`~cipmodel.engine.Projection` (one draw for a plan run, many
+:func:`assess` takes a :class:`~cipmodel.engine.project.Projection` (one draw for a plan run, many
 for Monte Carlo) and the plan run it is measured against, and returns an
 :class:`Assessment` of arrays shaped (draw, trust, ...). It is the one place the funding
 engine, the metric calculation and the score meet, so a plan run and a simulation are
@@ -10,13 +10,13 @@ Order of play, per draw (first plan year):
 
 1. the quarterly gate on the year-to-date pre-STF surplus against the year-to-date
    pre-STF control-total profile decides the STF/PSF earned and lost each quarter
-   (:mod:`cipmodel.funding`); when the portfolio is the whole sector the forfeited pool is
+   (:mod:`cipmodel.regime.funding`); when the portfolio is the whole sector the forfeited pool is
    then shared among trusts that met their year-end control total (``bonus=True``);
 2. reported surplus = pre-STF surplus + STF/PSF earned, so lost funding flows into every
-   metric (:mod:`cipmodel.metrics`), year to date at each quarter end;
+   metric (:mod:`cipmodel.engine.metrics`), year to date at each quarter end;
 3. each metric is scored and the overall score formed with its overrides
-   (:mod:`cipmodel.score`), then the finance trigger and a candidate segment
-   (:mod:`cipmodel.segment`).
+   (:mod:`cipmodel.regime.score`), then the finance trigger and a candidate segment
+   (:mod:`cipmodel.regime.segmentation`).
 
 The A&E element counts as met in a quarter when the forecast is at or above the trajectory;
 a quarter with either figure missing counts as not met. A simulation passes its own drawn
@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from cipmodel.engine import Projection
+from cipmodel.engine.project import Projection
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.funding import FundingResult, assess_funding, distribute_bonus, validate_funding_pack
-from cipmodel.metrics import METRICS, MetricValues, compute_metrics
-from cipmodel.rules import RulePack, load_pack
-from cipmodel.score import ScoreResult, score, sof_pack
-from cipmodel.segment import (
+from cipmodel.regime.funding import FundingResult, assess_funding, distribute_bonus, validate_funding_pack
+from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics
+from cipmodel.regime.packs import RulePack, load_pack
+from cipmodel.regime.score import ScoreResult, score, sof_pack
+from cipmodel.regime.segmentation import (
     CandidateSegments,
     candidate_segments,
     finance_trigger,

@@ -152,7 +152,7 @@ def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
             return tomllib.loads(p.read_text(encoding="utf-8")), str(p)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise RulePackError(f"{p}: not valid TOML: {exc}") from None
-    res = resources.files("cipmodel.rules").joinpath(f"{name_or_path}.toml")
+    res = resources.files("cipmodel").joinpath("rules", f"{name_or_path}.toml")
     if not res.is_file():
         known = ", ".join(available_packs())
         raise RulePackError(f"unknown rule pack {str(name_or_path)!r} (available: {known})")
@@ -223,5 +223,5 @@ def load_pack(
 
 def available_packs() -> list[str]:
     """Names of the packs shipped with cipmodel."""
-    root = resources.files("cipmodel.rules")
+    root = resources.files("cipmodel").joinpath("rules")
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))

@@ -14,7 +14,7 @@ For repeated calls build the sampler once with :func:`make_sampler` (the Sobol e
 scrambling is costly in high dimension) and call its ``sample(start, count)``.
 
 ``random``
-    Plain Monte Carlo: counter-based Philox rows (:class:`cipmodel._random.PhiloxRows`).
+    Plain Monte Carlo: counter-based Philox rows (:class:`cipmodel.montecarlo.streams.PhiloxRows`).
 ``lhs``
     Latin hypercube over the *whole* design of ``total`` points, computed point by point:
     in dimension ``j`` point ``i`` falls in stratum ``pi_j(i)`` of ``total`` equal strata,
@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.stats import qmc
 
-from cipmodel._random import PhiloxRows, SeedLike, as_seed_sequence, substream
+from cipmodel.montecarlo.streams import PhiloxRows, SeedLike, as_seed_sequence, substream
 
 __all__ = [
     "SAMPLERS",

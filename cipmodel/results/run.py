@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cipmodel._format import json_float as _f
-from cipmodel.assess import QUARTER_END_MONTHS, Assessment, assess
-from cipmodel.engine import (
+from cipmodel.formatting import json_float as _f
+from cipmodel.engine.assess import QUARTER_END_MONTHS, Assessment, assess
+from cipmodel.engine.project import (
     CATEGORIES,
     IS_INCOME,
     LINES,
@@ -28,8 +28,8 @@ from cipmodel.engine import (
     compile_plan,
     project,
 )
-from cipmodel.model import TABLE_NAMES, Portfolio
-from cipmodel.solve import SolveResult, solve_cip
+from cipmodel.inputs.records import TABLE_NAMES, Portfolio
+from cipmodel.engine.solve import SolveResult, solve_cip
 
 __all__ = ["RunResult", "run_plan", "input_hash", "QUARTER_ENDS"]
 
@@ -396,8 +396,8 @@ class RunResult:
 
 def provenance(portfolio: Portfolio, **extra: Any) -> dict[str, Any]:
     """What a result was made from: package and schema version, input hash, and ``extra``."""
-    from cipmodel import __version__
-    from cipmodel.schema import load_schema
+    from cipmodel.version import __version__
+    from cipmodel.inputs.schema import load_schema
 
     out: dict[str, Any] = {
         "package": "cipmodel",

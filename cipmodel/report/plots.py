@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cipmodel.engine import STAGES
+from cipmodel.engine.project import STAGES
 
 __all__ = [
     "ytd_vs_control_total",
@@ -33,7 +33,7 @@ def _plt() -> Any:
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        msg = "cipmodel.plot needs matplotlib: pip install 'cipmodel[plot]'"
+        msg = "cipmodel.report.plots needs matplotlib: pip install 'cipmodel[plot]'"
         raise ImportError(msg) from exc
     return plt
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cipmodel.rules import RulePack, load_pack
+from cipmodel.regime.packs import RulePack, load_pack
 
 __all__ = ["cip_band", "load_bands"]
 

@@ -14,7 +14,7 @@ and reports every problem at once.
 
 Examples
 --------
->>> from cipmodel.model import Trust
+>>> from cipmodel.inputs.records import Trust
 >>> Trust(trust_code="RXX", name="Example", trust_type="Acute").trust_type
 'acute'
 """
@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.schema import MISSING, Table, load_schema
+from cipmodel.inputs.schema import MISSING, Table, load_schema
 
 __all__ = [
     "Source",

@@ -23,8 +23,11 @@
     accepted = false         # every trust's control total, every year
 
 Every key is checked; problems name the file and key (``base.toml: drivers.pay_award``).
-:func:`load_plan` reads a workbook or a scenario and returns the portfolio and a short
-description of where it came from.
+:func:`read_scenario_file` parses and checks a file; :func:`apply_scenario` applies its
+changes to a portfolio. Reading the workbook a scenario names is the io layer's job
+(:func:`cipmodel.io.plan.load_plan`), and so is the one change that needs a projection
+(``delivered_pct`` scales CIP to a share of operating expenditure): the caller passes the
+engine's measure in as ``cip_and_opex``, so this input layer never runs the engine.
 """
 
 from __future__ import annotations
@@ -32,15 +35,22 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cipmodel.errors import Problem, ValidationError, WorkbookError
-from cipmodel.examples import EXAMPLES, example_portfolio
-from cipmodel.model import Drivers, Portfolio
-from cipmodel.schema import load_schema
+from cipmodel.inputs.examples import EXAMPLES, example_portfolio
+from cipmodel.inputs.records import Drivers, Portfolio
+from cipmodel.inputs.schema import load_schema
 
-__all__ = ["load_plan", "load_scenario", "apply_scenario"]
+__all__ = ["CipAndOpex", "ScenarioFile", "apply_scenario", "read_scenario_file"]
+
+#: Year-1 planned CIP and do-nothing operating expenditure per trust [£000], in the order of
+#: the codes: ``(codes, cip_planned, opex_do_nothing)``. The engine provides it
+#: (:func:`cipmodel.engine.project.year_one_cip_and_opex`).
+CipAndOpex = Callable[[Portfolio], tuple[Sequence[str], Sequence[float], Sequence[float]]]
 
 _DRIVER_FIELDS = {
     f.name: f for f in load_schema().table("drivers").fields if f.name not in ("trust_code", "year")
@@ -50,28 +60,6 @@ _CIP_KEYS = {"scale", "delivered_pct"}
 _HEAD_KEYS = ("name", "description", "plan", "example")
 MAX_SCENARIO_BYTES = 1024 * 1024
 _NAME_MAX = 200
-
-
-def load_plan(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
-    """Read a plan workbook (``.xlsx``/``.xlsm``) or a scenario (``.toml``).
-
-    Returns
-    -------
-    (Portfolio, dict)
-        The portfolio and provenance entries (``input``, and ``scenario`` for a scenario).
-
-    Raises
-    ------
-    ValidationError, WorkbookError
-        With every problem and its place.
-    """
-    p = Path(path)
-    if p.suffix.lower() == ".toml":
-        return load_scenario(p)
-    from cipmodel.io.workbook import read_plan
-
-    portfolio = read_plan(p)
-    return portfolio, {"input": p.name}
 
 
 def _problem(file: str, key: str, msg: str) -> Problem:
@@ -86,8 +74,36 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def load_scenario(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
-    """Read a scenario file, load the plan it names and apply its changes."""
+@dataclass(frozen=True)
+class ScenarioFile:
+    """A parsed, checked scenario file (the plan it names is not read yet).
+
+    Attributes
+    ----------
+    file : str
+        The file's name, the place in every message (``base.toml: drivers.pay_award``).
+    name : str
+        The scenario's name (``[scenario] name``, default: the file's stem).
+    raw : dict
+        The parsed TOML; :func:`apply_scenario` checks and applies its change sections.
+    plan : Path or None
+        The workbook it names, resolved against the file's folder.
+    plan_text : str or None
+        That path as written in the file (recorded in the provenance).
+    example : str or None
+        The bundled example it names instead of a workbook.
+    """
+
+    file: str
+    name: str
+    raw: dict[str, Any]
+    plan: Path | None = None
+    plan_text: str | None = None
+    example: str | None = None
+
+
+def read_scenario_file(path: str | Path) -> ScenarioFile:
+    """Read and check a scenario file's ``[scenario]`` head; the change sections come later."""
     p = Path(path)
     name = p.name
     try:
@@ -144,28 +160,20 @@ def load_scenario(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
             raise ValidationError(
                 [_problem(name, "scenario.example", f"unknown example {_short(head['example'])} (known: {known})")]
             )
-        base = example_portfolio(head["example"])
-        source = f"example:{head['example']}"
-    else:
-        if not isinstance(head["plan"], str) or not head["plan"].strip() or "\x00" in head["plan"]:
-            raise ValidationError([_problem(name, "scenario.plan", "must be a file path")])
-        try:
-            plan_path = (p.parent / head["plan"]).resolve()
-        except (OSError, RuntimeError, ValueError) as exc:  # too long, a symlink loop...
-            raise ValidationError(
-                [_problem(name, "scenario.plan", f"cannot be opened: {getattr(exc, 'strerror', None) or exc}")]
-            ) from None
-        if plan_path.suffix.lower() == ".toml":
-            raise ValidationError(
-                [_problem(name, "scenario.plan", "must name a workbook, not another scenario")]
-            )
-        from cipmodel.io.workbook import read_plan
-
-        base = read_plan(plan_path)
-        source = head["plan"]
-    portfolio = apply_scenario(base, raw, file=name)
-    portfolio = dataclasses.replace(portfolio, name=f"{base.name} [{scen}]")
-    return portfolio, {"input": source, "scenario": scen, "scenario_file": name}
+        return ScenarioFile(file=name, name=scen, raw=raw, example=head["example"])
+    if not isinstance(head["plan"], str) or not head["plan"].strip() or "\x00" in head["plan"]:
+        raise ValidationError([_problem(name, "scenario.plan", "must be a file path")])
+    try:
+        plan_path = (p.parent / head["plan"]).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # too long, a symlink loop...
+        raise ValidationError(
+            [_problem(name, "scenario.plan", f"cannot be opened: {getattr(exc, 'strerror', None) or exc}")]
+        ) from None
+    if plan_path.suffix.lower() == ".toml":
+        raise ValidationError(
+            [_problem(name, "scenario.plan", "must name a workbook, not another scenario")]
+        )
+    return ScenarioFile(file=name, name=scen, raw=raw, plan=plan_path, plan_text=head["plan"])
 
 
 def _check_driver(file: str, key: str, value: Any, problems: list[Problem], add: bool) -> Any:
@@ -184,8 +192,18 @@ def _check_driver(file: str, key: str, value: Any, problems: list[Problem], add:
     return v
 
 
-def apply_scenario(portfolio: Portfolio, raw: dict[str, Any], *, file: str = "scenario") -> Portfolio:
-    """Apply the ``drivers``, ``cip`` and ``control_total`` sections of a parsed scenario."""
+def apply_scenario(
+    portfolio: Portfolio,
+    raw: dict[str, Any],
+    *,
+    file: str = "scenario",
+    cip_and_opex: CipAndOpex | None = None,
+) -> Portfolio:
+    """Apply the ``drivers``, ``cip`` and ``control_total`` sections of a parsed scenario.
+
+    ``cip_and_opex`` measures year-1 CIP and do-nothing operating expenditure; it is needed
+    only when the scenario sets ``cip.delivered_pct`` (the io layer passes the engine's).
+    """
     problems: list[Problem] = []
     drv = raw.get("drivers", {})
     sets: dict[tuple[int | None, str], float] = {}
@@ -272,14 +290,12 @@ def apply_scenario(portfolio: Portfolio, raw: dict[str, Any], *, file: str = "sc
     if "scale" in cip:
         out = out.with_cip_scaled(float(cip["scale"]))
     elif "delivered_pct" in cip:
-        from cipmodel.engine import compile_plan, project
-
-        plan = compile_plan(out)
-        proj = project(plan)
-        planned = proj.by_year(proj.cip_total)[0, :, 0]
-        opex = proj.by_year(proj.operating_expenditure_do_nothing)[0, :, 0]
+        if cip_and_opex is None:
+            msg = "cip.delivered_pct needs cip_and_opex (the engine's year-1 CIP and opex)"
+            raise TypeError(msg)
+        codes, planned, opex = cip_and_opex(out)
         factors = {}
-        for code, c, o in zip(plan.codes, planned, opex, strict=True):
+        for code, c, o in zip(codes, planned, opex, strict=True):
             if c <= 0:
                 raise ValidationError(
                     [_problem(file, "cip.delivered_pct", f"trust {code} has no CIP in year 1 to scale")]

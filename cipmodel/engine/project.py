@@ -2,7 +2,7 @@
 
 Two steps:
 
-1. :func:`compile_plan` turns a validated :class:`~cipmodel.model.Portfolio` into
+1. :func:`compile_plan` turns a validated :class:`~cipmodel.inputs.records.Portfolio` into
    :class:`PlanArrays` (numpy arrays; no Python objects per scheme or month).
 2. :func:`project` runs those arrays for a set of :class:`Draws` and returns a
    :class:`Projection` with arrays shaped ``(draw, trust, line, month)`` and
@@ -39,8 +39,8 @@ from functools import cached_property
 
 import numpy as np
 
-from cipmodel.model import Portfolio
-from cipmodel.schema import load_schema
+from cipmodel.inputs.records import Portfolio
+from cipmodel.inputs.schema import load_schema
 
 __all__ = [
     "DRIVERS",
@@ -745,3 +745,23 @@ def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
     return Projection(
         plan=plan, n_draws=n_d, _dn=dn, _cip_c=cip, _cip_lines=lines, _value=value, _start=start
     )
+
+
+def year_one_cip_and_opex(
+    portfolio: Portfolio,
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Each trust's year-1 planned CIP and do-nothing operating expenditure [£000].
+
+    The measure a scenario's ``cip.delivered_pct`` scales against (the CIP share of
+    operating expenditure), from a plan run at planned values.
+
+    Returns
+    -------
+    (codes, cip_planned, opex_do_nothing)
+        Trust codes in plan order and two arrays of shape ``(trust,)`` [£000/yr].
+    """
+    plan = compile_plan(portfolio)
+    proj = project(plan)
+    planned = proj.by_year(proj.cip_total)[0, :, 0]
+    opex = proj.by_year(proj.operating_expenditure_do_nothing)[0, :, 0]
+    return tuple(plan.codes), planned, opex

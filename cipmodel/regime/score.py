@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.rules import RulePack, is_number, load_pack
+from cipmodel.regime.packs import RulePack, is_number, load_pack
 
 __all__ = [
     "BOUNDARIES",

@@ -1,6 +1,6 @@
 """Sector tables for a portfolio of many trusts: the shape NHS Improvement published.
 
-:func:`sector_tables` turns a :class:`~cipmodel.run.RunResult` into DataFrames by trust
+:func:`sector_tables` turns a :class:`~cipmodel.results.run.RunResult` into DataFrames by trust
 type: how many trusts meet their control total, STF/PSF earned and forfeited, the finance
 and use of resources score and the candidate segment (finance theme only — a candidate,
 since segmentation is the regulator's judgement).
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cipmodel.run import RunResult
+from cipmodel.results.run import RunResult
 
 __all__ = ["sector_tables", "TYPE_ORDER"]
 

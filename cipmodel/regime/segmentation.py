@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.rules import RulePack, load_pack
+from cipmodel.regime.packs import RulePack, load_pack
 
 __all__ = [
     "CONDITIONS",

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import elementwise
 
-from cipmodel.bands import cip_band
-from cipmodel.engine import Draws, PlanArrays, Projection, project
+from cipmodel.regime.bands import cip_band
+from cipmodel.engine.project import Draws, PlanArrays, Projection, project
 from cipmodel.errors import SolveError
-from cipmodel.model import Portfolio, Scheme
+from cipmodel.inputs.records import Portfolio, Scheme
 
 __all__ = ["SolveResult", "solve_cip"]
 

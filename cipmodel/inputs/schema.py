@@ -335,7 +335,7 @@ def schema_markdown() -> str:
     """The input reference (``docs/schema.md``), generated from the schema.
 
     ``tests/test_docs.py`` fails if the committed file differs from this text; regenerate it
-    with ``python -c "from cipmodel.schema import schema_markdown; print(schema_markdown(), end='')"
+    with ``python -c "from cipmodel.inputs.schema import schema_markdown; print(schema_markdown(), end='')"
     > docs/schema.md``.
     """
     s = load_schema()

@@ -2,7 +2,7 @@
 
 The command only parses, calls :func:`cipmodel.montecarlo.simulate` (or
 :func:`~cipmodel.montecarlo.solve_probability`) and formats. It is registered in the main
-group with ``cli.add_command(simulate)``. Helpers of :mod:`cipmodel.cli` are imported when a
+group with ``cli.add_command(simulate)``. Helpers of :mod:`cipmodel.cli.main` are imported when a
 command runs (that module imports this one).
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 
 import click
 
-from cipmodel._format import money as _money
-from cipmodel._format import pct as _pct
+from cipmodel.formatting import money as _money
+from cipmodel.formatting import pct as _pct
 from cipmodel.montecarlo.simulation import DEFAULT_DRAWS, DEFAULT_SAMPLER, MAX_DRAWS
-from cipmodel.sampling import SAMPLERS, SamplingWarning
+from cipmodel.montecarlo.samplers import SAMPLERS, SamplingWarning
 
 __all__ = ["simulate", "solve_probability_command", "PROGRESS_MIN_WORK"]
 
@@ -104,7 +104,7 @@ def simulate(
     inflation, activity, agency spend and A&E performance, with national shocks shared by
     all trusts. Money in £000.
     """
-    from cipmodel.cli import _load, _output_path
+    from cipmodel.cli.main import _load, _output_path
     from cipmodel.montecarlo import simulate as run_simulation
 
     _check_cap(draws, allow_large)
@@ -132,7 +132,7 @@ def simulate(
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if output is not None:
-        from cipmodel.cli import _write_results
+        from cipmodel.cli.main import _write_results
 
         _write_results(output, result.run, force, extra=result.simulation_sheets(), simulation=result)
     if as_json:
@@ -203,7 +203,7 @@ def solve_probability_command(
     no_uncertainty: bool, allow_large: bool, as_json: bool, year: int = 1,
 ) -> None:
     """``cipmodel solve PLAN --probability P``: the CIP needed for P(meet) >= P."""
-    from cipmodel.cli import _load
+    from cipmodel.cli.main import _load
     from cipmodel.montecarlo import solve_probability
 
     if year != 1:

@@ -15,11 +15,11 @@ from typing import Any
 import click
 import numpy as np
 
-from cipmodel import __version__
-from cipmodel._format import money as _money
-from cipmodel._format import pct as _pct
-from cipmodel.cli_score import score
-from cipmodel.cli_simulate import simulate, simulation_options, solve_probability_command
+from cipmodel.version import __version__
+from cipmodel.formatting import money as _money
+from cipmodel.formatting import pct as _pct
+from cipmodel.cli.score import score
+from cipmodel.cli.simulate import simulate, simulation_options, solve_probability_command
 from cipmodel.errors import CipModelError, ValidationError
 
 EXIT_DATA = 2
@@ -69,7 +69,7 @@ def rules_options(fn: Any) -> Any:
 
 
 def _load(plan: Path) -> tuple[Any, dict[str, Any]]:
-    from cipmodel.scenario import load_plan
+    from cipmodel.io.plan import load_plan
 
     return load_plan(plan)
 
@@ -94,7 +94,7 @@ def _output_path(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def template(out: Path, example: str | None, force: bool) -> None:
     """Write a blank plan workbook, or a worked example, to OUT (.xlsx)."""
-    from cipmodel.examples import EXAMPLES, example_portfolio
+    from cipmodel.inputs.examples import EXAMPLES, example_portfolio
     from cipmodel.io.workbook import write_template
 
     if out.suffix.lower() != ".xlsx":
@@ -208,7 +208,7 @@ def _print_run(result: Any) -> None:
 @rules_options
 def run(plan: Path, output: Path | None, as_json: bool, force: bool, in_place: bool, **rules: Any) -> None:
     """Plan run: projection, control total, CIP, STF/PSF and the SOF score."""
-    from cipmodel.run import run_plan
+    from cipmodel.results.run import run_plan
 
     if in_place:
         if output is not None:
@@ -220,7 +220,7 @@ def run(plan: Path, output: Path | None, as_json: bool, force: bool, in_place: b
     # read first: the reader's size, row and XML limits guard everything after it
     portfolio, prov = _load(plan)
     if in_place:
-        from cipmodel.io.results import InPlaceRefused, in_place_losses
+        from cipmodel.io.results_workbook import InPlaceRefused, in_place_losses
 
         losses = in_place_losses(plan)  # before the run: fail fast, file untouched
         if losses:
@@ -230,7 +230,7 @@ def run(plan: Path, output: Path | None, as_json: bool, force: bool, in_place: b
         _write_results(output, result, force)
     backup = None
     if in_place:
-        from cipmodel.io.results import write_in_place
+        from cipmodel.io.results_workbook import write_in_place
 
         backup = write_in_place(plan, result)
     if as_json:
@@ -246,7 +246,7 @@ def run(plan: Path, output: Path | None, as_json: bool, force: bool, in_place: b
 def _write_results(output: Path, result: Any, force: bool, extra: dict[str, Any] | None = None,
                    simulation: Any = None) -> None:
     """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines, charts)."""
-    from cipmodel.io.results import write_results_workbook
+    from cipmodel.io.results_workbook import write_results_workbook
 
     write_results_workbook(output, result, overwrite=force, simulation=simulation, extra_sheets=extra)
 
@@ -260,8 +260,8 @@ def _write_results(output: Path, result: Any, force: bool, extra: dict[str, Any]
 @simulation_options
 def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim: Any) -> None:
     """The CIP (% of operating expenditure and £000) needed to meet the control total."""
-    from cipmodel.engine import compile_plan
-    from cipmodel.solve import solve_cip
+    from cipmodel.engine.project import compile_plan
+    from cipmodel.engine.solve import solve_cip
 
     if probability is not None:
         return solve_probability_command(plan, probability, as_json=as_json, year=year, **sim)
@@ -307,9 +307,9 @@ def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim
 def portfolio(plan: Path | None, example: str | None, as_json: bool, output: Path | None,
               force: bool, bonus: bool, **rules: Any) -> None:
     """Sector tables: control totals met, STF/PSF, finance score and candidate segments by trust type."""
-    from cipmodel.examples import EXAMPLES, example_portfolio
-    from cipmodel.run import run_plan
-    from cipmodel.sector import sector_tables
+    from cipmodel.inputs.examples import EXAMPLES, example_portfolio
+    from cipmodel.results.run import run_plan
+    from cipmodel.results.sector import sector_tables
 
     if (plan is None) == (example is None):
         raise click.UsageError("give a PLAN file or --example NAME (e.g. --example national)")
@@ -357,10 +357,10 @@ def demo(out_dir: Path, force: bool) -> None:
     Plan run, a 16,384-draw simulation (seed 42) and the CIP needed for an 80% chance of
     meeting the control total; writes results.xlsx and, with matplotlib installed, plots.
     """
-    from cipmodel.cli_simulate import _print_simulation
-    from cipmodel.examples import example_portfolio
+    from cipmodel.cli.simulate import _print_simulation
+    from cipmodel.inputs.examples import example_portfolio
     from cipmodel.montecarlo import simulate, solve_probability
-    from cipmodel.run import run_plan
+    from cipmodel.results.run import run_plan
 
     results = out_dir / "results.xlsx"
     if results.exists() and not force:
@@ -383,7 +383,7 @@ def demo(out_dir: Path, force: bool) -> None:
     except ImportError:
         click.echo("Plots skipped: install matplotlib (pip install 'cipmodel[plot]') to draw them")
         return
-    from cipmodel import plot
+    from cipmodel.report import plots as plot
 
     figures = {
         "ytd-vs-control-total.png": lambda: plot.ytd_vs_control_total(result),
@@ -411,7 +411,7 @@ def cli_reference() -> str:
     """The CLI reference (``docs/cli.md``), generated from every command's ``--help``.
 
     ``tests/test_project_files.py`` fails if the committed file differs; regenerate with
-    ``python -c "from cipmodel.cli import cli_reference; print(cli_reference(), end='')" > docs/cli.md``.
+    ``python -c "from cipmodel.cli.main import cli_reference; print(cli_reference(), end='')" > docs/cli.md``.
     """
     out = ["# Command-line reference", "", "Generated from `cipmodel --help` — do not edit by hand.", ""]
     ctx = click.Context(cli, info_name="cipmodel", terminal_width=100, max_content_width=100,

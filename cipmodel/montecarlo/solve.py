@@ -1,6 +1,6 @@
 """Goal seek on probability: the CIP needed for P(meet the control total) >= p.
 
-As in :func:`cipmodel.solve.solve_cip`, the unknown for each trust is a multiplier ``k`` on
+As in :func:`cipmodel.engine.solve.solve_cip`, the unknown for each trust is a multiplier ``k`` on
 its whole CIP programme (its mix of schemes, stages, phasing and risks kept as planned). In
 a draw, the first year's pre-STF surplus is linear in ``k`` — ``s(k) = a + k c`` with ``c``
 the CIP the draw delivers at ``k = 1`` (the delivered shares and slippage of a draw do not
@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cipmodel._format import json_float
-from cipmodel._random import SeedLike, as_seed_sequence, resolve_seed, seed_record
-from cipmodel.bands import cip_band
-from cipmodel.model import Portfolio
+from cipmodel.formatting import json_float
+from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
+from cipmodel.regime.bands import cip_band
+from cipmodel.inputs.records import Portfolio
 from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
 from cipmodel.montecarlo.simulation import (
     DEFAULT_DRAWS,
@@ -43,9 +43,9 @@ from cipmodel.montecarlo.simulation import (
     _resolve_packs,
     auto_chunk_size,
 )
-from cipmodel.rules import RulePack
-from cipmodel.run import MET_TOLERANCE, run_plan
-from cipmodel.sampling import SAMPLERS
+from cipmodel.regime.packs import RulePack
+from cipmodel.results.run import MET_TOLERANCE, run_plan
+from cipmodel.montecarlo.samplers import SAMPLERS
 
 __all__ = ["ProbabilitySolveResult", "solve_probability", "MAX_VALUES"]
 

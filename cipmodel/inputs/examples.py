@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cipmodel.model import Portfolio
+from cipmodel.inputs.records import Portfolio
 
 __all__ = ["EXAMPLES", "example_portfolio"]
 
@@ -196,7 +196,7 @@ def _small() -> Portfolio:
 
 def _national() -> Portfolio:
     # imported here so importing the examples does not import the generator
-    from cipmodel.national import national_portfolio
+    from cipmodel.inputs.national import national_portfolio
 
     return national_portfolio()
 

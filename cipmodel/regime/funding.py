@@ -30,7 +30,7 @@ Arrays are shaped ``(draw, trust, quarter)``; money is £000.
 Examples
 --------
 >>> import numpy as np
->>> from cipmodel.rules import load_pack
+>>> from cipmodel.regime.packs import load_pack
 >>> pack = load_pack("stf-2017-18")
 >>> target = np.zeros((1, 1, 4))
 >>> surplus = np.array([[[0.0, -1.0, 0.0, 0.0]]])       # Q2 YTD £1k short of the profile
@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cipmodel.rules import RulePack, is_number
+from cipmodel.regime.packs import RulePack, is_number
 
 __all__ = [
     "FundingResult",

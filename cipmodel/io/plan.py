@@ -1,0 +1,68 @@
+"""Load a plan from a file: a plan workbook, or a scenario file naming a workbook or example.
+
+This is where the input layer's scenario parsing (:mod:`cipmodel.inputs.scenario`), the
+hardened workbook reader (:mod:`cipmodel.io.workbook`) and the engine's one measure a scenario
+needs (year-1 CIP against do-nothing operating expenditure, for ``cip.delivered_pct``) meet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from cipmodel.engine.project import year_one_cip_and_opex
+from cipmodel.inputs.examples import example_portfolio
+from cipmodel.inputs.records import Portfolio
+from cipmodel.inputs import scenario as scenario_file
+from cipmodel.io.workbook import read_plan
+
+__all__ = ["apply_scenario", "load_plan", "load_scenario"]
+
+
+def apply_scenario(
+    portfolio: Portfolio, raw: dict[str, Any], *, file: str = "scenario"
+) -> Portfolio:
+    """Apply a parsed scenario's ``drivers``, ``cip`` and ``control_total`` changes.
+
+    The notebook-friendly form of :func:`cipmodel.inputs.scenario.apply_scenario`, with the
+    engine's year-1 CIP and operating expenditure supplied for ``cip.delivered_pct``.
+    """
+    return scenario_file.apply_scenario(
+        portfolio, raw, file=file, cip_and_opex=year_one_cip_and_opex
+    )
+
+
+def load_plan(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
+    """Read a plan workbook (``.xlsx``/``.xlsm``) or a scenario (``.toml``).
+
+    Returns
+    -------
+    (Portfolio, dict)
+        The portfolio and provenance entries (``input``, and ``scenario`` for a scenario).
+
+    Raises
+    ------
+    ValidationError, WorkbookError
+        With every problem and its place.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".toml":
+        return load_scenario(p)
+    portfolio = read_plan(p)
+    return portfolio, {"input": p.name}
+
+
+def load_scenario(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
+    """Read a scenario file, load the plan it names and apply its changes."""
+    sf = scenario_file.read_scenario_file(path)
+    if sf.example is not None:
+        base = example_portfolio(sf.example)
+        source = f"example:{sf.example}"
+    else:
+        assert sf.plan is not None and sf.plan_text is not None  # one of the two, checked
+        base = read_plan(sf.plan)
+        source = sf.plan_text
+    portfolio = apply_scenario(base, sf.raw, file=sf.file)
+    portfolio = dataclasses.replace(portfolio, name=f"{base.name} [{sf.name}]")
+    return portfolio, {"input": source, "scenario": sf.name, "scenario_file": sf.file}
