@@ -9,18 +9,31 @@ from typing import Any
 
 import numpy as np
 
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import Portfolio
 
 
-def cloned_portfolio(n_trusts: int = 235, n_schemes: int = 40, years: int = 5, seed: int = 1) -> Portfolio:
+def cloned_portfolio(
+    n_trusts: int = 235, n_schemes: int = 40, years: int = 5, seed: int = 1
+) -> Portfolio:
     """The acute example copied to ``n_trusts`` trusts, scaled randomly, horizon ``years``."""
     rng = np.random.default_rng(seed)
     base = example_portfolio("acute-11pc")
     schemes = [s for s in base.cip if s.start_year == 1][:n_schemes]
-    tables: dict[str, list] = {k: [] for k in (
-        "trusts", "income", "costs", "cip", "control_total", "funding", "financing",
-        "drivers", "profiles")}
+    tables: dict[str, list] = {
+        k: []
+        for k in (
+            "trusts",
+            "income",
+            "costs",
+            "cip",
+            "control_total",
+            "funding",
+            "financing",
+            "drivers",
+            "profiles",
+        )
+    }
     for i in range(n_trusts):
         code = f"T{i:03d}"
         k = float(rng.uniform(0.2, 2.0))
@@ -34,7 +47,8 @@ def cloned_portfolio(n_trusts: int = 235, n_schemes: int = 40, years: int = 5, s
         tables["cip"] += [rep(s, value_fye=s.value_fye * k) for s in schemes]
         tables["control_total"] += [
             rep(c, year=y, target_pre_stf=c.target_pre_stf * k, month=None)
-            for c in base.control_total[:1] for y in range(1, years + 1)
+            for c in base.control_total[:1]
+            for y in range(1, years + 1)
         ]
         tables["funding"] += [rep(f) for f in base.funding]
         tables["financing"] += [rep(f) for f in base.financing]

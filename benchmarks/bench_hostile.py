@@ -23,8 +23,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fuzz.hostile import BY_ID, HOSTILE, MB, plan_parts, zip_parts  # noqa: E402
 
 # case id -> (target seconds, target peak MB)
-TARGETS = {"laughs-sheet": (2.0, 200), "laughs-workbook": (2.0, 200), "laughs-strings": (2.0, 200),
-           "zip-bomb-1gb": (2.0, 200)}
+TARGETS = {
+    "laughs-sheet": (2.0, 200),
+    "laughs-workbook": (2.0, 200),
+    "laughs-strings": (2.0, 200),
+    "zip-bomb-1gb": (2.0, 200),
+}
 CASES = [h.id for h in HOSTILE if h.resource]  # the inputs marked as resource cases
 
 CHILD = r"""
@@ -61,7 +65,8 @@ def _shared_strings(folder: Path, n: int) -> Path:
     items = "".join(f"<si><t>s{i}</t></si>" for i in range(n))
     parts["xl/sharedStrings.xml"] = (
         '<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        + items + "</sst>"
+        + items
+        + "</sst>"
     ).encode()
     path = folder / "plan.xlsx"
     path.write_bytes(zip_parts(parts))
@@ -70,11 +75,20 @@ def _shared_strings(folder: Path, n: int) -> Path:
 
 def measure(path: Path) -> dict[str, float | str]:
     """Read ``path`` in a fresh process: seconds, outcome, peak and baseline memory (MB)."""
-    done = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True,
-                          text=True, check=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     d = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"seconds": d["seconds"], "kind": d["kind"], "peak_mb": d["peak_kb"] / 1024,
-            "base_mb": d["base_kb"] / 1024}
+    return {
+        "seconds": d["seconds"],
+        "kind": d["kind"],
+        "peak_mb": d["peak_kb"] / 1024,
+        "base_mb": d["base_kb"] / 1024,
+    }
 
 
 def main() -> None:
@@ -94,12 +108,20 @@ def main() -> None:
             folder.mkdir()
             t = time.perf_counter()
             path = _shared_strings(folder, n)
-            inputs.append((f"shared-strings-{n // 1_000_000}m", f"{n:,} shared strings (none used)",
-                           path, time.perf_counter() - t))
+            inputs.append(
+                (
+                    f"shared-strings-{n // 1_000_000}m",
+                    f"{n:,} shared strings (none used)",
+                    path,
+                    time.perf_counter() - t,
+                )
+            )
         for case_id, what, path, build in inputs:
             m = measure(path)
             rows.append((case_id, what, path.stat().st_size, build, m))
-    print("\nHostile workbooks: read_plan in a fresh process (peak = whole process, + = during the read)")
+    print(
+        "\nHostile workbooks: read_plan in a fresh process (peak = whole process, + = during the read)"
+    )
     print(f"{'case':<22} {'file':>9} {'seconds':>8} {'peak MB':>8} {'+MB':>6}  outcome      target")
     for case_id, _what, size, _build, m in rows:
         target = TARGETS.get(case_id)
@@ -108,8 +130,10 @@ def main() -> None:
             ok = m["seconds"] < target[0] and m["peak_mb"] < target[1]
             verdict = f"< {target[0]:g} s, < {target[1]} MB: {'met' if ok else 'MISSED'}"
         size_text = f"{size / MB:.1f} MB" if size >= MB else f"{size / 1024:.0f} KB"
-        print(f"{case_id:<22} {size_text:>9} {m['seconds']:>8.3f} {m['peak_mb']:>8.0f} "
-              f"{m['peak_mb'] - m['base_mb']:>6.0f}  {m['kind']:<12} {verdict}")
+        print(
+            f"{case_id:<22} {size_text:>9} {m['seconds']:>8.3f} {m['peak_mb']:>8.0f} "
+            f"{m['peak_mb'] - m['base_mb']:>6.0f}  {m['kind']:<12} {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ def main() -> None:
         size = path.stat().st_size
     print(f"\nWorkbook I/O: 235 trusts, {len(p.cip):,} schemes ({size / 1e6:.1f} MB .xlsx)")
     print(f"{'step':<34} {'seconds':>8}  ratio   target")
-    for name, sec in (("build Portfolio in memory", build), ("export (write_template)", write),
-                      ("import (read_plan)", read)):
+    for name, sec in (
+        ("build Portfolio in memory", build),
+        ("export (write_template)", write),
+        ("import (read_plan)", read),
+    ):
         verdict = "" if name.startswith("build") else ("< 5 s: met" if sec < 5 else "< 5 s: MISSED")
         print(f"{name:<34} {sec:>8.3f}  {sec / build:>5.1f}x  {verdict}")
 

@@ -14,7 +14,7 @@ from _portfolio import best
 
 
 def main() -> None:
-    from cipmodel.inputs.examples import example_portfolio
+    from cipmodel.examples import example_portfolio
     from cipmodel.results.run import run_plan
     from cipmodel.results.sector import sector_tables
 
@@ -27,10 +27,16 @@ def main() -> None:
     tables = best(lambda: sector_tables(r))
     print("\nSector tables: cipmodel portfolio --example national (235 trusts)")
     print(f"{'step':<40} {'seconds':>8}  share")
-    for name, sec in (("whole command, fresh process", whole), ("build national portfolio", build),
-                      ("plan run + assessment + solve", run), ("sector tables", tables)):
+    for name, sec in (
+        ("whole command, fresh process", whole),
+        ("build national portfolio", build),
+        ("plan run + assessment + solve", run),
+        ("sector tables", tables),
+    ):
         print(f"{name:<40} {sec:>8.3f}  {sec / whole:>5.0%}")
-    print(f"target < 2 s: {'met' if whole < 2 else 'MISSED'}; the rest is Python and library imports")
+    print(
+        f"target < 2 s: {'met' if whole < 2 else 'MISSED'}; the rest is Python and library imports"
+    )
 
 
 if __name__ == "__main__":

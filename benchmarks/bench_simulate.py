@@ -38,7 +38,7 @@ import numpy as np
 from _portfolio import best
 
 from cipmodel.engine.project import project
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.montecarlo import simulate
 from cipmodel.montecarlo.simulation import _outputs
 
@@ -49,8 +49,6 @@ TARGET_RATIO = 2.0
 TARGET_ONE_TRUST_S = 1.0
 TARGET_NATIONAL_S = 10.0
 TARGET_NATIONAL_MB = 2048.0
-
-
 
 
 def _floor(result: Any, n: int, chunk: int) -> float:
@@ -127,10 +125,10 @@ _CHILD = textwrap.dedent(
     from cipmodel.montecarlo import simulate
     which, draws, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     if which == "national":
-        from cipmodel.inputs.national import national_portfolio
+        from cipmodel.examples.national import national_portfolio
         p = national_portfolio()
     else:
-        from cipmodel.inputs.examples import example_portfolio
+        from cipmodel.examples import example_portfolio
         p = example_portfolio("acute-11pc")
     simulate(p, draws=64, seed=1, sampler="random", workers=workers)  # warm-up (imports, caches)
     t = time.perf_counter()
@@ -146,7 +144,10 @@ _CHILD = textwrap.dedent(
 def _child(which: str, draws: int, workers: int = 1) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, which, str(draws), str(workers)],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -178,40 +179,70 @@ def main() -> list[tuple[str, float, str]]:
         ("one trust, 100,000 draws, full model (Sobol')", sobol, f"{sobol / floor:.1f}x floor"),
         ("bare numpy floor: RNG + one matrix product", floor, "1.0x"),
         ("per-draw Python loop (from 300 draws)", loop, f"{loop / full:.0f}x full model"),
-        ("national, 10,000 draws (1 worker)", national["seconds"], f"peak {national['peak_mb']:.0f} MB"),
-        ("national, 10,000 draws (2 workers)", national_2["seconds"], f"peak {national_2['peak_mb']:.0f} MB"),
-        ("one trust, 500,000 draws (subprocess)", one_500k["seconds"], f"peak {one_500k['peak_mb']:.0f} MB"),
-        ("one trust, 1,000,000 draws (subprocess)", one_1m["seconds"], f"peak {one_1m['peak_mb']:.0f} MB"),
+        (
+            "national, 10,000 draws (1 worker)",
+            national["seconds"],
+            f"peak {national['peak_mb']:.0f} MB",
+        ),
+        (
+            "national, 10,000 draws (2 workers)",
+            national_2["seconds"],
+            f"peak {national_2['peak_mb']:.0f} MB",
+        ),
+        (
+            "one trust, 500,000 draws (subprocess)",
+            one_500k["seconds"],
+            f"peak {one_500k['peak_mb']:.0f} MB",
+        ),
+        (
+            "one trust, 1,000,000 draws (subprocess)",
+            one_1m["seconds"],
+            f"peak {one_1m['peak_mb']:.0f} MB",
+        ),
     ]
-    print(f"\nMonte Carlo: one trust = acute example ({res.context.plan.n_schemes} schemes, "
-          f"{res.context.inputs.n_dims} random dimensions a draw, chunks of {chunk}); "
-          f"national = {national['chunk']}-draw chunks")
+    print(
+        f"\nMonte Carlo: one trust = acute example ({res.context.plan.n_schemes} schemes, "
+        f"{res.context.inputs.n_dims} random dimensions a draw, chunks of {chunk}); "
+        f"national = {national['chunk']}-draw chunks"
+    )
     print(f"{'case':<52} {'seconds':>9} {'draws/s':>10}  ratio / memory")
     draws_of = [n, n, n, n, 10_000, 10_000, 500_000, 1_000_000]
     for (name, sec, note), d in zip(rows, draws_of, strict=True):
         print(f"{name:<52} {sec:>9.3f} {d / sec:>10,.0f}  {note}")
 
     total = sum(stages.values())
-    print("Where the one-trust time goes (100,000 draws): " + ", ".join(
-        f"{k} {v:.2f} s ({v / total:.0%})" for k, v in stages.items()))
+    print(
+        "Where the one-trust time goes (100,000 draws): "
+        + ", ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in stages.items())
+    )
 
     def verdict(ok: bool) -> str:
         return "meets" if ok else "MISSES"
 
     ratio = full / floor
     print("Targets:")
-    print(f"  one trust 100,000 draws under {TARGET_ONE_TRUST_S:g} s: {verdict(full < TARGET_ONE_TRUST_S)} "
-          f"({full:.2f} s)")
-    print(f"  one trust within {TARGET_RATIO:g}x of the bare floor: {verdict(ratio <= TARGET_RATIO)} "
-          f"({ratio:.1f}x)")
-    print(f"  national 10,000 draws under {TARGET_NATIONAL_S:g} s: "
-          f"{verdict(min(national['seconds'], national_2['seconds']) < TARGET_NATIONAL_S)} "
-          f"({national['seconds']:.1f} s; {national_2['seconds']:.1f} s with 2 workers)")
-    print(f"  national 10,000 draws under {TARGET_NATIONAL_MB:,.0f} MB: "
-          f"{verdict(national['peak_mb'] < TARGET_NATIONAL_MB)} ({national['peak_mb']:.0f} MB peak RSS)")
+    print(
+        f"  one trust 100,000 draws under {TARGET_ONE_TRUST_S:g} s: {verdict(full < TARGET_ONE_TRUST_S)} "
+        f"({full:.2f} s)"
+    )
+    print(
+        f"  one trust within {TARGET_RATIO:g}x of the bare floor: {verdict(ratio <= TARGET_RATIO)} "
+        f"({ratio:.1f}x)"
+    )
+    print(
+        f"  national 10,000 draws under {TARGET_NATIONAL_S:g} s: "
+        f"{verdict(min(national['seconds'], national_2['seconds']) < TARGET_NATIONAL_S)} "
+        f"({national['seconds']:.1f} s; {national_2['seconds']:.1f} s with 2 workers)"
+    )
+    print(
+        f"  national 10,000 draws under {TARGET_NATIONAL_MB:,.0f} MB: "
+        f"{verdict(national['peak_mb'] < TARGET_NATIONAL_MB)} ({national['peak_mb']:.0f} MB peak RSS)"
+    )
     grow = one_1m["peak_mb"] - one_500k["peak_mb"]
-    print(f"  1,000,000 draws in constant memory: {verdict(grow < 32)} "
-          f"({one_500k['peak_mb']:.0f} MB peak at 500,000 draws, {one_1m['peak_mb']:.0f} MB at 1,000,000)")
+    print(
+        f"  1,000,000 draws in constant memory: {verdict(grow < 32)} "
+        f"({one_500k['peak_mb']:.0f} MB peak at 500,000 draws, {one_1m['peak_mb']:.0f} MB at 1,000,000)"
+    )
     return rows
 
 

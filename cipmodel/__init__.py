@@ -34,9 +34,9 @@ if TYPE_CHECKING:
         ValidationError,
         WorkbookError,
     )
-    from cipmodel.inputs.examples import example_portfolio
+    from cipmodel.examples import example_portfolio
     from cipmodel.inputs.records import Portfolio
-    from cipmodel.io.plan import load_plan
+    from cipmodel.io.plan import apply_scenario, load_plan
     from cipmodel.io.workbook import read_plan, write_template
     from cipmodel.regime.packs import load_pack
     from cipmodel.regime.score import score
@@ -58,9 +58,10 @@ _EXPORTS: dict[str, str] = {
     "SolveResult": "cipmodel.engine.solve",
     "ValidationError": "cipmodel.errors",
     "WorkbookError": "cipmodel.errors",
+    "apply_scenario": "cipmodel.io.plan",
     "assess": "cipmodel.engine.assess",
     "compile_plan": "cipmodel.engine.project",
-    "example_portfolio": "cipmodel.inputs.examples",
+    "example_portfolio": "cipmodel.examples",
     "load_pack": "cipmodel.regime.packs",
     "load_plan": "cipmodel.io.plan",
     "project": "cipmodel.engine.project",
@@ -72,7 +73,35 @@ _EXPORTS: dict[str, str] = {
 }
 _MODULES: dict[str, str] = {"plot": "cipmodel.report.plots"}
 
-__all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
+__all__ = [
+    "Assessment",
+    "CipModelError",
+    "Draws",
+    "PlanArrays",
+    "Portfolio",
+    "Problem",
+    "Projection",
+    "RulePackError",
+    "RunResult",
+    "SolveError",
+    "SolveResult",
+    "ValidationError",
+    "WorkbookError",
+    "__version__",
+    "apply_scenario",
+    "assess",
+    "compile_plan",
+    "example_portfolio",
+    "load_pack",
+    "load_plan",
+    "plot",
+    "project",
+    "read_plan",
+    "run_plan",
+    "score",
+    "solve_cip",
+    "write_template",
+]
 
 
 def __getattr__(name: str) -> Any:

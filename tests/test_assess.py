@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cipmodel.engine.project import compile_plan, project
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import CostLine
 from cipmodel.results.run import run_plan
 
@@ -28,8 +28,9 @@ def _with_extra_cost(amount: float):  # noqa: ANN202
     exactly ``amount`` (``amount / 12`` a month).
     """
     p = example_portfolio("acute-11pc")
-    extra = CostLine(trust_code="RXX", line="other_non_pay",
-                     annual_value=amount / NON_PAY_INFLATION_Y1)
+    extra = CostLine(
+        trust_code="RXX", line="other_non_pay", annual_value=amount / NON_PAY_INFLATION_Y1
+    )
     return p.replace(costs=(*p.costs, extra))
 
 
@@ -59,7 +60,8 @@ def test_missing_control_total_lowers_reported_surplus_by_stf_lost() -> None:
     for r in (base, miss):
         t = r.to_dict()["trusts"][0]
         assert t["reported_surplus"] == pytest.approx(
-            t["control_total"]["forecast"] + t["funding"]["earned"], abs=1e-4)
+            t["control_total"]["forecast"] + t["funding"]["earned"], abs=1e-4
+        )
     b, m = base.to_dict()["trusts"][0], miss.to_dict()["trusts"][0]
     assert b["control_total"]["forecast"] - m["control_total"]["forecast"] == pytest.approx(3000.0)
     drop = b["reported_surplus"] - m["reported_surplus"]
@@ -113,8 +115,11 @@ def test_special_measures_sets_four() -> None:
 def test_funding_rules_switch_without_code_branches() -> None:
     """The same plan under each funding pack phases the allocation as the pack says."""
     p = example_portfolio("acute-11pc")
-    for pack, phasing in (("stf-2016-17", [0.25] * 4), ("stf-2017-18", [0.15, 0.2, 0.3, 0.35]),
-                          ("psf-2018-19", [0.15, 0.2, 0.3, 0.35])):
+    for pack, phasing in (
+        ("stf-2016-17", [0.25] * 4),
+        ("stf-2017-18", [0.15, 0.2, 0.3, 0.35]),
+        ("psf-2018-19", [0.15, 0.2, 0.3, 0.35]),
+    ):
         f = run_plan(p, funding_rules=pack).assessment.funding
         np.testing.assert_allclose(f.available[0, 0], 12000 * np.array(phasing))
 
@@ -137,4 +142,5 @@ def test_plan_run_equals_engine_projection() -> None:
     pr = project(compile_plan(p))
     t = run_plan(p).to_dict()["trusts"][0]
     assert t["control_total"]["forecast"] == pytest.approx(
-        float(pr.by_year(pr.surplus_pre_stf)[0, 0, 0]), abs=1e-6)
+        float(pr.by_year(pr.surplus_pre_stf)[0, 0, 0]), abs=1e-6
+    )

@@ -213,8 +213,9 @@ def test_python_m_entry_point() -> None:
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "cipmodel", "--version"], capture_output=True,
-                       text=True, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "cipmodel", "--version"], capture_output=True, text=True, check=False
+    )
     assert r.returncode == 0 and "cipmodel" in r.stdout
 
 

@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cipmodel.engine.project import Draws, compile_plan, project
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import Portfolio, Scheme
 from cipmodel.results.run import run_plan
 
@@ -82,8 +82,15 @@ def test_recurrent_year_two_is_full_year_effect() -> None:
 def test_recurrent_ramp_past_year_end_still_full_in_year_two() -> None:
     """A scheme still ramping at 31 March is at full effect from April (FYE carried)."""
     p = _two_year(example_portfolio("small"))
-    late = Scheme(trust_code="RSM", scheme_id="L", name="late", category="pay",
-                  value_fye=120.0, start_month=12, ramp_months=6)
+    late = Scheme(
+        trust_code="RSM",
+        scheme_id="L",
+        name="late",
+        category="pay",
+        value_fye=120.0,
+        start_month=12,
+        ramp_months=6,
+    )
     pr = project(compile_plan(p.replace(cip=(*p.cip, late))))
     assert pr.cip_scheme_year[0, 2, 0] == pytest.approx(10 / 7, abs=GBP_K)
     assert pr.cip_scheme_year[0, 2, 1] == pytest.approx(120.0, abs=GBP_K)
@@ -93,8 +100,14 @@ def test_start_month_formula_matches_domain_rule() -> None:
     """A scheme starting in month m with no ramp delivers FYE x (13 - m) / 12 in year 1."""
     p = example_portfolio("small")
     for m in range(1, 13):
-        s = Scheme(trust_code="RSM", scheme_id="X", name="x", category="non_pay",
-                   value_fye=1200.0, start_month=m)
+        s = Scheme(
+            trust_code="RSM",
+            scheme_id="X",
+            name="x",
+            category="non_pay",
+            value_fye=1200.0,
+            start_month=m,
+        )
         pr = project(compile_plan(p.replace(cip=(s,))))
         assert pr.cip_scheme_year[0, 0, 0] == pytest.approx(1200 * (13 - m) / 12, abs=GBP_K)
 
@@ -105,8 +118,15 @@ def test_drivers_compound_by_line() -> None:
         cip=(),
         drivers=(
             {"trust_code": "RSM", "year": 1, "pay_award": 0.01},
-            {"trust_code": "RSM", "year": 2, "tariff_uplift": 0.03, "efficiency_factor": 0.02,
-             "activity_growth": 0.05, "pay_award": 0.02, "non_pay_inflation": 0.1},
+            {
+                "trust_code": "RSM",
+                "year": 2,
+                "tariff_uplift": 0.03,
+                "efficiency_factor": 0.02,
+                "activity_growth": 0.05,
+                "pay_award": 0.02,
+                "non_pay_inflation": 0.1,
+            },
         ),
     )
     pr = project(compile_plan(p))
@@ -168,8 +188,16 @@ def test_scaling_schemes_scales_cip(k: float) -> None:
 def test_scheme_effect_bounds(fye: float, start: int, ramp: int, recurrent: bool) -> None:
     """In-year effect is between 0 and the FYE; a recurrent scheme gives FYE in year 2."""
     p = _two_year(example_portfolio("small"))
-    s = Scheme(trust_code="RSM", scheme_id="H", name="h", category="pay", value_fye=fye,
-               start_month=start, ramp_months=ramp, recurrent=recurrent)
+    s = Scheme(
+        trust_code="RSM",
+        scheme_id="H",
+        name="h",
+        category="pay",
+        value_fye=fye,
+        start_month=start,
+        ramp_months=ramp,
+        recurrent=recurrent,
+    )
     pr = project(compile_plan(p.replace(cip=(s,))))
     y1, y2 = pr.cip_scheme_year[0, 0]
     assert -1e-9 <= y1 <= fye * (13 - start) / 12 + 1e-9
@@ -198,9 +226,22 @@ def test_delivery_and_slip_draws() -> None:
 def test_portfolio_of_many_matches_each_alone() -> None:
     """Running trusts together gives each trust the same answers as running it alone."""
     a, b = example_portfolio("acute-11pc"), example_portfolio("small")
-    both = Portfolio(**{t: (*getattr(a, t), *getattr(b, t)) for t in (
-        "trusts", "income", "costs", "cip", "control_total", "funding", "financing",
-        "drivers", "profiles")})
+    both = Portfolio(
+        **{
+            t: (*getattr(a, t), *getattr(b, t))
+            for t in (
+                "trusts",
+                "income",
+                "costs",
+                "cip",
+                "control_total",
+                "funding",
+                "financing",
+                "drivers",
+                "profiles",
+            )
+        }
+    )
     pr = project(compile_plan(both))
     pa = project(compile_plan(a))
     pb = project(compile_plan(b))

@@ -34,9 +34,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cipmodel.errors import CipModelError, ValidationError
-from cipmodel.inputs.examples import example_portfolio
-from cipmodel.io.plan import apply_scenario
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.schema import MISSING, load_schema
+from cipmodel.io.plan import apply_scenario
 
 FUZZ_SEED = 20170401
 CASES = int(os.environ.get("CIPMODEL_FUZZ_CASES", "2000"))
@@ -164,21 +164,43 @@ TOML_SCALAR = st.one_of(
 )
 TOML_VALUE = st.recursive(
     TOML_SCALAR,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 DRIVER_KEY = st.sampled_from(
-    ["pay_award", "tariff_uplift", "drug_inflation", "activity_growth", "x", "add", "year1",
-     "year2", "year9", "yearX"]
+    [
+        "pay_award",
+        "tariff_uplift",
+        "drug_inflation",
+        "activity_growth",
+        "x",
+        "add",
+        "year1",
+        "year2",
+        "year9",
+        "yearX",
+    ]
 )
 SCENARIO = st.fixed_dictionaries(
     {},
     optional={
         "drivers": st.one_of(
-            TOML_VALUE, st.dictionaries(DRIVER_KEY, TOML_VALUE | st.dictionaries(DRIVER_KEY, TOML_VALUE), max_size=4)
+            TOML_VALUE,
+            st.dictionaries(
+                DRIVER_KEY, TOML_VALUE | st.dictionaries(DRIVER_KEY, TOML_VALUE), max_size=4
+            ),
         ),
-        "cip": st.one_of(TOML_VALUE, st.dictionaries(st.sampled_from(["scale", "delivered_pct", "z"]), TOML_VALUE, max_size=2)),
-        "control_total": st.one_of(TOML_VALUE, st.dictionaries(st.sampled_from(["accepted", "z"]), TOML_VALUE, max_size=2)),
+        "cip": st.one_of(
+            TOML_VALUE,
+            st.dictionaries(
+                st.sampled_from(["scale", "delivered_pct", "z"]), TOML_VALUE, max_size=2
+            ),
+        ),
+        "control_total": st.one_of(
+            TOML_VALUE, st.dictionaries(st.sampled_from(["accepted", "z"]), TOML_VALUE, max_size=2)
+        ),
     },
 )
 

@@ -60,7 +60,5 @@ def test_cli_output_matches_golden(name: str, national: Path) -> None:
 
 def test_every_case_has_a_golden_file() -> None:
     """No case without its file and no orphan file (a renamed case must regenerate)."""
-    stored = {
-        p.name.split(".json")[0] for p in generate.HERE.iterdir() if ".json" in p.name
-    }
+    stored = {p.name.split(".json")[0] for p in generate.HERE.iterdir() if ".json" in p.name}
     assert stored == set(generate.CASES)

@@ -43,7 +43,7 @@ from fuzz.hostile import (  # noqa: E402
 from fuzz.xlsx import read_parts  # noqa: E402
 
 from cipmodel.cli.main import cli  # noqa: E402
-from cipmodel.inputs.examples import example_portfolio  # noqa: E402
+from cipmodel.examples import example_portfolio  # noqa: E402
 from cipmodel.io import read_plan, write_template  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,8 +82,11 @@ def test_hostile_input_ends_as_documented(h: Hostile) -> None:
         assert row.full.strip() and "Traceback" not in row.full
 
 
-CLI_ENV = {"max_unpacked_bytes": ("CIPMODEL_MAX_UNPACKED_MB", lambda v: str(v // MB)),
-           "max_cells": ("CIPMODEL_MAX_CELLS", str), "max_rows": ("CIPMODEL_MAX_ROWS", str)}
+CLI_ENV = {
+    "max_unpacked_bytes": ("CIPMODEL_MAX_UNPACKED_MB", lambda v: str(v // MB)),
+    "max_cells": ("CIPMODEL_MAX_CELLS", str),
+    "max_rows": ("CIPMODEL_MAX_ROWS", str),
+}
 
 
 # the million-row sheets take 2 s a read: through the CLI they take the path of rows-env
@@ -120,7 +123,9 @@ def test_hostile_inputs_doc_is_current() -> None:
 
 
 # -- limits can be raised -----------------------------------------------------------------
-def test_limits_can_be_raised_by_keyword_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_limits_can_be_raised_by_keyword_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A plan over a lowered limit is refused; the same plan reads once the limit is raised."""
     path = BY_ID["rows-env"].make(tmp_path)  # type: ignore[misc]
     monkeypatch.setenv("CIPMODEL_MAX_ROWS", "2")
@@ -185,8 +190,18 @@ def test_external_links_are_not_followed_or_kept(tmp_path: Path) -> None:
 
 # -- formula injection -----------------------------------------------------------------------
 RISKY = [
-    '=HYPERLINK("http://x","y")', "@SUM(A1)", "+1+1", "-1+1", "=1+1", "=cmd|' /C calc'!A0",
-    "@x", "=A1", "-", "+", "=", "a\t=1",
+    '=HYPERLINK("http://x","y")',
+    "@SUM(A1)",
+    "+1+1",
+    "-1+1",
+    "=1+1",
+    "=cmd|' /C calc'!A0",
+    "@x",
+    "=A1",
+    "-",
+    "+",
+    "=",
+    "a\t=1",
 ]
 
 
@@ -228,7 +243,9 @@ def _formulas_and_texts(path: Path) -> tuple[list[str], set[str]]:
 
 
 def _unescape(text: str) -> str:
-    return text.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    return (
+        text.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    )
 
 
 def test_user_text_is_never_written_as_a_formula(tmp_path: Path) -> None:
@@ -243,13 +260,18 @@ def test_user_text_is_never_written_as_a_formula(tmp_path: Path) -> None:
         formulas, texts = _formulas_and_texts(path)
         for text in RISKY:
             assert text in texts, (path.name, text)
-            assert not any(text.lstrip("=+-@") and text.lstrip("=+-@") in _unescape(f) for f in formulas
-                           if len(text.lstrip("=+-@")) > 3), (path.name, text)
+            assert not any(
+                text.lstrip("=+-@") and text.lstrip("=+-@") in _unescape(f)
+                for f in formulas
+                if len(text.lstrip("=+-@")) > 3
+            ), (path.name, text)
     assert read_plan(out) == p
 
 
 @pytest.mark.libreoffice
-def test_formula_injection_stays_text_after_libreoffice_recalculates(soffice: str, tmp_path: Path) -> None:
+def test_formula_injection_stays_text_after_libreoffice_recalculates(
+    soffice: str, tmp_path: Path
+) -> None:
     """A trust named =HYPERLINK("http://x","y") and a scheme named @SUM(A1) are literal text
     in the results workbook after LibreOffice opens, recalculates and saves it."""
     p = risky_portfolio()
@@ -259,9 +281,17 @@ def test_formula_injection_stays_text_after_libreoffice_recalculates(soffice: st
     converted = tmp_path / "lo-out"
     profile = tmp_path / "lo-profile"
     cmd = [
-        soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-        "--nolockcheck", "--calc", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
-        "--outdir", str(converted), str(out),
+        soffice,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--nolockcheck",
+        "--calc",
+        "--convert-to",
+        "xlsx:Calc MS Excel 2007 XML",
+        "--outdir",
+        str(converted),
+        str(out),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
     saved = converted / "results.xlsx"

@@ -25,17 +25,32 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cipmodel.engine.project import compile_plan, project
-from cipmodel.inputs.examples import example_portfolio
 from cipmodel.engine.metrics import compute_metrics
+from cipmodel.engine.project import compile_plan, project
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import CostLine, Financing
 
 
 def _trust(**kw):  # noqa: ANN003, ANN202
     p = example_portfolio("small")
-    trusts = (p.trusts[0].__class__(**{**{a: getattr(p.trusts[0], a) for a in (
-        "trust_code", "name", "trust_type", "financial_year", "horizon_years",
-        "financial_special_measures")}, "agency_ceiling": kw.get("ceiling", 480.0)}),)
+    trusts = (
+        p.trusts[0].__class__(
+            **{
+                **{
+                    a: getattr(p.trusts[0], a)
+                    for a in (
+                        "trust_code",
+                        "name",
+                        "trust_type",
+                        "financial_year",
+                        "horizon_years",
+                        "financial_special_measures",
+                    )
+                },
+                "agency_ceiling": kw.get("ceiling", 480.0),
+            }
+        ),
+    )
     costs = (
         CostLine(trust_code="RSM", line="pay_substantive", annual_value=8400.0),
         CostLine(trust_code="RSM", line="pay_agency", annual_value=600.0),
@@ -43,8 +58,15 @@ def _trust(**kw):  # noqa: ANN003, ANN202
         CostLine(trust_code="RSM", line="pdc_dividend", annual_value=150.0),
         CostLine(trust_code="RSM", line="interest_payable", annual_value=50.0),
     )
-    fin = (Financing(trust_code="RSM", opening_working_capital=-300.0, opening_cash=100.0,
-                     principal_repayment=120.0, capital_expenditure=240.0),)
+    fin = (
+        Financing(
+            trust_code="RSM",
+            opening_working_capital=-300.0,
+            opening_cash=100.0,
+            principal_repayment=120.0,
+            capital_expenditure=240.0,
+        ),
+    )
     return p.replace(trusts=trusts, costs=costs, financing=fin)
 
 
@@ -76,7 +98,8 @@ def test_stf_lost_lowers_margin() -> None:
     full = compute_metrics(pr, pr, stf_earned_ytd=400.0, stf_planned_ytd=400.0)
     lost = compute_metrics(pr, pr, stf_earned_ytd=0.0, stf_planned_ytd=400.0)
     assert lost.components["reported_surplus"][0, 0] == pytest.approx(
-        full.components["reported_surplus"][0, 0] - 400.0)
+        full.components["reported_surplus"][0, 0] - 400.0
+    )
     assert lost.values["ie_margin"][0, 0] == pytest.approx(20 / 12000)
 
 
@@ -101,8 +124,11 @@ def test_not_applicable_has_reason(change: dict, metric: str, reason: str) -> No
 def test_zero_income_and_zero_capital_service() -> None:
     """No income and no capital service make those metrics not applicable, with reasons."""
     p = _trust()
-    p = p.replace(income=(), costs=tuple(c for c in p.costs if c.line not in (
-        "pdc_dividend", "interest_payable")), financing=())
+    p = p.replace(
+        income=(),
+        costs=tuple(c for c in p.costs if c.line not in ("pdc_dividend", "interest_payable")),
+        financing=(),
+    )
     pr = project(compile_plan(p))
     mv = compute_metrics(pr, pr, stf_earned_ytd=0.0, stf_planned_ytd=0.0)
     assert mv.not_applicable["ie_margin"][0, 0] == "no operating income"

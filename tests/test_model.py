@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from cipmodel.errors import ValidationError
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import (
     ControlTotal,
     Drivers,
@@ -37,8 +37,16 @@ def test_records_are_frozen() -> None:
 
 def test_user_spellings_are_coerced() -> None:
     """Enum spellings, Y/N, thousands separators and percent strings are understood."""
-    s = Scheme(trust_code=" RXX ", scheme_id=7, name="x", category="Non-Pay",
-               value_fye="1,250.5", recurrent="n", stage="QIA approved", rag="Green")
+    s = Scheme(
+        trust_code=" RXX ",
+        scheme_id=7,
+        name="x",
+        category="Non-Pay",
+        value_fye="1,250.5",
+        recurrent="n",
+        stage="QIA approved",
+        rag="Green",
+    )
     assert (s.trust_code, s.scheme_id, s.category) == ("RXX", "7", "non_pay")
     assert (s.value_fye, s.recurrent, s.stage, s.rag) == (1250.5, False, "qia_approved", "green")
     d = Drivers(trust_code="RXX", year=1, pay_award="2.5%")
@@ -133,8 +141,12 @@ def test_cross_checks_control_total_rules() -> None:
     with pytest.raises(ValidationError, match="all twelve months filled"):
         _small(control_total=(ControlTotal(trust_code="RSM", target_pre_stf=120, month=part),))
     with pytest.raises(ValidationError, match="sums to 144.0 but target_pre_stf is 120.0"):
-        _small(control_total=(ControlTotal(trust_code="RSM", target_pre_stf=120, month=(12,) * 12),))
-    ok = _small(control_total=(ControlTotal(trust_code="RSM", target_pre_stf=120, month=(10,) * 12),))
+        _small(
+            control_total=(ControlTotal(trust_code="RSM", target_pre_stf=120, month=(12,) * 12),)
+        )
+    ok = _small(
+        control_total=(ControlTotal(trust_code="RSM", target_pre_stf=120, month=(10,) * 12),)
+    )
     assert ok.control_total[0].month == (10.0,) * 12
 
 
@@ -142,8 +154,10 @@ def test_cross_checks_beyond_horizon() -> None:
     """Years beyond a trust's horizon are refused for CTs, drivers and schemes."""
     with pytest.raises(ValidationError) as exc:
         _small(
-            control_total=(ControlTotal(trust_code="RSM", target_pre_stf=1),
-                           ControlTotal(trust_code="RSM", year=2, target_pre_stf=1)),
+            control_total=(
+                ControlTotal(trust_code="RSM", target_pre_stf=1),
+                ControlTotal(trust_code="RSM", year=2, target_pre_stf=1),
+            ),
             drivers=(Drivers(trust_code="RSM", year=3),),
             cip=(Scheme(**SCHEME, start_year=2),),
         )

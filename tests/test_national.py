@@ -1,4 +1,4 @@
-"""The synthetic national portfolio (``cipmodel.inputs.national``) against its calibration targets.
+"""The synthetic national portfolio (``cipmodel.examples.national``) against its calibration targets.
 
 Every calibration test names its target, its source (a section of the project's domain
 notes, ``docs/domain.md``, with the tag used there: [V] verified, [V-derived] arithmetic on verified figures,
@@ -16,18 +16,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cipmodel.inputs.examples import EXAMPLES, example_portfolio
-from cipmodel.inputs.records import Portfolio
-from cipmodel.inputs.national import (
+from cipmodel.examples import EXAMPLES, example_portfolio
+from cipmodel.examples.national import (
     NAME,
     TRUST_TYPES,
     TYPE_MIX,
-
     national_portfolio,
     type_counts,
 )
-from cipmodel.results.run import run_plan
+from cipmodel.inputs.records import Portfolio
 from cipmodel.results.calibration import calibration_table
+from cipmodel.results.run import run_plan
 
 BN = 1e6  # £000 in £1bn
 
@@ -190,8 +189,13 @@ def test_income_by_type(summary: pd.DataFrame) -> None:
     sizes), consistent with the worked acute example (~£400m). Long tail: the largest acute
     trust is over twice the acute median."""
     med = summary.groupby("trust_type").operating_income.median() / 1e3
-    ranges = {"acute": (300, 400), "specialist": (150, 300), "mental_health": (150, 250),
-              "community": (100, 200), "ambulance": (200, 300)}
+    ranges = {
+        "acute": (300, 400),
+        "specialist": (150, 300),
+        "mental_health": (150, 250),
+        "community": (100, 200),
+        "ambulance": (200, 300),
+    }
     for t, (lo, hi) in ranges.items():
         assert lo <= med[t] <= hi, (t, med[t])
     acute = summary[summary.trust_type == "acute"].operating_income
@@ -219,8 +223,14 @@ def test_scheme_attributes_span_the_schema(portfolio: Portfolio, result) -> None
     negative (CIP shaped on §4.1 and §4.5)."""
     cip = _frame(portfolio, "cip")
     assert set(cip.category) == {"pay", "non_pay", "income"}
-    assert set(cip.stage) == {"unidentified", "idea", "plan", "qia_approved", "delivering",
-                              "delivered"}
+    assert set(cip.stage) == {
+        "unidentified",
+        "idea",
+        "plan",
+        "qia_approved",
+        "delivering",
+        "delivered",
+    }
     assert set(cip.rag) == {"blue", "green", "amber", "red"}
     assert set(cip.start_month) == set(range(1, 13))
     assert (cip[cip.stage == "unidentified"].rag == "red").all()
@@ -340,8 +350,12 @@ def test_ae_trajectories(portfolio: Portfolio) -> None:
             assert all(0.85 <= x <= 0.95 for x in f.ae_trajectory)
             assert list(f.ae_trajectory) == sorted(f.ae_trajectory)
             assert all(0.80 <= x <= 0.98 for x in f.ae_forecast)
-    forecast_met = [fc >= tr for f in portfolio.funding if f.ae_applies
-                    for fc, tr in zip(f.ae_forecast, f.ae_trajectory, strict=True)]
+    forecast_met = [
+        fc >= tr
+        for f in portfolio.funding
+        if f.ae_applies
+        for fc, tr in zip(f.ae_forecast, f.ae_trajectory, strict=True)
+    ]
     assert 0.2 <= np.mean(forecast_met) <= 0.8  # some quarters met, some missed
 
 
@@ -359,8 +373,11 @@ def test_agency_spend_and_ceilings(portfolio: Portfolio, summary: pd.DataFrame) 
 
 
 # -- financing and metrics -------------------------------------------------------------------
-def test_financing_matches_section_5_6_priors(portfolio: Portfolio, result,  # noqa: ANN001
-                                              summary: pd.DataFrame) -> None:
+def test_financing_matches_section_5_6_priors(
+    portfolio: Portfolio,
+    result,  # noqa: ANN001
+    summary: pd.DataFrame,
+) -> None:
     """Targets (§5.6 suggested priors [B]): surplus non-acute trusts CSC 1.5–4x (median)
     and liquidity 0 to +40 days (median); deep-deficit acute trusts CSC below 1x (median)
     with negative working capital; deficit acute trusts liquidity −10 to −30 days (median).

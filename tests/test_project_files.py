@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cipmodel.inputs.examples import example_portfolio
-from cipmodel.io import read_plan, workbooks_equal, write_template
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.schema import schema_markdown
+from cipmodel.io import read_plan, workbooks_equal, write_template
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,9 @@ def test_committed_template_is_current(tmp_path: Path, name: str, example: str |
 
 def test_committed_example_reads_as_the_example() -> None:
     """The committed worked example imports as the bundled example plan."""
-    assert read_plan(ROOT / "templates" / "example-acute-11pc.xlsx") == example_portfolio("acute-11pc")
+    assert read_plan(ROOT / "templates" / "example-acute-11pc.xlsx") == example_portfolio(
+        "acute-11pc"
+    )
 
 
 def test_schema_doc_is_current() -> None:

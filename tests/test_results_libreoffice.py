@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from test_results_workbook import fake_simulation, multi_portfolio
 
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.io import in_place_losses, read_plan, write_in_place, write_template
 from cipmodel.io.results_workbook import Expected, build_results_workbook
 from cipmodel.results.run import run_plan
@@ -35,9 +35,17 @@ def _recalc(soffice: str, src: Path, tmp_path: Path, tag: str = "lo") -> Path:
     out.mkdir()
     profile = tmp_path / f"{tag}-profile"
     cmd = [
-        soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-        "--nolockcheck", "--calc", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
-        "--outdir", str(out), str(src),
+        soffice,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--nolockcheck",
+        "--calc",
+        "--convert-to",
+        "xlsx:Calc MS Excel 2007 XML",
+        "--outdir",
+        str(out),
+        str(src),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
     saved = out / (src.stem + ".xlsx")
@@ -55,8 +63,11 @@ def _compare(saved: Path, expected: dict[str, Expected]) -> tuple[int, list[str]
         if exp.kind == "text":
             ok = got == exp.value
         else:
-            ok = (isinstance(got, (int, float)) and not isinstance(got, bool)
-                  and abs(got - float(exp.value)) <= TOLERANCE[exp.kind])
+            ok = (
+                isinstance(got, (int, float))
+                and not isinstance(got, bool)
+                and abs(got - float(exp.value)) <= TOLERANCE[exp.kind]
+            )
         if not ok:
             bad.append(f"{key}: LibreOffice {got!r}, engine {exp.value!r} ({exp.kind})")
     return len(expected), bad

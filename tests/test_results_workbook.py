@@ -24,7 +24,9 @@ from openpyxl.drawing.image import Image
 
 from cipmodel.cli.main import cli
 from cipmodel.errors import WorkbookError
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
+from cipmodel.inputs.records import Portfolio
+from cipmodel.inputs.schema import load_schema
 from cipmodel.io import (
     InPlaceRefused,
     in_place_losses,
@@ -37,12 +39,18 @@ from cipmodel.io import (
 from cipmodel.io import results_workbook as resmod
 from cipmodel.io.results_workbook import build_results_workbook, clean_stale_temps
 from cipmodel.io.workbook import _sheet_summary
-from cipmodel.inputs.records import Portfolio
 from cipmodel.results.run import RunResult, run_plan
-from cipmodel.inputs.schema import load_schema
 
 INPUT_SHEETS = [t.sheet for t in load_schema().tables]
-RESULT_SHEETS = ["Summary", "Monthly", "STF by quarter", "Metrics", "Schemes", "Lines", "Provenance"]
+RESULT_SHEETS = [
+    "Summary",
+    "Monthly",
+    "STF by quarter",
+    "Metrics",
+    "Schemes",
+    "Lines",
+    "Provenance",
+]
 
 
 # -- shared builders (also used by test_results_libreoffice.py) ----------------------------
@@ -55,8 +63,18 @@ def multi_portfolio() -> Portfolio:
     """
     base = example_portfolio("acute-11pc")
     tables: dict[str, list[Any]] = {
-        k: [] for k in ("trusts", "income", "costs", "cip", "control_total", "funding",
-                        "financing", "drivers", "profiles")
+        k: []
+        for k in (
+            "trusts",
+            "income",
+            "costs",
+            "cip",
+            "control_total",
+            "funding",
+            "financing",
+            "drivers",
+            "profiles",
+        )
     }
     for i, (k, ct_y2, ceiling, horizon) in enumerate(
         [(1.0, True, True, 2), (0.5, False, True, 2), (1.7, True, False, 1)]
@@ -67,18 +85,29 @@ def multi_portfolio() -> Portfolio:
             return dataclasses.replace(rec, trust_code=code, source=None, **kw)
 
         t = base.trusts[0]
-        tables["trusts"].append(rep(t, name=f"=Trust {i}", horizon_years=horizon,
-                                    agency_ceiling=t.agency_ceiling if ceiling else None))
+        tables["trusts"].append(
+            rep(
+                t,
+                name=f"=Trust {i}",
+                horizon_years=horizon,
+                agency_ceiling=t.agency_ceiling if ceiling else None,
+            )
+        )
         tables["income"] += [rep(r, annual_value=r.annual_value * k) for r in base.income]
         tables["costs"] += [rep(r, annual_value=r.annual_value * k) for r in base.costs]
         tables["cip"] += [
             rep(s, value_fye=s.value_fye * k, name="+cmd|' /C calc'!A0" if j == 0 else s.name)
-            for j, s in enumerate(base.cip) if s.start_year <= horizon
+            for j, s in enumerate(base.cip)
+            if s.start_year <= horizon
         ]
         tables["control_total"] += [
-            rep(c, target_pre_stf=c.target_pre_stf * k,
-                month=None if c.month is None else tuple(x * k for x in c.month))
-            for c in base.control_total if c.year <= horizon and (ct_y2 or c.year == 1)
+            rep(
+                c,
+                target_pre_stf=c.target_pre_stf * k,
+                month=None if c.month is None else tuple(x * k for x in c.month),
+            )
+            for c in base.control_total
+            if c.year <= horizon and (ct_y2 or c.year == 1)
         ]
         tables["funding"] += [rep(f) for f in base.funding]
         tables["financing"] += [rep(f) for f in base.financing]
@@ -168,7 +197,10 @@ def test_every_formula_has_its_engine_value(
     wb = built.workbook
     formulas = {
         f"{ws.title}!{c.coordinate}": c.value
-        for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if c.data_type == "f"
     }
     assert set(formulas) == set(built.expected)
     refs = set()
@@ -198,13 +230,16 @@ def test_expected_values_are_the_run_answers(example_result: RunResult) -> None:
     assert exp("Surplus/(deficit) before STF/PSF") == pytest.approx(ct["forecast"], abs=1e-5)
     assert exp("Control total") == pytest.approx(ct["target"])
     assert exp("Forecast against control total (surplus less control total)") == pytest.approx(
-        ct["variance"], abs=1e-5)
+        ct["variance"], abs=1e-5
+    )
     assert exp("Meets control total?") == ("yes" if ct["met"] else "NO")
     assert exp("CIP planned, in year") == pytest.approx(t["cip"]["planned"], abs=1e-5)
     assert exp("CIP planned, % of operating expenditure before CIP") == pytest.approx(
-        t["cip"]["planned_pct"], abs=1e-6)
+        t["cip"]["planned_pct"], abs=1e-6
+    )
     assert exp("CIP needed, % of operating expenditure before CIP") == pytest.approx(
-        t["cip"]["needed_pct"], abs=1e-6)
+        t["cip"]["needed_pct"], abs=1e-6
+    )
     assert exp("of which unidentified") == pytest.approx(t["cip"]["unidentified"], abs=1e-5)
     earned = _row_of(ws, "Earned by quarter")
     lost = _row_of(ws, "Lost by quarter")
@@ -215,16 +250,23 @@ def test_expected_values_are_the_run_answers(example_result: RunResult) -> None:
     assert exp("Total earned") == pytest.approx(t["funding"]["earned"], abs=1e-5)
     assert exp("Total lost (forfeited)") == pytest.approx(t["funding"]["lost"], abs=1e-5)
     assert exp("Reported surplus/(deficit), with STF/PSF earned") == pytest.approx(
-        t["reported_surplus"], abs=1e-5)
-    labels = {"capital_service_capacity": "Capital service capacity (times)",
-              "liquidity_days": "Liquidity (days)", "ie_margin": "I&E margin",
-              "distance_from_plan": "Distance from financial plan",
-              "agency_vs_ceiling": "Agency spend against ceiling"}
+        t["reported_surplus"], abs=1e-5
+    )
+    labels = {
+        "capital_service_capacity": "Capital service capacity (times)",
+        "liquidity_days": "Liquidity (days)",
+        "ie_margin": "I&E margin",
+        "distance_from_plan": "Distance from financial plan",
+        "agency_vs_ceiling": "Agency spend against ceiling",
+    }
     for name, label in labels.items():
         row = _row_of(ws, label)
         assert exp(label) == pytest.approx(t["metrics"][name]["value"], abs=1e-6)
         assert ws.cell(row=row + 1, column=2).value == t["metrics"][name]["score"]
-    assert ws.cell(row=_row_of(ws, "Overall score, after overrides"), column=2).value == t["score"]["overall"]
+    assert (
+        ws.cell(row=_row_of(ws, "Overall score, after overrides"), column=2).value
+        == t["score"]["overall"]
+    )
 
 
 def test_summary_formulas_read_like_an_audit_trail(example_result: RunResult) -> None:
@@ -254,7 +296,12 @@ def test_multi_trust_summary_has_an_all_trusts_column_and_a_charts_sheet(
     assert wb.sheetnames[:2] == ["Summary", "Charts"]
     ws = wb["Summary"]
     head = _row_of(ws, "Trust")
-    assert [ws.cell(row=head, column=j).value for j in range(2, 6)] == ["All trusts", "T0", "T1", "T2"]
+    assert [ws.cell(row=head, column=j).value for j in range(2, 6)] == [
+        "All trusts",
+        "T0",
+        "T1",
+        "T2",
+    ]
     inc = _row_of(ws, "Operating income")
     assert ws.cell(row=inc, column=2).value == f"=SUM(C{inc}:E{inc})"
     ct2 = _row_of(ws, "Year 2: control total")
@@ -317,9 +364,7 @@ def test_simulation_probabilities_and_seed(tmp_path: Path, example_result: RunRe
     assert (prov["seed"], prov["sampler"], prov["draws"]) == (12345, "sobol", 10000)
 
 
-def test_text_that_looks_like_a_formula_stays_text(
-    tmp_path: Path, multi_result: RunResult
-) -> None:
+def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path, multi_result: RunResult) -> None:
     """Trust and scheme names starting with = + - @ are written as text, never formulas."""
     path = tmp_path / "results.xlsx"
     write_results_workbook(path, multi_result)
@@ -343,8 +388,9 @@ def test_extra_sheets_and_name_clashes(tmp_path: Path, example_result: RunResult
     assert wb.sheetnames.index("Sector finance") == wb.sheetnames.index("Provenance") - 1
     for bad in ("Summary", "cip", "Funding", "provenance", "Charts"):
         with pytest.raises(WorkbookError, match="clashes"):
-            write_results_workbook(tmp_path / "x.xlsx", example_result,
-                                   extra_sheets={bad: pd.DataFrame()})
+            write_results_workbook(
+                tmp_path / "x.xlsx", example_result, extra_sheets={bad: pd.DataFrame()}
+            )
     assert not (tmp_path / "x.xlsx").exists()
 
 
@@ -405,7 +451,8 @@ def test_in_place_keeps_every_digit_of_the_plan(tmp_path: Path) -> None:
     odd = 392447.62356116174
     assert float("%.16g" % odd) != odd  # noqa: UP031 - the case openpyxl rounds
     portfolio = dataclasses.replace(
-        base, cip=(dataclasses.replace(base.cip[0], value_fye=odd), *base.cip[1:]))
+        base, cip=(dataclasses.replace(base.cip[0], value_fye=odd), *base.cip[1:])
+    )
     plan = tmp_path / "plan.xlsx"
     write_template(plan, portfolio)
     write_in_place(plan, run_plan(portfolio))
@@ -447,8 +494,13 @@ def _with_image(wb: Any, tmp_path: Path) -> None:
     wb["README"].add_image(Image(str(png)), "I2")
 
 
-def _inject(path: Path, parts: dict[str, bytes], sheet: str | None = None,
-            rel_type: str | None = None, target: str | None = None) -> None:
+def _inject(
+    path: Path,
+    parts: dict[str, bytes],
+    sheet: str | None = None,
+    rel_type: str | None = None,
+    target: str | None = None,
+) -> None:
     """Add zip parts (and optionally a relationship from ``sheet`` to ``target``)."""
     src = path.read_bytes()
     with zipfile.ZipFile(io.BytesIO(src)) as zf:
@@ -465,16 +517,22 @@ def _inject(path: Path, parts: dict[str, bytes], sheet: str | None = None,
             for item in zf.infolist():
                 data = zf.read(item.filename)
                 if item.filename == rels_name:
-                    rel = (f'<Relationship Id="rIdX99" Type="http://schemas.openxmlformats.org/'
-                           f'officeDocument/2006/relationships/{rel_type}" Target="{target}"/>')
+                    rel = (
+                        f'<Relationship Id="rIdX99" Type="http://schemas.openxmlformats.org/'
+                        f'officeDocument/2006/relationships/{rel_type}" Target="{target}"/>'
+                    )
                     data = data.replace(b"</Relationships>", rel.encode() + b"</Relationships>")
                 zout.writestr(item, data)
             if rels_name is not None and rels_name not in names:
-                zout.writestr(rels_name, (
-                    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-                    'relationships"><Relationship Id="rIdX99" Type="http://schemas.openxml'
-                    f'formats.org/officeDocument/2006/relationships/{rel_type}" '
-                    f'Target="{target}"/></Relationships>'))
+                zout.writestr(
+                    rels_name,
+                    (
+                        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                        'relationships"><Relationship Id="rIdX99" Type="http://schemas.openxml'
+                        f'formats.org/officeDocument/2006/relationships/{rel_type}" '
+                        f'Target="{target}"/></Relationships>'
+                    ),
+                )
             for name, data in parts.items():
                 zout.writestr(name, data)
     path.write_bytes(out.getvalue())
@@ -545,16 +603,31 @@ def test_in_place_is_refused_when_something_would_be_lost(
     elif case == "macro":
         _inject(plan, {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"\0" * 60})
     elif case == "pivot":
-        _inject(plan, {"xl/pivotTables/pivotTable1.xml": b"<pivotTableDefinition/>"},
-                "Costs", "pivotTable", "../pivotTables/pivotTable1.xml")
+        _inject(
+            plan,
+            {"xl/pivotTables/pivotTable1.xml": b"<pivotTableDefinition/>"},
+            "Costs",
+            "pivotTable",
+            "../pivotTables/pivotTable1.xml",
+        )
     elif case == "external link":
         _inject(plan, {"xl/externalLinks/externalLink1.xml": b"<externalLink/>"})
     elif case == "slicer":
-        _inject(plan, {"xl/slicerCaches/slicerCache1.xml": b"<slicerCacheDefinition/>",
-                       "xl/slicers/slicer1.xml": b"<slicers/>"})
+        _inject(
+            plan,
+            {
+                "xl/slicerCaches/slicerCache1.xml": b"<slicerCacheDefinition/>",
+                "xl/slicers/slicer1.xml": b"<slicers/>",
+            },
+        )
     elif case == "threaded comments":
-        _inject(plan, {"xl/threadedComments/threadedComment1.xml": b"<ThreadedComments/>"},
-                "CIP", "threadedComment", "../threadedComments/threadedComment1.xml")
+        _inject(
+            plan,
+            {"xl/threadedComments/threadedComment1.xml": b"<ThreadedComments/>"},
+            "CIP",
+            "threadedComment",
+            "../threadedComments/threadedComment1.xml",
+        )
     elif case == "data bars":
         _patch_sheet(plan, "Costs", _end_of_sheet(_X14_CF))
     elif case == "sparklines":
@@ -562,13 +635,27 @@ def test_in_place_is_refused_when_something_would_be_lost(
     elif case == "custom views":
         _patch_sheet(plan, "Trusts", _end_of_sheet(b"<customSheetViews/>"))
     elif case == "shapes":
-        _inject(plan, {"xl/drawings/drawing9.xml": b'<xdr:wsDr xmlns:xdr="x"><xdr:twoCellAnchor>'
-                       b'<xdr:sp><xdr:txBody/></xdr:sp></xdr:twoCellAnchor></xdr:wsDr>'},
-                "README", "drawing", "../drawings/drawing9.xml")
+        _inject(
+            plan,
+            {
+                "xl/drawings/drawing9.xml": b'<xdr:wsDr xmlns:xdr="x"><xdr:twoCellAnchor>'
+                b"<xdr:sp><xdr:txBody/></xdr:sp></xdr:twoCellAnchor></xdr:wsDr>"
+            },
+            "README",
+            "drawing",
+            "../drawings/drawing9.xml",
+        )
     elif case == "form control":
-        _inject(plan, {"xl/drawings/vmlDrawing9.vml": b'<xml><v:shape><x:ClientData '
-                       b'ObjectType="Button"/></v:shape></xml>'},
-                "README", "vmlDrawing", "../drawings/vmlDrawing9.vml")
+        _inject(
+            plan,
+            {
+                "xl/drawings/vmlDrawing9.vml": b"<xml><v:shape><x:ClientData "
+                b'ObjectType="Button"/></v:shape></xml>'
+            },
+            "README",
+            "vmlDrawing",
+            "../drawings/vmlDrawing9.vml",
+        )
     before = _digest(plan)
     losses = in_place_losses(plan)
     assert any(expected in x for x in losses), losses

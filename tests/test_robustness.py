@@ -28,10 +28,10 @@ from fuzz.hostile import HOSTILE, RUN, RUN_REFUSED, edge_plan
 
 from cipmodel.cli.main import cli
 from cipmodel.errors import CipModelError, ValidationError
-from cipmodel.io import write_template
 from cipmodel.inputs.records import Trust
-from cipmodel.results.run import run_plan
 from cipmodel.inputs.schema import load_schema
+from cipmodel.io import write_template
+from cipmodel.results.run import run_plan
 
 EDGES = [h for h in HOSTILE if h.via == "run"]
 RUNS = [h for h in EDGES if h.expect == RUN]
@@ -83,7 +83,9 @@ def test_result_tables_hold_nan_only_where_not_applicable(h: Any) -> None:
             if not missing.any():
                 continue
             if name == "metrics":
-                assert (frame.loc[missing & (frame.metric != "overall"), "not_applicable"] != "").all()
+                assert (
+                    frame.loc[missing & (frame.metric != "overall"), "not_applicable"] != ""
+                ).all()
                 assert not (missing & (frame.metric == "overall") & (col == "value")).any()
             else:
                 assert (name, col) == ("trust_summary", "cip_planned_pct"), (name, col)
@@ -137,7 +139,9 @@ def test_cli_run_shows_no_nan(h: Any, plans: dict[str, Path | None], tmp_path: P
             assert r.exit_code == 2 and h.text in r.stderr, r.output
         assert not out.exists()
         return
-    assert (text.exit_code, js.exit_code, wb.exit_code) == (0, 0, 0), text.output + js.output + wb.output
+    assert (text.exit_code, js.exit_code, wb.exit_code) == (0, 0, 0), (
+        text.output + js.output + wb.output
+    )
     assert not NAN_WORD.search(text.stdout), text.stdout
     strict_json(js.stdout)
     book = openpyxl.load_workbook(out)
@@ -162,9 +166,17 @@ def test_results_workbook_recalculated_shows_no_error_values(
     assert r.exit_code == 0, r.output
     profile = tmp_path / "lo-profile"
     cmd = [
-        soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-        "--nolockcheck", "--calc", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
-        "--outdir", str(tmp_path / "lo"), str(out),
+        soffice,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--nolockcheck",
+        "--calc",
+        "--convert-to",
+        "xlsx:Calc MS Excel 2007 XML",
+        "--outdir",
+        str(tmp_path / "lo"),
+        str(out),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
     saved = tmp_path / "lo" / "results.xlsx"
@@ -175,8 +187,10 @@ def test_results_workbook_recalculated_shows_no_error_values(
         for ws in book.worksheets
         for row in ws.iter_rows()
         for c in row
-        if isinstance(c.value, str) and c.value.startswith(ERROR_VALUES)
-        or isinstance(c.value, float) and not math.isfinite(c.value)
+        if isinstance(c.value, str)
+        and c.value.startswith(ERROR_VALUES)
+        or isinstance(c.value, float)
+        and not math.isfinite(c.value)
     ]
     assert not bad, bad[:20]
 

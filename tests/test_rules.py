@@ -19,7 +19,9 @@ from cipmodel.regime.score import metric_names, score, sof_pack
 from cipmodel.regime.segmentation import candidate_segment, segmentation_pack
 
 SOF_TEXT = resources.files("cipmodel").joinpath("rules", "sof-2016.toml").read_text("utf-8")
-SEG_TEXT = resources.files("cipmodel").joinpath("rules", "segmentation-2016.toml").read_text("utf-8")
+SEG_TEXT = (
+    resources.files("cipmodel").joinpath("rules", "segmentation-2016.toml").read_text("utf-8")
+)
 
 HEALTHY = {
     "capital_service_capacity": 2.0,

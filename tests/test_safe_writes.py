@@ -23,10 +23,10 @@ import openpyxl
 import pytest
 
 from cipmodel.errors import WorkbookError
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
+from cipmodel.inputs.records import Portfolio
 from cipmodel.io import read_plan, write_in_place, write_results_workbook, write_template
 from cipmodel.io import results_workbook as resmod
-from cipmodel.inputs.records import Portfolio
 from cipmodel.results.run import run_plan
 
 TIMEOUT_S = 300
@@ -50,9 +50,20 @@ print("done", time.perf_counter() - start, flush=True)
 def _big_portfolio(n_trusts: int = 50) -> Portfolio:
     """The worked example cloned into ``n_trusts`` trusts (about 2,000 schemes)."""
     base = example_portfolio("acute-11pc")
-    tables: dict[str, list[Any]] = {k: [] for k in (
-        "trusts", "income", "costs", "cip", "control_total", "funding", "financing",
-        "drivers", "profiles")}
+    tables: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "trusts",
+            "income",
+            "costs",
+            "cip",
+            "control_total",
+            "funding",
+            "financing",
+            "drivers",
+            "profiles",
+        )
+    }
     for i in range(n_trusts):
         code = f"T{i:03d}"
 
@@ -71,7 +82,9 @@ def _temps(folder: Path) -> list[Path]:
 def _start(script: Path, plan: Path, target: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, str(script), str(plan), str(target)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()

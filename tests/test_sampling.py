@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cipmodel.montecarlo.streams import PhiloxRows, as_seed_sequence, resolve_seed, seed_record
 from cipmodel.montecarlo.samplers import (
     SAMPLERS,
     SOBOL_MAX_DIMS,
@@ -17,6 +16,7 @@ from cipmodel.montecarlo.samplers import (
     random,
     sobol,
 )
+from cipmodel.montecarlo.streams import PhiloxRows, as_seed_sequence, resolve_seed, seed_record
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
@@ -32,7 +32,9 @@ def test_chunks_give_the_same_points(name: str) -> None:
     """Point i depends only on (seed, i): any chunking gives bit-identical points."""
     whole = make_sampler(name, 5, seed=42, total=1024).sample(0, 1024)
     s = make_sampler(name, 5, seed=42, total=1024)
-    parts = [s.sample(a, b - a) for a, b in ((0, 1), (1, 300), (300, 301), (301, 1000), (1000, 1024))]
+    parts = [
+        s.sample(a, b - a) for a, b in ((0, 1), (1, 300), (300, 301), (301, 1000), (1000, 1024))
+    ]
     np.testing.assert_array_equal(np.vstack(parts), whole)
     # out of order too (the Sobol' engine fast-forwards)
     np.testing.assert_array_equal(s.sample(500, 10), whole[500:510])

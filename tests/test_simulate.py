@@ -24,7 +24,7 @@ import pytest
 from scipy import stats
 
 from cipmodel.errors import RulePackError
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import Portfolio
 from cipmodel.montecarlo import (
     AEShock,
@@ -59,8 +59,17 @@ def _bernoulli_trust(k: int) -> tuple[Portfolio, Priors]:
     """A trust with no surplus before CIP whose control total needs k of its 8 schemes."""
     code = "RBN"
     cip = [
-        {"trust_code": code, "scheme_id": f"S{i}", "name": f"scheme {i}", "category": "pay",
-         "value_fye": SCHEME_VALUE, "start_month": 1, "ramp_months": 0, "stage": "plan", "rag": "amber"}
+        {
+            "trust_code": code,
+            "scheme_id": f"S{i}",
+            "name": f"scheme {i}",
+            "category": "pay",
+            "value_fye": SCHEME_VALUE,
+            "start_month": 1,
+            "ramp_months": 0,
+            "stage": "plan",
+            "rag": "amber",
+        }
         for i in range(len(P_VALUES))
     ]
     p = Portfolio(
@@ -113,14 +122,18 @@ def test_independent_bernoulli_schemes_give_poisson_binomial(sampler: str, k: in
 def test_normal_pay_shock_gives_analytic_normal_probability(national_share: float) -> None:
     """A N(0, 0.01^2) pay-award shock on £100m pay, £500k above the control total, meets
     it with probability Phi(0.5) (whatever part of the shock is national)."""
-    pri = Priors.none().replace(name="pay-shock", shocks={"pay_award": Shock(sd=0.01, national_share=national_share)})
+    pri = Priors.none().replace(
+        name="pay-shock", shocks={"pay_award": Shock(sd=0.01, national_share=national_share)}
+    )
     n = 2**14
     r = simulate(_pay_shock_trust(), draws=n, seed=7, sampler="random", priors=pri)
     exact = float(stats.norm.cdf(0.5))
     se = math.sqrt(exact * (1 - exact) / n)
     assert abs(_p_meet(r) - exact) <= MC_SIGMAS * se
     # and the surplus itself is normal: mean S0 - CT + CT = 1000, sd 1000
-    assert r.collector.mean("surplus_pre_stf")[0, 0] == pytest.approx(1000.0, abs=MC_SIGMAS * 1000 / math.sqrt(n))
+    assert r.collector.mean("surplus_pre_stf")[0, 0] == pytest.approx(
+        1000.0, abs=MC_SIGMAS * 1000 / math.sqrt(n)
+    )
     assert r.collector.std("surplus_pre_stf")[0, 0] == pytest.approx(1000.0, rel=0.05)
 
 
@@ -133,9 +146,12 @@ def test_no_uncertainty_reproduces_run_exactly(shift: float) -> None:
     and every percentile equals the run's value exactly."""
     p = example_portfolio("acute-11pc")
     if shift:
-        p = p.replace(control_total=tuple(
-            dataclass_replace(c, target_pre_stf=c.target_pre_stf + shift, month=None) for c in p.control_total
-        ))
+        p = p.replace(
+            control_total=tuple(
+                dataclass_replace(c, target_pre_stf=c.target_pre_stf + shift, month=None)
+                for c in p.control_total
+            )
+        )
     run = run_plan(p)
     r = simulate(p, draws=64, seed=1, priors="none", chunk_size=16, sampler="random")
     c = r.collector
@@ -147,12 +163,18 @@ def test_no_uncertainty_reproduces_run_exactly(shift: float) -> None:
     assert np.all(c.percentiles("reported_surplus") == run.assessment.reported_surplus_ytd[0, 0, 3])
     assert np.all(c.percentiles("stf_earned_q")[:, 0] == run.assessment.funding.earned[0, 0])
     assert np.all(c.percentiles("cip_delivered") == run.solved.planned[0])
-    np.testing.assert_array_equal(c.probability("met_q")[0], run.projection.ytd_variance()[0, 0, 0, [2, 5, 8, 11]] >= -1e-6)
+    np.testing.assert_array_equal(
+        c.probability("met_q")[0], run.projection.ytd_variance()[0, 0, 0, [2, 5, 8, 11]] >= -1e-6
+    )
     overall = int(np.asarray(run.assessment.full_year_score.overall)[0, 0])
     assert c.distribution("score_q")[0, 3, overall] == 1.0
     # the JSON is run --json plus the simulation's keys
     sim_t, run_t = r.to_dict()["trusts"][0], run.to_dict()["trusts"][0]
-    assert {k: v for k, v in sim_t.items() if k not in ("probability", "percentiles", "funding_expected")} == run_t
+    assert {
+        k: v
+        for k, v in sim_t.items()
+        if k not in ("probability", "percentiles", "funding_expected")
+    } == run_t
     assert sim_t["percentiles"]["surplus_pre_stf"]["p5"] == run_t["control_total"]["forecast"]
     assert sim_t["percentiles"]["surplus_pre_stf"]["p95"] == run_t["control_total"]["forecast"]
 
@@ -172,9 +194,17 @@ def _summaries(r) -> dict:  # noqa: ANN001
     for k in ("chunk_size", "workers"):
         d["provenance"].pop(k)
     return {
-        "kept_f": c._kept_f, "kept_b": c._kept_b, "kept_c": c._kept_c, "bool": c._bool,
-        "cat": c._cat, "min": c._min, "max": c._max, "hist": c._hist, "sum": c._sum.result(),
-        "sq": c._sq.result(), "json": json.dumps(d, sort_keys=True),
+        "kept_f": c._kept_f,
+        "kept_b": c._kept_b,
+        "kept_c": c._kept_c,
+        "bool": c._bool,
+        "cat": c._cat,
+        "min": c._min,
+        "max": c._max,
+        "hist": c._hist,
+        "sum": c._sum.result(),
+        "sq": c._sq.result(),
+        "json": json.dumps(d, sort_keys=True),
     }
 
 
@@ -243,7 +273,7 @@ def test_convergence_stop() -> None:
 def test_priors_calibrated_on_national_portfolio() -> None:
     """The default priors deliver 85-90% of the national portfolio's planned in-year CIP,
     with non-recurrent schemes 25-30% of what is delivered (domain.md §4.2)."""
-    national = pytest.importorskip("cipmodel.inputs.national")
+    national = pytest.importorskip("cipmodel.examples.national")
     r = simulate(national.national_portfolio(), draws=256, seed=2017, sampler="random")
     c = r.collector
     planned = r.run.solved.planned.sum()
@@ -269,7 +299,9 @@ def test_goal_seek_on_probability() -> None:
     assert res.p_at_plan[0] == _p_meet(simulate(p, **kw))
     curve = res.curve(points=41)
     assert (np.diff(curve.probability) >= 0).all()
-    assert curve.probability.iloc[0] == 0.0 and curve.probability.iloc[-1] == pytest.approx(1.0, abs=0.01)
+    assert curve.probability.iloc[0] == 0.0 and curve.probability.iloc[-1] == pytest.approx(
+        1.0, abs=0.01
+    )
     d = res.to_dict()["trusts"][0]
     assert d["needed_pct"] == pytest.approx(d["needed"] / res.opex[0], abs=1e-6)
 
@@ -299,7 +331,9 @@ def test_delivered_share_table_matches_exact_inverse_cdf() -> None:
     im = InputModel(plan, load_priors())
     # latent normals over the table's range (|z| > 8.5 has probability < 2e-17 and takes
     # the end value of the table)
-    z = np.clip(np.random.default_rng(0).normal(size=(2000, im.random_schemes.size)) * 2.5, -8.5, 8.5)
+    z = np.clip(
+        np.random.default_rng(0).normal(size=(2000, im.random_schemes.size)) * 2.5, -8.5, 8.5
+    )
     got = im.share(z)
     for j, s in enumerate(im.random_schemes):
         d = im.share_dists[s]
@@ -353,7 +387,9 @@ def test_agency_shock_is_mean_one_lognormal() -> None:
     r = simulate(p, draws=n, seed=9, sampler="random", priors=pri)
     planned = run_plan(p).trust_summary().query("year == 1").agency.iloc[0]
     sd = planned * math.sqrt(math.exp(0.04) - 1)
-    assert r.collector.mean("agency")[0, 0] == pytest.approx(planned, abs=MC_SIGMAS * sd / math.sqrt(n))
+    assert r.collector.mean("agency")[0, 0] == pytest.approx(
+        planned, abs=MC_SIGMAS * sd / math.sqrt(n)
+    )
 
 
 # -- priors -------------------------------------------------------------------------------
@@ -372,7 +408,10 @@ def test_priors_pack_sources_flags_and_order() -> None:
     assert min(means, key=means.get) == "unidentified"
     assert means["blue"] > means["green"] > means["amber"] > means["red"] > means["unidentified"]
     tracker = load_priors("priors-2017:tracker")
-    assert tracker.delivery_rag["red"].mean() < 0.25 and tracker.delivery_stage["unidentified"].mean() < 0.05
+    assert (
+        tracker.delivery_rag["red"].mean() < 0.25
+        and tracker.delivery_stage["unidentified"].mean() < 0.05
+    )
     assert Priors.none().is_none and not pri.is_none
 
 
@@ -381,9 +420,19 @@ def test_bad_priors_packs(tmp_path) -> None:  # noqa: ANN001
     text = load_pack("priors-2017").origin  # noqa: F841  (the packaged file exists)
     from importlib import resources
 
-    src = resources.files("cipmodel").joinpath("rules", "priors-2017.toml").read_text(encoding="utf-8")
+    src = (
+        resources.files("cipmodel")
+        .joinpath("rules", "priors-2017.toml")
+        .read_text(encoding="utf-8")
+    )
     bad = tmp_path / "bad.toml"
-    bad.write_text(src.replace("value = { min = 0.45, mode = 0.95, max = 1.0 }", "value = { min = 0.45, mode = 0.3, max = 1.0 }"), encoding="utf-8")
+    bad.write_text(
+        src.replace(
+            "value = { min = 0.45, mode = 0.95, max = 1.0 }",
+            "value = { min = 0.45, mode = 0.3, max = 1.0 }",
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(RulePackError, match="delivery.rag.red.*mode 0.3 is outside"):
         load_priors(bad)
     bad.write_text(src.replace("value = [0.95, 0.05]", "value = [0.95, 0.15]"), encoding="utf-8")
@@ -411,7 +460,9 @@ def test_correlation_repair() -> None:
         nearest_correlation([[1.0, 1.2], [1.2, 1.0]])
     with pytest.raises(SimulationError, match="diagonal"):
         nearest_correlation([[0.9, 0.2], [0.2, 1.0]])
-    pri = load_priors().with_correlation(np.eye(7) + np.where(np.eye(7) == 0, 0.95, 0) * np.sign(np.arange(49).reshape(7, 7) % 3 - 1))
+    pri = load_priors().with_correlation(
+        np.eye(7) + np.where(np.eye(7) == 0, 0.95, 0) * np.sign(np.arange(49).reshape(7, 7) % 3 - 1)
+    )
     assert pri.correlation_change > 0
     np.linalg.cholesky(pri.correlation)
 
@@ -424,11 +475,18 @@ def test_tables_json_and_sensitivity() -> None:
     ranks the one uncertain scheme first, with a first-order Sobol' index near 1."""
     p = example_portfolio("acute-11pc")
     only = "RXX/U01"
-    pri = Priors.none().replace(name="one-scheme", delivery_scheme={only: ShareDist.pert(0.0, 0.5, 1.0)})
+    pri = Priors.none().replace(
+        name="one-scheme", delivery_scheme={only: ShareDist.pert(0.0, 0.5, 1.0)}
+    )
     r = simulate(p, draws=4096, seed=1, priors=pri)
     json.dumps(r.to_dict(), allow_nan=False)
     assert len(r.fan_chart()) == 12 and len(r.funding()) == 4
-    assert set(r.probabilities().measure) == {"meet_control_total", "funding_gate", "ae_trajectory_met", "finance_trigger"}
+    assert set(r.probabilities().measure) == {
+        "meet_control_total",
+        "funding_gate",
+        "ae_trajectory_met",
+        "finance_trigger",
+    }
     assert {"p5", "p50", "p95", "mean"} <= set(r.percentiles().columns)
     assert len(r.per_draw()) == 4096
     s = r.scores()

@@ -53,7 +53,9 @@ def test_simulate_json_contract(example: Path) -> None:
 
 def test_simulate_no_uncertainty_is_the_run(example: Path) -> None:
     """--no-uncertainty: P(meet) is the run's 1 and every percentile the run's forecast."""
-    d = json.loads(invoke("simulate", example, "-n", "64", "--seed", "1", "--no-uncertainty", "--json").output)
+    d = json.loads(
+        invoke("simulate", example, "-n", "64", "--seed", "1", "--no-uncertainty", "--json").output
+    )
     t = d["trusts"][0]
     assert t["probability"]["meet_control_total"] == 1.0
     forecast = t["control_total"]["forecast"]
@@ -70,8 +72,16 @@ def test_simulate_text_and_results_workbook(example: Path, tmp_path: Path) -> No
     assert r.exit_code == 0, r.output
     assert "P(meet control total, year)" in r.output and "Results written to" in r.output
     wb = openpyxl.load_workbook(out, read_only=True)
-    assert {"Simulation", "Simulation percentiles", "Simulation scores", "Simulation funding",
-            "Simulation fan chart", "Simulation drivers", "Summary", "Provenance"} <= set(wb.sheetnames)
+    assert {
+        "Simulation",
+        "Simulation percentiles",
+        "Simulation scores",
+        "Simulation funding",
+        "Simulation fan chart",
+        "Simulation drivers",
+        "Summary",
+        "Provenance",
+    } <= set(wb.sheetnames)
     wb.close()
     assert read_plan(out) == read_plan(example)
 
@@ -120,5 +130,13 @@ def test_simulate_help() -> None:
     """simulate has help listing its options."""
     r = invoke("simulate", "--help")
     assert r.exit_code == 0
-    for opt in ("--draws", "--seed", "--sampler", "--json", "--no-uncertainty", "--priors", "--output"):
+    for opt in (
+        "--draws",
+        "--seed",
+        "--sampler",
+        "--json",
+        "--no-uncertainty",
+        "--priors",
+        "--output",
+    ):
         assert opt in r.output

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from cipmodel.engine.project import LINES, SIGN, Draws, compile_plan, project
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import Portfolio
 
 GBP_K = 1e-9
@@ -25,12 +25,21 @@ GBP_K = 1e-9
 def _two_trust_portfolio(years: int = 3) -> Portfolio:
     a, b = example_portfolio("acute-11pc"), example_portfolio("small")
     tr = [dataclasses.replace(a.trusts[0], horizon_years=years, source=None), b.trusts[0]]
-    ct = [*a.control_total, *(dataclasses.replace(c, year=3, source=None) for c in a.control_total[:1])]
+    ct = [
+        *a.control_total,
+        *(dataclasses.replace(c, year=3, source=None) for c in a.control_total[:1]),
+    ]
     drivers = [*a.drivers, dataclasses.replace(a.drivers[0], year=3, source=None)]
     return Portfolio(
-        trusts=tr, income=(*a.income, *b.income), costs=(*a.costs, *b.costs), cip=(*a.cip, *b.cip),
-        control_total=(*ct, *b.control_total), funding=a.funding, financing=a.financing,
-        drivers=drivers, profiles=a.profiles,
+        trusts=tr,
+        income=(*a.income, *b.income),
+        costs=(*a.costs, *b.costs),
+        cip=(*a.cip, *b.cip),
+        control_total=(*ct, *b.control_total),
+        funding=a.funding,
+        financing=a.financing,
+        drivers=drivers,
+        profiles=a.profiles,
     )
 
 
@@ -89,19 +98,34 @@ def test_a_draw_is_the_same_alone_or_in_any_batch() -> None:
     rng = np.random.default_rng(1)
     n = 50
     kw = dict(
-        delivery=rng.random((n, plan.n_schemes)), slip=rng.integers(0, 7, (n, plan.n_schemes)),
-        driver_shift=rng.normal(0, 0.01, (n, 1, 1, 6)), line_scale=rng.random((n, 1, len(LINES))) + 0.5,
+        delivery=rng.random((n, plan.n_schemes)),
+        slip=rng.integers(0, 7, (n, plan.n_schemes)),
+        driver_shift=rng.normal(0, 0.01, (n, 1, 1, 6)),
+        line_scale=rng.random((n, 1, len(LINES))) + 0.5,
     )
     full = project(plan, Draws(n=n, **kw))
-    names = ("surplus_pre_stf", "operating_income", "operating_expenditure", "agency", "cip_total",
-             "non_operating", "operating_expenditure_do_nothing", "lines", "cip_scheme_year")
+    names = (
+        "surplus_pre_stf",
+        "operating_income",
+        "operating_expenditure",
+        "agency",
+        "cip_total",
+        "non_operating",
+        "operating_expenditure_do_nothing",
+        "lines",
+        "cip_scheme_year",
+    )
     for start, count in ((0, 1), (7, 3), (20, 30)):
         part = project(plan, Draws(n=count, **{k: v[start : start + count] for k, v in kw.items()}))
         for name in names:
-            np.testing.assert_array_equal(getattr(part, name), getattr(full, name)[start : start + count], err_msg=name)
+            np.testing.assert_array_equal(
+                getattr(part, name), getattr(full, name)[start : start + count], err_msg=name
+            )
         # the metrics' year-to-date sums over months of the lines
         for m in (3, 12):
-            np.testing.assert_array_equal(part.lines[..., :m].sum(-1), full.lines[start : start + count, ..., :m].sum(-1))
+            np.testing.assert_array_equal(
+                part.lines[..., :m].sum(-1), full.lines[start : start + count, ..., :m].sum(-1)
+            )
 
 
 def test_truncated_plan_gives_the_same_first_year_exactly() -> None:
@@ -110,7 +134,13 @@ def test_truncated_plan_gives_the_same_first_year_exactly() -> None:
     one = plan.truncate(1)
     assert one.n_years == 1 and plan.truncate(plan.n_years) is plan
     a, b = project(plan), project(one)
-    for name in ("surplus_pre_stf", "operating_income", "operating_expenditure", "cip_total", "agency"):
+    for name in (
+        "surplus_pre_stf",
+        "operating_income",
+        "operating_expenditure",
+        "cip_total",
+        "agency",
+    ):
         np.testing.assert_array_equal(getattr(a, name)[..., :12], getattr(b, name))
     np.testing.assert_array_equal(a.cip_scheme_year[..., :1], b.cip_scheme_year)
     with pytest.raises(ValueError, match="years must be from 1 to 2"):

@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cipmodel.regime.bands import cip_band, load_bands
 from cipmodel.engine.project import compile_plan, project
-from cipmodel.errors import RulePackError, SolveError
-from cipmodel.inputs.examples import example_portfolio
-from cipmodel.inputs.records import ControlTotal
 from cipmodel.engine.solve import solve_cip
+from cipmodel.errors import RulePackError, SolveError
+from cipmodel.examples import example_portfolio
+from cipmodel.inputs.records import ControlTotal
+from cipmodel.regime.bands import cip_band, load_bands
 
 GBP_1K = 1.0  # £000: "meets the control total to within £1k"
 
@@ -62,12 +62,24 @@ def test_met_without_cip() -> None:
 def test_solve_many_trusts_at_once() -> None:
     """Trusts solved together get the same answers as solved alone."""
     a, b = example_portfolio("acute-11pc"), example_portfolio("small")
-    tables = ("trusts", "income", "costs", "cip", "control_total", "funding", "financing",
-              "drivers", "profiles")
+    tables = (
+        "trusts",
+        "income",
+        "costs",
+        "cip",
+        "control_total",
+        "funding",
+        "financing",
+        "drivers",
+        "profiles",
+    )
     both = a.replace(**{t: (*getattr(a, t), *getattr(b, t)) for t in tables})
     s = solve_cip(compile_plan(both))
-    np.testing.assert_allclose(s.needed, [solve_cip(compile_plan(a)).needed[0],
-                                          solve_cip(compile_plan(b)).needed[0]], atol=0.02)
+    np.testing.assert_allclose(
+        s.needed,
+        [solve_cip(compile_plan(a)).needed[0], solve_cip(compile_plan(b)).needed[0]],
+        atol=0.02,
+    )
 
 
 def test_solve_year_two_and_errors() -> None:
@@ -85,8 +97,15 @@ def test_solve_year_two_and_errors() -> None:
 
 @pytest.mark.parametrize(
     ("share", "band"),
-    [(0.0, "sustainable"), (0.02, "sustainable"), (0.0201, "stretching"), (0.04, "stretching"),
-     (0.05, "high risk"), (0.06, "high risk"), (0.11, "very high risk")],
+    [
+        (0.0, "sustainable"),
+        (0.02, "sustainable"),
+        (0.0201, "stretching"),
+        (0.04, "stretching"),
+        (0.05, "high risk"),
+        (0.06, "high risk"),
+        (0.11, "very high risk"),
+    ],
 )
 def test_evidence_bands(share: float, band: str) -> None:
     """Bands follow domain.md §4.4; a share on a bound belongs to the lower band."""

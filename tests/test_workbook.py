@@ -24,16 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cipmodel.errors import ValidationError, WorkbookError
-from cipmodel.inputs.examples import example_portfolio
-from cipmodel.io import (
-    atomic_write,
-    read_plan,
-    read_plan_with_notes,
-    workbooks_equal,
-    write_results,
-    write_template,
-)
-from cipmodel.io import workbook as wbmod
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import (
     ControlTotal,
     CostLine,
@@ -48,6 +39,15 @@ from cipmodel.inputs.records import (
     Trust,
 )
 from cipmodel.inputs.schema import load_schema
+from cipmodel.io import (
+    atomic_write,
+    read_plan,
+    read_plan_with_notes,
+    workbooks_equal,
+    write_results,
+    write_template,
+)
+from cipmodel.io import workbook as wbmod
 
 SCHEMA = load_schema()
 INPUT_SHEETS = [t.sheet for t in SCHEMA.tables]
@@ -61,14 +61,24 @@ def small_portfolio(**changes: Any) -> Portfolio:
     code = "RXX"
     tables: dict[str, Any] = {
         "trusts": (
-            Trust(trust_code=code, name="Example Acute NHS Trust", trust_type="acute",
-                  horizon_years=2, agency_ceiling=12000.0),
+            Trust(
+                trust_code=code,
+                name="Example Acute NHS Trust",
+                trust_type="acute",
+                horizon_years=2,
+                agency_ceiling=12000.0,
+            ),
         ),
         "income": (
-            IncomeLine(trust_code=code, line="nhs_clinical", annual_value=250000.0,
-                       profile="winter"),
-            IncomeLine(trust_code=code, line="other_operating", annual_value=12500.5,
-                       description="car parking"),
+            IncomeLine(
+                trust_code=code, line="nhs_clinical", annual_value=250000.0, profile="winter"
+            ),
+            IncomeLine(
+                trust_code=code,
+                line="other_operating",
+                annual_value=12500.5,
+                description="car parking",
+            ),
         ),
         "costs": (
             CostLine(trust_code=code, line="pay_substantive", annual_value=160000.0),
@@ -76,33 +86,67 @@ def small_portfolio(**changes: Any) -> Portfolio:
             CostLine(trust_code=code, line="drugs", annual_value=30000.25),
         ),
         "cip": (
-            Scheme(trust_code=code, scheme_id="S1", name="Agency cap", category="pay",
-                   target_line="pay_agency", value_fye=1500.0, start_month=4, ramp_months=3),
-            Scheme(trust_code=code, scheme_id="S2", name="Drugs switch", category="non_pay",
-                   target_line="drugs", value_fye=800.0, recurrent=False, stage="idea",
-                   rag="red"),
-            Scheme(trust_code=code, scheme_id="S3", name="Private patients",
-                   category="income", value_fye=250.0, start_year=2, stage="delivering",
-                   rag="green"),
+            Scheme(
+                trust_code=code,
+                scheme_id="S1",
+                name="Agency cap",
+                category="pay",
+                target_line="pay_agency",
+                value_fye=1500.0,
+                start_month=4,
+                ramp_months=3,
+            ),
+            Scheme(
+                trust_code=code,
+                scheme_id="S2",
+                name="Drugs switch",
+                category="non_pay",
+                target_line="drugs",
+                value_fye=800.0,
+                recurrent=False,
+                stage="idea",
+                rag="red",
+            ),
+            Scheme(
+                trust_code=code,
+                scheme_id="S3",
+                name="Private patients",
+                category="income",
+                value_fye=250.0,
+                start_year=2,
+                stage="delivering",
+                rag="green",
+            ),
         ),
         "control_total": (
-            ControlTotal(trust_code=code, year=1, target_pre_stf=-1200.0,
-                         month=(-100.0,) * 12),
+            ControlTotal(trust_code=code, year=1, target_pre_stf=-1200.0, month=(-100.0,) * 12),
             ControlTotal(trust_code=code, year=2, target_pre_stf=500.0, accepted=False),
         ),
         "funding": (
-            Funding(trust_code=code, allocation=4000.0, ae_applies=True,
-                    ae_trajectory=(0.9, 0.91, 0.92, 0.95), ae_forecast=(0.88, 0.9, 0.93, 0.95)),
+            Funding(
+                trust_code=code,
+                allocation=4000.0,
+                ae_applies=True,
+                ae_trajectory=(0.9, 0.91, 0.92, 0.95),
+                ae_forecast=(0.88, 0.9, 0.93, 0.95),
+            ),
         ),
-        "financing": (Financing(trust_code=code, opening_cash=3000.0,
-                                opening_working_capital=-2500.0),),
+        "financing": (
+            Financing(trust_code=code, opening_cash=3000.0, opening_working_capital=-2500.0),
+        ),
         "drivers": (
-            Drivers(trust_code=code, year=1, tariff_uplift=0.021, efficiency_factor=0.02,
-                    pay_award=0.01),
+            Drivers(
+                trust_code=code, year=1, tariff_uplift=0.021, efficiency_factor=0.02, pay_award=0.01
+            ),
             Drivers(trust_code=code, year=2, activity_growth=0.015, drug_inflation=0.05),
         ),
-        "profiles": (Profile(trust_code=code, profile="winter",
-                             weight=(1, 1, 1, 1, 1, 1, 1.1, 1.2, 1.2, 1.1, 1, 1)),),
+        "profiles": (
+            Profile(
+                trust_code=code,
+                profile="winter",
+                weight=(1, 1, 1, 1, 1, 1, 1.1, 1.2, 1.2, 1.1, 1, 1),
+            ),
+        ),
     }
     tables.update(changes)
     return Portfolio(**tables, name="small")
@@ -200,7 +244,10 @@ def test_template_has_dropdowns_for_enums_and_yes_no(tmp_path: Path) -> None:
     cip = {str(dv.sqref): dv for dv in wb["CIP"].data_validations.dataValidation}
     month = cip["H2:H1001"]
     assert (month.type, month.operator, month.formula1, month.formula2) == (
-        "whole", "between", "1", "12",
+        "whole",
+        "between",
+        "1",
+        "12",
     )
     value = cip["F2:F1001"]
     assert (value.type, value.formula1) == ("decimal", "0")
@@ -320,7 +367,8 @@ def test_floats_round_trip_exactly(tmp_path: Path) -> None:
 
 _TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn", "Zl", "Zp")),
-    min_size=1, max_size=20,
+    min_size=1,
+    max_size=20,
 ).filter(lambda s: bool(s.strip()))
 _MONEY = st.floats(0, 1e7, allow_nan=False, allow_infinity=False)
 _SIGNED = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
@@ -332,66 +380,129 @@ _CODE = st.text(alphabet="ABCDEFGHJKLMNPQRTUVWXY0123456789", min_size=3, max_siz
 def portfolios(draw: Any) -> Portfolio:
     """Small valid portfolios: 1-2 trusts, every table, awkward text and floats."""
     codes = draw(st.lists(_CODE, min_size=1, max_size=2, unique=True))
-    t: dict[str, list[Any]] = {name: [] for name in (
-        "trusts", "income", "costs", "cip", "control_total", "funding", "financing", "drivers",
-        "profiles")}
+    t: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "trusts",
+            "income",
+            "costs",
+            "cip",
+            "control_total",
+            "funding",
+            "financing",
+            "drivers",
+            "profiles",
+        )
+    }
     income_lines = SCHEMA.lines_of_kind("operating_income")
     cost_lines = SCHEMA.table("costs").field("line").values
     for code in codes:
         horizon = draw(st.integers(1, 3))
-        t["trusts"].append(Trust(
-            trust_code=code, name=draw(_TEXT), horizon_years=horizon,
-            trust_type=draw(st.sampled_from(SCHEMA.table("trusts").field("trust_type").values)),
-            agency_ceiling=draw(st.none() | _MONEY),
-            financial_special_measures=draw(st.booleans())))
+        t["trusts"].append(
+            Trust(
+                trust_code=code,
+                name=draw(_TEXT),
+                horizon_years=horizon,
+                trust_type=draw(st.sampled_from(SCHEMA.table("trusts").field("trust_type").values)),
+                agency_ceiling=draw(st.none() | _MONEY),
+                financial_special_measures=draw(st.booleans()),
+            )
+        )
         profile = draw(st.booleans())
         if profile:
-            t["profiles"].append(Profile(trust_code=code, profile="p1", weight=tuple(
-                draw(st.lists(st.floats(0.1, 5), min_size=12, max_size=12)))))
+            t["profiles"].append(
+                Profile(
+                    trust_code=code,
+                    profile="p1",
+                    weight=tuple(draw(st.lists(st.floats(0.1, 5), min_size=12, max_size=12))),
+                )
+            )
         for _ in range(draw(st.integers(0, 2))):
-            t["income"].append(IncomeLine(
-                trust_code=code, line=draw(st.sampled_from(income_lines)),
-                annual_value=draw(_MONEY), description=draw(st.none() | _TEXT),
-                profile="p1" if profile and draw(st.booleans()) else "flat"))
+            t["income"].append(
+                IncomeLine(
+                    trust_code=code,
+                    line=draw(st.sampled_from(income_lines)),
+                    annual_value=draw(_MONEY),
+                    description=draw(st.none() | _TEXT),
+                    profile="p1" if profile and draw(st.booleans()) else "flat",
+                )
+            )
         for _ in range(draw(st.integers(0, 2))):
-            t["costs"].append(CostLine(trust_code=code, line=draw(st.sampled_from(cost_lines)),
-                                       annual_value=draw(_MONEY)))
+            t["costs"].append(
+                CostLine(
+                    trust_code=code,
+                    line=draw(st.sampled_from(cost_lines)),
+                    annual_value=draw(_MONEY),
+                )
+            )
         for sid in draw(st.lists(_TEXT, max_size=3, unique_by=str.strip)):
             category = draw(st.sampled_from(["pay", "non_pay", "income"]))
             kinds = SCHEMA.cip_categories[category]["kinds"]
-            t["cip"].append(Scheme(
-                trust_code=code, scheme_id=sid, name=draw(_TEXT), category=category,
-                target_line=draw(st.none() | st.sampled_from(SCHEMA.lines_of_kind(*kinds))),
-                value_fye=draw(_MONEY), start_year=draw(st.integers(1, horizon)),
-                start_month=draw(st.integers(1, 12)), ramp_months=draw(st.integers(0, 12)),
-                recurrent=draw(st.booleans()),
-                stage=draw(st.sampled_from(SCHEMA.table("cip").field("stage").values)),
-                rag=draw(st.sampled_from(SCHEMA.table("cip").field("rag").values))))
+            t["cip"].append(
+                Scheme(
+                    trust_code=code,
+                    scheme_id=sid,
+                    name=draw(_TEXT),
+                    category=category,
+                    target_line=draw(st.none() | st.sampled_from(SCHEMA.lines_of_kind(*kinds))),
+                    value_fye=draw(_MONEY),
+                    start_year=draw(st.integers(1, horizon)),
+                    start_month=draw(st.integers(1, 12)),
+                    ramp_months=draw(st.integers(0, 12)),
+                    recurrent=draw(st.booleans()),
+                    stage=draw(st.sampled_from(SCHEMA.table("cip").field("stage").values)),
+                    rag=draw(st.sampled_from(SCHEMA.table("cip").field("rag").values)),
+                )
+            )
         for year in range(1, draw(st.integers(1, horizon)) + 1):
             months = draw(st.none() | st.lists(_SIGNED, min_size=12, max_size=12))
             target = sum(months) if months else draw(_SIGNED)
-            t["control_total"].append(ControlTotal(
-                trust_code=code, year=year, target_pre_stf=target,
-                accepted=draw(st.booleans()), month=None if months is None else tuple(months)))
+            t["control_total"].append(
+                ControlTotal(
+                    trust_code=code,
+                    year=year,
+                    target_pre_stf=target,
+                    accepted=draw(st.booleans()),
+                    month=None if months is None else tuple(months),
+                )
+            )
         if draw(st.booleans()):
             ae = draw(st.booleans())
             quarters = st.lists(_RATE, min_size=4, max_size=4).map(tuple)
-            t["funding"].append(Funding(
-                trust_code=code, allocation=draw(_MONEY), ae_applies=ae,
-                ae_trajectory=draw(quarters) if ae else None,
-                ae_forecast=draw(quarters) if ae else None))
+            t["funding"].append(
+                Funding(
+                    trust_code=code,
+                    allocation=draw(_MONEY),
+                    ae_applies=ae,
+                    ae_trajectory=draw(quarters) if ae else None,
+                    ae_forecast=draw(quarters) if ae else None,
+                )
+            )
         if draw(st.booleans()):
-            t["financing"].append(Financing(trust_code=code, opening_cash=draw(_MONEY),
-                                            opening_working_capital=draw(_SIGNED)))
+            t["financing"].append(
+                Financing(
+                    trust_code=code,
+                    opening_cash=draw(_MONEY),
+                    opening_working_capital=draw(_SIGNED),
+                )
+            )
         for year in draw(st.sets(st.integers(1, horizon), max_size=2)):
-            t["drivers"].append(Drivers(trust_code=code, year=year,
-                                        pay_award=draw(st.floats(-0.2, 0.3)),
-                                        activity_growth=draw(st.floats(-0.5, 0.5))))
+            t["drivers"].append(
+                Drivers(
+                    trust_code=code,
+                    year=year,
+                    pay_award=draw(st.floats(-0.2, 0.3)),
+                    activity_growth=draw(st.floats(-0.5, 0.5)),
+                )
+            )
     return Portfolio(**t)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(p=portfolios())
 def test_round_trip_property(tmp_path: Path, p: Portfolio) -> None:
     """Any small valid portfolio reads back equal after write_template."""
@@ -404,11 +515,16 @@ def test_results_workbook_reads_back_as_the_same_plan(tmp_path: Path) -> None:
     """write_results keeps the input sheets: read_plan gives the Portfolio, noting result sheets."""
     p = small_portfolio()
     path = tmp_path / "results.xlsx"
-    summary = pd.DataFrame({"forecast (£000)": [-1234.5], "met": [False]},
-                           index=pd.Index(["RXX"], name="trust_code"))
+    summary = pd.DataFrame(
+        {"forecast (£000)": [-1234.5], "met": [False]}, index=pd.Index(["RXX"], name="trust_code")
+    )
     monthly = pd.DataFrame({"month": [1, 2], "surplus": [float("nan"), 3.25]})
-    prov = {"cipmodel": "0.1.0", "seed": 42, "rules": ["sof-2016", "stf-2017-18"],
-            "input": "=cmd|' /C calc'!A0"}
+    prov = {
+        "cipmodel": "0.1.0",
+        "seed": 42,
+        "rules": ["sof-2016", "stf-2017-18"],
+        "input": "=cmd|' /C calc'!A0",
+    }
     write_results(path, p, {"Summary": summary, "Monthly": monthly}, prov)
     q, notes = read_plan_with_notes(path)
     assert q == p
@@ -456,7 +572,7 @@ def test_results_sheet_names_are_made_safe(tmp_path: Path) -> None:
 
 # -- formula injection ---------------------------------------------------------------
 @pytest.mark.parametrize(
-    "text", ["=HYPERLINK(\"http://x\",\"y\")", "+44 20 7946 0000", "-cut", "@SUM(A1:A9)"]
+    "text", ['=HYPERLINK("http://x","y")', "+44 20 7946 0000", "-cut", "@SUM(A1:A9)"]
 )
 def test_text_that_looks_like_a_formula_is_written_as_text(tmp_path: Path, text: str) -> None:
     """User text starting with = + - @ is stored as a text cell, never a formula."""
@@ -488,9 +604,14 @@ def test_header_case_spacing_unit_and_order_do_not_matter(tmp_path: Path) -> Non
         rows = [[c.value for c in r] for r in ws.iter_rows()]
         ws.delete_rows(1, ws.max_row)
         header = rows[0]
-        variants = {"value_fye (£000)": "Value FYE", "scheme_id": " scheme_id ",
-                    "start_month (month)": "START-MONTH (month)", "trust_code": "Trust_Code",
-                    "name": "name  [text]", "rag": "RAG (£000)"}
+        variants = {
+            "value_fye (£000)": "Value FYE",
+            "scheme_id": " scheme_id ",
+            "start_month (month)": "START-MONTH (month)",
+            "trust_code": "Trust_Code",
+            "name": "name  [text]",
+            "rag": "RAG (£000)",
+        }
         order = list(reversed(range(len(header))))
         for r, row in enumerate(rows, start=1):
             for j, src in enumerate(order, start=1):
@@ -515,9 +636,14 @@ def test_a_header_in_another_money_unit_is_refused(tmp_path: Path) -> None:
 def test_money_unit_spellings_are_accepted(tmp_path: Path) -> None:
     """'£k', \"£'000\" and 'percent' are the same units as £000 and %."""
     path = _plan(tmp_path)
-    _edit(path, lambda wb: (setattr(wb["CIP"]["F1"], "value", "value_fye (£'000)"),
-                            setattr(wb["Drivers"]["C1"], "value", "Tariff Uplift (percent)"),
-                            setattr(wb["Trusts"]["F1"], "value", "agency_ceiling (£k)")))
+    _edit(
+        path,
+        lambda wb: (
+            setattr(wb["CIP"]["F1"], "value", "value_fye (£'000)"),
+            setattr(wb["Drivers"]["C1"], "value", "Tariff Uplift (percent)"),
+            setattr(wb["Trusts"]["F1"], "value", "agency_ceiling (£k)"),
+        ),
+    )
     assert read_plan(path) == small_portfolio()
 
 
@@ -568,7 +694,9 @@ def test_wrong_saved_dimensions_do_not_hide_rows(tmp_path: Path) -> None:
     """A sheet whose saved size says A1:B2 is still read to its last row."""
     path = _plan(tmp_path)
     part = _sheet_part(path, "CIP")
-    _patch_xml(path, part, lambda b: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B2"', b))
+    _patch_xml(
+        path, part, lambda b: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B2"', b)
+    )
     assert len(read_plan(path).cip) == 3
 
 
@@ -578,8 +706,10 @@ def test_sheet_xml_with_a_namespace_prefix_is_read(tmp_path: Path) -> None:
 
     def prefix(xml: bytes) -> bytes:
         xml = re.sub(rb"<(/?)([A-Za-z]+)([ >/])", rb"<\1x:\2\3", xml)
-        return xml.replace(b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
-                           b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
+        return xml.replace(
+            b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+            b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+        )
 
     _patch_xml(path, _sheet_part(path, "CIP"), prefix)
     assert read_plan(path) == small_portfolio()
@@ -636,8 +766,9 @@ def test_extra_sheets_and_columns_are_ignored_with_notes(tmp_path: Path) -> None
 
 def test_optional_sheets_may_be_left_out(tmp_path: Path) -> None:
     """Funding, Financing, Drivers and Profiles may be absent (no rows), with a note."""
-    p = small_portfolio(income=small_portfolio().income[1:], funding=(), financing=(),
-                        drivers=(), profiles=())
+    p = small_portfolio(
+        income=small_portfolio().income[1:], funding=(), financing=(), drivers=(), profiles=()
+    )
     path = _plan(tmp_path, p)
 
     def drop(wb: Any) -> None:
@@ -681,8 +812,13 @@ def test_xlsm_is_read_without_its_macros(tmp_path: Path, how: str) -> None:
 def test_formula_without_saved_value_is_a_problem(tmp_path: Path) -> None:
     """openpyxl writes formulas without results: each such input cell is reported."""
     path = _plan(tmp_path)
-    _edit(path, lambda wb: (setattr(wb["CIP"]["F2"], "value", "=1000*2"),
-                            setattr(wb["CIP"]["H3"], "value", "=A1+1")))
+    _edit(
+        path,
+        lambda wb: (
+            setattr(wb["CIP"]["F2"], "value", "=1000*2"),
+            setattr(wb["CIP"]["H3"], "value", "=A1+1"),
+        ),
+    )
     assert _problems(path) == [
         "CIP!F2: formula =1000*2 has no saved value: open and save the workbook in Excel or "
         "LibreOffice",
@@ -694,8 +830,13 @@ def test_formula_without_saved_value_is_a_problem(tmp_path: Path) -> None:
 def test_formulas_are_read_by_their_saved_values(tmp_path: Path) -> None:
     """A formula saved with its result reads as that result; an empty-text result as blank."""
     path = _plan(tmp_path)
-    _edit(path, lambda wb: (setattr(wb["CIP"]["F2"], "value", "=1000+500"),
-                            setattr(wb["CIP"]["E4"], "value", '=IF(1,"","x")')))
+    _edit(
+        path,
+        lambda wb: (
+            setattr(wb["CIP"]["F2"], "value", "=1000+500"),
+            setattr(wb["CIP"]["E4"], "value", '=IF(1,"","x")'),
+        ),
+    )
     part = _sheet_part(path, "CIP")
 
     def saved(xml: bytes) -> bytes:
@@ -715,8 +856,11 @@ def test_error_values_are_problems(tmp_path: Path) -> None:
     part = _sheet_part(path, "CIP")
 
     def error(xml: bytes) -> bytes:
-        out = re.sub(rb'<c r="F3"([^>]*) t="n"><v>800</v></c>',
-                     rb'<c r="F3"\1 t="e"><f>1/0</f><v>#DIV/0!</v></c>', xml)
+        out = re.sub(
+            rb'<c r="F3"([^>]*) t="n"><v>800</v></c>',
+            rb'<c r="F3"\1 t="e"><f>1/0</f><v>#DIV/0!</v></c>',
+            xml,
+        )
         assert out != xml
         return out
 
@@ -734,36 +878,65 @@ def _set(sheet: str, ref: str, value: Any) -> Any:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        pytest.param(lambda wb: wb.remove(wb["CIP"]),
-                     ["CIP: sheet 'CIP' is missing: add it (a template from `cipmodel template` "
-                      "has every sheet)"], id="missing-sheet"),
-        pytest.param(_set("CIP", "F1", "saving"),
-                     ["CIP!row 1: column 'value_fye' is missing: add a column headed "
-                      "'value_fye (£000)'"], id="missing-column"),
-        pytest.param(_set("CIP", "F3", "eight hundred"),
-                     ["CIP!F3: value_fye must be a number >= 0, got 'eight hundred'"],
-                     id="text-in-number"),
-        pytest.param(_set("CIP", "F2", -5),
-                     ["CIP!F2: value_fye must be a number >= 0, got -5"], id="negative"),
-        pytest.param(_set("CIP", "D4", "capital"),
-                     ["CIP!D4: category must be one of pay, non_pay, income, got 'capital'"],
-                     id="unknown-category"),
-        pytest.param(_set("CIP", "H2", 13),
-                     ["CIP!H2: start_month must be a whole number from 1 to 12, got 13"],
-                     id="start-month-13"),
-        pytest.param(_set("CIP", "B3", "S1"),
-                     ["CIP!B2: duplicate row: trust_code='RXX', scheme_id='S1' appears more "
-                      "than once",
-                      "CIP!B3: duplicate row: trust_code='RXX', scheme_id='S1' appears more "
-                      "than once"], id="duplicate-scheme-id"),
-        pytest.param(_set("CIP", "A4", "RZZ"),
-                     ["CIP!A4: trust_code 'RZZ' is not on the Trusts sheet"], id="unknown-trust"),
-        pytest.param(_set("CIP", "F2", dt.datetime(2017, 4, 1)),
-                     ["CIP!F2: value_fye must be a number >= 0, got a date/time "
-                      "datetime.datetime(2017, 4, 1, 0, 0)"], id="date-in-number"),
-        pytest.param(_set("CIP", "A2", None),
-                     ["CIP!A2: trust_code is required (text of at most 12 characters)"],
-                     id="required-blank"),
+        pytest.param(
+            lambda wb: wb.remove(wb["CIP"]),
+            [
+                "CIP: sheet 'CIP' is missing: add it (a template from `cipmodel template` "
+                "has every sheet)"
+            ],
+            id="missing-sheet",
+        ),
+        pytest.param(
+            _set("CIP", "F1", "saving"),
+            ["CIP!row 1: column 'value_fye' is missing: add a column headed 'value_fye (£000)'"],
+            id="missing-column",
+        ),
+        pytest.param(
+            _set("CIP", "F3", "eight hundred"),
+            ["CIP!F3: value_fye must be a number >= 0, got 'eight hundred'"],
+            id="text-in-number",
+        ),
+        pytest.param(
+            _set("CIP", "F2", -5),
+            ["CIP!F2: value_fye must be a number >= 0, got -5"],
+            id="negative",
+        ),
+        pytest.param(
+            _set("CIP", "D4", "capital"),
+            ["CIP!D4: category must be one of pay, non_pay, income, got 'capital'"],
+            id="unknown-category",
+        ),
+        pytest.param(
+            _set("CIP", "H2", 13),
+            ["CIP!H2: start_month must be a whole number from 1 to 12, got 13"],
+            id="start-month-13",
+        ),
+        pytest.param(
+            _set("CIP", "B3", "S1"),
+            [
+                "CIP!B2: duplicate row: trust_code='RXX', scheme_id='S1' appears more than once",
+                "CIP!B3: duplicate row: trust_code='RXX', scheme_id='S1' appears more than once",
+            ],
+            id="duplicate-scheme-id",
+        ),
+        pytest.param(
+            _set("CIP", "A4", "RZZ"),
+            ["CIP!A4: trust_code 'RZZ' is not on the Trusts sheet"],
+            id="unknown-trust",
+        ),
+        pytest.param(
+            _set("CIP", "F2", dt.datetime(2017, 4, 1)),
+            [
+                "CIP!F2: value_fye must be a number >= 0, got a date/time "
+                "datetime.datetime(2017, 4, 1, 0, 0)"
+            ],
+            id="date-in-number",
+        ),
+        pytest.param(
+            _set("CIP", "A2", None),
+            ["CIP!A2: trust_code is required (text of at most 12 characters)"],
+            id="required-blank",
+        ),
     ],
 )
 def test_broken_workbooks_report_each_problem_with_its_cell(
@@ -802,9 +975,7 @@ def test_all_problems_in_a_workbook_are_reported_at_once(tmp_path: Path) -> None
 def test_problems_that_follow_from_a_bad_row_are_not_reported(tmp_path: Path) -> None:
     """A bad ControlTotal row gives its cell problem, not also 'no control total for year 1'."""
     path = _edit(_plan(tmp_path), _set("ControlTotal", "C2", "n/a"))
-    assert _problems(path) == [
-        "ControlTotal!C2: target_pre_stf must be a number, got 'n/a'"
-    ]
+    assert _problems(path) == ["ControlTotal!C2: target_pre_stf must be a number, got 'n/a'"]
 
 
 def test_a_bad_trust_row_skips_cross_record_checks(tmp_path: Path) -> None:
@@ -911,8 +1082,9 @@ def test_a_dtd_in_a_sheet_is_refused(tmp_path: Path) -> None:
         read_plan(path)
 
 
-def test_reading_is_refused_without_defusedxml(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+def test_reading_is_refused_without_defusedxml(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """If openpyxl would parse without defusedxml, read_plan refuses to read."""
     path = _plan(tmp_path)
     monkeypatch.setattr(openpyxl.xml, "DEFUSEDXML", False)
@@ -990,9 +1162,15 @@ def test_a_national_sized_plan_round_trips(tmp_path: Path) -> None:
         costs.append(CostLine(trust_code=code, line="pay_substantive", annual_value=9e4))
         ct.append(ControlTotal(trust_code=code, target_pre_stf=-1000.0))
         cip.extend(
-            Scheme(trust_code=code, scheme_id=f"S{s}", name=f"Scheme {s} of {code}",
-                   category=("pay", "non_pay", "income")[s % 3], value_fye=10.0 + s,
-                   start_month=1 + s % 12, recurrent=s % 5 != 0)
+            Scheme(
+                trust_code=code,
+                scheme_id=f"S{s}",
+                name=f"Scheme {s} of {code}",
+                category=("pay", "non_pay", "income")[s % 3],
+                value_fye=10.0 + s,
+                start_month=1 + s % 12,
+                recurrent=s % 5 != 0,
+            )
             for s in range(38)
         )
     p = Portfolio(trusts=trusts, costs=costs, cip=cip, control_total=ct)

@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 
 from cipmodel.errors import ValidationError
-from cipmodel.inputs.examples import example_portfolio
+from cipmodel.examples import example_portfolio
 from cipmodel.io import read_plan, read_plan_with_notes, write_template
 
 pytestmark = pytest.mark.libreoffice
@@ -97,7 +97,11 @@ def test_formulas_are_read_by_the_values_libreoffice_saved(soffice: str, tmp_pat
     with pytest.raises(ValidationError) as info:
         read_plan(src)  # as openpyxl wrote it: formulas without results
     assert [pr.place for pr in info.value.problems] == [
-        "Costs!C2", "CIP!F2", "CIP!C3", "CIP!F3", "ControlTotal!C2",
+        "Costs!C2",
+        "CIP!F2",
+        "CIP!C3",
+        "CIP!F3",
+        "ControlTotal!C2",
     ]
     assert all("has no saved value" in pr.message for pr in info.value.problems)
 

@@ -15,12 +15,12 @@ from typing import Any
 import click
 import numpy as np
 
-from cipmodel.version import __version__
-from cipmodel.formatting import money as _money
-from cipmodel.formatting import pct as _pct
 from cipmodel.cli.score import score
 from cipmodel.cli.simulate import simulate, simulation_options, solve_probability_command
 from cipmodel.errors import CipModelError, ValidationError
+from cipmodel.formatting import money as _money
+from cipmodel.formatting import pct as _pct
+from cipmodel.version import __version__
 
 EXIT_DATA = 2
 
@@ -52,19 +52,28 @@ def cli() -> None:
     """
 
 
-plan_argument = click.argument(
-    "plan", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+plan_argument = click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
 
 def rules_options(fn: Any) -> Any:
     """--funding-rules, --sof-rules and --catch-up/--no-catch-up, shared by commands."""
     fn = click.option(
-        "--catch-up/--no-catch-up", "catch_up", default=None,
+        "--catch-up/--no-catch-up",
+        "catch_up",
+        default=None,
         help="Release withheld STF/PSF at year end if the control total is met (default: the pack's setting).",
     )(fn)
-    fn = click.option("--sof-rules", default="sof-2016", show_default=True, help="SOF rule pack: name, name:variant or path.")(fn)
-    fn = click.option("--funding-rules", default=None, help="STF/PSF rule pack (default: the plan's financial year).")(fn)
+    fn = click.option(
+        "--sof-rules",
+        default="sof-2016",
+        show_default=True,
+        help="SOF rule pack: name, name:variant or path.",
+    )(fn)
+    fn = click.option(
+        "--funding-rules",
+        default=None,
+        help="STF/PSF rule pack (default: the plan's financial year).",
+    )(fn)
     return fn
 
 
@@ -90,11 +99,16 @@ def _output_path(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
 
 @cli.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--example", "example", default=None, help="Write a worked example (e.g. acute-11pc) instead of a blank template.")
+@click.option(
+    "--example",
+    "example",
+    default=None,
+    help="Write a worked example (e.g. acute-11pc) instead of a blank template.",
+)
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def template(out: Path, example: str | None, force: bool) -> None:
     """Write a blank plan workbook, or a worked example, to OUT (.xlsx)."""
-    from cipmodel.inputs.examples import EXAMPLES, example_portfolio
+    from cipmodel.examples import EXAMPLES, example_portfolio
     from cipmodel.io.workbook import write_template
 
     if out.suffix.lower() != ".xlsx":
@@ -105,7 +119,8 @@ def template(out: Path, example: str | None, force: bool) -> None:
     if example is not None:
         if example not in EXAMPLES:
             raise click.BadParameter(
-                f"unknown example {example!r} (known: {', '.join(EXAMPLES)})", param_hint="--example"
+                f"unknown example {example!r} (known: {', '.join(EXAMPLES)})",
+                param_hint="--example",
             )
         portfolio = example_portfolio(example)
     write_template(out, portfolio, overwrite=force)
@@ -124,7 +139,12 @@ def validate(plan: Path, as_json: bool) -> None:
         if as_json:
             click.echo(
                 json.dumps(
-                    {"valid": False, "problems": [{"place": p.place, "message": p.message} for p in exc.problems]},
+                    {
+                        "valid": False,
+                        "problems": [
+                            {"place": p.place, "message": p.message} for p in exc.problems
+                        ],
+                    },
                     indent=2,
                 )
             )
@@ -132,7 +152,9 @@ def validate(plan: Path, as_json: bool) -> None:
         raise
     n_s = len(portfolio.cip)
     if as_json:
-        click.echo(json.dumps({"valid": True, "trusts": len(portfolio.trusts), "schemes": n_s}, indent=2))
+        click.echo(
+            json.dumps({"valid": True, "trusts": len(portfolio.trusts), "schemes": n_s}, indent=2)
+        )
         return
     click.echo(f"{plan.name}: valid — {len(portfolio.trusts)} trust(s), {n_s} CIP scheme(s)")
 
@@ -155,26 +177,44 @@ def _print_run(result: Any) -> None:
             )
             continue
         click.echo(f"{t['name']} ({t['code']}), {t['financial_year']} — plan run, £000")
-        click.echo(f"  Control total (pre-STF)        {_money(ct['target']):>12}"
-                   f"{'' if ct['accepted'] else '   (not accepted)'}")
+        click.echo(
+            f"  Control total (pre-STF)        {_money(ct['target']):>12}"
+            f"{'' if ct['accepted'] else '   (not accepted)'}"
+        )
         click.echo(f"  Forecast surplus/(deficit)     {_money(ct['forecast']):>12}")
-        click.echo(f"  Variance                       {_money(ct['variance']):>12}   "
-                   f"{'MET' if ct['met'] else 'MISSED'}")
+        click.echo(
+            f"  Variance                       {_money(ct['variance']):>12}   "
+            f"{'MET' if ct['met'] else 'MISSED'}"
+        )
         q = ct["quarters"]
-        click.echo("  YTD variance at quarter end    " + "  ".join(
-            f"Q{i} {_money(q[f'q{i}'])}" for i in range(1, 5)))
-        click.echo(f"  CIP planned (in year)          {_money(cip['planned']):>12}   "
-                   f"{_pct(cip['planned_pct'])} of operating expenditure")
-        click.echo(f"    full-year effect {_money(cip['planned_fye'])}; unidentified "
-                   f"{_money(cip['unidentified'])}; recurrent {_money(cip['recurrent'])}")
-        click.echo(f"  CIP needed for control total   {_money(cip['needed']):>12}   "
-                   f"{_pct(cip['needed_pct'])} of operating expenditure — {cip['needed_band']}")
+        click.echo(
+            "  YTD variance at quarter end    "
+            + "  ".join(f"Q{i} {_money(q[f'q{i}'])}" for i in range(1, 5))
+        )
+        click.echo(
+            f"  CIP planned (in year)          {_money(cip['planned']):>12}   "
+            f"{_pct(cip['planned_pct'])} of operating expenditure"
+        )
+        click.echo(
+            f"    full-year effect {_money(cip['planned_fye'])}; unidentified "
+            f"{_money(cip['unidentified'])}; recurrent {_money(cip['recurrent'])}"
+        )
+        click.echo(
+            f"  CIP needed for control total   {_money(cip['needed']):>12}   "
+            f"{_pct(cip['needed_pct'])} of operating expenditure — {cip['needed_band']}"
+        )
         f = t["funding"]
-        click.echo(f"  STF/PSF ({f['rules']})    allocation {_money(f['allocation'])}; earned "
-                   f"{_money(f['earned'])}; lost {_money(f['lost'])}")
-        click.echo("    by quarter (earned/lost)     " + "  ".join(
-            f"Q{i} {_money(f['quarters'][f'q{i}']['earned'])}/{_money(f['quarters'][f'q{i}']['lost'])}"
-            for i in range(1, 5)))
+        click.echo(
+            f"  STF/PSF ({f['rules']})    allocation {_money(f['allocation'])}; earned "
+            f"{_money(f['earned'])}; lost {_money(f['lost'])}"
+        )
+        click.echo(
+            "    by quarter (earned/lost)     "
+            + "  ".join(
+                f"Q{i} {_money(f['quarters'][f'q{i}']['earned'])}/{_money(f['quarters'][f'q{i}']['lost'])}"
+                for i in range(1, 5)
+            )
+        )
         click.echo(f"  Reported surplus (with STF)    {_money(t['reported_surplus']):>12}")
         sc = t["score"]
         parts = []
@@ -184,29 +224,49 @@ def _print_run(result: Any) -> None:
         if sc["overrides"]:
             click.echo(f"    overrides applied: {', '.join(sc['overrides'])}")
         q = t["score_by_quarter"]
-        click.echo("    score by quarter (YTD)       " + "  ".join(f"Q{i} {q[f'q{i}']}" for i in range(1, 5)))
+        click.echo(
+            "    score by quarter (YTD)       "
+            + "  ".join(f"Q{i} {q[f'q{i}']}" for i in range(1, 5))
+        )
         trig = "yes — potential support need" if t["finance_trigger"] else "no"
-        click.echo(f"  Finance trigger (score 3-4)    {trig};  candidate segment "
-                   f"{t['candidate_segment']['segment']} (finance theme only)")
+        click.echo(
+            f"  Finance trigger (score 3-4)    {trig};  candidate segment "
+            f"{t['candidate_segment']['segment']} (finance theme only)"
+        )
     if many:
         met = sum(1 for t in d["trusts"] if t["control_total"]["met"])
         click.echo(f"{met} of {len(d['trusts'])} trusts meet their pre-STF control total")
     unverified = d["provenance"].get("unverified", [])
     if unverified:
-        click.echo(f"Depends on {len(unverified)} unverified rule values "
-                   "(listed in --json provenance; see docs/rules.md)")
+        click.echo(
+            f"Depends on {len(unverified)} unverified rule values "
+            "(listed in --json provenance; see docs/rules.md)"
+        )
 
 
 @cli.command()
 @plan_argument
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a results workbook (.xlsx).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a results workbook (.xlsx).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--force", is_flag=True, help="Replace the output file if it exists (never the input).")
-@click.option("--in-place", "in_place", is_flag=True,
-              help="Write the result sheets into PLAN itself (.xlsx), keeping a backup; refused, "
-                   "with PLAN untouched, if anything in it would be lost.")
+@click.option(
+    "--force", is_flag=True, help="Replace the output file if it exists (never the input)."
+)
+@click.option(
+    "--in-place",
+    "in_place",
+    is_flag=True,
+    help="Write the result sheets into PLAN itself (.xlsx), keeping a backup; refused, "
+    "with PLAN untouched, if anything in it would be lost.",
+)
 @rules_options
-def run(plan: Path, output: Path | None, as_json: bool, force: bool, in_place: bool, **rules: Any) -> None:
+def run(
+    plan: Path, output: Path | None, as_json: bool, force: bool, in_place: bool, **rules: Any
+) -> None:
     """Plan run: projection, control total, CIP, STF/PSF and the SOF score."""
     from cipmodel.results.run import run_plan
 
@@ -243,20 +303,33 @@ def run(plan: Path, output: Path | None, as_json: bool, force: bool, in_place: b
             click.echo(f"Results written into {plan}; the original is kept as {backup.name}")
 
 
-def _write_results(output: Path, result: Any, force: bool, extra: dict[str, Any] | None = None,
-                   simulation: Any = None) -> None:
+def _write_results(
+    output: Path,
+    result: Any,
+    force: bool,
+    extra: dict[str, Any] | None = None,
+    simulation: Any = None,
+) -> None:
     """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines, charts)."""
     from cipmodel.io.results_workbook import write_results_workbook
 
-    write_results_workbook(output, result, overwrite=force, simulation=simulation, extra_sheets=extra)
+    write_results_workbook(
+        output, result, overwrite=force, simulation=simulation, extra_sheets=extra
+    )
 
 
 @cli.command()
 @plan_argument
-@click.option("--year", default=1, show_default=True, type=click.IntRange(1, 5), help="Plan year to solve.")
+@click.option(
+    "--year", default=1, show_default=True, type=click.IntRange(1, 5), help="Plan year to solve."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--probability", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
-              help="Solve for P(meet the control total) >= P under simulation (plan year 1).")
+@click.option(
+    "--probability",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Solve for P(meet the control total) >= P under simulation (plan year 1).",
+)
 @simulation_options
 def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim: Any) -> None:
     """The CIP (% of operating expenditure and £000) needed to meet the control total."""
@@ -296,18 +369,40 @@ def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim
 
 
 @cli.command()
-@click.argument("plan", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--example", default=None, help="Use a bundled portfolio (e.g. national) instead of PLAN.")
+@click.argument(
+    "plan", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--example", default=None, help="Use a bundled portfolio (e.g. national) instead of PLAN."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the tables as JSON.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a results workbook (.xlsx).")
-@click.option("--force", is_flag=True, help="Replace the output file if it exists (never the input).")
-@click.option("--bonus/--no-bonus", default=True, show_default=True,
-              help="Share forfeited STF/PSF among trusts that met their control total (a whole-sector step).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a results workbook (.xlsx).",
+)
+@click.option(
+    "--force", is_flag=True, help="Replace the output file if it exists (never the input)."
+)
+@click.option(
+    "--bonus/--no-bonus",
+    default=True,
+    show_default=True,
+    help="Share forfeited STF/PSF among trusts that met their control total (a whole-sector step).",
+)
 @rules_options
-def portfolio(plan: Path | None, example: str | None, as_json: bool, output: Path | None,
-              force: bool, bonus: bool, **rules: Any) -> None:
+def portfolio(
+    plan: Path | None,
+    example: str | None,
+    as_json: bool,
+    output: Path | None,
+    force: bool,
+    bonus: bool,
+    **rules: Any,
+) -> None:
     """Sector tables: control totals met, STF/PSF, finance score and candidate segments by trust type."""
-    from cipmodel.inputs.examples import EXAMPLES, example_portfolio
+    from cipmodel.examples import EXAMPLES, example_portfolio
     from cipmodel.results.run import run_plan
     from cipmodel.results.sector import sector_tables
 
@@ -318,7 +413,8 @@ def portfolio(plan: Path | None, example: str | None, as_json: bool, output: Pat
     if example is not None:
         if example not in EXAMPLES:
             raise click.BadParameter(
-                f"unknown example {example!r} (known: {', '.join(EXAMPLES)})", param_hint="--example"
+                f"unknown example {example!r} (known: {', '.join(EXAMPLES)})",
+                param_hint="--example",
             )
         pf, prov = example_portfolio(example), {"input": f"example:{example}"}
     else:
@@ -326,17 +422,30 @@ def portfolio(plan: Path | None, example: str | None, as_json: bool, output: Pat
     result = run_plan(pf, bonus=bonus, **rules, **prov)
     tables = sector_tables(result)
     if output is not None:
-        _write_results(output, result, force, extra={f"Sector {k}": v.reset_index(names="type")
-                                                      for k, v in tables.items()})
+        _write_results(
+            output,
+            result,
+            force,
+            extra={f"Sector {k}": v.reset_index(names="type") for k, v in tables.items()},
+        )
     if as_json:
-        click.echo(json.dumps(
-            {"tables": {k: json.loads(v.to_json(orient="index")) for k, v in tables.items()},
-             "provenance": result.provenance}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "tables": {k: json.loads(v.to_json(orient="index")) for k, v in tables.items()},
+                    "provenance": result.provenance,
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(f"{pf.name}: {len(pf.trusts)} trusts, first plan year, £000")
-    titles = {"finance": "Control totals and I&E", "funding": f"STF/PSF ({result.assessment.rules['funding']})",
-              "score": "Finance and use of resources score (count of trusts)",
-              "segment": "Candidate segment, finance theme only (count of trusts)"}
+    titles = {
+        "finance": "Control totals and I&E",
+        "funding": f"STF/PSF ({result.assessment.rules['funding']})",
+        "score": "Finance and use of resources score (count of trusts)",
+        "segment": "Candidate segment, finance theme only (count of trusts)",
+    }
     for key, frame in tables.items():
         click.echo(f"\n{titles[key]}")
         shown = frame.copy()
@@ -349,7 +458,14 @@ def portfolio(plan: Path | None, example: str | None, as_json: bool, output: Pat
 
 
 @cli.command()
-@click.option("--out", "out_dir", default="cipmodel-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the results.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="cipmodel-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the results.",
+)
 @click.option("--force", is_flag=True, help="Replace results already in the folder.")
 def demo(out_dir: Path, force: bool) -> None:
     """Run the bundled example: an acute trust asked for an 11% CIP.
@@ -358,7 +474,7 @@ def demo(out_dir: Path, force: bool) -> None:
     meeting the control total; writes results.xlsx and, with matplotlib installed, plots.
     """
     from cipmodel.cli.simulate import _print_simulation
-    from cipmodel.inputs.examples import example_portfolio
+    from cipmodel.examples import example_portfolio
     from cipmodel.montecarlo import simulate, solve_probability
     from cipmodel.results.run import run_plan
 
@@ -373,8 +489,10 @@ def demo(out_dir: Path, force: bool) -> None:
     _print_simulation(sim)
     goal = solve_probability(portfolio, 0.8, draws=2**14, seed=42)
     row = goal.to_dict()["trusts"][0]
-    click.echo(f"  CIP needed for an 80% chance   {_money(row['needed'])}   "
-               f"{_pct(row['needed_pct'])} of operating expenditure — {row['band']}")
+    click.echo(
+        f"  CIP needed for an 80% chance   {_money(row['needed'])}   "
+        f"{_pct(row['needed_pct'])} of operating expenditure — {row['band']}"
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_results(results, result, force, extra=sim.simulation_sheets(), simulation=sim)
     click.echo(f"\nResults written to {results}")
@@ -413,13 +531,25 @@ def cli_reference() -> str:
     ``tests/test_project_files.py`` fails if the committed file differs; regenerate with
     ``python -c "from cipmodel.cli.main import cli_reference; print(cli_reference(), end='')" > docs/cli.md``.
     """
-    out = ["# Command-line reference", "", "Generated from `cipmodel --help` — do not edit by hand.", ""]
-    ctx = click.Context(cli, info_name="cipmodel", terminal_width=100, max_content_width=100,
-                        help_option_names=["-h", "--help"])
+    out = [
+        "# Command-line reference",
+        "",
+        "Generated from `cipmodel --help` — do not edit by hand.",
+        "",
+    ]
+    ctx = click.Context(
+        cli,
+        info_name="cipmodel",
+        terminal_width=100,
+        max_content_width=100,
+        help_option_names=["-h", "--help"],
+    )
     out += ["```", cli.get_help(ctx), "```", ""]
     for name in sorted(cli.commands):
         cmd = cli.commands[name]
-        sub = click.Context(cmd, info_name=name, parent=ctx, terminal_width=100, max_content_width=100)
+        sub = click.Context(
+            cmd, info_name=name, parent=ctx, terminal_width=100, max_content_width=100
+        )
         out += [f"## cipmodel {name}", "", "```", cmd.get_help(sub), "```", ""]
     return "\n".join(out)
 

@@ -30,10 +30,17 @@ from typing import Any
 
 import numpy as np
 
+from cipmodel.calendar import QUARTER_END_INDEX, QUARTER_END_MONTHS
+from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics
 from cipmodel.engine.project import Projection
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.regime.funding import FundingResult, assess_funding, distribute_bonus, validate_funding_pack
-from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics
+from cipmodel.regime.funding import (
+    FundingResult,
+    ae_trajectory_met,
+    assess_funding,
+    distribute_bonus,
+    validate_funding_pack,
+)
 from cipmodel.regime.packs import RulePack, load_pack
 from cipmodel.regime.score import ScoreResult, score, sof_pack
 from cipmodel.regime.segmentation import (
@@ -44,8 +51,6 @@ from cipmodel.regime.segmentation import (
 )
 
 __all__ = ["Assessment", "assess", "default_funding_pack", "RULES_BY_YEAR"]
-
-QUARTER_END_MONTHS = (3, 6, 9, 12)
 
 
 def _check_scorable(metrics: tuple[MetricValues, ...], codes: Any, pack: RulePack) -> None:
@@ -164,12 +169,6 @@ class Assessment:
         return self.full_year_score.item((draw, trust)).to_dict(not_applicable=reasons)
 
 
-def _ae_met(plan: Any) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        met = plan.ae_forecast >= plan.ae_trajectory
-    return np.where(np.isnan(plan.ae_forecast) | np.isnan(plan.ae_trajectory), False, met)
-
-
 def assess(
     actual: Projection,
     planned: Projection,
@@ -210,12 +209,16 @@ def assess(
     plan = actual.plan
     if funding_rules is None:
         funding_rules = default_funding_pack(financial_years or {"2017/18"})
-    fpack = funding_rules if isinstance(funding_rules, RulePack) else load_pack(funding_rules, kind="funding")
+    fpack = (
+        funding_rules
+        if isinstance(funding_rules, RulePack)
+        else load_pack(funding_rules, kind="funding")
+    )
     validate_funding_pack(fpack)
     spack = sof_pack(sof_rules)
     gpack = segmentation_pack(segmentation_rules)
 
-    q_idx = [m - 1 for m in QUARTER_END_MONTHS]
+    q_idx = list(QUARTER_END_INDEX)
     ytd_surplus = actual.ytd(actual.surplus_pre_stf)[:, :, 0, q_idx]  # (D, T, 4)
     ytd_target = actual.control_total_ytd()[:, 0, q_idx]  # (T, 4)
     accepted = plan.ct_accepted[:, 0]
@@ -227,7 +230,9 @@ def assess(
         accepted=accepted,
         ae_applies=plan.ae_applies,
         ae_met=np.broadcast_to(
-            _ae_met(plan)[None] if ae_met is None else np.asarray(ae_met, dtype=bool),
+            ae_trajectory_met(plan.ae_forecast, plan.ae_trajectory)[None]
+            if ae_met is None
+            else np.asarray(ae_met, dtype=bool),
             ytd_surplus.shape,
         ),
         catch_up=catch_up,
@@ -265,7 +270,9 @@ def assess(
     )
     overall = np.asarray(scores[-1].overall)
     trigger = np.asarray(finance_trigger(overall, pack=gpack))
-    segment = candidate_segments(overall, special_measures_finance=plan.special_measures, pack=gpack)
+    segment = candidate_segments(
+        overall, special_measures_finance=plan.special_measures, pack=gpack
+    )
     unverified = sorted(
         {
             *result.unverified,

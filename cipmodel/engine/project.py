@@ -39,6 +39,7 @@ from functools import cached_property
 
 import numpy as np
 
+from cipmodel.engine.formulas import DRIVERS, line_growth, ramp_months_in_year
 from cipmodel.inputs.records import Portfolio
 from cipmodel.inputs.schema import load_schema
 
@@ -56,14 +57,6 @@ __all__ = [
 
 _SCHEMA = load_schema()
 LINES: tuple[str, ...] = tuple(_SCHEMA.lines)
-DRIVERS: tuple[str, ...] = (
-    "tariff_uplift",
-    "efficiency_factor",
-    "activity_growth",
-    "pay_award",
-    "non_pay_inflation",
-    "drug_inflation",
-)
 FINANCING: tuple[str, ...] = (
     "opening_cash",
     "opening_working_capital",
@@ -84,24 +77,6 @@ IS_NON_PAY = KIND == "non_pay"
 IS_OPEX = IS_PAY | IS_NON_PAY
 IS_NON_OPERATING = KIND == "non_operating"
 AGENCY = _L["pay_agency"]
-
-
-def _price_matrix() -> np.ndarray:
-    """(line, driver) weights: the line's price driver as a combination of the drivers."""
-    d = {name: i for i, name in enumerate(DRIVERS)}
-    out = np.zeros((len(LINES), len(DRIVERS)))
-    for i, key in enumerate(LINES):
-        price = _SCHEMA.lines[key]["price"]
-        if price == "net_tariff":
-            out[i, d["tariff_uplift"]] = 1.0
-            out[i, d["efficiency_factor"]] = -1.0
-        elif price != "none":
-            out[i, d[price]] = 1.0
-    return out
-
-
-PRICE = _price_matrix()
-VOLUME = np.array([bool(_SCHEMA.lines[k]["volume"]) for k in LINES], dtype=float)
 
 
 @dataclass(frozen=True)
@@ -460,7 +435,9 @@ class Projection:
             "non_op_cip": _line_sum(self._cip_c, IS_NON_OPERATING[cl].astype(float)),
         }
 
-    def _combine(self, dn: np.ndarray | None, cip: np.ndarray | None, sign: float = 1.0) -> np.ndarray:
+    def _combine(
+        self, dn: np.ndarray | None, cip: np.ndarray | None, sign: float = 1.0
+    ) -> np.ndarray:
         """(D, T, M) ``dn + sign * cip`` from month-major parts (None = 0)."""
         if dn is None and cip is None:
             return np.zeros(self._shape3)
@@ -552,8 +529,12 @@ class Projection:
             scheme_recurrent=self.plan.scheme_recurrent[schemes],
             scheme_fye=self.plan.scheme_fye[schemes],
         )
-        value = np.broadcast_to(self._value, (self._value.shape[0], self.plan.n_schemes))[:, schemes]
-        start = np.broadcast_to(self._start, (self._start.shape[0], self.plan.n_schemes))[:, schemes]
+        value = np.broadcast_to(self._value, (self._value.shape[0], self.plan.n_schemes))[
+            :, schemes
+        ]
+        start = np.broadcast_to(self._start, (self._start.shape[0], self.plan.n_schemes))[
+            :, schemes
+        ]
         out = _scheme_year(sub, value, start, self.n_draws)
         return out.reshape(self.n_draws, n_s, self.plan.n_years)
 
@@ -583,9 +564,7 @@ def _do_nothing(plan: PlanArrays, draws: Draws) -> np.ndarray:
     drv = plan.drivers[None]
     if draws.driver_shift is not None:
         drv = drv + np.asarray(draws.driver_shift, dtype=float)
-    rate = (1.0 + np.einsum("dtyk,lk->dtly", drv, PRICE)) * (
-        1.0 + drv[..., DRIVERS.index("activity_growth")][:, :, None, :] * VOLUME[None, None, :, None]
-    )
+    rate = line_growth(drv).swapaxes(-1, -2)  # (D', T, Y, L) -> (D', T, L, Y)
     growth = np.cumprod(rate, axis=-1)  # (D', T, L, Y)
     if draws.line_scale is not None:
         # (D, T, L), (T, L) or (L,) broadcast from the right against (D', T, L, Y)
@@ -691,10 +670,9 @@ def _scheme_year(plan: PlanArrays, value: np.ndarray, start: np.ndarray, n_d: in
     then, else ``n - ramp / 2``; in later years 12 months (recurrent) or none.
     """
     n_y = plan.n_years
-    r1 = plan.scheme_ramp + 1
     start_year = start // 12
     n_in = 12 - (start - 12 * start_year)  # months of the start year from the start month on
-    first = np.where(n_in <= r1, n_in * (n_in + 1) / (2.0 * r1), n_in - (r1 - 1) / 2.0)
+    first = ramp_months_in_year(n_in, plan.scheme_ramp)
     if n_y == 1:
         months = np.where(start_year == 0, first, 0.0)[..., None]
     else:

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import elementwise
 
-from cipmodel.regime.bands import cip_band
+from cipmodel.calendar import cip_share
 from cipmodel.engine.project import Draws, PlanArrays, Projection, project
 from cipmodel.errors import SolveError
 from cipmodel.inputs.records import Portfolio, Scheme
+from cipmodel.regime.bands import cip_band
 
 __all__ = ["SolveResult", "solve_cip"]
 
@@ -69,12 +70,12 @@ class SolveResult:
     @property
     def planned_pct(self) -> np.ndarray:
         """Planned CIP as a share of operating expenditure [fraction]."""
-        return _share(self.planned, self.opex)
+        return cip_share(self.planned, self.opex)
 
     @property
     def needed_pct(self) -> np.ndarray:
         """Needed CIP as a share of operating expenditure [fraction]."""
-        return _share(self.needed, self.opex)
+        return cip_share(self.needed, self.opex)
 
     def apply(self, portfolio: Portfolio) -> Portfolio:
         """The portfolio with the solved CIP put back into the plan.
@@ -82,7 +83,9 @@ class SolveResult:
         Trusts with a programme have every scheme scaled by ``scale``; trusts without one
         get an unidentified, recurrent, flat scheme ``SOLVED-CIP`` worth ``notional``.
         """
-        factors = {c: float(k) for c, k in zip(self.codes, self.scale, strict=True) if np.isfinite(k)}
+        factors = {
+            c: float(k) for c, k in zip(self.codes, self.scale, strict=True) if np.isfinite(k)
+        }
         out = portfolio.with_cip_scaled(factors)
         extra = [
             Scheme(
@@ -101,11 +104,6 @@ class SolveResult:
             if np.isfinite(v) and v > 0
         ]
         return out.replace(cip=(*out.cip, *extra)) if extra else out
-
-
-def _share(x: np.ndarray, opex: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(opex > 0, x / np.where(opex > 0, opex, 1.0), np.nan)
 
 
 def _year_slice(year: int) -> slice:
@@ -182,7 +180,7 @@ def solve_cip(plan: PlanArrays, *, year: int = 1, base: Projection | None = None
     scale = np.where(has_programme, root, np.nan)
     notional = np.where(has_programme, np.nan, root)
     needed = np.where(has_programme, root * planned, root)
-    needed_pct = _share(needed, opex)
+    needed_pct = cip_share(needed, opex)
     band = np.asarray(cip_band(np.nan_to_num(needed_pct, nan=0.0)), dtype=object)
     return SolveResult(
         codes=plan.codes,

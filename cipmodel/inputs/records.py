@@ -273,9 +273,7 @@ class Portfolio:
     def subset(self, codes: Iterable[str]) -> Portfolio:
         """A portfolio of only the trusts in ``codes`` (in this portfolio's order)."""
         keep = set(codes)
-        kw = {
-            t: tuple(r for r in getattr(self, t) if r.trust_code in keep) for t in TABLE_NAMES
-        }
+        kw = {t: tuple(r for r in getattr(self, t) if r.trust_code in keep) for t in TABLE_NAMES}
         return Portfolio(**kw, name=self.name)
 
     def replace(self, **changes: Any) -> Portfolio:
@@ -288,6 +286,7 @@ class Portfolio:
         ``factor`` is one number for all trusts or a mapping of trust code to number
         (trusts not in it keep their schemes).
         """
+
         def k(code: str) -> float:
             return factor.get(code, 1.0) if isinstance(factor, Mapping) else float(factor)
 

@@ -41,11 +41,17 @@ from pathlib import Path
 from typing import Any
 
 from cipmodel.errors import Problem, ValidationError, WorkbookError
-from cipmodel.inputs.examples import EXAMPLES, example_portfolio
 from cipmodel.inputs.records import Drivers, Portfolio
 from cipmodel.inputs.schema import load_schema
 
-__all__ = ["CipAndOpex", "ScenarioFile", "apply_scenario", "read_scenario_file"]
+__all__ = [
+    "CipAndOpex",
+    "ScenarioFile",
+    "apply_scenario",
+    "read_scenario_file",
+    "scenario_problem",
+    "short_repr",
+]
 
 #: Year-1 planned CIP and do-nothing operating expenditure per trust [£000], in the order of
 #: the codes: ``(codes, cip_planned, opex_do_nothing)``. The engine provides it
@@ -62,11 +68,12 @@ MAX_SCENARIO_BYTES = 1024 * 1024
 _NAME_MAX = 200
 
 
-def _problem(file: str, key: str, msg: str) -> Problem:
+def scenario_problem(file: str, key: str, msg: str) -> Problem:
+    """A problem at ``file: key`` (the place format of every scenario message)."""
     return Problem(f"{file}: {key}", msg)
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
     """A value for a message: its repr, shortened (TOML allows huge numbers and strings)."""
     if isinstance(value, int) and value.bit_length() > 200:
         return f"a whole number of about {int(value.bit_length() * 0.30103):,} digits"
@@ -90,8 +97,9 @@ class ScenarioFile:
         The workbook it names, resolved against the file's folder.
     plan_text : str or None
         That path as written in the file (recorded in the provenance).
-    example : str or None
-        The bundled example it names instead of a workbook.
+    example : object or None
+        The bundled example it names instead of a workbook, as written (the loader checks it
+        is a known example: :func:`cipmodel.io.plan.load_scenario`).
     """
 
     file: str
@@ -99,7 +107,7 @@ class ScenarioFile:
     raw: dict[str, Any]
     plan: Path | None = None
     plan_text: str | None = None
-    example: str | None = None
+    example: object = None
 
 
 def read_scenario_file(path: str | Path) -> ScenarioFile:
@@ -115,63 +123,88 @@ def read_scenario_file(path: str | Path) -> ScenarioFile:
         raise WorkbookError(f"{p}: scenario file not found")
     if size > MAX_SCENARIO_BYTES:
         raise ValidationError(
-            [_problem(name, "(file)", f"is {size / 2**20:,.1f} MB: a scenario is a short text "
-                      f"file (at most {MAX_SCENARIO_BYTES // 2**20} MB)")]
+            [
+                scenario_problem(
+                    name,
+                    "(file)",
+                    f"is {size / 2**20:,.1f} MB: a scenario is a short text "
+                    f"file (at most {MAX_SCENARIO_BYTES // 2**20} MB)",
+                )
+            ]
         )
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
         # ValueError: tomllib refuses integers of more than 4,300 digits with a plain one
-        raise ValidationError([_problem(name, "(file)", f"not valid TOML: {exc}")]) from None
+        raise ValidationError(
+            [scenario_problem(name, "(file)", f"not valid TOML: {exc}")]
+        ) from None
     except RecursionError:  # tomllib parses nested arrays and tables recursively
         raise ValidationError(
-            [_problem(name, "(file)", "not valid TOML: arrays or tables nested too deeply")]
+            [scenario_problem(name, "(file)", "not valid TOML: arrays or tables nested too deeply")]
         ) from None
     head = raw.get("scenario")
     if not isinstance(head, dict):
-        raise ValidationError([_problem(name, "scenario", "missing [scenario] table")])
+        raise ValidationError([scenario_problem(name, "scenario", "missing [scenario] table")])
     head_problems = [
-        _problem(name, f"scenario.{k}", f"unknown key (known: {', '.join(_HEAD_KEYS)})")
+        scenario_problem(name, f"scenario.{k}", f"unknown key (known: {', '.join(_HEAD_KEYS)})")
         for k in sorted(set(head) - set(_HEAD_KEYS))
     ]
     scen = head.get("name", p.stem)
-    if not isinstance(scen, str) or not scen.strip() or len(scen) > _NAME_MAX or any(
-        ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in scen
+    if (
+        not isinstance(scen, str)
+        or not scen.strip()
+        or len(scen) > _NAME_MAX
+        or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in scen)
     ):
         head_problems.append(
-            _problem(name, "scenario.name", f"must be text of 1 to {_NAME_MAX} characters "
-                     f"without control characters, got {_short(scen)}")
+            scenario_problem(
+                name,
+                "scenario.name",
+                f"must be text of 1 to {_NAME_MAX} characters "
+                f"without control characters, got {short_repr(scen)}",
+            )
         )
     if head_problems:
         raise ValidationError(head_problems)
     unknown = set(raw) - {"scenario", "drivers", "cip", "control_total"}
     if unknown:
         raise ValidationError(
-            [_problem(name, k, "unknown section (known: scenario, drivers, cip, control_total)")
-             for k in sorted(unknown)]
+            [
+                scenario_problem(
+                    name, k, "unknown section (known: scenario, drivers, cip, control_total)"
+                )
+                for k in sorted(unknown)
+            ]
         )
     if ("plan" in head) == ("example" in head):
         raise ValidationError(
-            [_problem(name, "scenario", "give exactly one of 'plan' (a workbook) or 'example'")]
+            [
+                scenario_problem(
+                    name, "scenario", "give exactly one of 'plan' (a workbook) or 'example'"
+                )
+            ]
         )
     if "example" in head:
-        if not isinstance(head["example"], str) or head["example"] not in EXAMPLES:
-            known = ", ".join(EXAMPLES)
-            raise ValidationError(
-                [_problem(name, "scenario.example", f"unknown example {_short(head['example'])} (known: {known})")]
-            )
+        # which names exist is the examples package's to say: the loader checks it
         return ScenarioFile(file=name, name=scen, raw=raw, example=head["example"])
     if not isinstance(head["plan"], str) or not head["plan"].strip() or "\x00" in head["plan"]:
-        raise ValidationError([_problem(name, "scenario.plan", "must be a file path")])
+        raise ValidationError([scenario_problem(name, "scenario.plan", "must be a file path")])
     try:
         plan_path = (p.parent / head["plan"]).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # too long, a symlink loop...
         raise ValidationError(
-            [_problem(name, "scenario.plan", f"cannot be opened: {getattr(exc, 'strerror', None) or exc}")]
+            [
+                scenario_problem(
+                    name,
+                    "scenario.plan",
+                    f"cannot be opened: {getattr(exc, 'strerror', None) or exc}",
+                )
+            ]
         ) from None
     if plan_path.suffix.lower() == ".toml":
         raise ValidationError(
-            [_problem(name, "scenario.plan", "must name a workbook, not another scenario")]
+            [scenario_problem(name, "scenario.plan", "must name a workbook, not another scenario")]
         )
     return ScenarioFile(file=name, name=scen, raw=raw, plan=plan_path, plan_text=head["plan"])
 
@@ -180,14 +213,14 @@ def _check_driver(file: str, key: str, value: Any, problems: list[Problem], add:
     fld = _DRIVER_FIELDS.get(key.rsplit(".", 1)[-1])
     if fld is None:
         problems.append(
-            _problem(file, key, f"unknown driver (known: {', '.join(_DRIVER_FIELDS)})")
+            scenario_problem(file, key, f"unknown driver (known: {', '.join(_DRIVER_FIELDS)})")
         )
         return None
     if add:
         fld = dataclasses.replace(fld, min=None, max=None)
     v, msg = fld.coerce(value)
     if msg:
-        problems.append(_problem(file, key, msg))
+        problems.append(scenario_problem(file, key, msg))
         return None
     return v
 
@@ -209,7 +242,7 @@ def apply_scenario(
     sets: dict[tuple[int | None, str], float] = {}
     adds: dict[str, float] = {}
     if not isinstance(drv, dict):
-        problems.append(_problem(file, "drivers", "must be a table"))
+        problems.append(scenario_problem(file, "drivers", "must be a table"))
         drv = {}
     for key, value in drv.items():
         if key == "add" and isinstance(value, dict):
@@ -221,11 +254,13 @@ def apply_scenario(
             try:
                 year = int(key[4:])
             except ValueError:
-                problems.append(_problem(file, f"drivers.{key}", "use year1 .. year5"))
+                problems.append(scenario_problem(file, f"drivers.{key}", "use year1 .. year5"))
                 continue
             if not 1 <= year <= portfolio.horizon_years:
                 problems.append(
-                    _problem(file, f"drivers.{key}", f"plan has years 1..{portfolio.horizon_years}")
+                    scenario_problem(
+                        file, f"drivers.{key}", f"plan has years 1..{portfolio.horizon_years}"
+                    )
                 )
                 continue
             for k, v in value.items():
@@ -239,31 +274,48 @@ def apply_scenario(
 
     cip = raw.get("cip", {})
     if not isinstance(cip, dict):
-        problems.append(_problem(file, "cip", "must be a table"))
+        problems.append(scenario_problem(file, "cip", "must be a table"))
         cip = {}
     for k in set(cip) - _CIP_KEYS:
-        problems.append(_problem(file, f"cip.{k}", f"unknown key (known: {', '.join(sorted(_CIP_KEYS))})"))
+        problems.append(
+            scenario_problem(
+                file, f"cip.{k}", f"unknown key (known: {', '.join(sorted(_CIP_KEYS))})"
+            )
+        )
     if "scale" in cip and "delivered_pct" in cip:
-        problems.append(_problem(file, "cip", "give scale or delivered_pct, not both"))
+        problems.append(scenario_problem(file, "cip", "give scale or delivered_pct, not both"))
     for k in sorted(_CIP_KEYS & set(cip)):
         v = cip[k]
         # isfinite: TOML has nan and inf, and integers too big for a float (OverflowError)
         if (
-            isinstance(v, bool) or not isinstance(v, (int, float))
-            or (isinstance(v, int) and v.bit_length() > 1000) or not math.isfinite(v)
-            or v < 0 or (k == "delivered_pct" and v > 1)
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or (isinstance(v, int) and v.bit_length() > 1000)
+            or not math.isfinite(v)
+            or v < 0
+            or (k == "delivered_pct" and v > 1)
         ):
-            rule = "a fraction from 0 to 1 (0.07 for 7%)" if k == "delivered_pct" else "a number >= 0"
-            problems.append(_problem(file, f"cip.{k}", f"must be {rule}, got {_short(v)}"))
+            rule = (
+                "a fraction from 0 to 1 (0.07 for 7%)" if k == "delivered_pct" else "a number >= 0"
+            )
+            problems.append(
+                scenario_problem(file, f"cip.{k}", f"must be {rule}, got {short_repr(v)}")
+            )
 
     ct = raw.get("control_total", {})
     if not isinstance(ct, dict):
-        problems.append(_problem(file, "control_total", "must be a table"))
+        problems.append(scenario_problem(file, "control_total", "must be a table"))
         ct = {}
     for k in set(ct) - _CT_FIELDS:
-        problems.append(_problem(file, f"control_total.{k}", "unknown key (known: accepted)"))
+        problems.append(
+            scenario_problem(file, f"control_total.{k}", "unknown key (known: accepted)")
+        )
     if "accepted" in ct and not isinstance(ct["accepted"], bool):
-        problems.append(_problem(file, "control_total.accepted", f"must be true or false, got {ct['accepted']!r}"))
+        problems.append(
+            scenario_problem(
+                file, "control_total.accepted", f"must be true or false, got {ct['accepted']!r}"
+            )
+        )
     if problems:
         raise ValidationError(problems)
 
@@ -273,7 +325,9 @@ def apply_scenario(
         new = []
         for t in out.trusts:
             for year in range(1, t.horizon_years + 1):
-                d = existing.get((t.trust_code, year)) or Drivers(trust_code=t.trust_code, year=year)
+                d = existing.get((t.trust_code, year)) or Drivers(
+                    trust_code=t.trust_code, year=year
+                )
                 change: dict[str, float] = {}
                 for (y, k), v in sets.items():
                     if y is None or y == year:
@@ -298,14 +352,19 @@ def apply_scenario(
         for code, c, o in zip(codes, planned, opex, strict=True):
             if c <= 0:
                 raise ValidationError(
-                    [_problem(file, "cip.delivered_pct", f"trust {code} has no CIP in year 1 to scale")]
+                    [
+                        scenario_problem(
+                            file, "cip.delivered_pct", f"trust {code} has no CIP in year 1 to scale"
+                        )
+                    ]
                 )
             factors[code] = float(cip["delivered_pct"]) * o / c
         out = out.with_cip_scaled(factors)
     if "accepted" in ct:
         out = out.replace(
             control_total=tuple(
-                dataclasses.replace(c, accepted=ct["accepted"], source=None) for c in out.control_total
+                dataclasses.replace(c, accepted=ct["accepted"], source=None)
+                for c in out.control_total
             )
         )
     return out

@@ -365,9 +365,15 @@ def schema_markdown() -> str:
             desc = f.description.replace("{n}", "n").replace("|", "/")
             out.append(f"| `{name}` | {f.type} | {req}{f.rule()} | {default} | {desc} |")
         out.append("")
-    out += ["## Income and cost lines", "",
-            "| line | label | kind | price driver | grows with activity |", "|---|---|---|---|---|"]
+    out += [
+        "## Income and cost lines",
+        "",
+        "| line | label | kind | price driver | grows with activity |",
+        "|---|---|---|---|---|",
+    ]
     for k, v in s.lines.items():
-        out.append(f"| `{k}` | {v['label']} | {v['kind']} | {v['price']} | {'yes' if v['volume'] else 'no'} |")
+        out.append(
+            f"| `{k}` | {v['label']} | {v['kind']} | {v['price']} | {'yes' if v['volume'] else 'no'} |"
+        )
     out.append("")
     return "\n".join(out)

@@ -15,13 +15,13 @@
 * :func:`atomic_write`: the all-or-nothing file write every writer uses.
 """
 
+from cipmodel.io.atomic import atomic_write
 from cipmodel.io.results_workbook import (
     InPlaceRefused,
     in_place_losses,
     write_in_place,
     write_results_workbook,
 )
-from cipmodel.io.atomic import atomic_write
 from cipmodel.io.workbook import (
     read_plan,
     read_plan_with_notes,

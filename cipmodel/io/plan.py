@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from cipmodel.engine.project import year_one_cip_and_opex
-from cipmodel.inputs.examples import example_portfolio
-from cipmodel.inputs.records import Portfolio
+from cipmodel.errors import ValidationError
+from cipmodel.examples import EXAMPLES, example_portfolio
 from cipmodel.inputs import scenario as scenario_file
+from cipmodel.inputs.records import Portfolio
 from cipmodel.io.workbook import read_plan
 
 __all__ = ["apply_scenario", "load_plan", "load_scenario"]
@@ -57,6 +58,13 @@ def load_scenario(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:
     """Read a scenario file, load the plan it names and apply its changes."""
     sf = scenario_file.read_scenario_file(path)
     if sf.example is not None:
+        if not isinstance(sf.example, str) or sf.example not in EXAMPLES:
+            place = scenario_file.scenario_problem
+            known = ", ".join(EXAMPLES)
+            got = scenario_file.short_repr(sf.example)
+            raise ValidationError(
+                [place(sf.file, "scenario.example", f"unknown example {got} (known: {known})")]
+            )
         base = example_portfolio(sf.example)
         source = f"example:{sf.example}"
     else:

@@ -62,8 +62,10 @@ from openpyxl.chart import BarChart, LineChart, Reference, Series
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 
+from cipmodel.calendar import MONTH_NAMES, cip_share
 from cipmodel.engine.project import CATEGORIES, IS_INCOME, KIND, LINES, RAGS, STAGES
 from cipmodel.errors import WorkbookError
+from cipmodel.inputs.schema import load_schema
 from cipmodel.io.atomic import atomic_write, check_writable
 from cipmodel.io.workbook import (
     MONEY_FORMAT,
@@ -81,7 +83,6 @@ from cipmodel.io.workbook import (
     _write_provenance,
 )
 from cipmodel.results.run import MET_TOLERANCE
-from cipmodel.inputs.schema import load_schema
 
 try:  # POSIX advisory locks mark a temporary file as being written
     import fcntl
@@ -101,12 +102,17 @@ __all__ = [
 ]
 
 SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET = (
-    "Summary", "Charts", "Monthly", "STF by quarter", "Metrics", "Schemes", "Lines",
+    "Summary",
+    "Charts",
+    "Monthly",
+    "STF by quarter",
+    "Metrics",
+    "Schemes",
+    "Lines",
 )
 #: Result sheets, in the order they are written (``Charts`` only for a portfolio).
 RESULT_SHEETS = (SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET)
 
-MONTH_NAMES = ("Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar")
 QUARTER_LABELS = ("Q1 (Apr-Jun)", "Q2 (Jul-Sep)", "Q3 (Oct-Dec)", "Q4 (Jan-Mar)")
 PERCENT = "0.0%"
 MARGIN = "0.00%"
@@ -575,7 +581,11 @@ class _Builder:
         existing = list(wb.sheetnames)
         summary = self.new_sheet(SUMMARY)
         charts = self.new_sheet(CHARTS) if self.multi else None
-        monthly, stf, metrics = self.new_sheet(MONTHLY), self.new_sheet(STF), self.new_sheet(METRICS)
+        monthly, stf, metrics = (
+            self.new_sheet(MONTHLY),
+            self.new_sheet(STF),
+            self.new_sheet(METRICS),
+        )
         schemes, lines = self.new_sheet(SCHEMES), self.new_sheet(LINES_SHEET)
         self.write_monthly(monthly)
         self.write_schemes(schemes)
@@ -642,12 +652,23 @@ class _Builder:
     # -- Monthly ------------------------------------------------------------------
     def write_monthly(self, ws: Any) -> None:
         heads = (
-            "trust_code", "year", "month", "month name", "Operating income (£000)",
-            "Pay (£000)", "of which agency (£000)", "Non-pay (£000)",
-            "Operating expenditure (£000)", "EBITDA (£000)", "Non-operating costs, net (£000)",
-            "Surplus/(deficit) before STF/PSF (£000)", "CIP (£000)",
-            "YTD surplus/(deficit) before STF/PSF (£000)", "Control total, month (£000)",
-            "YTD control total (£000)", "YTD variance against control total (£000)",
+            "trust_code",
+            "year",
+            "month",
+            "month name",
+            "Operating income (£000)",
+            "Pay (£000)",
+            "of which agency (£000)",
+            "Non-pay (£000)",
+            "Operating expenditure (£000)",
+            "EBITDA (£000)",
+            "Non-operating costs, net (£000)",
+            "Surplus/(deficit) before STF/PSF (£000)",
+            "CIP (£000)",
+            "YTD surplus/(deficit) before STF/PSF (£000)",
+            "Control total, month (£000)",
+            "YTD control total (£000)",
+            "YTD variance against control total (£000)",
         )
         self.header(ws, heads, (11, 6, 6, 8, *([14] * 13)))
         pr, plan = self.pr, self.plan
@@ -681,9 +702,16 @@ class _Builder:
                     self.formula(ws, row, 14, f"=SUM(L{first}:L{row})", _exp(ytd_s[i, y, m]), M)
                     if ct:
                         self.value(ws, row, 15, plan.ct_month[i, y, m], M)
-                        self.formula(ws, row, 16, f"=SUM(O{first}:O{row})", _exp(ytd_ct[i, y, m]), M)
                         self.formula(
-                            ws, row, 17, f"=N{row}-P{row}", _exp(ytd_s[i, y, m] - ytd_ct[i, y, m]), M
+                            ws, row, 16, f"=SUM(O{first}:O{row})", _exp(ytd_ct[i, y, m]), M
+                        )
+                        self.formula(
+                            ws,
+                            row,
+                            17,
+                            f"=N{row}-P{row}",
+                            _exp(ytd_s[i, y, m] - ytd_ct[i, y, m]),
+                            M,
                         )
                     row += 1
         ws.auto_filter.ref = f"A1:Q{max(row - 1, 1)}"
@@ -693,8 +721,17 @@ class _Builder:
         plan = self.plan
         n_y = plan.n_years
         heads = [
-            "trust_code", "scheme_id", "name", "category", "line", "stage", "rag",
-            "recurrent", "start_year", "start_month", "value_fye (£000)",
+            "trust_code",
+            "scheme_id",
+            "name",
+            "category",
+            "line",
+            "stage",
+            "rag",
+            "recurrent",
+            "start_year",
+            "start_month",
+            "value_fye (£000)",
             *[f"in-year effect, year {y + 1} (£000)" for y in range(n_y)],
         ]
         self.header(ws, heads, (11, 12, 36, 10, 16, 13, 8, 10, 8, 8, 12, *([14] * n_y)))
@@ -726,12 +763,21 @@ class _Builder:
     # -- STF by quarter -----------------------------------------------------------
     def write_stf(self, ws: Any) -> None:
         heads = (
-            "trust_code", "quarter", "YTD surplus/(deficit) before STF/PSF (£000)",
-            "YTD control total (£000)", "YTD headroom against control total (£000)",
-            "control total accepted", "gate met", "available (£000)",
-            "finance element earned (£000)", "performance element earned (£000)",
-            "earned (£000)", "lost (£000)", "catch-up released at year end (£000)",
-            "year-end incentive (£000)", "bonus (£000)",
+            "trust_code",
+            "quarter",
+            "YTD surplus/(deficit) before STF/PSF (£000)",
+            "YTD control total (£000)",
+            "YTD headroom against control total (£000)",
+            "control total accepted",
+            "gate met",
+            "available (£000)",
+            "finance element earned (£000)",
+            "performance element earned (£000)",
+            "earned (£000)",
+            "lost (£000)",
+            "catch-up released at year end (£000)",
+            "year-end incentive (£000)",
+            "bonus (£000)",
             "earned year to date, with year-end amounts (£000)",
         )
         self.header(ws, heads, (11, 13, *([14] * 14)))
@@ -766,8 +812,12 @@ class _Builder:
                     self.value(ws, row, 14, f.incentive[0, i], M)
                     self.value(ws, row, 15, f.bonus[0, i], M)
                 self.formula(
-                    ws, row, 16, f"=SUM(K{first}:K{row})+SUM(M{first}:O{row})",
-                    _exp(a.stf_earned_ytd[0, i, q]), M,
+                    ws,
+                    row,
+                    16,
+                    f"=SUM(K{first}:K{row})+SUM(M{first}:O{row})",
+                    _exp(a.stf_earned_ytd[0, i, q]),
+                    M,
                 )
                 row += 1
         ws.auto_filter.ref = f"A1:P{max(row - 1, 1)}"
@@ -783,17 +833,36 @@ class _Builder:
 
     def write_metrics(self, ws: Any) -> None:
         heads = (
-            "trust_code", "period", "months", "Operating income incl. STF/PSF (£000)",
-            "Operating expenditure (£000)", "EBITDA incl. STF/PSF (£000)",
-            "STF/PSF earned YTD (£000)", "Reported surplus/(deficit) (£000)",
-            "Interest receivable (£000)", "Revenue available for capital service (£000)",
-            "Capital service (£000)", "Working capital, close (£000)", "Cash, close (£000)",
-            "Agency spend (£000)", "Agency ceiling, year (£000)", "Agency ceiling YTD (£000)",
+            "trust_code",
+            "period",
+            "months",
+            "Operating income incl. STF/PSF (£000)",
+            "Operating expenditure (£000)",
+            "EBITDA incl. STF/PSF (£000)",
+            "STF/PSF earned YTD (£000)",
+            "Reported surplus/(deficit) (£000)",
+            "Interest receivable (£000)",
+            "Revenue available for capital service (£000)",
+            "Capital service (£000)",
+            "Working capital, close (£000)",
+            "Cash, close (£000)",
+            "Agency spend (£000)",
+            "Agency ceiling, year (£000)",
+            "Agency ceiling YTD (£000)",
             "Planned I&E margin",
-            "Capital service capacity (times)", "score", "Liquidity (days)", "score",
-            "I&E margin", "score", "Distance from financial plan", "score",
-            "Agency spend against ceiling", "score",
-            "Overall score (after overrides)", "Mean metric score", "Overrides applied",
+            "Capital service capacity (times)",
+            "score",
+            "Liquidity (days)",
+            "score",
+            "I&E margin",
+            "score",
+            "Distance from financial plan",
+            "score",
+            "Agency spend against ceiling",
+            "score",
+            "Overall score (after overrides)",
+            "Mean metric score",
+            "Overrides applied",
             "Not applicable",
         )
         self.header(ws, heads, (11, 10, 7, *([14] * 14), *([11, 7] * 5), 10, 10, 24, 40))
@@ -810,28 +879,62 @@ class _Builder:
                 self.text(ws, row, 1, code)
                 self.text(ws, row, 2, "full year" if q == 3 else f"Q{q + 1} YTD")
                 self.value(ws, row, 3, months)
-                self.formula(ws, row, 4, f"=SUM({MONTHLY}!E{a_row}:E{b_row})+G{row}",
-                             _exp(c["operating_income_incl_stf"]), M)
-                self.formula(ws, row, 5, f"=SUM({MONTHLY}!I{a_row}:I{b_row})",
-                             _exp(c["operating_expenditure"]), M)
+                self.formula(
+                    ws,
+                    row,
+                    4,
+                    f"=SUM({MONTHLY}!E{a_row}:E{b_row})+G{row}",
+                    _exp(c["operating_income_incl_stf"]),
+                    M,
+                )
+                self.formula(
+                    ws,
+                    row,
+                    5,
+                    f"=SUM({MONTHLY}!I{a_row}:I{b_row})",
+                    _exp(c["operating_expenditure"]),
+                    M,
+                )
                 self.formula(ws, row, 6, f"=D{row}-E{row}", _exp(c["ebitda_incl_stf"]), M)
-                self.formula(ws, row, 7, f"={quote_sheetname(STF)}!P{self.stf_row[(i, q)]}",
-                             _exp(c["stf_earned"]), M)
-                self.formula(ws, row, 8, f"=SUM({MONTHLY}!L{a_row}:L{b_row})+G{row}",
-                             _exp(c["reported_surplus"]), M)
+                self.formula(
+                    ws,
+                    row,
+                    7,
+                    f"={quote_sheetname(STF)}!P{self.stf_row[(i, q)]}",
+                    _exp(c["stf_earned"]),
+                    M,
+                )
+                self.formula(
+                    ws,
+                    row,
+                    8,
+                    f"=SUM({MONTHLY}!L{a_row}:L{b_row})+G{row}",
+                    _exp(c["reported_surplus"]),
+                    M,
+                )
                 self.value(ws, row, 9, int_rec[i, :months].sum(), M)
-                self.formula(ws, row, 10, f"=F{row}+I{row}",
-                             _exp(c["revenue_available_for_capital_service"]), M)
+                self.formula(
+                    ws,
+                    row,
+                    10,
+                    f"=F{row}+I{row}",
+                    _exp(c["revenue_available_for_capital_service"]),
+                    M,
+                )
                 self.value(ws, row, 11, c["capital_service"], M)
                 self.value(ws, row, 12, c["working_capital_close"], M)
                 self.value(ws, row, 13, c["cash_close"], M)
-                self.formula(ws, row, 14, f"=SUM({MONTHLY}!G{a_row}:G{b_row})", _exp(c["agency"]), M)
+                self.formula(
+                    ws, row, 14, f"=SUM({MONTHLY}!G{a_row}:G{b_row})", _exp(c["agency"]), M
+                )
                 ceiling = float(plan.agency_ceiling[i])
                 if np.isfinite(ceiling):
                     self.value(ws, row, 15, ceiling, M)
                     self.formula(ws, row, 16, f"=O{row}*C{row}/12", _exp(c["agency_ceiling"]), M)
                 dist_reason = str(mv.not_applicable["distance_from_plan"][0, i])
-                if np.isfinite(c["planned_margin"]) and not (dist_reason and c["operating_income_incl_stf"] > 0):
+                if np.isfinite(c["planned_margin"]) and not (
+                    dist_reason and c["operating_income_incl_stf"] > 0
+                ):
                     self.value(ws, row, 17, c["planned_margin"], MARGIN)
                 forms = {
                     "capital_service_capacity": f'=IF(K{row}>0,J{row}/K{row},"{_NA}")',
@@ -841,7 +944,9 @@ class _Builder:
                     "agency_vs_ceiling": f'=IF(P{row}>0,(N{row}-P{row})/P{row},"{_NA}")',
                 }
                 for name, col, fmt in self.METRIC_COLS:
-                    self.formula(ws, row, col, forms[name], _exp(mv.values[name][0, i], "ratio"), fmt)
+                    self.formula(
+                        ws, row, col, forms[name], _exp(mv.values[name][0, i], "ratio"), fmt
+                    )
                     s = int(sc.metric_scores[name][0, i])
                     if s:
                         self.value(ws, row, col + 1, s, INTEGER)
@@ -851,7 +956,9 @@ class _Builder:
                 self.value(ws, row, 29, float(np.asarray(sc.mean)[0, i]), "0.00")
                 self.text(ws, row, 30, ", ".join(sc.item((0, i)).overrides) or "none")
                 reasons = [
-                    f"{n}: {mv.not_applicable[n][0, i]}" for n in mv.values if str(mv.not_applicable[n][0, i])
+                    f"{n}: {mv.not_applicable[n][0, i]}"
+                    for n in mv.values
+                    if str(mv.not_applicable[n][0, i])
                 ]
                 self.text(ws, row, 31, "; ".join(reasons))
                 row += 1
@@ -859,8 +966,15 @@ class _Builder:
 
     # -- Lines --------------------------------------------------------------------
     def write_lines(self, ws: Any) -> None:
-        heads = ("trust_code", "year", "line", "kind", "before CIP (£000)", "CIP (£000)",
-                 "after CIP (£000)")
+        heads = (
+            "trust_code",
+            "year",
+            "line",
+            "kind",
+            "before CIP (£000)",
+            "CIP (£000)",
+            "after CIP (£000)",
+        )
         self.header(ws, heads, (11, 6, 20, 16, 14, 14, 14))
         pr, plan = self.pr, self.plan
         dn = pr.by_year(pr.do_nothing[0])  # (T, L, Y)
@@ -876,8 +990,14 @@ class _Builder:
                     self.value(ws, row, 5, dn[i, li, y], MONEY_FORMAT)
                     self.value(ws, row, 6, cip[i, li, y], MONEY_FORMAT)
                     op, sign = ("+", 1.0) if IS_INCOME[li] else ("-", -1.0)
-                    self.formula(ws, row, 7, f"=E{row}{op}F{row}",
-                                 _exp(dn[i, li, y] + sign * cip[i, li, y]), MONEY_FORMAT)
+                    self.formula(
+                        ws,
+                        row,
+                        7,
+                        f"=E{row}{op}F{row}",
+                        _exp(dn[i, li, y] + sign * cip[i, li, y]),
+                        MONEY_FORMAT,
+                    )
                     row += 1
         ws.auto_filter.ref = f"A1:G{max(row - 1, 1)}"
 
@@ -891,7 +1011,13 @@ class _Builder:
         col = 2  # the trust (one trust) or "All trusts" column
         who = "all trusts" if self.multi else self.plan.codes[0]
         if self.multi:
-            self.text(ws, 1, 1, "Charts of the 'All trusts' column of the Summary sheet (plan year 1).", _BOLD)
+            self.text(
+                ws,
+                1,
+                1,
+                "Charts of the 'All trusts' column of the Summary sheet (plan year 1).",
+                _BOLD,
+            )
             anchors = ("A3", "A21", "A39")
         else:
             anchors = ("D4", "D22", "D40")
@@ -901,8 +1027,13 @@ class _Builder:
         ytd.y_axis.title = "£000"
         ytd.y_axis.number_format = MONEY_FORMAT
         s1, s2 = rows["ytd_surplus"], rows["ytd_ct"]
-        for first, title in ((s1, "YTD surplus/(deficit) before STF/PSF"), (s2, "YTD control total")):
-            ser = Series(Reference(summary, min_col=col, min_row=first, max_row=first + 11), title=title)
+        for first, title in (
+            (s1, "YTD surplus/(deficit) before STF/PSF"),
+            (s2, "YTD control total"),
+        ):
+            ser = Series(
+                Reference(summary, min_col=col, min_row=first, max_row=first + 11), title=title
+            )
             ser.smooth = False
             ytd.series.append(ser)
         ytd.set_categories(Reference(summary, min_col=1, min_row=s1, max_row=s1 + 11))
@@ -915,9 +1046,15 @@ class _Builder:
         cat.title = f"CIP planned by category, {who} (£000, in year)"
         cat.y_axis.number_format = MONEY_FORMAT
         c0 = rows["cip_category"]
-        cat.series.append(Series(Reference(summary, min_col=col, min_row=c0, max_row=c0 + len(CATEGORIES) - 1),
-                                 title="CIP planned"))
-        cat.set_categories(Reference(summary, min_col=1, min_row=c0, max_row=c0 + len(CATEGORIES) - 1))
+        cat.series.append(
+            Series(
+                Reference(summary, min_col=col, min_row=c0, max_row=c0 + len(CATEGORIES) - 1),
+                title="CIP planned",
+            )
+        )
+        cat.set_categories(
+            Reference(summary, min_col=1, min_row=c0, max_row=c0 + len(CATEGORIES) - 1)
+        )
         cat.legend = None
         _size(cat)
 
@@ -928,8 +1065,12 @@ class _Builder:
         fund.title = f"STF/PSF by quarter, {who} (£000)"
         fund.y_axis.number_format = MONEY_FORMAT
         e0, l0 = rows["stf_earned"], rows["stf_lost"]
-        fund.series.append(Series(Reference(summary, min_col=col, min_row=e0, max_row=e0 + 3), title="earned"))
-        fund.series.append(Series(Reference(summary, min_col=col, min_row=l0, max_row=l0 + 3), title="lost"))
+        fund.series.append(
+            Series(Reference(summary, min_col=col, min_row=e0, max_row=e0 + 3), title="earned")
+        )
+        fund.series.append(
+            Series(Reference(summary, min_col=col, min_row=l0, max_row=l0 + 3), title="lost")
+        )
         fund.set_categories(Reference(summary, min_col=1, min_row=e0, max_row=e0 + 3))
         fund.legend.position = "b"
         _size(fund)
@@ -1027,8 +1168,13 @@ class _Summary:
         return r
 
     def values(
-        self, label: str, vals: Sequence[Any], fmt: str | None = MONEY_FORMAT, *,
-        total: bool = True, indent: bool = False,
+        self,
+        label: str,
+        vals: Sequence[Any],
+        fmt: str | None = MONEY_FORMAT,
+        *,
+        total: bool = True,
+        indent: bool = False,
     ) -> int:
         r = self.label(label, indent=indent)
         for i, v in enumerate(vals):
@@ -1037,9 +1183,19 @@ class _Summary:
             elif v is not None and not (isinstance(v, float) and not np.isfinite(v)):
                 self.b.value(self.ws, r, self.first_col + i, v, fmt)
         if self.b.multi and total:
-            nums = [float(v) for v in vals if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)]
-            self.b.formula(self.ws, r, 2, f"=SUM({self.trust_range(r)})",
-                           _exp(np.nansum(nums) if nums else 0.0), fmt or MONEY_FORMAT)
+            nums = [
+                float(v)
+                for v in vals
+                if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+            ]
+            self.b.formula(
+                self.ws,
+                r,
+                2,
+                f"=SUM({self.trust_range(r)})",
+                _exp(np.nansum(nums) if nums else 0.0),
+                fmt or MONEY_FORMAT,
+            )
         return r
 
     # -- the sheet ----------------------------------------------------------------
@@ -1059,10 +1215,14 @@ class _Summary:
         title.font = _TITLE
         self.row = 2
         years = sorted({t.financial_year for t in pf.trusts})
-        self.label(f"Plan year 1 ({', '.join(years)}). Money in £000, deficits in brackets; "
-                   "rates as percentages.")
-        self.label("Blue: numbers computed by cipmodel. Black: Excel formulas over the result "
-                   "sheets (Formulas > Trace Precedents shows where each comes from).")
+        self.label(
+            f"Plan year 1 ({', '.join(years)}). Money in £000, deficits in brackets; "
+            "rates as percentages."
+        )
+        self.label(
+            "Blue: numbers computed by cipmodel. Black: Excel formulas over the result "
+            "sheets (Formulas > Trace Precedents shows where each comes from)."
+        )
         self.row += 1
         head = self.row
         self.label("Trust")
@@ -1089,6 +1249,7 @@ class _Summary:
                 if y >= int(plan.horizon[i]):
                     return None
                 return f"=SUM({MONTHLY}!{col}{mrow[(i, y, 0)]}:{col}{mrow[(i, y, 11)]})"
+
             return fn
 
         def same(template: str, need_ct: bool = False) -> Callable[[int, str, int], str | None]:
@@ -1096,6 +1257,7 @@ class _Summary:
                 if need_ct and i >= 0 and not b.has_ct[i, 0]:
                     return None
                 return template.format(c=c)
+
             return fn
 
         M = MONEY_FORMAT
@@ -1107,14 +1269,33 @@ class _Summary:
         nonpay_y = self.r.projection.by_year(self.r.projection.non_pay[0])[:, 0]
         r_pay = self.formulas("Pay", month_sum("F"), pay_y.tolist(), M, indent=True)
         r_np = self.formulas("Non-pay", month_sum("H"), nonpay_y.tolist(), M, indent=True)
-        r_opex = self.formulas("Operating expenditure", same(f"={{c}}{r_pay}+{{c}}{r_np}"),
-                               opex.tolist(), M, total="same", total_expected=opex.sum())
-        r_ebitda = self.formulas("EBITDA", same(f"={{c}}{r_inc}-{{c}}{r_opex}"),
-                                 y1.ebitda.tolist(), M, total="same", total_expected=y1.ebitda.sum())
-        r_nonop = self.formulas("Non-operating costs, net", month_sum("K"), y1.non_operating.tolist(), M)
-        r_sur = self.formulas("Surplus/(deficit) before STF/PSF", same(f"={{c}}{r_ebitda}-{{c}}{r_nonop}"),
-                              y1.surplus_pre_stf.tolist(), M, total="same",
-                              total_expected=y1.surplus_pre_stf.sum())
+        r_opex = self.formulas(
+            "Operating expenditure",
+            same(f"={{c}}{r_pay}+{{c}}{r_np}"),
+            opex.tolist(),
+            M,
+            total="same",
+            total_expected=opex.sum(),
+        )
+        r_ebitda = self.formulas(
+            "EBITDA",
+            same(f"={{c}}{r_inc}-{{c}}{r_opex}"),
+            y1.ebitda.tolist(),
+            M,
+            total="same",
+            total_expected=y1.ebitda.sum(),
+        )
+        r_nonop = self.formulas(
+            "Non-operating costs, net", month_sum("K"), y1.non_operating.tolist(), M
+        )
+        r_sur = self.formulas(
+            "Surplus/(deficit) before STF/PSF",
+            same(f"={{c}}{r_ebitda}-{{c}}{r_nonop}"),
+            y1.surplus_pre_stf.tolist(),
+            M,
+            total="same",
+            total_expected=y1.surplus_pre_stf.sum(),
+        )
 
         # -- control total
         self.section("Control total (pre-STF basis), plan year 1 (£000)")
@@ -1122,27 +1303,48 @@ class _Summary:
         r_ct = self.formulas(
             "Control total",
             lambda i, c, row: f"={MONTHLY}!P{mrow[(i, 0, 11)]}" if b.has_ct[i, 0] else None,
-            target.tolist(), M,
+            target.tolist(),
+            M,
         )
         var = y1.variance.to_numpy(dtype=float)
-        r_var = self.formulas("Forecast against control total (surplus less control total)",
-                              same(f"={{c}}{r_sur}-{{c}}{r_ct}", need_ct=True), var.tolist(), M)
-        met = ["yes" if m is not None and bool(m) else ("NO" if b.has_ct[i, 0] else _NA)
-               for i, m in enumerate(y1.met.tolist())]
+        r_var = self.formulas(
+            "Forecast against control total (surplus less control total)",
+            same(f"={{c}}{r_sur}-{{c}}{r_ct}", need_ct=True),
+            var.tolist(),
+            M,
+        )
+        met = [
+            "yes" if m is not None and bool(m) else ("NO" if b.has_ct[i, 0] else _NA)
+            for i, m in enumerate(y1.met.tolist())
+        ]
         self.formulas(
             "Meets control total?" + (" (All trusts: how many do)" if b.multi else ""),
-            lambda i, c, row: (f'=IF({c}{r_var}>=-{MET_TOLERANCE:.6f},"yes","NO")'
-                               if b.has_ct[i, 0] else "no control total"),
-            met, M, kind="text", total="count_yes", total_expected=met.count("yes"),
+            lambda i, c, row: (
+                f'=IF({c}{r_var}>=-{MET_TOLERANCE:.6f},"yes","NO")'
+                if b.has_ct[i, 0]
+                else "no control total"
+            ),
+            met,
+            M,
+            kind="text",
+            total="count_yes",
+            total_expected=met.count("yes"),
         )
-        self.values("Control total accepted", ["Y" if x else "N" for x in plan.ct_accepted[:, 0]],
-                    None, total=False)
+        self.values(
+            "Control total accepted",
+            ["Y" if x else "N" for x in plan.ct_accepted[:, 0]],
+            None,
+            total=False,
+        )
         for q in range(4):
             self.formulas(
                 f"Year-to-date variance at the end of {QUARTER_LABELS[q]}",
-                lambda i, c, row, q=q: (f"={MONTHLY}!Q{mrow[(i, 0, 3 * q + 2)]}"
-                                        if b.has_ct[i, 0] else None),
-                y1[f"ytd_variance_q{q + 1}"].tolist(), M, indent=True,
+                lambda i, c, row, q=q: (
+                    f"={MONTHLY}!Q{mrow[(i, 0, 3 * q + 2)]}" if b.has_ct[i, 0] else None
+                ),
+                y1[f"ytd_variance_q{q + 1}"].tolist(),
+                M,
+                indent=True,
             )
 
         # -- CIP
@@ -1152,8 +1354,12 @@ class _Summary:
         r_plan = self.formulas("CIP planned, in year", month_sum("M"), s.planned.tolist(), M)
         self.formulas(
             "CIP planned, % of operating expenditure before CIP",
-            same(f'=IF({{c}}{r_dn}>0,{{c}}{r_plan}/{{c}}{r_dn},"{_NA}")'), s.planned_pct.tolist(),
-            PERCENT, kind="ratio", total="same", total_expected=_share(s.planned.sum(), dn.sum()),
+            same(f'=IF({{c}}{r_dn}>0,{{c}}{r_plan}/{{c}}{r_dn},"{_NA}")'),
+            s.planned_pct.tolist(),
+            PERCENT,
+            kind="ratio",
+            total="same",
+            total_expected=float(cip_share(s.planned.sum(), dn.sum())),
         )
         eff = r.projection.cip_scheme_year[0][:, 0] if len(plan.scheme_ids) else np.zeros(0)
 
@@ -1163,6 +1369,7 @@ class _Summary:
                     return "=0"
                 lo, hi = b.scheme_rows[i]
                 return f'=SUMIFS({SCHEMES}!L{lo}:L{hi},{SCHEMES}!{crit_col}{lo}:{crit_col}{hi},"{crit}")'
+
             return fn
 
         def scheme_total(mask: np.ndarray) -> list[float]:
@@ -1173,27 +1380,51 @@ class _Summary:
         first_cat = 0
         for k, catname in enumerate(CATEGORIES):
             row = self.formulas(
-                f"{catname.replace('_', '-').capitalize()} schemes", schemes_sum("D", catname),
-                scheme_total(plan.scheme_category == k), M, indent=True,
+                f"{catname.replace('_', '-').capitalize()} schemes",
+                schemes_sum("D", catname),
+                scheme_total(plan.scheme_category == k),
+                M,
+                indent=True,
             )
             first_cat = first_cat or row
         self.rows["cip_category"] = first_cat
-        self.formulas("of which unidentified", schemes_sum("F", "unidentified"),
-                      y1.cip_unidentified.tolist(), M, indent=True)
-        self.formulas("of which recurrent", schemes_sum("H", "Y"), y1.cip_recurrent.tolist(), M,
-                      indent=True)
+        self.formulas(
+            "of which unidentified",
+            schemes_sum("F", "unidentified"),
+            y1.cip_unidentified.tolist(),
+            M,
+            indent=True,
+        )
+        self.formulas(
+            "of which recurrent", schemes_sum("H", "Y"), y1.cip_recurrent.tolist(), M, indent=True
+        )
         self.values("CIP full-year effect", y1.cip_fye.tolist())
-        self.formulas("CIP delivered (plan run: as planned)", same(f"={{c}}{r_plan}"),
-                      s.planned.tolist(), M, total="same", total_expected=s.planned.sum())
+        self.formulas(
+            "CIP delivered (plan run: as planned)",
+            same(f"={{c}}{r_plan}"),
+            s.planned.tolist(),
+            M,
+            total="same",
+            total_expected=s.planned.sum(),
+        )
         r_need = self.values("CIP needed to meet the control total", s.needed.tolist())
         self.formulas(
             "CIP needed, % of operating expenditure before CIP",
-            same(f'=IF({{c}}{r_dn}>0,{{c}}{r_need}/{{c}}{r_dn},"{_NA}")'), s.needed_pct.tolist(),
-            PERCENT, kind="ratio", total="same", total_expected=_share(s.needed.sum(), dn.sum()),
+            same(f'=IF({{c}}{r_dn}>0,{{c}}{r_need}/{{c}}{r_dn},"{_NA}")'),
+            s.needed_pct.tolist(),
+            PERCENT,
+            kind="ratio",
+            total="same",
+            total_expected=float(cip_share(s.needed.sum(), dn.sum())),
         )
-        self.formulas("Gap: CIP needed less CIP planned", same(f"={{c}}{r_need}-{{c}}{r_plan}"),
-                      (s.needed - s.planned).tolist(), M, total="same",
-                      total_expected=(s.needed - s.planned).sum())
+        self.formulas(
+            "Gap: CIP needed less CIP planned",
+            same(f"={{c}}{r_need}-{{c}}{r_plan}"),
+            (s.needed - s.planned).tolist(),
+            M,
+            total="same",
+            total_expected=(s.needed - s.planned).sum(),
+        )
         self.values("Evidence band of the CIP needed", [str(x) for x in s.band], None, total=False)
 
         # -- STF/PSF
@@ -1203,14 +1434,24 @@ class _Summary:
         srow = b.stf_row
         stf = quote_sheetname(STF)
         e_rows = [
-            self.formulas(QUARTER_LABELS[q], lambda i, c, row, q=q: f"={stf}!K{srow[(i, q)]}",
-                          f.earned[0, :, q].tolist(), M, indent=True)
+            self.formulas(
+                QUARTER_LABELS[q],
+                lambda i, c, row, q=q: f"={stf}!K{srow[(i, q)]}",
+                f.earned[0, :, q].tolist(),
+                M,
+                indent=True,
+            )
             for q in range(4)
         ]
         self.label("Lost by quarter")
         l_rows = [
-            self.formulas(QUARTER_LABELS[q], lambda i, c, row, q=q: f"={stf}!L{srow[(i, q)]}",
-                          f.lost[0, :, q].tolist(), M, indent=True)
+            self.formulas(
+                QUARTER_LABELS[q],
+                lambda i, c, row, q=q: f"={stf}!L{srow[(i, q)]}",
+                f.lost[0, :, q].tolist(),
+                M,
+                indent=True,
+            )
             for q in range(4)
         ]
         self.rows["stf_earned"], self.rows["stf_lost"] = e_rows[0], l_rows[0]
@@ -1220,13 +1461,28 @@ class _Summary:
         r_tot = self.formulas(
             "Total earned",
             same(f"=SUM({{c}}{e_rows[0]}:{{c}}{e_rows[3]})+{{c}}{r_cu}+{{c}}{r_inc_}+{{c}}{r_bon}"),
-            f.total_earned[0].tolist(), M, total="same", total_expected=f.total_earned[0].sum(),
+            f.total_earned[0].tolist(),
+            M,
+            total="same",
+            total_expected=f.total_earned[0].sum(),
         )
-        self.formulas("Total lost (forfeited)", same(f"=SUM({{c}}{l_rows[0]}:{{c}}{l_rows[3]})-{{c}}{r_cu}"),
-                      f.forfeited[0].tolist(), M, total="same", total_expected=f.forfeited[0].sum())
+        self.formulas(
+            "Total lost (forfeited)",
+            same(f"=SUM({{c}}{l_rows[0]}:{{c}}{l_rows[3]})-{{c}}{r_cu}"),
+            f.forfeited[0].tolist(),
+            M,
+            total="same",
+            total_expected=f.forfeited[0].sum(),
+        )
         rep = a.reported_surplus_ytd[0, :, 3]
-        self.formulas("Reported surplus/(deficit), with STF/PSF earned", same(f"={{c}}{r_sur}+{{c}}{r_tot}"),
-                      rep.tolist(), M, total="same", total_expected=rep.sum())
+        self.formulas(
+            "Reported surplus/(deficit), with STF/PSF earned",
+            same(f"={{c}}{r_sur}+{{c}}{r_tot}"),
+            rep.tolist(),
+            M,
+            total="same",
+            total_expected=rep.sum(),
+        )
 
         # -- SOF
         self.section(f"Finance and use of resources ({a.rules['sof']}), full year")
@@ -1245,23 +1501,43 @@ class _Summary:
             if col is None:  # pragma: no cover - a metric this writer does not know
                 continue
             self.formulas(
-                text, lambda i, c, row, col=col: f"={METRICS}!{col}{b.metric_row[(i, 3)]}",
-                mv.values[name][0].tolist(), fmt, kind="ratio", total=None,
+                text,
+                lambda i, c, row, col=col: f"={METRICS}!{col}{b.metric_row[(i, 3)]}",
+                mv.values[name][0].tolist(),
+                fmt,
+                kind="ratio",
+                total=None,
             )
             scores = [int(x) if int(x) else _NA for x in sc.metric_scores[name][0]]
             self.values("score (1 best, 4 worst)", scores, INTEGER, total=False, indent=True)
-        self.values("Overall score, after overrides", [int(x) for x in np.asarray(sc.overall)[0]],
-                    INTEGER, total=False)
+        self.values(
+            "Overall score, after overrides",
+            [int(x) for x in np.asarray(sc.overall)[0]],
+            INTEGER,
+            total=False,
+        )
         overrides = [", ".join(a.score_dict(0, i)["overrides"]) or "none" for i in T]
         self.values("Overrides applied", overrides, None, total=False, indent=True)
         for q in range(4):
-            self.values(f"Score at the end of {QUARTER_LABELS[q]} (year to date)",
-                        [int(np.asarray(a.scores[q].overall)[0, i]) for i in T], INTEGER,
-                        total=False, indent=True)
-        self.values("Finance trigger (score 3 or 4)",
-                    ["yes" if a.trigger[0, i] else "no" for i in T], None, total=False)
-        self.values("Candidate segment (finance theme only; the regulator decides)",
-                    [int(a.segment.segment[0, i]) for i in T], INTEGER, total=False)
+            self.values(
+                f"Score at the end of {QUARTER_LABELS[q]} (year to date)",
+                [int(np.asarray(a.scores[q].overall)[0, i]) for i in T],
+                INTEGER,
+                total=False,
+                indent=True,
+            )
+        self.values(
+            "Finance trigger (score 3 or 4)",
+            ["yes" if a.trigger[0, i] else "no" for i in T],
+            None,
+            total=False,
+        )
+        self.values(
+            "Candidate segment (finance theme only; the regulator decides)",
+            [int(a.segment.segment[0, i]) for i in T],
+            INTEGER,
+            total=False,
+        )
 
         # -- simulation
         if b.sim is not None:
@@ -1273,15 +1549,24 @@ class _Summary:
         ytd_ct = r.projection.control_total_ytd()[:, 0]
         self.label("Year-to-date surplus/(deficit) before STF/PSF, at the end of")
         rows_s = [
-            self.formulas(MONTH_NAMES[m], lambda i, c, row, m=m: f"={MONTHLY}!N{mrow[(i, 0, m)]}",
-                          ytd_s[:, m].tolist(), M, indent=True)
+            self.formulas(
+                MONTH_NAMES[m],
+                lambda i, c, row, m=m: f"={MONTHLY}!N{mrow[(i, 0, m)]}",
+                ytd_s[:, m].tolist(),
+                M,
+                indent=True,
+            )
             for m in range(12)
         ]
         self.label("Year-to-date control total, at the end of")
         rows_ct = [
-            self.formulas(MONTH_NAMES[m], lambda i, c, row, m=m: (f"={MONTHLY}!P{mrow[(i, 0, m)]}"
-                                                                  if b.has_ct[i, 0] else None),
-                          ytd_ct[:, m].tolist(), M, indent=True)
+            self.formulas(
+                MONTH_NAMES[m],
+                lambda i, c, row, m=m: f"={MONTHLY}!P{mrow[(i, 0, m)]}" if b.has_ct[i, 0] else None,
+                ytd_ct[:, m].tolist(),
+                M,
+                indent=True,
+            )
             for m in range(12)
         ]
         self.rows["ytd_surplus"], self.rows["ytd_ct"] = rows_s[0], rows_ct[0]
@@ -1292,19 +1577,27 @@ class _Summary:
             for y in range(1, plan.n_years):
                 yy = ts[ts.year == y + 1].set_index("trust_code")
                 exp_s = [float(yy.surplus_pre_stf.get(c, np.nan)) for c in plan.codes]
-                r_s = self.formulas(f"Year {y + 1}: surplus/(deficit) before STF/PSF", month_sum("L", y),
-                                    exp_s, M)
+                r_s = self.formulas(
+                    f"Year {y + 1}: surplus/(deficit) before STF/PSF", month_sum("L", y), exp_s, M
+                )
                 live = [y < int(plan.horizon[i]) and b.has_ct[i, y] for i in T]
                 r_c = self.formulas(
                     f"Year {y + 1}: control total",
-                    lambda i, c, row, y=y, live=live: f"={MONTHLY}!P{mrow[(i, y, 11)]}" if live[i] else None,
-                    [float(plan.ct_target[i, y]) for i in T], M, indent=True,
+                    lambda i, c, row, y=y, live=live: (
+                        f"={MONTHLY}!P{mrow[(i, y, 11)]}" if live[i] else None
+                    ),
+                    [float(plan.ct_target[i, y]) for i in T],
+                    M,
+                    indent=True,
                 )
                 self.formulas(
                     f"Year {y + 1}: forecast against control total",
-                    lambda i, c, row, live=live, r_s=r_s, r_c=r_c: (f"={c}{r_s}-{c}{r_c}"
-                                                                     if i >= 0 and live[i] else None),
-                    [exp_s[i] - float(plan.ct_target[i, y]) for i in T], M, indent=True,
+                    lambda i, c, row, live=live, r_s=r_s, r_c=r_c: (
+                        f"={c}{r_s}-{c}{r_c}" if i >= 0 and live[i] else None
+                    ),
+                    [exp_s[i] - float(plan.ct_target[i, y]) for i in T],
+                    M,
+                    indent=True,
                 )
 
         # -- footer
@@ -1334,12 +1627,10 @@ class _Summary:
             self.label("Probability of" if part == "probability" else "Percentiles")
             for k in keys:
                 vals = [d.get(k) for d in flat]
-                vals = [v if isinstance(v, (int, float, str)) or v is None else str(v) for v in vals]
+                vals = [
+                    v if isinstance(v, (int, float, str)) or v is None else str(v) for v in vals
+                ]
                 self.values(k.replace("_", " "), vals, fmt, total=False, indent=True)
-
-
-def _share(x: float, opex: float) -> float:
-    return float(x) / float(opex) if opex > 0 else float("nan")
 
 
 # =========================================================================================
@@ -1350,12 +1641,32 @@ _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 #: Worksheet children openpyxl reads and writes back.
-_SHEET_KEPT = frozenset({
-    "sheetPr", "dimension", "sheetViews", "sheetFormatPr", "cols", "sheetData",
-    "sheetProtection", "scenarios", "autoFilter", "mergeCells", "conditionalFormatting",
-    "dataValidations", "hyperlinks", "printOptions", "pageMargins", "pageSetup",
-    "headerFooter", "rowBreaks", "colBreaks", "drawing", "legacyDrawing", "tableParts",
-})
+_SHEET_KEPT = frozenset(
+    {
+        "sheetPr",
+        "dimension",
+        "sheetViews",
+        "sheetFormatPr",
+        "cols",
+        "sheetData",
+        "sheetProtection",
+        "scenarios",
+        "autoFilter",
+        "mergeCells",
+        "conditionalFormatting",
+        "dataValidations",
+        "hyperlinks",
+        "printOptions",
+        "pageMargins",
+        "pageSetup",
+        "headerFooter",
+        "rowBreaks",
+        "colBreaks",
+        "drawing",
+        "legacyDrawing",
+        "tableParts",
+    }
+)
 #: Worksheet children openpyxl drops but Excel rebuilds or that carry no content.
 _SHEET_IGNORED = frozenset({"ignoredErrors", "phoneticPr", "sheetCalcPr", "sortState"})
 _SHEET_DROPPED = {
@@ -1515,8 +1826,16 @@ def _previous_results(data: bytes) -> list[str]:
             except ValueError:
                 sheets = []
         else:  # written by the plain writer: its result sheets by name
-            known = {_sheet_key(n) for n in (*RESULT_SHEETS, "Sector finance", "Sector funding",
-                                             "Sector score", "Sector segment")}
+            known = {
+                _sheet_key(n)
+                for n in (
+                    *RESULT_SHEETS,
+                    "Sector finance",
+                    "Sector funding",
+                    "Sector score",
+                    "Sector segment",
+                )
+            }
             sheets = [n for n in wb.sheetnames if _sheet_key(n) in known]
         sheets = [s for s in sheets if s in wb.sheetnames]
         return [*dict.fromkeys([*sheets, PROVENANCE_SHEET])]

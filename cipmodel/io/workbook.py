@@ -73,9 +73,9 @@ from openpyxl.xml import functions as _xml
 from openpyxl.xml.constants import SHARED_STRINGS
 
 from cipmodel.errors import CipModelError, Problem, ValidationError, WorkbookError
-from cipmodel.io.atomic import atomic_write, check_writable
 from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, Source
 from cipmodel.inputs.schema import Field, Table, load_schema
+from cipmodel.io.atomic import atomic_write, check_writable
 
 __all__ = [
     "read_plan",
@@ -311,9 +311,9 @@ def _suffix_message(name: str, suffix: str) -> str:
 
 def _require_safe_xml() -> None:
     """Refuse to parse unless openpyxl parses XML through defusedxml."""
-    safe = bool(openpyxl.xml.DEFUSEDXML) and getattr(
-        _xml.iterparse, "__module__", ""
-    ).startswith("defusedxml")
+    safe = bool(openpyxl.xml.DEFUSEDXML) and getattr(_xml.iterparse, "__module__", "").startswith(
+        "defusedxml"
+    )
     if not safe:
         msg = (
             "cipmodel reads workbooks only with protection against XML attacks: install "
@@ -326,7 +326,12 @@ def _require_safe_xml() -> None:
 # that does not decompress (zlib.error), an unknown compression method
 # (NotImplementedError), an encrypted member (RuntimeError).
 _ZIP_ERRORS = (
-    zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, NotImplementedError,
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    zlib.error,
+    NotImplementedError,
     RuntimeError,
 )
 
@@ -400,9 +405,7 @@ def _open_zip(data: bytes, name: str, max_unpacked: int = MAX_UNPACKED_BYTES) ->
     return zf
 
 
-def _parse(
-    data: bytes, name: str, limits: _Limits | None = None
-) -> tuple[Portfolio, list[str]]:
+def _parse(data: bytes, name: str, limits: _Limits | None = None) -> tuple[Portfolio, list[str]]:
     """Parse workbook bytes; ``name`` labels messages and the portfolio."""
     limits = limits or _Limits.resolve(None, None, None)
     _require_safe_xml()
@@ -423,7 +426,9 @@ def _parse(
                 f"({type(exc).__name__})"
             )
         else:
-            msg = f"{name} is damaged and cannot be read as a workbook ({type(exc).__name__}: {exc})"
+            msg = (
+                f"{name} is damaged and cannot be read as a workbook ({type(exc).__name__}: {exc})"
+            )
         raise WorkbookError(msg) from exc
 
 
@@ -588,7 +593,7 @@ class _SheetHandler(xml.sax.handler.ContentHandler):
             if ref:
                 letters = ref.rstrip("0123456789")
                 col = column_index_from_string(letters)
-                row = int(ref[len(letters):])
+                row = int(ref[len(letters) :])
             else:
                 col, row = self._col + 1, self._row
             self._col = col
@@ -822,7 +827,8 @@ class _Reader:
             )
 
         ordered = sorted(
-            r for r, cells in rows.items()
+            r
+            for r, cells in rows.items()
             if any(c.kind != "value" or not _blank(c.value) for c in cells.values())
         )
         # the Excel Table whose header row holds most of this sheet's headers, if any
@@ -969,7 +975,9 @@ class _Reader:
             return None
         if cell.kind == "error":
             problems.append(
-                Problem(place, f"the cell shows the error {cell.value}: fix the formula or type a value")
+                Problem(
+                    place, f"the cell shows the error {cell.value}: fix the formula or type a value"
+                )
             )
             return _REPORTED
         if cell.kind == "nocache":
@@ -1017,8 +1025,12 @@ class _Reader:
         """Every non-empty cell of a sheet, parsed with defusedxml's SAX parser."""
         lim = self.limits
         handler = _SheetHandler(
-            self.strings, self._date_styles, self._timedelta_styles, self.epoch,
-            lim.max_rows, lim.max_cells,
+            self.strings,
+            self._date_styles,
+            self._timedelta_styles,
+            self.epoch,
+            lim.max_rows,
+            lim.max_cells,
         )
         try:
             with self.zf.open(self._sheet_path(ws)) as fh, contextlib.suppress(_Done):
@@ -1026,7 +1038,8 @@ class _Reader:
                 defusedxml.sax.parse(fh, handler, forbid_dtd=True)
         except _TooBig as exc:
             what, limit, key = (
-                ("rows", lim.max_rows, "max_rows") if str(exc) == "rows"
+                ("rows", lim.max_rows, "max_rows")
+                if str(exc) == "rows"
                 else ("cells", lim.max_cells, "max_cells")
             )
             msg = (
@@ -1229,7 +1242,11 @@ def _validation(field: Field, sqref: str) -> DataValidation:
             "formula2": _fmt_bound(hi),
         }
     elif field.max_length:
-        kw = {"type": "textLength", "operator": "lessThanOrEqual", "formula1": str(field.max_length)}
+        kw = {
+            "type": "textLength",
+            "operator": "lessThanOrEqual",
+            "formula1": str(field.max_length),
+        }
     dv = DataValidation(
         allow_blank=True,
         showErrorMessage=True,
@@ -1412,7 +1429,15 @@ def _write_readme(ws: Any) -> None:
     row += 2
     ws.cell(row=row, column=1, value="Columns").font = _BOLD
     row += 1
-    heads = ("Sheet", "Column header", "Rule", "Unit", "Required", "Default (if blank)", "Description")
+    heads = (
+        "Sheet",
+        "Column header",
+        "Rule",
+        "Unit",
+        "Required",
+        "Default (if blank)",
+        "Description",
+    )
     for j, head in enumerate(heads, start=1):
         c = ws.cell(row=row, column=j, value=head)
         c.font, c.fill = _BOLD, _HEADER_FILL
@@ -1469,7 +1494,8 @@ def _write_frame(ws: Any, frame: pd.DataFrame) -> None:
     """A result sheet: bold header, one row per DataFrame row, index as leading columns."""
     df = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
     headers = [
-        " / ".join(str(x) for x in col) if isinstance(col, tuple) else str(col) for col in df.columns
+        " / ".join(str(x) for x in col) if isinstance(col, tuple) else str(col)
+        for col in df.columns
     ]
     formats = [_result_format(h) for h in headers]
     for j, head in enumerate(headers, start=1):
@@ -1554,14 +1580,24 @@ def _sheet_summary(ws: Any) -> dict[str, Any]:
         "(freeze_panes)": ws.freeze_panes,
         "(validations)": sorted(
             (
-                str(dv.sqref), dv.type, dv.operator, dv.formula1, dv.formula2,
-                bool(dv.allow_blank), dv.prompt, dv.error,
+                str(dv.sqref),
+                dv.type,
+                dv.operator,
+                dv.formula1,
+                dv.formula2,
+                bool(dv.allow_blank),
+                dv.prompt,
+                dv.error,
             )
             for dv in ws.data_validations.dataValidation
         ),
         "(tables)": sorted(
-            (t.displayName, t.ref, t.tableStyleInfo.name if t.tableStyleInfo else None,
-             tuple(c.name for c in t.tableColumns))
+            (
+                t.displayName,
+                t.ref,
+                t.tableStyleInfo.name if t.tableStyleInfo else None,
+                tuple(c.name for c in t.tableColumns),
+            )
             for t in ws.tables.values()
         ),
     }
@@ -1572,7 +1608,11 @@ def _sheet_summary(ws: Any) -> dict[str, Any]:
             if c.value is None and c.number_format == "General" and not c.has_style:
                 continue
             out[c.coordinate] = (
-                c.value, c.data_type, c.number_format, bool(c.font and c.font.b), _fill(c.fill),
+                c.value,
+                c.data_type,
+                c.number_format,
+                bool(c.font and c.font.b),
+                _fill(c.fill),
             )
     return out
 

@@ -12,7 +12,6 @@ The public API:
 ``docs/simulation.md`` describes the model, the priors and what is exact and approximate.
 """
 
-from cipmodel.montecarlo.solve import ProbabilitySolveResult, solve_probability
 from cipmodel.montecarlo.priors import (
     AEShock,
     Priors,
@@ -29,6 +28,7 @@ from cipmodel.montecarlo.simulation import (
     SimulationResult,
     simulate,
 )
+from cipmodel.montecarlo.solve import ProbabilitySolveResult, solve_probability
 
 __all__ = [
     "AEShock",

@@ -48,6 +48,7 @@ from cipmodel.montecarlo.priors import (
     SimulationError,
     share_table,
 )
+from cipmodel.regime.funding import ae_trajectory_met
 
 __all__ = ["InputModel", "DrawnInputs", "Z_MAX", "TABLE_NODES"]
 
@@ -132,14 +133,26 @@ class InputModel:
         self.share_dists = dists
         self.fixed_share = np.array([d.value if d.degenerate else np.nan for d in dists])
         self.random_schemes = np.flatnonzero([not d.degenerate for d in dists])
-        self.delivery_varies = bool(self.random_schemes.size) or bool(np.any(self.fixed_share != 1.0))
+        self.delivery_varies = bool(self.random_schemes.size) or bool(
+            np.any(self.fixed_share != 1.0)
+        )
         classes: dict[ShareDist, int] = {}
-        cls = np.array([classes.setdefault(dists[s], len(classes)) for s in self.random_schemes], dtype=np.intp)
+        cls = np.array(
+            [classes.setdefault(dists[s], len(classes)) for s in self.random_schemes], dtype=np.intp
+        )
         uniq = list(classes)
-        self._bern = np.array([d.kind == "bernoulli" for d in uniq], dtype=bool)[cls] if uniq else np.zeros(0, bool)
-        self._bern_threshold = np.array(
-            [special.ndtri(1.0 - d.p) if d.kind == "bernoulli" else 0.0 for d in uniq]
-        )[cls] if uniq else np.zeros(0)
+        self._bern = (
+            np.array([d.kind == "bernoulli" for d in uniq], dtype=bool)[cls]
+            if uniq
+            else np.zeros(0, bool)
+        )
+        self._bern_threshold = (
+            np.array([special.ndtri(1.0 - d.p) if d.kind == "bernoulli" else 0.0 for d in uniq])[
+                cls
+            ]
+            if uniq
+            else np.zeros(0)
+        )
         table = share_table(uniq, Z_MAX, TABLE_NODES)
         self._table = table.ravel()
         self._slope = np.diff(table, axis=1, append=table[:, -1:]).ravel()
@@ -170,8 +183,16 @@ class InputModel:
         self.national = np.flatnonzero(active & (share > 0))
         self.trust_part = np.flatnonzero(active & (share < 1))
         c = priors.correlation
-        self._chol_nat = np.linalg.cholesky(c[np.ix_(self.national, self.national)]) if self.national.size else np.zeros((0, 0))
-        self._chol_trust = np.linalg.cholesky(c[np.ix_(self.trust_part, self.trust_part)]) if self.trust_part.size else np.zeros((0, 0))
+        self._chol_nat = (
+            np.linalg.cholesky(c[np.ix_(self.national, self.national)])
+            if self.national.size
+            else np.zeros((0, 0))
+        )
+        self._chol_trust = (
+            np.linalg.cholesky(c[np.ix_(self.trust_part, self.trust_part)])
+            if self.trust_part.size
+            else np.zeros((0, 0))
+        )
         self._w_nat = np.sqrt(share)
         self._w_trust = np.sqrt(1.0 - share)
         self._rho = rho
@@ -197,7 +218,10 @@ class InputModel:
     # ------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """Dimensions by block, for provenance."""
-        return {"dimensions": self.n_dims, **{f"dims_{k}": v.stop - v.start for k, v in self.blocks.items()}}
+        return {
+            "dimensions": self.n_dims,
+            **{f"dims_{k}": v.stop - v.start for k, v in self.blocks.items()},
+        }
 
     def factor_names(self) -> list[str]:
         """Names of the active factors, in :data:`FACTORS` order."""
@@ -280,7 +304,9 @@ class InputModel:
             ae = pri.ae
             noise = np.zeros((n_c, self.ae_trusts.size, 4))
             if self.active[_K["ae"]]:
-                noise += (np.sqrt(ae.quarter_correlation) * factors[:, self.ae_trusts, _K["ae"]])[:, :, None]
+                noise += (np.sqrt(ae.quarter_correlation) * factors[:, self.ae_trusts, _K["ae"]])[
+                    :, :, None
+                ]
             if self._ae_noise:
                 z = special.ndtri(u[:, self.blocks["ae"]]).reshape(n_c, self.ae_trusts.size, 4)
                 noise += np.sqrt(1.0 - ae.quarter_correlation) * z
@@ -290,7 +316,7 @@ class InputModel:
             with np.errstate(invalid="ignore"):
                 met_t = (perf >= traj) & np.isfinite(fc) & np.isfinite(traj)
             with np.errstate(invalid="ignore"):
-                planned = (plan.ae_forecast >= plan.ae_trajectory) & np.isfinite(plan.ae_forecast) & np.isfinite(plan.ae_trajectory)
+                planned = ae_trajectory_met(plan.ae_forecast, plan.ae_trajectory)
             ae_met = np.broadcast_to(planned[None], (n_c, n_t, 4)).copy()
             ae_met[:, self.ae_trusts] = met_t
 
@@ -302,4 +328,6 @@ class InputModel:
             driver_shift=shift,
             line_scale=line_scale,
         )
-        return DrawnInputs(draws=draws, ae_met=ae_met, factors=factors, delivery=delivery, slip=slip)
+        return DrawnInputs(
+            draws=draws, ae_met=ae_met, factors=factors, delivery=delivery, slip=slip
+        )

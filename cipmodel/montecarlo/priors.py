@@ -76,7 +76,12 @@ FACTORS: tuple[str, ...] = (
     "ae",
 )
 #: Factors that shift a driver of the engine (``cipmodel.engine.project.DRIVERS``).
-DRIVER_FACTORS: tuple[str, ...] = ("activity_growth", "pay_award", "non_pay_inflation", "drug_inflation")
+DRIVER_FACTORS: tuple[str, ...] = (
+    "activity_growth",
+    "pay_award",
+    "non_pay_inflation",
+    "drug_inflation",
+)
 SHARE_KINDS = ("pert", "beta", "bernoulli", "fixed")
 
 
@@ -111,7 +116,9 @@ class ShareDist:
 
     def __post_init__(self) -> None:
         if self.kind not in SHARE_KINDS:
-            raise SimulationError(f"delivered share: unknown distribution {self.kind!r} (known: {', '.join(SHARE_KINDS)})")
+            raise SimulationError(
+                f"delivered share: unknown distribution {self.kind!r} (known: {', '.join(SHARE_KINDS)})"
+            )
         vals = (self.low, self.mode, self.high, self.a, self.b, self.p)
         if not all(isinstance(v, int | float) and math.isfinite(v) for v in vals):
             raise SimulationError(f"delivered share: parameters must be finite numbers, got {self}")
@@ -124,11 +131,15 @@ class ShareDist:
                 f"delivered share: PERT mode {self.mode} is outside [{self.low}, {self.high}]"
             )
         if self.kind == "beta" and not (self.a > 0 and self.b > 0):
-            raise SimulationError(f"delivered share: Beta a and b must be > 0, got a={self.a}, b={self.b}")
+            raise SimulationError(
+                f"delivered share: Beta a and b must be > 0, got a={self.a}, b={self.b}"
+            )
         if self.kind == "bernoulli" and not 0.0 <= self.p <= 1.0:
             raise SimulationError(f"delivered share: Bernoulli p must be in [0, 1], got {self.p}")
         if self.kind == "fixed" and not 0.0 <= self.mode <= 1.0:
-            raise SimulationError(f"delivered share: fixed value must be in [0, 1], got {self.mode}")
+            raise SimulationError(
+                f"delivered share: fixed value must be in [0, 1], got {self.mode}"
+            )
 
     # constructors -----------------------------------------------------------------
     @classmethod
@@ -157,20 +168,29 @@ class ShareDist:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return cls.fixed(float(value))
         if not isinstance(value, Mapping):
-            raise SimulationError(f"{where}: expected a table like {{min, mode, max}}, got {value!r}")
+            raise SimulationError(
+                f"{where}: expected a table like {{min, mode, max}}, got {value!r}"
+            )
         v = dict(value)
         kind = v.pop("dist", "pert")
         try:
             if kind == "pert":
                 out = cls.pert(float(v.pop("min")), float(v.pop("mode")), float(v.pop("max")))
             elif kind == "beta":
-                out = cls.beta(float(v.pop("a")), float(v.pop("b")), float(v.pop("min", 0.0)), float(v.pop("max", 1.0)))
+                out = cls.beta(
+                    float(v.pop("a")),
+                    float(v.pop("b")),
+                    float(v.pop("min", 0.0)),
+                    float(v.pop("max", 1.0)),
+                )
             elif kind == "bernoulli":
                 out = cls.bernoulli(float(v.pop("p")))
             elif kind == "fixed":
                 out = cls.fixed(float(v.pop("value")))
             else:
-                raise SimulationError(f"{where}: unknown distribution {kind!r} (known: {', '.join(SHARE_KINDS)})")
+                raise SimulationError(
+                    f"{where}: unknown distribution {kind!r} (known: {', '.join(SHARE_KINDS)})"
+                )
         except KeyError as exc:
             raise SimulationError(f"{where}: {kind} needs {exc.args[0]!r}") from None
         except SimulationError as exc:
@@ -264,7 +284,9 @@ class AEShock(Shock):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0.0 <= self.quarter_correlation <= 1.0:
-            raise SimulationError(f"ae quarter_correlation must be in [0, 1], got {self.quarter_correlation}")
+            raise SimulationError(
+                f"ae quarter_correlation must be in [0, 1], got {self.quarter_correlation}"
+            )
         if not math.isfinite(self.bias):
             raise SimulationError(f"ae bias must be finite, got {self.bias}")
 
@@ -312,7 +334,9 @@ def nearest_correlation(
     bad = np.argwhere(np.abs(a - a.T) > 1e-12)
     if bad.size:
         i, j = bad[0]
-        raise SimulationError(f"correlation matrix is not symmetric: [{i}][{j}] = {a[i, j]} but [{j}][{i}] = {a[j, i]}")
+        raise SimulationError(
+            f"correlation matrix is not symmetric: [{i}][{j}] = {a[i, j]} but [{j}][{i}] = {a[j, i]}"
+        )
     if np.any(np.abs(a) > 1.0):
         i, j = np.argwhere(np.abs(a) > 1.0)[0]
         raise SimulationError(f"correlation matrix entry [{i}][{j}] = {a[i, j]} is outside [-1, 1]")
@@ -404,26 +428,38 @@ class Priors:
     def __post_init__(self) -> None:
         missing = [r for r in RAGS if r not in self.delivery_rag]
         if missing:
-            raise SimulationError(f"priors {self.name}: delivery.rag needs every RAG rating; missing {', '.join(missing)}")
+            raise SimulationError(
+                f"priors {self.name}: delivery.rag needs every RAG rating; missing {', '.join(missing)}"
+            )
         for key in self.delivery_stage:
             if key not in STAGES:
-                raise SimulationError(f"priors {self.name}: delivery.stage.{key}: unknown stage (known: {', '.join(STAGES)})")
+                raise SimulationError(
+                    f"priors {self.name}: delivery.stage.{key}: unknown stage (known: {', '.join(STAGES)})"
+                )
         for key, pmf in self.slip_stage.items():
             if key not in STAGES:
-                raise SimulationError(f"priors {self.name}: slip.{key}: unknown stage (known: {', '.join(STAGES)})")
+                raise SimulationError(
+                    f"priors {self.name}: slip.{key}: unknown stage (known: {', '.join(STAGES)})"
+                )
             arr = np.asarray(pmf, dtype=float)
             if arr.ndim != 1 or arr.size == 0 or np.any(arr < 0) or abs(arr.sum() - 1.0) > 1e-9:
                 raise SimulationError(
                     f"priors {self.name}: slip.{key}: probabilities of 0, 1, 2, ... months late must be >= 0 and sum to 1, got {list(pmf)}"
                 )
         if not 0.0 <= self.within_trust_correlation <= 1.0:
-            raise SimulationError(f"priors {self.name}: delivery.within_trust_correlation must be in [0, 1], got {self.within_trust_correlation}")
+            raise SimulationError(
+                f"priors {self.name}: delivery.within_trust_correlation must be in [0, 1], got {self.within_trust_correlation}"
+            )
         for key in self.shocks:
             if key not in FACTORS:
-                raise SimulationError(f"priors {self.name}: unknown shock {key!r} (known: {', '.join(FACTORS)})")
+                raise SimulationError(
+                    f"priors {self.name}: unknown shock {key!r} (known: {', '.join(FACTORS)})"
+                )
         c = np.asarray(self.correlation)
         if c.shape != (len(FACTORS), len(FACTORS)):
-            raise SimulationError(f"priors {self.name}: correlation must be {len(FACTORS)}x{len(FACTORS)} ({', '.join(FACTORS)})")
+            raise SimulationError(
+                f"priors {self.name}: correlation must be {len(FACTORS)}x{len(FACTORS)} ({', '.join(FACTORS)})"
+            )
 
     # -- lookups ----------------------------------------------------------------------
     def share_dist(self, stage: str, rag: str, scheme: str | None = None) -> ShareDist:
@@ -474,7 +510,9 @@ class Priors:
         """A copy with a new factor correlation matrix, repaired if not positive definite."""
         repaired, change = nearest_correlation(matrix)
         return self.replace(
-            correlation=repaired, correlation_given=np.array(matrix, dtype=float), correlation_change=change
+            correlation=repaired,
+            correlation_given=np.array(matrix, dtype=float),
+            correlation_change=change,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -488,7 +526,11 @@ class Priors:
     @property
     def is_none(self) -> bool:
         """True when nothing is uncertain."""
-        dists = [*self.delivery_rag.values(), *self.delivery_stage.values(), *self.delivery_scheme.values()]
+        dists = [
+            *self.delivery_rag.values(),
+            *self.delivery_stage.values(),
+            *self.delivery_scheme.values(),
+        ]
         return (
             all(d.degenerate and d.value == 1.0 for d in dists)
             and all(len(p) == 1 for p in self.slip_stage.values())
@@ -517,7 +559,12 @@ def priors_from_pack(pack: RulePack) -> Priors:
     if pack.kind != "priors":
         raise pack.error("pack.kind", f"is {pack.kind!r}, but a 'priors' pack is needed here")
     try:
-        rag = {r: ShareDist.from_value(_get(pack, f"delivery.rag.{r}"), f"{pack.origin}: delivery.rag.{r}") for r in RAGS}
+        rag = {
+            r: ShareDist.from_value(
+                _get(pack, f"delivery.rag.{r}"), f"{pack.origin}: delivery.rag.{r}"
+            )
+            for r in RAGS
+        }
         stage = {
             k.rsplit(".", 1)[1]: ShareDist.from_value(pack.get(k), f"{pack.origin}: {k}")
             for k in pack.leaves
@@ -527,15 +574,21 @@ def priors_from_pack(pack: RulePack) -> Priors:
         for k in pack.leaves:
             if k.startswith("slip."):
                 v = pack.get(k)
-                if not isinstance(v, list) or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v):
-                    raise pack.error(k, f"must be a list of probabilities of 0, 1, 2, ... months late, got {v!r}")
+                if not isinstance(v, list) or not all(
+                    isinstance(x, int | float) and not isinstance(x, bool) for x in v
+                ):
+                    raise pack.error(
+                        k, f"must be a list of probabilities of 0, 1, 2, ... months late, got {v!r}"
+                    )
                 slip[k.split(".", 1)[1]] = tuple(float(x) for x in v)
         shocks = {}
         for f in FACTORS:
             if f == "ae":
                 continue
             sd = _number(pack, f"shocks.{f}.sd", 0.0) if f != "delivery" else 0.0
-            shocks[f] = Shock(sd=sd, national_share=_number(pack, f"shocks.{f}.national_share", 0.0, 1.0))
+            shocks[f] = Shock(
+                sd=sd, national_share=_number(pack, f"shocks.{f}.national_share", 0.0, 1.0)
+            )
         ae = AEShock(
             sd=_number(pack, "shocks.ae.sd", 0.0),
             national_share=_number(pack, "shocks.ae.national_share", 0.0, 1.0),
@@ -544,7 +597,10 @@ def priors_from_pack(pack: RulePack) -> Priors:
         )
         names = _get(pack, "correlation.factors")
         if list(names) != list(FACTORS):
-            raise pack.error("correlation.factors", f"must list {', '.join(FACTORS)} in that order, got {names!r}")
+            raise pack.error(
+                "correlation.factors",
+                f"must list {', '.join(FACTORS)} in that order, got {names!r}",
+            )
         given = _get(pack, "correlation.matrix")
         try:
             repaired, change = nearest_correlation(given)

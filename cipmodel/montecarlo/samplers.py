@@ -252,7 +252,11 @@ class SobolSampler:
         return parts[0] if len(parts) == 1 else np.hstack(parts)
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"sampler": self.name, "scramble": "LMS + digital shift", "bits": self.bits}
+        out: dict[str, Any] = {
+            "sampler": self.name,
+            "scramble": "LMS + digital shift",
+            "bits": self.bits,
+        }
         if self._padding is not None:
             out["padded_dims"] = self.n_dims - self.sobol_dims
         return out

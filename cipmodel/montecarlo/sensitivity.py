@@ -87,7 +87,9 @@ def first_order(x_ranks: np.ndarray, y: np.ndarray, bins: int) -> np.ndarray:
     b = np.minimum((((x_ranks - 0.5) / n) * bins).astype(np.int64), bins - 1)
     cells = (np.arange(p) * bins)[None, :] + b
     counts = np.bincount(cells.ravel(), minlength=p * bins).reshape(p, bins)
-    sums = np.bincount(cells.ravel(), weights=np.broadcast_to(y[:, None], (n, p)).ravel(), minlength=p * bins)
+    sums = np.bincount(
+        cells.ravel(), weights=np.broadcast_to(y[:, None], (n, p)).ravel(), minlength=p * bins
+    )
     sums = sums.reshape(p, bins)
     mean = float(np.mean(y))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -103,7 +105,9 @@ def _spearman(x_ranks: np.ndarray, y: np.ndarray) -> np.ndarray:
     yc = ry - ry.mean()
     den = np.sqrt((xc * xc).sum(axis=0) * (yc * yc).sum())
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (xc * yc[:, None]).sum(axis=0) / np.where(den > 0, den, 1.0), np.nan)
+        return np.where(
+            den > 0, (xc * yc[:, None]).sum(axis=0) / np.where(den > 0, den, 1.0), np.nan
+        )
 
 
 def sensitivity(result: SimulationResult, draws: int | None = None) -> pd.DataFrame:
@@ -165,11 +169,18 @@ def sensitivity(result: SimulationResult, draws: int | None = None) -> pd.DataFr
             "s1_overall_score": first_order(ranks, score[:, t], bins),
         }
         for j, (label, kind, sid) in enumerate(meta):
-            rows.append({
-                "trust_code": code, "input": label, "kind": kind, "scheme_id": sid,
-                "spearman": rho[j], "contribution_to_variance": contrib[j],
-                **{k: v[j] for k, v in s1.items()}, "draws": n,
-            })
+            rows.append(
+                {
+                    "trust_code": code,
+                    "input": label,
+                    "kind": kind,
+                    "scheme_id": sid,
+                    "spearman": rho[j],
+                    "contribution_to_variance": contrib[j],
+                    **{k: v[j] for k, v in s1.items()},
+                    "draws": n,
+                }
+            )
     df = pd.DataFrame(rows, columns=COLUMNS)
     if df.empty:
         return df

@@ -35,20 +35,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cipmodel.formatting import json_float as _f
-from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
-from cipmodel.engine.assess import QUARTER_END_MONTHS, Assessment, assess, default_funding_pack
-from cipmodel.engine.project import LINES, PlanArrays, Projection, project
+from cipmodel.calendar import QUARTER_END_INDEX, QUARTERS, cip_share
+from cipmodel.engine.assess import Assessment, assess, default_funding_pack
 from cipmodel.engine.metrics import METRICS
+from cipmodel.engine.project import LINES, PlanArrays, Projection, project
+from cipmodel.formatting import json_float as _f
 from cipmodel.inputs.records import Portfolio
 from cipmodel.montecarlo.inputs import DrawnInputs, InputModel
 from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
-from cipmodel.montecarlo.summary import PERCENTILES, Collector, OutputSpec
-from cipmodel.regime.packs import RulePack, load_pack
-from cipmodel.results.run import MET_TOLERANCE, RunResult, run_plan
 from cipmodel.montecarlo.samplers import SAMPLERS, Sampler, make_sampler
+from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
+from cipmodel.montecarlo.summary import PERCENTILES, Collector, OutputSpec
+from cipmodel.regime.funding import ae_trajectory_met
+from cipmodel.regime.packs import RulePack, load_pack
 from cipmodel.regime.score import sof_pack
 from cipmodel.regime.segmentation import segmentation_pack
+from cipmodel.results.run import MET_TOLERANCE, RunResult, run_plan
 
 __all__ = [
     "simulate",
@@ -68,8 +70,7 @@ CHUNK_ELEMENTS = 1 << 20  # working-set target per array of a chunk (elements)
 CHECK_FIRST = 1024  # convergence is checked after 1024, 2048, 4096, ... draws
 Z_95 = 1.959963984540054
 
-QUARTERS = ("q1", "q2", "q3", "q4")
-_Q_IDX = [m - 1 for m in QUARTER_END_MONTHS]
+_Q_IDX = list(QUARTER_END_INDEX)
 
 #: Per-draw outputs collected for every trust.
 OUTPUTS: dict[str, OutputSpec] = {
@@ -131,10 +132,14 @@ class _Context:
     nonrecurrent: np.ndarray
     sampler_seed: np.random.SeedSequence | None = None
 
-    def projection(self, start: int, count: int, cip_scale: Any = None) -> tuple[DrawnInputs, Projection]:
+    def projection(
+        self, start: int, count: int, cip_scale: Any = None
+    ) -> tuple[DrawnInputs, Projection]:
         return self.project_points(self.sampler.sample(start, count), cip_scale)
 
-    def project_points(self, u: np.ndarray, cip_scale: Any = None) -> tuple[DrawnInputs, Projection]:
+    def project_points(
+        self, u: np.ndarray, cip_scale: Any = None
+    ) -> tuple[DrawnInputs, Projection]:
         drawn = self.inputs.map(u)
         draws = drawn.draws
         if cip_scale is not None:
@@ -162,7 +167,9 @@ def _chunk_outputs(ctx: _Context, u: np.ndarray) -> dict[str, np.ndarray]:
     return _outputs(ctx, proj, ctx.assess(proj, drawn), drawn)
 
 
-def _outputs(ctx: _Context, proj: Projection, a: Assessment, drawn: DrawnInputs) -> dict[str, np.ndarray]:
+def _outputs(
+    ctx: _Context, proj: Projection, a: Assessment, drawn: DrawnInputs
+) -> dict[str, np.ndarray]:
     """The per-draw outputs of one chunk, each (c, T) or (c, T, width)."""
     plan = ctx.plan
     n_c, n_t = proj.n_draws, plan.n_trusts
@@ -173,17 +180,22 @@ def _outputs(ctx: _Context, proj: Projection, a: Assessment, drawn: DrawnInputs)
     f = a.funding
     cip = proj.by_year(proj.cip_total)[..., 0]
     opex_dn = proj.by_year(proj.operating_expenditure_do_nothing)[..., 0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cip_pct = np.where(opex_dn > 0, cip / np.where(opex_dn > 0, opex_dn, 1.0), np.nan)
+    cip_pct = cip_share(cip, opex_dn)
     nr = ctx.nonrecurrent
     if nr.size:
         rows = (np.arange(n_c)[:, None] * n_t + plan.scheme_trust[nr][None, :]).ravel()
-        cip_nr = np.bincount(rows, weights=proj.cip_of_schemes(nr)[:, :, 0].ravel(), minlength=n_c * n_t)
+        cip_nr = np.bincount(
+            rows, weights=proj.cip_of_schemes(nr)[:, :, 0].ravel(), minlength=n_c * n_t
+        )
         cip_nr = cip_nr.reshape(n_c, n_t)
     else:
         cip_nr = np.zeros((n_c, n_t))
     mv, sc = a.full_year_metrics, a.full_year_score
-    ae = drawn.ae_met if drawn.ae_met is not None else _planned_ae(plan)[None]
+    ae = (
+        drawn.ae_met
+        if drawn.ae_met is not None
+        else ae_trajectory_met(plan.ae_forecast, plan.ae_trajectory)[None]
+    )
     return {
         "surplus_pre_stf": surplus,
         "variance": variance,
@@ -210,12 +222,6 @@ def _outputs(ctx: _Context, proj: Projection, a: Assessment, drawn: DrawnInputs)
     }
 
 
-def _planned_ae(plan: PlanArrays) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        met = plan.ae_forecast >= plan.ae_trajectory
-    return met & np.isfinite(plan.ae_forecast) & np.isfinite(plan.ae_trajectory)
-
-
 def _check_draws(draws: int, allow_large: bool) -> int:
     if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
         raise SimulationError(f"draws must be a whole number >= 1, got {draws!r}")
@@ -230,7 +236,11 @@ def _check_draws(draws: int, allow_large: bool) -> int:
 def _resolve_packs(portfolio: Portfolio, funding_rules: Any, sof_rules: Any) -> dict[str, Any]:
     if funding_rules is None:
         funding_rules = default_funding_pack({t.financial_year for t in portfolio.trusts})
-    fpack = funding_rules if isinstance(funding_rules, RulePack) else load_pack(funding_rules, kind="funding")
+    fpack = (
+        funding_rules
+        if isinstance(funding_rules, RulePack)
+        else load_pack(funding_rules, kind="funding")
+    )
     return {
         "funding": fpack,
         "sof": sof_pack(sof_rules),
@@ -239,8 +249,14 @@ def _resolve_packs(portfolio: Portfolio, funding_rules: Any, sof_rules: Any) -> 
 
 
 def _context(
-    run: RunResult, priors: Priors, sampler: str, seed: SeedLike, total: int, packs: dict[str, Any],
-    catch_up: bool | None, bonus: bool,
+    run: RunResult,
+    priors: Priors,
+    sampler: str,
+    seed: SeedLike,
+    total: int,
+    packs: dict[str, Any],
+    catch_up: bool | None,
+    bonus: bool,
 ) -> _Context:
     plan = run.plan.truncate(1)
     im = InputModel(plan, priors)
@@ -336,8 +352,12 @@ def simulate(
     pri = load_priors(priors)
     packs = _resolve_packs(portfolio, funding_rules, sof_rules)
     run = run_plan(
-        portfolio, funding_rules=packs["funding"], sof_rules=packs["sof"], catch_up=catch_up,
-        bonus=bonus, **provenance_extra,
+        portfolio,
+        funding_rules=packs["funding"],
+        sof_rules=packs["sof"],
+        catch_up=catch_up,
+        bonus=bonus,
+        **provenance_extra,
     )
     ctx = _context(run, pri, sampler, ss, n, packs, catch_up, bonus)
     plan = ctx.plan
@@ -364,13 +384,17 @@ def simulate(
             "converged_at": converged,
             **pri.describe(),
             **ctx.inputs.describe(),
-            "percentiles": "exact (all draws kept)" if col.exact_percentiles() else f"histogram ({col.bins} bins) beyond the first {col.keep} draws",
+            "percentiles": "exact (all draws kept)"
+            if col.exact_percentiles()
+            else f"histogram ({col.bins} bins) beyond the first {col.keep} draws",
             "simulated_year": 1,
             "rules": sorted({*run.provenance.get("rules", []), pri.name}),
             "unverified": unverified,
         }
     )
-    return SimulationResult(run=run, context=ctx, collector=col, priors=pri, seed=seed, provenance=prov)
+    return SimulationResult(
+        run=run, context=ctx, collector=col, priors=pri, seed=seed, provenance=prov
+    )
 
 
 def _check_workers(workers: int | None) -> int:
@@ -446,8 +470,6 @@ def _half_width(col: Collector) -> float:
     return float(np.max(Z_95 * np.sqrt(p * (1 - p) / (n + 4.0))))
 
 
-
-
 @dataclass(frozen=True, eq=False)
 class SimulationResult:
     """The answers of a simulation, as tidy DataFrames and the ``simulate --json`` contract.
@@ -491,15 +513,31 @@ class SimulationResult:
         rows = []
         measures = [
             ("meet_control_total", "year", c.probability("met_year")[:, 0]),
-            *[("meet_control_total", f"{q.upper()} YTD", c.probability("met_q")[:, i]) for i, q in enumerate(QUARTERS)],
-            *[("funding_gate", q.upper(), c.probability("gate_met_q")[:, i]) for i, q in enumerate(QUARTERS)],
-            *[("ae_trajectory_met", q.upper(), c.probability("ae_met_q")[:, i]) for i, q in enumerate(QUARTERS)],
+            *[
+                ("meet_control_total", f"{q.upper()} YTD", c.probability("met_q")[:, i])
+                for i, q in enumerate(QUARTERS)
+            ],
+            *[
+                ("funding_gate", q.upper(), c.probability("gate_met_q")[:, i])
+                for i, q in enumerate(QUARTERS)
+            ],
+            *[
+                ("ae_trajectory_met", q.upper(), c.probability("ae_met_q")[:, i])
+                for i, q in enumerate(QUARTERS)
+            ],
             ("finance_trigger", "year", c.probability("trigger")[:, 0]),
         ]
         for i, code in enumerate(self.codes):
             for measure, period, p in measures:
-                rows.append({"trust_code": code, "measure": measure, "period": period,
-                             "probability": float(p[i]), "se": float(self.se(p[i]))})
+                rows.append(
+                    {
+                        "trust_code": code,
+                        "measure": measure,
+                        "period": period,
+                        "probability": float(p[i]),
+                        "se": float(self.se(p[i])),
+                    }
+                )
         return pd.DataFrame(rows)
 
     def _pct_rows(self, name: str, labels: list[str]) -> list[dict[str, Any]]:
@@ -509,8 +547,13 @@ class SimulationResult:
         rows = []
         for i, code in enumerate(self.codes):
             for j, label in enumerate(labels):
-                row = {"trust_code": code, "output": label, "mean": mean[i, j], "sd": sd[i, j],
-                       "min": c.min[name][i, j]}
+                row = {
+                    "trust_code": code,
+                    "output": label,
+                    "mean": mean[i, j],
+                    "sd": sd[i, j],
+                    "min": c.min[name][i, j],
+                }
                 for k, q in enumerate(PERCENTILES):
                     row[f"p{q}"] = pct[k, i, j]
                 row["max"] = c.max[name][i, j]
@@ -520,8 +563,17 @@ class SimulationResult:
     def percentiles(self) -> pd.DataFrame:
         """One row per trust and output: mean, sd, min, P5..P95, max (£000 or fractions)."""
         rows = []
-        for name in ("surplus_pre_stf", "variance", "reported_surplus", "stf_earned", "stf_lost",
-                     "cip_delivered", "cip_delivered_pct", "cip_nonrecurrent", "agency"):
+        for name in (
+            "surplus_pre_stf",
+            "variance",
+            "reported_surplus",
+            "stf_earned",
+            "stf_lost",
+            "cip_delivered",
+            "cip_delivered_pct",
+            "cip_nonrecurrent",
+            "agency",
+        ):
             rows += self._pct_rows(name, [name])
         rows += self._pct_rows("ytd_variance_q", [f"ytd_variance_{q}" for q in QUARTERS])
         rows += self._pct_rows("stf_earned_q", [f"stf_earned_{q}" for q in QUARTERS])
@@ -537,7 +589,12 @@ class SimulationResult:
         rows = []
         for i, code in enumerate(self.codes):
             for m in range(12):
-                row = {"trust_code": code, "month": m + 1, "ytd_control_total": ct[i, m], "mean": mean[i, m]}
+                row = {
+                    "trust_code": code,
+                    "month": m + 1,
+                    "ytd_control_total": ct[i, m],
+                    "mean": mean[i, m],
+                }
                 for k, q in enumerate(PERCENTILES):
                     row[f"p{q}"] = pct[k, i, m]
                 rows.append(row)
@@ -553,8 +610,14 @@ class SimulationResult:
         rows = []
         for i, code in enumerate(self.codes):
             for q in range(4):
-                row = {"trust_code": code, "quarter": QUARTERS[q].upper(), "available": f.available[0, i, q],
-                       "p_gate_met": gate[i, q], "expected_earned": earned[i, q], "expected_lost": lost[i, q]}
+                row = {
+                    "trust_code": code,
+                    "quarter": QUARTERS[q].upper(),
+                    "available": f.available[0, i, q],
+                    "p_gate_met": gate[i, q],
+                    "expected_earned": earned[i, q],
+                    "expected_lost": lost[i, q],
+                }
                 for k, pq in enumerate(PERCENTILES):
                     row[f"earned_p{pq}"] = pct[k, i, q]
                 rows.append(row)
@@ -568,14 +631,34 @@ class SimulationResult:
         rows = []
         for i, code in enumerate(self.codes):
             for j, m in enumerate(METRICS):
-                rows.append({"trust_code": code, "metric": m, "period": "full year",
-                             **{f"p_{k}": ms[i, j, k] for k in range(1, 5)}, "p_not_applicable": ms[i, j, 0]})
+                rows.append(
+                    {
+                        "trust_code": code,
+                        "metric": m,
+                        "period": "full year",
+                        **{f"p_{k}": ms[i, j, k] for k in range(1, 5)},
+                        "p_not_applicable": ms[i, j, 0],
+                    }
+                )
             for q in range(4):
-                rows.append({"trust_code": code, "metric": "overall",
-                             "period": "full year" if q == 3 else f"Q{q + 1} YTD",
-                             **{f"p_{k}": sq[i, q, k] for k in range(1, 5)}, "p_not_applicable": 0.0})
-            rows.append({"trust_code": code, "metric": "candidate_segment", "period": "full year",
-                         **{f"p_{k}": seg[i, k] for k in range(1, 5)}, "p_not_applicable": 0.0})
+                rows.append(
+                    {
+                        "trust_code": code,
+                        "metric": "overall",
+                        "period": "full year" if q == 3 else f"Q{q + 1} YTD",
+                        **{f"p_{k}": sq[i, q, k] for k in range(1, 5)},
+                        "p_not_applicable": 0.0,
+                    }
+                )
+            rows.append(
+                {
+                    "trust_code": code,
+                    "metric": "candidate_segment",
+                    "period": "full year",
+                    **{f"p_{k}": seg[i, k] for k in range(1, 5)},
+                    "p_not_applicable": 0.0,
+                }
+            )
         return pd.DataFrame(rows)
 
     def per_draw(self) -> pd.DataFrame:
@@ -587,8 +670,16 @@ class SimulationResult:
             "draw": np.repeat(np.arange(n), t),
             "trust_code": np.tile(np.array(self.codes, dtype=object), n),
         }
-        for name in ("surplus_pre_stf", "variance", "reported_surplus", "stf_earned", "stf_lost",
-                     "cip_delivered", "cip_delivered_pct", "agency"):
+        for name in (
+            "surplus_pre_stf",
+            "variance",
+            "reported_surplus",
+            "stf_earned",
+            "stf_lost",
+            "cip_delivered",
+            "cip_delivered_pct",
+            "agency",
+        ):
             out[name] = c.kept[name][:n, :, 0].ravel()
         out["met_control_total"] = c.kept["met_year"][:n, :, 0].ravel()
         out["overall_score"] = c.kept["score_q"][:n, :, 3].ravel().astype(int)
@@ -605,25 +696,29 @@ class SimulationResult:
         plan_surplus = self.run.trust_summary().query("year == 1").surplus_pre_stf.to_numpy()
         rows = []
         for i, code in enumerate(self.codes):
-            rows.append({
-                "trust_code": code,
-                "draws": c.n,
-                "p_meet_control_total": pm[i],
-                "se": float(self.se(pm[i])),
-                **{f"p_meet_ytd_{q}": pq[i, k] for k, q in enumerate(QUARTERS)},
-                **{f"p_funding_gate_{q}": gate[i, k] for k, q in enumerate(QUARTERS)},
-                "control_total_pre_stf": self.context.plan.ct_target[i, 0],
-                "plan_surplus_pre_stf": plan_surplus[i],
-                "mean_surplus_pre_stf": c.mean("surplus_pre_stf")[i, 0],
-                "p5_surplus_pre_stf": pct[0, i], "p50_surplus_pre_stf": pct[3, i], "p95_surplus_pre_stf": pct[6, i],
-                "stf_allocation": self.run.assessment.funding.allocation[i],
-                "expected_stf_earned": c.mean("stf_earned")[i, 0],
-                "expected_stf_lost": c.mean("stf_lost")[i, 0],
-                "cip_planned": s.planned[i],
-                "expected_cip_delivered": c.mean("cip_delivered")[i, 0],
-                "p_finance_trigger": c.probability("trigger")[i, 0],
-                **{f"p_score_{k}": c.distribution("score_q")[i, 3, k] for k in range(1, 5)},
-            })
+            rows.append(
+                {
+                    "trust_code": code,
+                    "draws": c.n,
+                    "p_meet_control_total": pm[i],
+                    "se": float(self.se(pm[i])),
+                    **{f"p_meet_ytd_{q}": pq[i, k] for k, q in enumerate(QUARTERS)},
+                    **{f"p_funding_gate_{q}": gate[i, k] for k, q in enumerate(QUARTERS)},
+                    "control_total_pre_stf": self.context.plan.ct_target[i, 0],
+                    "plan_surplus_pre_stf": plan_surplus[i],
+                    "mean_surplus_pre_stf": c.mean("surplus_pre_stf")[i, 0],
+                    "p5_surplus_pre_stf": pct[0, i],
+                    "p50_surplus_pre_stf": pct[3, i],
+                    "p95_surplus_pre_stf": pct[6, i],
+                    "stf_allocation": self.run.assessment.funding.allocation[i],
+                    "expected_stf_earned": c.mean("stf_earned")[i, 0],
+                    "expected_stf_lost": c.mean("stf_lost")[i, 0],
+                    "cip_planned": s.planned[i],
+                    "expected_cip_delivered": c.mean("cip_delivered")[i, 0],
+                    "p_finance_trigger": c.probability("trigger")[i, 0],
+                    **{f"p_score_{k}": c.distribution("score_q")[i, 3, k] for k in range(1, 5)},
+                }
+            )
         return pd.DataFrame(rows)
 
     @cached_property
@@ -691,7 +786,13 @@ class SimulationResult:
 
         def pcts(name: str, i: int, j: int = 0) -> dict[str, float | None]:
             if name not in cache:  # every trust's numbers at once, once per output
-                cache[name] = (c.percentiles(name), c.mean(name), c.std(name), c.min[name], c.max[name])
+                cache[name] = (
+                    c.percentiles(name),
+                    c.mean(name),
+                    c.std(name),
+                    c.min[name],
+                    c.max[name],
+                )
             p, mean, sd, mn, mx = cache[name]
             out = {"mean": _f(mean[i, j]), "sd": _f(sd[i, j]), "min": _f(mn[i, j])}
             out.update({f"p{q}": _f(p[k, i, j]) for k, q in enumerate(PERCENTILES)})
@@ -714,17 +815,36 @@ class SimulationResult:
                 "candidate_segment": dist(seg[i]),
             }
             t["percentiles"] = {
-                **{name: pcts(name, i) for name in ("surplus_pre_stf", "variance", "reported_surplus",
-                                                    "stf_earned", "stf_lost", "cip_delivered",
-                                                    "cip_delivered_pct", "agency")},
+                **{
+                    name: pcts(name, i)
+                    for name in (
+                        "surplus_pre_stf",
+                        "variance",
+                        "reported_surplus",
+                        "stf_earned",
+                        "stf_lost",
+                        "cip_delivered",
+                        "cip_delivered_pct",
+                        "agency",
+                    )
+                },
                 "ytd_variance": {q: pcts("ytd_variance_q", i, k) for k, q in enumerate(QUARTERS)},
                 "metrics": {m: pcts("metrics", i, j) for j, m in enumerate(METRICS)},
             }
             t["funding_expected"] = {
-                q: {"earned": _f(earned[i, k]), "lost": _f(lost[i, k]),
-                    **{f"earned_p{pq_}": _f(earned_pct[n, i, k]) for n, pq_ in enumerate(PERCENTILES)}}
+                q: {
+                    "earned": _f(earned[i, k]),
+                    "lost": _f(lost[i, k]),
+                    **{
+                        f"earned_p{pq_}": _f(earned_pct[n, i, k])
+                        for n, pq_ in enumerate(PERCENTILES)
+                    },
+                }
                 for k, q in enumerate(QUARTERS)
             }
-            t["funding_expected"]["year"] = {"earned": _f(year_earned[i, 0]), "lost": _f(year_lost[i, 0])}
+            t["funding_expected"]["year"] = {
+                "earned": _f(year_earned[i, 0]),
+                "lost": _f(year_lost[i, 0]),
+            }
         d["provenance"] = self.provenance
         return d

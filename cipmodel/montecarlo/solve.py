@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cipmodel.calendar import cip_share
 from cipmodel.formatting import json_float
-from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
-from cipmodel.regime.bands import cip_band
 from cipmodel.inputs.records import Portfolio
 from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
+from cipmodel.montecarlo.samplers import SAMPLERS
 from cipmodel.montecarlo.simulation import (
     DEFAULT_DRAWS,
     DEFAULT_SAMPLER,
@@ -43,9 +43,10 @@ from cipmodel.montecarlo.simulation import (
     _resolve_packs,
     auto_chunk_size,
 )
+from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
+from cipmodel.regime.bands import cip_band
 from cipmodel.regime.packs import RulePack
 from cipmodel.results.run import MET_TOLERANCE, run_plan
-from cipmodel.montecarlo.samplers import SAMPLERS
 
 __all__ = ["ProbabilitySolveResult", "solve_probability", "MAX_VALUES"]
 
@@ -100,13 +101,11 @@ class ProbabilitySolveResult:
     @property
     def needed_pct(self) -> np.ndarray:
         """Needed CIP as a share of operating expenditure [fraction]."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.opex > 0, self.needed / np.where(self.opex > 0, self.opex, 1.0), np.nan)
+        return cip_share(self.needed, self.opex)
 
     @property
     def planned_pct(self) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.opex > 0, self.planned / np.where(self.opex > 0, self.opex, 1.0), np.nan)
+        return cip_share(self.planned, self.opex)
 
     def probability_at(self, trust: int, cip: float | np.ndarray) -> np.ndarray:
         """P(meet) of trust ``trust`` (index) with an in-year CIP of ``cip`` [£000]."""
@@ -125,17 +124,25 @@ class ProbabilitySolveResult:
         for i, code in enumerate(self.codes):
             top = max_pct
             if top is None:
-                cands = [0.10, 2 * float(np.nan_to_num(self.planned_pct[i])), 2 * float(np.nan_to_num(self.needed_pct[i]))]
+                cands = [
+                    0.10,
+                    2 * float(np.nan_to_num(self.planned_pct[i])),
+                    2 * float(np.nan_to_num(self.needed_pct[i])),
+                ]
                 top = max(cands)
             pct = np.linspace(0.0, top, points)
             cip = pct * self.opex[i]
             p = self.probability_at(i, cip)
             for j in range(points):
-                rows.append({
-                    "trust_code": code, "cip_pct": pct[j], "cip": cip[j],
-                    "scale": cip[j] / self.planned[i] if self.has_programme[i] else np.nan,
-                    "probability": p[j],
-                })
+                rows.append(
+                    {
+                        "trust_code": code,
+                        "cip_pct": pct[j],
+                        "cip": cip[j],
+                        "scale": cip[j] / self.planned[i] if self.has_programme[i] else np.nan,
+                        "probability": p[j],
+                    }
+                )
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,19 +150,21 @@ class ProbabilitySolveResult:
         f = json_float
         trusts = []
         for i, code in enumerate(self.codes):
-            trusts.append({
-                "code": code,
-                "probability_target": f(self.probability),
-                "planned": f(self.planned[i]),
-                "planned_pct": f(self.planned_pct[i]),
-                "needed": f(self.needed[i]),
-                "needed_pct": f(self.needed_pct[i]),
-                "band": str(self.band[i]),
-                "scale": f(self.scale[i]),
-                "reachable": bool(self.reachable[i]),
-                "p_at_plan": f(self.p_at_plan[i]),
-                "p_max": f(self.p_max[i]),
-            })
+            trusts.append(
+                {
+                    "code": code,
+                    "probability_target": f(self.probability),
+                    "planned": f(self.planned[i]),
+                    "planned_pct": f(self.planned_pct[i]),
+                    "needed": f(self.needed[i]),
+                    "needed_pct": f(self.needed_pct[i]),
+                    "band": str(self.band[i]),
+                    "scale": f(self.scale[i]),
+                    "reachable": bool(self.reachable[i]),
+                    "p_at_plan": f(self.p_at_plan[i]),
+                    "p_max": f(self.p_max[i]),
+                }
+            )
         return {"trusts": trusts, "provenance": self.provenance}
 
 
@@ -185,8 +194,14 @@ def solve_probability(
     -------
     ProbabilitySolveResult
     """
-    if isinstance(probability, bool) or not isinstance(probability, int | float) or not 0 < probability < 1:
-        raise SimulationError(f"probability must be between 0 and 1 (exclusive), got {probability!r}")
+    if (
+        isinstance(probability, bool)
+        or not isinstance(probability, int | float)
+        or not 0 < probability < 1
+    ):
+        raise SimulationError(
+            f"probability must be between 0 and 1 (exclusive), got {probability!r}"
+        )
     n = _check_draws(draws, allow_large)
     if sampler not in SAMPLERS:
         raise SimulationError(f"unknown sampler {sampler!r} (known: {', '.join(SAMPLERS)})")
@@ -199,7 +214,9 @@ def solve_probability(
     seed = resolve_seed(seed)
     pri = load_priors(priors)
     packs = _resolve_packs(portfolio, None, "sof-2016")
-    run = run_plan(portfolio, funding_rules=packs["funding"], sof_rules=packs["sof"], **provenance_extra)
+    run = run_plan(
+        portfolio, funding_rules=packs["funding"], sof_rules=packs["sof"], **provenance_extra
+    )
     ss = as_seed_sequence(seed)
     ctx = _context(run, pri, sampler, ss, n, packs, None, False)
     ctx.sampler_seed = ss
@@ -217,7 +234,11 @@ def solve_probability(
         cip = proj.by_year(proj.cip_total)[..., 0]
         base = surplus - cip  # the surplus with no programme
         with np.errstate(divide="ignore", invalid="ignore"):
-            k = np.where(cip > 0, (target - base) / np.where(cip > 0, cip, 1.0), np.where(base >= target, -np.inf, np.inf))
+            k = np.where(
+                cip > 0,
+                (target - base) / np.where(cip > 0, cip, 1.0),
+                np.where(base >= target, -np.inf, np.inf),
+            )
         # trusts without a programme: the notional, certain CIP needed [£000]
         thresholds[start : start + c] = np.where(has_prog, k, target - surplus)
     thresholds = np.sort(thresholds.T, axis=1)  # (T, n)
@@ -228,29 +249,45 @@ def solve_probability(
     k_needed = k_needed * (1 + _NUDGE) + _NUDGE
     needed = np.where(has_prog, k_needed * planned, k_needed)
     scale = np.where(has_prog, k_needed, np.nan)
-    p_plan = np.array([
-        np.searchsorted(thresholds[i], 1.0 if has_prog[i] else 0.0, side="right") / n for i in range(n_t)
-    ])
+    p_plan = np.array(
+        [
+            np.searchsorted(thresholds[i], 1.0 if has_prog[i] else 0.0, side="right") / n
+            for i in range(n_t)
+        ]
+    )
     p_max = np.isfinite(thresholds).sum(axis=1) / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        needed_pct = np.where(opex > 0, needed / np.where(opex > 0, opex, 1.0), np.nan)
+    needed_pct = cip_share(needed, opex)
     band = np.array(
-        [str(cip_band(float(x))) if np.isfinite(x) else "unreachable" for x in needed_pct], dtype=object
+        [str(cip_band(float(x))) if np.isfinite(x) else "unreachable" for x in needed_pct],
+        dtype=object,
     )
     prov = dict(run.provenance)
-    prov.update({
-        "mode": "solve_probability",
-        **seed_record(seed, ctx.sampler_seed),
-        "sampler": sampler,
-        **ctx.sampler.describe(),
-        "draws": n,
-        "chunk_size": chunk,
-        **pri.describe(),
-        "probability": probability,
-        "unverified": sorted({*run.provenance.get("unverified", []), *pri.unverified}),
-    })
+    prov.update(
+        {
+            "mode": "solve_probability",
+            **seed_record(seed, ctx.sampler_seed),
+            "sampler": sampler,
+            **ctx.sampler.describe(),
+            "draws": n,
+            "chunk_size": chunk,
+            **pri.describe(),
+            "probability": probability,
+            "unverified": sorted({*run.provenance.get("unverified", []), *pri.unverified}),
+        }
+    )
     return ProbabilitySolveResult(
-        codes=plan.codes, probability=float(probability), draws=n, planned=planned, opex=opex,
-        scale=scale, needed=needed, reachable=reachable, p_at_plan=p_plan, p_max=p_max,
-        band=band, has_programme=has_prog, provenance=prov, _thresholds=thresholds,
+        codes=plan.codes,
+        probability=float(probability),
+        draws=n,
+        planned=planned,
+        opex=opex,
+        scale=scale,
+        needed=needed,
+        reachable=reachable,
+        p_at_plan=p_plan,
+        p_max=p_max,
+        band=band,
+        has_programme=has_prog,
+        provenance=prov,
+        _thresholds=thresholds,
     )

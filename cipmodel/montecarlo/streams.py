@@ -92,7 +92,9 @@ def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
         child = seed.spawn(1)[0]
         return child.bit_generator.seed_seq  # type: ignore[return-value]
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an int >= 0, a SeedSequence, a Generator or None, got {seed!r}")
+        raise TypeError(
+            f"seed must be an int >= 0, a SeedSequence, a Generator or None, got {seed!r}"
+        )
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     return np.random.SeedSequence(int(seed))

@@ -117,7 +117,9 @@ class Collector:
         used once more than ``keep`` draws are seen.
     """
 
-    def __init__(self, specs: Mapping[str, OutputSpec], n_trusts: int, keep: int, hist_cells: int = 1 << 23) -> None:
+    def __init__(
+        self, specs: Mapping[str, OutputSpec], n_trusts: int, keep: int, hist_cells: int = 1 << 23
+    ) -> None:
         self.specs = dict(specs)
         self.n_trusts, self.keep = n_trusts, int(keep)
         self.n = 0
@@ -130,10 +132,16 @@ class Collector:
             widths[sp.kind] += sp.width
         self.widths = widths
         self._nan_cols = np.concatenate(
-            [np.arange(self.cols[k].start, self.cols[k].stop) for k, sp in self.specs.items()
-             if sp.kind == "float" and sp.may_be_nan] or [np.zeros(0, dtype=np.intp)]
+            [
+                np.arange(self.cols[k].start, self.cols[k].stop)
+                for k, sp in self.specs.items()
+                if sp.kind == "float" and sp.may_be_nan
+            ]
+            or [np.zeros(0, dtype=np.intp)]
         ).astype(np.intp)
-        self.n_categories = max((sp.n_categories for sp in self.specs.values() if sp.kind == "category"), default=1)
+        self.n_categories = max(
+            (sp.n_categories for sp in self.specs.values() if sp.kind == "category"), default=1
+        )
         t, wf, wb, wc = n_trusts, widths["float"], widths["bool"], widths["category"]
         self.bins = int(min(4096, max(256, hist_cells // max(1, t * wf))))
         self._sum = BlockSum((t, wf))
@@ -198,8 +206,12 @@ class Collector:
         self._bool += xb.sum(axis=0)
         if xc.shape[-1]:
             k = self.n_categories
-            cells = (np.arange(self.n_trusts * xc.shape[-1]) * k).reshape(self.n_trusts, xc.shape[-1])
-            self._cat += np.bincount((cells[None] + xc).ravel(), minlength=cells.size * k).reshape(self._cat.shape)
+            cells = (np.arange(self.n_trusts * xc.shape[-1]) * k).reshape(
+                self.n_trusts, xc.shape[-1]
+            )
+            self._cat += np.bincount((cells[None] + xc).ravel(), minlength=cells.size * k).reshape(
+                self._cat.shape
+            )
         self.n += c
         if self.n > self.keep:
             if self._hist is None:
@@ -222,7 +234,9 @@ class Collector:
         self._width = 2.0 * span / self.bins
         self._inv_width = 1.0 / self._width
         # cell of (trust, value) k starts at k * (bins + 2); +1 skips the underflow cell
-        self._cell0 = (np.arange(lo.size).reshape(lo.shape) * (self.bins + 2) + 1).astype(np.float64)
+        self._cell0 = (np.arange(lo.size).reshape(lo.shape) * (self.bins + 2) + 1).astype(
+            np.float64
+        )
         self._hist = np.zeros((*lo.shape, self.bins + 2), dtype=np.int64)
         step = max(1, (1 << 22) // max(1, lo.size))
         for i in range(0, kept.shape[0], step):  # in slices: no large temporaries

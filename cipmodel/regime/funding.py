@@ -54,6 +54,7 @@ from numpy.typing import ArrayLike, NDArray
 from cipmodel.regime.packs import RulePack, is_number
 
 __all__ = [
+    "ae_trajectory_met",
     "FundingResult",
     "validate_funding_pack",
     "assess_funding",
@@ -82,6 +83,27 @@ _AE = "ae"
 # --------------------------------------------------------------------------------------
 # Pack validation
 # --------------------------------------------------------------------------------------
+
+
+def ae_trajectory_met(forecast: ArrayLike, trajectory: ArrayLike) -> NDArray[np.bool_]:
+    """Whether A&E performance meets its STF trajectory, quarter by quarter.
+
+    Parameters
+    ----------
+    forecast, trajectory : array_like
+        Share of A&E attendances seen within four hours, forecast and agreed trajectory
+        [fraction]; NaN where the trust has no trajectory.
+
+    Returns
+    -------
+    ndarray of bool
+        ``forecast >= trajectory``; False where either is missing (NaN).
+    """
+    f = np.asarray(forecast, dtype=float)
+    t = np.asarray(trajectory, dtype=float)
+    with np.errstate(invalid="ignore"):
+        met = f >= t
+    return np.where(np.isnan(f) | np.isnan(t), False, met)
 
 
 def _number(pack: RulePack, key: str, lo: float = 0.0, hi: float | None = None) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cipmodel.calendar import MONTH_NAMES, QUARTER_END_INDEX
 from cipmodel.engine.project import STAGES
 
 __all__ = [
@@ -50,7 +51,9 @@ def _trust_index(result: Any, trust: str | None) -> int:
     if trust is None:
         return 0
     if trust not in codes:
-        raise KeyError(f"trust {trust!r} is not in this result (trusts: {', '.join(codes[:10])}...)")
+        raise KeyError(
+            f"trust {trust!r} is not in this result (trusts: {', '.join(codes[:10])}...)"
+        )
     return codes.index(trust)
 
 
@@ -58,11 +61,13 @@ def _thousands(ax: Any, axis: str = "y") -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(FuncFormatter(lambda v, _: f"({abs(v):,.0f})" if v < 0 else f"{v:,.0f}"))
+    target.set_major_formatter(
+        FuncFormatter(lambda v, _: f"({abs(v):,.0f})" if v < 0 else f"{v:,.0f}")
+    )
     target.set_major_locator(MaxNLocator(nbins=6))
 
 
-MONTHS = ("Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar")
+MONTHS = MONTH_NAMES
 
 
 def ytd_vs_control_total(result: Any, trust: str | None = None, *, ax: Any = None) -> Any:
@@ -76,7 +81,7 @@ def ytd_vs_control_total(result: Any, trust: str | None = None, *, ax: Any = Non
     ax.plot(x, ct, "k--", label="control total (YTD, pre-STF)")
     ax.plot(x, ytd, color="#005EB8", marker="o", label="forecast (YTD, pre-STF)")
     ax.fill_between(x, ytd, ct, where=ytd < ct, color="#DA291C", alpha=0.2, label="behind plan")
-    for q in (2, 5, 8, 11):
+    for q in QUARTER_END_INDEX:
         ax.axvline(q, color="grey", lw=0.5, alpha=0.5)
     ax.set_xticks(x, MONTHS)
     ax.set_ylabel("£000")
@@ -92,8 +97,9 @@ def cip_by_category(result: Any, trust: str | None = None, *, ax: Any = None) ->
     i = _trust_index(result, trust)
     df = result.schemes()
     df = df[df.trust_code == result.plan.codes[i]]
-    table = df.pivot_table(index="category", columns="stage", values="in_year_y1",
-                           aggfunc="sum", fill_value=0.0)
+    table = df.pivot_table(
+        index="category", columns="stage", values="in_year_y1", aggfunc="sum", fill_value=0.0
+    )
     table = table.reindex(columns=[s for s in STAGES if s in table.columns])
     bottom = np.zeros(len(table))
     for stage in table.columns:
@@ -116,7 +122,9 @@ def funding_by_quarter(result: Any, trust: str | None = None, *, ax: Any = None)
     ax.bar(q, f.lost[0, i], bottom=f.earned[0, i], color="#DA291C", label="lost")
     ax.set_ylabel("£000")
     _thousands(ax)
-    ax.set_title(f"{result.plan.codes[i]}: STF/PSF by quarter ({result.assessment.rules['funding']})")
+    ax.set_title(
+        f"{result.plan.codes[i]}: STF/PSF by quarter ({result.assessment.rules['funding']})"
+    )
     ax.legend(fontsize=8)
     return ax
 
@@ -134,7 +142,13 @@ def score_counts(table: Any, *, ax: Any = None, prefix: str = "score_") -> Any:
     bottom = np.zeros(len(rows))
     for col, colour in zip(cols, colours, strict=False):
         vals = table.loc[rows, col].to_numpy(dtype=float)
-        ax.bar(rows, vals, bottom=bottom, color=colour, label=col.replace(prefix, prefix.rstrip("_") + " "))
+        ax.bar(
+            rows,
+            vals,
+            bottom=bottom,
+            color=colour,
+            label=col.replace(prefix, prefix.rstrip("_") + " "),
+        )
         bottom += vals
     ax.set_ylabel("trusts")
     ax.legend(fontsize=8)
@@ -162,7 +176,9 @@ def fan_chart(sim: Any, trust: str | None = None, *, ax: Any = None) -> Any:
     return ax
 
 
-def s_curve(sim: Any, trust: str | None = None, *, output: str = "surplus_pre_stf", ax: Any = None) -> Any:
+def s_curve(
+    sim: Any, trust: str | None = None, *, output: str = "surplus_pre_stf", ax: Any = None
+) -> Any:
     """Cumulative distribution of a per-draw output (kept draws), with the control total."""
     ax = _axes(ax)
     i = _trust_index(sim.run, trust)
@@ -229,7 +245,12 @@ def probability_vs_cip(goal: Any, trust: str | None = None, *, ax: Any = None) -
     planned = float(np.atleast_1d(goal.planned_pct)[i])
     needed = float(np.atleast_1d(goal.needed_pct)[i])
     ax.axvline(100 * planned, color="grey", ls=":", label=f"planned {100 * planned:.1f}%")
-    ax.axvline(100 * needed, color="#DA291C", ls="--", label=f"needed for P = {goal.probability:.0%}: {100 * needed:.1f}%")
+    ax.axvline(
+        100 * needed,
+        color="#DA291C",
+        ls="--",
+        label=f"needed for P = {goal.probability:.0%}: {100 * needed:.1f}%",
+    )
     ax.axhline(goal.probability, color="#DA291C", lw=0.5)
     ax.set_xlabel("CIP delivered, % of operating expenditure (programme scaled)")
     ax.set_ylabel("P(meet control total)")

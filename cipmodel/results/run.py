@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cipmodel.formatting import json_float as _f
-from cipmodel.engine.assess import QUARTER_END_MONTHS, Assessment, assess
+from cipmodel.calendar import QUARTER_END_INDEX, cip_share
+from cipmodel.engine.assess import Assessment, assess
 from cipmodel.engine.project import (
     CATEGORIES,
     IS_INCOME,
@@ -28,12 +28,12 @@ from cipmodel.engine.project import (
     compile_plan,
     project,
 )
-from cipmodel.inputs.records import TABLE_NAMES, Portfolio
 from cipmodel.engine.solve import SolveResult, solve_cip
+from cipmodel.formatting import json_float as _f
+from cipmodel.inputs.records import TABLE_NAMES, Portfolio
 
-__all__ = ["RunResult", "run_plan", "input_hash", "QUARTER_ENDS"]
+__all__ = ["RunResult", "run_plan", "input_hash"]
 
-QUARTER_ENDS = (2, 5, 8, 11)  # 0-based month index of each quarter's last month
 MET_TOLERANCE = 1e-6  # £000: a forecast this close below the target still meets it
 
 
@@ -56,8 +56,6 @@ def input_hash(portfolio: Portfolio) -> str:
 def _b(x: Any) -> bool | None:
     """A JSON-safe bool (None stays None)."""
     return None if x is None or (isinstance(x, float) and np.isnan(x)) else bool(x)
-
-
 
 
 @dataclass(frozen=True)
@@ -140,16 +138,18 @@ class RunResult:
                     "surplus_pre_stf": surplus,
                     "control_total_pre_stf": target,
                     "variance": surplus - target,
-                    "met": bool(surplus - target >= -MET_TOLERANCE) if np.isfinite(target) else None,
+                    "met": bool(surplus - target >= -MET_TOLERANCE)
+                    if np.isfinite(target)
+                    else None,
                     "cip_planned": yrs["cip"][i, yr],
-                    "cip_planned_pct": yrs["cip"][i, yr] / opex_dn if opex_dn > 0 else np.nan,
+                    "cip_planned_pct": float(cip_share(yrs["cip"][i, yr], opex_dn)),
                     "cip_fye": yrs["cip_fye"][i, yr],
                     "cip_unidentified": yrs["cip_unidentified"][i, yr],
                     "cip_recurrent": yrs["cip_recurrent"][i, yr],
                     "opex_do_nothing": opex_dn,
                     "agency": yrs["agency"][i, yr],
                 }
-                for q, m in enumerate(QUARTER_ENDS, start=1):
+                for q, m in enumerate(QUARTER_END_INDEX, start=1):
                     row[f"ytd_variance_q{q}"] = ytd_var[i, yr, m]
                 rows.append(row)
         return pd.DataFrame(rows)
@@ -233,8 +233,12 @@ class RunResult:
                     {
                         "trust_code": code,
                         "quarter": f"Q{q + 1}",
-                        "ytd_surplus_pre_stf": self.projection.ytd(self.projection.surplus_pre_stf)[0, i, 0, QUARTER_END_MONTHS[q] - 1],
-                        "ytd_control_total_pre_stf": self.projection.control_total_ytd()[i, 0, QUARTER_END_MONTHS[q] - 1],
+                        "ytd_surplus_pre_stf": self.projection.ytd(self.projection.surplus_pre_stf)[
+                            0, i, 0, QUARTER_END_INDEX[q]
+                        ],
+                        "ytd_control_total_pre_stf": self.projection.control_total_ytd()[
+                            i, 0, QUARTER_END_INDEX[q]
+                        ],
                         "gate_met": bool(f.met_quarter[0, i, q]),
                         "available": f.available[0, i, q],
                         "finance_earned": f.finance_earned[0, i, q],
@@ -313,9 +317,7 @@ class RunResult:
                         "variance": _f(first.variance),
                         "met": _b(first.met),
                         "accepted": bool(self.plan.ct_accepted[i, 0]),
-                        "quarters": {
-                            f"q{q}": _f(first[f"ytd_variance_q{q}"]) for q in range(1, 5)
-                        },
+                        "quarters": {f"q{q}": _f(first[f"ytd_variance_q{q}"]) for q in range(1, 5)},
                     },
                     "cip": {
                         "planned": _f(s.planned[i]),
@@ -396,8 +398,8 @@ class RunResult:
 
 def provenance(portfolio: Portfolio, **extra: Any) -> dict[str, Any]:
     """What a result was made from: package and schema version, input hash, and ``extra``."""
-    from cipmodel.version import __version__
     from cipmodel.inputs.schema import load_schema
+    from cipmodel.version import __version__
 
     out: dict[str, Any] = {
         "package": "cipmodel",

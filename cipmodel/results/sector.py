@@ -62,11 +62,24 @@ def sector_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         }
     )
     g = base.groupby("type")
-    finance_cols = ["trusts", "meeting_control_total", "control_total_not_accepted",
-                    "in_deficit_after_stf", "operating_income", "surplus_pre_stf",
-                    "reported_surplus", "cip_planned"]
-    funding_cols = ["trusts", "stf_allocation", "stf_earned", "stf_forfeited",
-                    "stf_incentive", "stf_bonus"]
+    finance_cols = [
+        "trusts",
+        "meeting_control_total",
+        "control_total_not_accepted",
+        "in_deficit_after_stf",
+        "operating_income",
+        "surplus_pre_stf",
+        "reported_surplus",
+        "cip_planned",
+    ]
+    funding_cols = [
+        "trusts",
+        "stf_allocation",
+        "stf_earned",
+        "stf_forfeited",
+        "stf_incentive",
+        "stf_bonus",
+    ]
     overall = np.asarray(a.full_year_score.overall)[0]
     segment = np.asarray(a.segment.segment)[0]
     score = pd.crosstab(types, overall).reindex(columns=[1, 2, 3, 4], fill_value=0)

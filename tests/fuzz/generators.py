@@ -63,31 +63,168 @@ class Case:
 # Random values
 # =========================================================================================
 NICE_TEXT = [
-    "Example Acute NHS Trust", "Agency cap", "Théâtre productivité", "Ward 7 – rostering",
-    "病院", "مستشفى", "שלום", "💷 savings 🏥", "e\u0301cole", "zero\u200bwidth", "\u00a0nbsp",
-    "=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", "+1", "-1", "=1+1", "'quoted", "a\tb",
-    "<b>&amp;</b>", "\"quotes\"", "x" * 200, "Ω≈ç√∫", "\ufeffBOM", "1e5", "0012",
+    "Example Acute NHS Trust",
+    "Agency cap",
+    "Théâtre productivité",
+    "Ward 7 – rostering",
+    "病院",
+    "مستشفى",
+    "שלום",
+    "💷 savings 🏥",
+    "e\u0301cole",
+    "zero\u200bwidth",
+    "\u00a0nbsp",
+    '=HYPERLINK("http://x","y")',
+    "@SUM(A1)",
+    "+1",
+    "-1",
+    "=1+1",
+    "'quoted",
+    "a\tb",
+    "<b>&amp;</b>",
+    '"quotes"',
+    "x" * 200,
+    "Ω≈ç√∫",
+    "\ufeffBOM",
+    "1e5",
+    "0012",
 ]
 HOSTILE_TEXT = [
-    "", "   ", "\t", "line\nbreak", "carriage\rreturn", "_x0007_bell", "_x001B_[31m", "a" * 201,
-    "b" * 5000, "c" * 32767, "\u2028sep", "\u202etxet", "\U0001F4A9" * 50, "null\u0000byte",
-    "bell\u0007", "esc\u001b[2J", "\ufffe", "nan", "NaN", "inf", "-inf", "Infinity", "1e999",
-    "−5", "１２", "١٢", "0x10", "1_000", "1,234.5", "£5", "5%", " 7 ", "1e5", "TRUE", "Y", "yes",
-    "maybe", "Non-pay", "NON PAY", "pay ", "#DIV/0!", "=A1", "@x", "#N/A", "2017/18", "2017-18",
-    "20017/18", "RXX", "flat", "None", "null", "[]", "{}", "\\", "%", "£", "-", "+", ".", "e",
+    "",
+    "   ",
+    "\t",
+    "line\nbreak",
+    "carriage\rreturn",
+    "_x0007_bell",
+    "_x001B_[31m",
+    "a" * 201,
+    "b" * 5000,
+    "c" * 32767,
+    "\u2028sep",
+    "\u202etxet",
+    "\U0001f4a9" * 50,
+    "null\u0000byte",
+    "bell\u0007",
+    "esc\u001b[2J",
+    "\ufffe",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e999",
+    "−5",
+    "１２",
+    "١٢",
+    "0x10",
+    "1_000",
+    "1,234.5",
+    "£5",
+    "5%",
+    " 7 ",
+    "1e5",
+    "TRUE",
+    "Y",
+    "yes",
+    "maybe",
+    "Non-pay",
+    "NON PAY",
+    "pay ",
+    "#DIV/0!",
+    "=A1",
+    "@x",
+    "#N/A",
+    "2017/18",
+    "2017-18",
+    "20017/18",
+    "RXX",
+    "flat",
+    "None",
+    "null",
+    "[]",
+    "{}",
+    "\\",
+    "%",
+    "£",
+    "-",
+    "+",
+    ".",
+    "e",
 ]
 NUMBERS_NICE = [0, 0.0, 1, 2, 12, 12.5, 100, 250.0, 1234.5678, 12000.0, 250000.0, 1e6]
 NUMBERS_EDGE = [
-    -0.0, 5e-324, 2.2250738585072014e-308, 1e-9, 0.1 + 0.2, 0.5, 0.999999, 1.0000001, 11,
-    13, 99, 100.5, 1e9, 1e12, 1e15, 9007199254740993, 2**53, 1e18, 1e100, 1e300,
-    1.7976931348623157e308, -1, -0.5, -1e6, -1e300, -1.7976931348623157e308, 2**63, 10**20,
-    -(2**31), 1048576, 16384, 32767,
+    -0.0,
+    5e-324,
+    2.2250738585072014e-308,
+    1e-9,
+    0.1 + 0.2,
+    0.5,
+    0.999999,
+    1.0000001,
+    11,
+    13,
+    99,
+    100.5,
+    1e9,
+    1e12,
+    1e15,
+    9007199254740993,
+    2**53,
+    1e18,
+    1e100,
+    1e300,
+    1.7976931348623157e308,
+    -1,
+    -0.5,
+    -1e6,
+    -1e300,
+    -1.7976931348623157e308,
+    2**63,
+    10**20,
+    -(2**31),
+    1048576,
+    16384,
+    32767,
 ]
-ERRORS = ["#DIV/0!", "#N/A", "#REF!", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA", "#FOO"]
+ERRORS = [
+    "#DIV/0!",
+    "#N/A",
+    "#REF!",
+    "#VALUE!",
+    "#NAME?",
+    "#NUM!",
+    "#NULL!",
+    "#GETTING_DATA",
+    "#FOO",
+]
 RAW_V = [
-    "NaN", "nan", "inf", "-inf", "Infinity", "1e999", "-1e999", "abc", "9" * 400, "9" * 5000,
-    "0x1F", "", " ", "1 2", "1.2.3", "--1", "1e", "e1", "1_0", "١٢", "+5", ".5", "5.", "-0",
-    "1E+308", "4.9E-324", "1e-400",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e999",
+    "-1e999",
+    "abc",
+    "9" * 400,
+    "9" * 5000,
+    "0x1F",
+    "",
+    " ",
+    "1 2",
+    "1.2.3",
+    "--1",
+    "1e",
+    "e1",
+    "1_0",
+    "١٢",
+    "+5",
+    ".5",
+    "5.",
+    "-0",
+    "1E+308",
+    "4.9E-324",
+    "1e-400",
 ]
 ISO_DATES = ["2017-04-01T00:00:00", "2017-04-01", "1900-01-01T00:00:00", "9999-12-31T23:59:59"]
 BAD_ISO_DATES = ["2017-13-45", "yesterday", "", "2017-02-30T25:61:00", "-0001-01-01"]
@@ -109,8 +246,14 @@ def random_text(r: Any, hostile: bool = False) -> str:
         n = r.randint(1, 12)
         chars = []
         for _ in range(n):
-            ranges = [(0x20, 0x7E), (0xA0, 0x2FF), (0x370, 0x3FF), (0x4E00, 0x4E50),
-                      (0x1F300, 0x1F64F), (0xFFF0, 0xFFFD)]
+            ranges = [
+                (0x20, 0x7E),
+                (0xA0, 0x2FF),
+                (0x370, 0x3FF),
+                (0x4E00, 0x4E50),
+                (0x1F300, 0x1F64F),
+                (0xFFF0, 0xFFFD),
+            ]
             lo, hi = pick(r, [*ranges, (0x0, 0x1F)] if hostile else ranges)
             chars.append(chr(r.randint(lo, hi)))
         text = "".join(chars)
@@ -127,9 +270,10 @@ def number(r: Any, nice: bool = True) -> float | int:
 # Random plans
 # =========================================================================================
 def _code(r: Any, i: int) -> str:
-    return pick(r, ["RXX", "RA1", "R0A", "TRUST", "RÅ1", "r x", "A" * 12, "=R1", "@R2"]) + (
-        str(i) if i else ""
-    )[:12]
+    return (
+        pick(r, ["RXX", "RA1", "R0A", "TRUST", "RÅ1", "r x", "A" * 12, "=R1", "@R2"])
+        + (str(i) if i else "")[:12]
+    )
 
 
 def random_plan(r: Any) -> dict[str, list[dict[str, Any]]]:
@@ -160,7 +304,9 @@ def random_plan(r: Any) -> dict[str, list[dict[str, Any]]]:
         profiles: list[str] = []
         if chance(r, 0.3):
             for k in range(r.randint(1, 2)):
-                name = pick(r, ["winter", "working_days", "Flat-ish", "p" + str(k), "季节"]) + str(k)
+                name = pick(r, ["winter", "working_days", "Flat-ish", "p" + str(k), "季节"]) + str(
+                    k
+                )
                 profiles.append(name)
                 weights = [float(pick(r, [0, 1, 1, 1.1, 2, 20, 0.001])) for _ in range(12)]
                 if sum(weights) <= 0:
@@ -206,15 +352,22 @@ def random_plan(r: Any) -> dict[str, list[dict[str, Any]]]:
             if y > 1 and chance(r, 0.5):
                 continue
             target = float(pick(r, [0.0, -1200.0, 500.0, -4000.0, 1e6, -1e6])) * magnitude
-            row = {"trust_code": code, "year": y if (y > 1 or chance(r, 0.7)) else None,
-                   "target_pre_stf": target, "accepted": pick(r, [None, True, False])}
+            row = {
+                "trust_code": code,
+                "year": y if (y > 1 or chance(r, 0.7)) else None,
+                "target_pre_stf": target,
+                "accepted": pick(r, [None, True, False]),
+            }
             if chance(r, 0.3):
                 row.update({f"m{m:02d}": target / 12 for m in range(1, 13)})
             plan["control_total"].append(row)
         if chance(r, 0.5):
             applies = pick(r, [None, True, False])
-            row = {"trust_code": code, "allocation": pick(r, [None, 0.0, 4000.0, number(r)]),
-                   "ae_applies": applies}
+            row = {
+                "trust_code": code,
+                "allocation": pick(r, [None, 0.0, 4000.0, number(r)]),
+                "ae_applies": applies,
+            }
             if applies or chance(r, 0.3):
                 for q in range(1, 5):
                     row[f"ae_trajectory_q{q}"] = pick(r, [0.0, 0.9, 0.95, 1.0])
@@ -276,12 +429,19 @@ def _encode(r: Any, value: Any, fld: Field, style: dict[str, Any]) -> Cell | Non
     if isinstance(value, (int, float)):
         if chance(r, 0.06) and fld.type in ("int", "float") and math.isfinite(value):
             return Cell(value, formula=f"{value!r}*1")  # a formula with its saved value
-        if chance(r, 0.04) and isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        if (
+            chance(r, 0.04)
+            and isinstance(value, float)
+            and value.is_integer()
+            and abs(value) < 1e15
+        ):
             return _text_cell(r, str(int(value)), style)  # a number typed as text
         return Cell(value, style=pick(r, [None, None, STYLE["general"], STYLE["text"]]))
     text = str(value)
     if fld.type == "enum" and chance(r, 0.2):
-        text = pick(r, [text.upper(), text.replace("_", " ").title(), f"  {text} ", text.replace("_", "-")])
+        text = pick(
+            r, [text.upper(), text.replace("_", " ").title(), f"  {text} ", text.replace("_", "-")]
+        )
     if chance(r, 0.03) and text:
         return Cell(text, "str", formula='"' + text.replace('"', '""')[:200] + '"')
     return _text_cell(r, text, style)
@@ -323,7 +483,15 @@ def plan_sheets(r: Any, plan: dict[str, list[dict[str, Any]]], vary: bool) -> li
             continue  # optional sheet left out
         title = table.sheet
         if vary and chance(r, 0.2):
-            title = pick(r, [title.upper(), title.lower(), f" {title} ", re.sub(r"(?<!^)([A-Z])", r" \1", title)])
+            title = pick(
+                r,
+                [
+                    title.upper(),
+                    title.lower(),
+                    f" {title} ",
+                    re.sub(r"(?<!^)([A-Z])", r" \1", title),
+                ],
+            )
         sheet = Sheet(title)
         fields = list(table.fields)
         order = list(range(len(fields)))
@@ -354,14 +522,18 @@ def plan_sheets(r: Any, plan: dict[str, list[dict[str, Any]]], vary: bool) -> li
             ref = f"A{top}:{get_column_letter(len(fields))}{last}"
             if vary and chance(r, 0.2) and last > top + 2:
                 ref = f"A{top}:{get_column_letter(len(fields))}{last - 1}"  # not extended
-            sheet.tables.append(XlTable(ref, "tbl" + re.sub(r"\W", "", table.sheet), [f.header for f in fields]))
+            sheet.tables.append(
+                XlTable(ref, "tbl" + re.sub(r"\W", "", table.sheet), [f.header for f in fields])
+            )
         if vary:
             sheet.dimension = pick(r, [None, f"A1:{get_column_letter(len(fields))}{last}", "A1"])
             sheet.state = pick(r, ["visible"] * 8 + ["hidden", "veryHidden"])
             sheet.prefix = pick(r, [""] * 9 + ["x:"])
         sheets.append(sheet)
     if vary and chance(r, 0.3):
-        sheets.insert(r.randint(0, len(sheets)), Sheet("README", {1: {1: _text_cell(r, "notes", style)}}))
+        sheets.insert(
+            r.randint(0, len(sheets)), Sheet("README", {1: {1: _text_cell(r, "notes", style)}})
+        )
     if vary and chance(r, 0.15):
         notes = Sheet(pick(r, ["Notes", "Sheet1", "Σ", "CIP (old)", "x" * 31]))
         notes.set(1, 1, _text_cell(r, "value_fye (£000)", style))
@@ -381,9 +553,30 @@ def _workbook(r: Any, sheets: list[Sheet], **kw: Any) -> bytes:
 # =========================================================================================
 def hostile_cell(r: Any) -> tuple[Cell, str, bool]:
     """A hostile cell: (cell, label, legal OOXML?)."""
-    kind = pick(r, ["number", "number", "text", "text", "numtext", "date", "iso", "duration",
-                    "bool", "error", "nocache", "cached", "long", "rich", "raw", "badtype",
-                    "badiso", "badshared", "blank-styled"])
+    kind = pick(
+        r,
+        [
+            "number",
+            "number",
+            "text",
+            "text",
+            "numtext",
+            "date",
+            "iso",
+            "duration",
+            "bool",
+            "error",
+            "nocache",
+            "cached",
+            "long",
+            "rich",
+            "raw",
+            "badtype",
+            "badiso",
+            "badshared",
+            "blank-styled",
+        ],
+    )
     if kind == "number":
         v = pick(r, NUMBERS_EDGE)
         return Cell(v), f"number {v!r}", True
@@ -395,7 +588,11 @@ def hostile_cell(r: Any) -> tuple[Cell, str, bool]:
         return Cell(t, "s"), f"text {t[:20]!r}", True
     if kind == "date":
         v = pick(r, [42826, 0, 1, 60, 2958465, 2958466, 1e10, -1, 0.5, 42826.75])
-        return Cell(v, style=pick(r, [STYLE["date"], STYLE["datetime"], STYLE["custom_date"]])), f"date serial {v}", True
+        return (
+            Cell(v, style=pick(r, [STYLE["date"], STYLE["datetime"], STYLE["custom_date"]])),
+            f"date serial {v}",
+            True,
+        )
     if kind == "iso":
         v = pick(r, ISO_DATES)
         return Cell(v, "d"), f"ISO date {v}", True
@@ -409,18 +606,22 @@ def hostile_cell(r: Any) -> tuple[Cell, str, bool]:
         e = pick(r, ERRORS)
         return Cell(e, "e", formula=pick(r, [None, "1/0"])), f"error {e}", True
     if kind == "nocache":
-        f = pick(r, ["1+1", "SUM(A1:A3)", "[1]Sheet1!A1", "HYPERLINK(\"http://x\",\"y\")", "A1" * 100])
+        f = pick(r, ["1+1", "SUM(A1:A3)", "[1]Sheet1!A1", 'HYPERLINK("http://x","y")', "A1" * 100])
         return Cell(None, formula=f), f"formula without value {f[:20]}", True
     if kind == "cached":
         f = pick(r, ["1+1", "'C:\\x\\[ext.xlsx]S'!A1", "NOW()"])
         v = pick(r, [2, "text", 0.0, 1e308])
-        return Cell(v, "str" if isinstance(v, str) else None, formula=f), f"formula {f[:20]} = {v!r}", True
+        return (
+            Cell(v, "str" if isinstance(v, str) else None, formula=f),
+            f"formula {f[:20]} = {v!r}",
+            True,
+        )
     if kind == "long":
         n = pick(r, [201, 501, 32767, 100_000])
         return Cell("L" * n, pick(r, ["s", "inlineStr"])), f"text of {n} characters", True
     if kind == "rich":
         # rich text: runs and phonetic text inside an inline string (read as the runs)
-        xml = "<is><r><t>val</t></r><r><rPr><b/></rPr><t>ue</t></r><rPh sb=\"0\" eb=\"1\"><t>ph</t></rPh></is>"
+        xml = '<is><r><t>val</t></r><r><rPr><b/></rPr><t>ue</t></r><rPh sb="0" eb="1"><t>ph</t></rPh></is>'
         return Cell(xml, "inlineStr", raw=True), "rich text", True
     if kind == "raw":
         v = pick(r, RAW_V)
@@ -439,7 +640,9 @@ def hostile_cell(r: Any) -> tuple[Cell, str, bool]:
 
 def _input_sheets(sheets: list[Sheet]) -> list[Sheet]:
     keys = {re.sub(r"[\s_\-]+", "", t.sheet.casefold()) for t in TABLES.values()}
-    return [s for s in sheets if re.sub(r"[\s_\-]+", "", s.title.strip().casefold()) in keys] or sheets
+    return [
+        s for s in sheets if re.sub(r"[\s_\-]+", "", s.title.strip().casefold()) in keys
+    ] or sheets
 
 
 def _header_row(sheet: Sheet) -> int:
@@ -448,10 +651,34 @@ def _header_row(sheet: Sheet) -> int:
 
 def mutate_sheets(r: Any, sheets: list[Sheet]) -> tuple[list[str], bool]:
     """Apply one random content or structure mutation in place: (labels, still legal?)."""
-    what = pick(r, ["cell", "cell", "cell", "cell", "blank", "drop-sheet", "rename-sheet",
-                    "dup-sheet", "hide", "header", "header", "move-header", "merge", "table",
-                    "dimension", "refs", "far-row", "extra-sheet", "empty-sheet", "many-cols",
-                    "dup-row", "bad-ref", "drop-strings"])
+    what = pick(
+        r,
+        [
+            "cell",
+            "cell",
+            "cell",
+            "cell",
+            "blank",
+            "drop-sheet",
+            "rename-sheet",
+            "dup-sheet",
+            "hide",
+            "header",
+            "header",
+            "move-header",
+            "merge",
+            "table",
+            "dimension",
+            "refs",
+            "far-row",
+            "extra-sheet",
+            "empty-sheet",
+            "many-cols",
+            "dup-row",
+            "bad-ref",
+            "drop-strings",
+        ],
+    )
     if not sheets:
         sheets.append(Sheet("CIP"))
     target = pick(r, _input_sheets(sheets))
@@ -478,11 +705,15 @@ def mutate_sheets(r: Any, sheets: list[Sheet]) -> tuple[list[str], bool]:
         return [f"sheet {target.title} deleted"], True
     if what == "rename-sheet":
         old = target.title
-        target.title = pick(r, [random_text(r), old + "2", old[:-1], old.upper() + "_", "Sheet1"])[:31] or "S"
+        target.title = (
+            pick(r, [random_text(r), old + "2", old[:-1], old.upper() + "_", "Sheet1"])[:31] or "S"
+        )
         return [f"sheet {old} renamed {target.title!r}"], True
     if what == "dup-sheet":
-        twin = Sheet(pick(r, [target.title.lower(), f" {target.title}_", target.title.upper()]),
-                     {k: dict(v) for k, v in target.rows.items()})
+        twin = Sheet(
+            pick(r, [target.title.lower(), f" {target.title}_", target.title.upper()]),
+            {k: dict(v) for k, v in target.rows.items()},
+        )
         sheets.append(twin)
         return [f"sheet {target.title} duplicated as {twin.title!r}"], True
     if what == "hide":
@@ -502,7 +733,10 @@ def mutate_sheets(r: Any, sheets: list[Sheet]) -> tuple[list[str], bool]:
             row[max(row) + 1] = row[col]
         elif how == "unit":
             base = str(row[col].value).split("(")[0].strip()
-            row[col] = Cell(f"{base} ({pick(r, ['£m', '£', 'pence', '%', 'days', '', '£000', 'fraction'])})", "s")
+            row[col] = Cell(
+                f"{base} ({pick(r, ['£m', '£', 'pence', '%', 'days', '', '£000', 'fraction'])})",
+                "s",
+            )
         elif how == "number":
             row[col] = Cell(pick(r, [0, 1e308, -1]))
         elif how == "formula":
@@ -532,7 +766,9 @@ def mutate_sheets(r: Any, sheets: list[Sheet]) -> tuple[list[str], bool]:
             target.merges.append(pick(r, ["A1:XFD1048576", "A1:A1", "B2:A1", "ZZ"]))
         return [f"{target.title} merged {target.merges[-1]}"], True
     if what == "table":
-        how = pick(r, ["totals-huge", "ref-small", "ref-huge", "no-header", "external", "bad-ref", "two"])
+        how = pick(
+            r, ["totals-huge", "ref-small", "ref-huge", "no-header", "external", "bad-ref", "two"]
+        )
         n = max(len(target.rows.get(hr, {})), 1)
         t = XlTable(f"A{hr}:{get_column_letter(n)}{hr + 1}", "tblFuzz", [f"c{i}" for i in range(n)])
         if how == "totals-huge":
@@ -617,9 +853,29 @@ def _central_entries(data: bytes) -> list[tuple[int, str]]:
 
 def mutate_bytes(r: Any, data: bytes) -> tuple[bytes, str]:
     """A broken copy of a workbook's bytes and what was done."""
-    how = pick(r, ["truncate", "bitflip", "bitflip", "overwrite", "method", "encrypt", "sizes",
-                   "prepend", "append", "part-random", "part-drop", "part-xml", "part-xml",
-                   "part-xml", "part-dtd", "part-swap", "not-zip", "stored-dup"])
+    how = pick(
+        r,
+        [
+            "truncate",
+            "bitflip",
+            "bitflip",
+            "overwrite",
+            "method",
+            "encrypt",
+            "sizes",
+            "prepend",
+            "append",
+            "part-random",
+            "part-drop",
+            "part-xml",
+            "part-xml",
+            "part-xml",
+            "part-dtd",
+            "part-swap",
+            "not-zip",
+            "stored-dup",
+        ],
+    )
     if len(data) < 2:
         return data + b"PK", "a tiny file"
     b = bytearray(data)
@@ -655,12 +911,23 @@ def mutate_bytes(r: Any, data: bytes) -> tuple[bytes, str]:
     if how == "prepend":
         return pick(r, [b"\xef\xbb\xbf", b"junk" * 100, b"PK\x03\x04"]) + data, "bytes prepended"
     if how == "append":
-        return data + pick(r, [b"\x00" * 1000, b"PK\x05\x06" + b"\x00" * 18, b"trailing"]), "bytes appended"
+        return data + pick(
+            r, [b"\x00" * 1000, b"PK\x05\x06" + b"\x00" * 18, b"trailing"]
+        ), "bytes appended"
     if how == "not-zip":
-        what = pick(r, [b"", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, b"%PDF-1.4\n",
-                        b"<html><body>plan</body></html>", b"trust_code,name\nRXX,x\n",
-                        b"\x1f\x8b\x08\x00" + b"\x00" * 20, b"PK\x05\x06" + b"\x00" * 18,
-                        bytes(range(256)) * 4])
+        what = pick(
+            r,
+            [
+                b"",
+                b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500,
+                b"%PDF-1.4\n",
+                b"<html><body>plan</body></html>",
+                b"trust_code,name\nRXX,x\n",
+                b"\x1f\x8b\x08\x00" + b"\x00" * 20,
+                b"PK\x05\x06" + b"\x00" * 18,
+                bytes(range(256)) * 4,
+            ],
+        )
         return what, f"not a workbook ({what[:8]!r})"
     try:
         parts = read_parts(data)
@@ -678,13 +945,16 @@ def mutate_bytes(r: Any, data: bytes) -> tuple[bytes, str]:
         label = f"{name} removed"
     elif how == "part-dtd":
         text = parts[name]
-        dtd = pick(r, [
-            b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',
-            b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
-            b'<!DOCTYPE x SYSTEM "http://127.0.0.1:9/x.dtd">',
-            b'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>',
-            b"<!DOCTYPE x>",
-        ])
+        dtd = pick(
+            r,
+            [
+                b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',
+                b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+                b'<!DOCTYPE x SYSTEM "http://127.0.0.1:9/x.dtd">',
+                b'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>',
+                b"<!DOCTYPE x>",
+            ],
+        )
         at = text.find(b"?>") + 2 if text.startswith(b"<?xml") else 0
         parts[name] = text[:at] + dtd + text[at:]
         label = f"{name}: DTD inserted"
@@ -700,12 +970,38 @@ def mutate_bytes(r: Any, data: bytes) -> tuple[bytes, str]:
     return zip_parts(parts), label
 
 
-_TOKENS = [b"<", b">", b"</", b"/>", b'"', b"&", b"&amp;", b"&#0;", b"&#xD800;", b"&#13;",
-           b"<c r=\"A1\"><v>1</v></c>", b"<row>", b"</row>", b"<sheetData>", b"</sheetData>",
-           b"<![CDATA[x]]>", b"<!-- -->", b"<?pi x?>", b"\x00", b"\xff\xfe", b"\xc3\x28",
-           b"r=\"XFD1048576\"", b" t=\"s\"", b" s=\"99999\"", b"<v>1e999</v>", b"<f>1/0</f>",
-           b"xmlns=\"urn:x\"", b"<sheet name=\"CIP\" sheetId=\"1\" r:id=\"rId1\"/>", b"&a;",
-           b"<v>" + b"9" * 500 + b"</v>"]
+_TOKENS = [
+    b"<",
+    b">",
+    b"</",
+    b"/>",
+    b'"',
+    b"&",
+    b"&amp;",
+    b"&#0;",
+    b"&#xD800;",
+    b"&#13;",
+    b'<c r="A1"><v>1</v></c>',
+    b"<row>",
+    b"</row>",
+    b"<sheetData>",
+    b"</sheetData>",
+    b"<![CDATA[x]]>",
+    b"<!-- -->",
+    b"<?pi x?>",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xc3\x28",
+    b'r="XFD1048576"',
+    b' t="s"',
+    b' s="99999"',
+    b"<v>1e999</v>",
+    b"<f>1/0</f>",
+    b'xmlns="urn:x"',
+    b'<sheet name="CIP" sheetId="1" r:id="rId1"/>',
+    b"&a;",
+    b"<v>" + b"9" * 500 + b"</v>",
+]
 
 
 def mutate_xml(r: Any, text: bytes) -> tuple[bytes, str]:
@@ -730,17 +1026,40 @@ def mutate_xml(r: Any, text: bytes) -> tuple[bytes, str]:
         attrs = list(re.finditer(rb'(\w+)="([^"]*)"', text))
         if attrs:
             m = pick(r, attrs)
-            new = pick(r, [b"", b"0", b"-1", b"999999999", b"A0", b"XFD1048577", b"x" * 300,
-                           b"1e999", b"hidden", b"veryHidden", b"../../etc/passwd", b"/xl/x.xml",
-                           b"1048576", b"s", b"e", b"inlineStr", b"\xc3\xa9"])
-            return text[: m.start(2)] + new + text[m.end(2) :], f"{m.group(1).decode()}={new[:20]!r}"
+            new = pick(
+                r,
+                [
+                    b"",
+                    b"0",
+                    b"-1",
+                    b"999999999",
+                    b"A0",
+                    b"XFD1048577",
+                    b"x" * 300,
+                    b"1e999",
+                    b"hidden",
+                    b"veryHidden",
+                    b"../../etc/passwd",
+                    b"/xl/x.xml",
+                    b"1048576",
+                    b"s",
+                    b"e",
+                    b"inlineStr",
+                    b"\xc3\xa9",
+                ],
+            )
+            return text[: m.start(2)] + new + text[
+                m.end(2) :
+            ], f"{m.group(1).decode()}={new[:20]!r}"
         return text[:i], f"cut at {i}"
     # value: replace the content of one <v> or <t>
     vals = list(re.finditer(rb"<(v|t)[^>]*>([^<]*)<", text))
     if vals:
         m = pick(r, vals)
         new = pick(r, [t.encode() for t in RAW_V[:12]] + [b"", b"9" * 20, b"-5"])
-        return text[: m.start(2)] + new + text[m.end(2) :], f"<{m.group(1).decode()}> = {new[:20]!r}"
+        return text[: m.start(2)] + new + text[
+            m.end(2) :
+        ], f"<{m.group(1).decode()}> = {new[:20]!r}"
     return text[:i], f"cut at {i}"
 
 
@@ -749,8 +1068,11 @@ def mutate_xml(r: Any, text: bytes) -> tuple[bytes, str]:
 # =========================================================================================
 def toml_value(r: Any, depth: int = 0) -> str:
     """A random TOML value, as TOML text."""
-    kind = pick(r, ["num"] * 8 + ["float", "int", "bigint", "str", "bool", "date", "array",
-                                  "table", "special"])
+    kind = pick(
+        r,
+        ["num"] * 8
+        + ["float", "int", "bigint", "str", "bool", "date", "array", "table", "special"],
+    )
     if kind == "num":
         return repr(float(pick(r, [0.0, 0.01, 0.021, -0.05, 0.3, 0.5, 1.0, 1.5, 0.07])))
     if kind == "float":
@@ -765,14 +1087,36 @@ def toml_value(r: Any, depth: int = 0) -> str:
     if kind == "bool":
         return pick(r, ["true", "false"])
     if kind == "date":
-        return pick(r, ["1979-05-27T07:32:00Z", "1979-05-27", "07:32:00", "1979-05-27T00:32:00.999999-07:00"])
+        return pick(
+            r,
+            ["1979-05-27T07:32:00Z", "1979-05-27", "07:32:00", "1979-05-27T00:32:00.999999-07:00"],
+        )
     if kind == "array" and depth < 3:
         return "[" + ", ".join(toml_value(r, depth + 1) for _ in range(r.randint(0, 3))) + "]"
     if kind == "table" and depth < 3:
-        items = ", ".join(f"{_toml_key(r)} = {toml_value(r, depth + 1)}" for _ in range(r.randint(0, 3)))
+        items = ", ".join(
+            f"{_toml_key(r)} = {toml_value(r, depth + 1)}" for _ in range(r.randint(0, 3))
+        )
         return "{" + items + "}"
-    return pick(r, ["nan", "+nan", "-nan", "inf", "+inf", "-inf", "1e308", "-1e308", "1e-320",
-                    "0x7fffffffffffffff", "0o777", "0b1", "1_000", "5e-324"])
+    return pick(
+        r,
+        [
+            "nan",
+            "+nan",
+            "-nan",
+            "inf",
+            "+inf",
+            "-inf",
+            "1e308",
+            "-1e308",
+            "1e-320",
+            "0x7fffffffffffffff",
+            "0o777",
+            "0b1",
+            "1_000",
+            "5e-324",
+        ],
+    )
 
 
 def _toml_str(text: str) -> str:
@@ -793,15 +1137,46 @@ def _toml_str(text: str) -> str:
 DRIVER_KEYS = [f.name for f in TABLES["drivers"].fields[2:]]
 EXAMPLE_VALUES = ['"small"', '"small"', '"acute-11pc"', '"nope"', '["small"]', "{a = 1}", "1", '""']
 PLAN_VALUES = [
-    '"missing.xlsx"', '"self.toml"', '""', '"."', '"a\\u0000b.xlsx"', '"' + "x" * 300 + '.xlsx"',
-    "[1]", '"../../../../etc/passwd"', '"plan.xls"', '"plan.csv"', '"plan.xlsx\\u0000"',
+    '"missing.xlsx"',
+    '"self.toml"',
+    '""',
+    '"."',
+    '"a\\u0000b.xlsx"',
+    '"' + "x" * 300 + '.xlsx"',
+    "[1]",
+    '"../../../../etc/passwd"',
+    '"plan.xls"',
+    '"plan.csv"',
+    '"plan.xlsx\\u0000"',
 ]
 
 
 def _toml_key(r: Any) -> str:
-    k = pick(r, [*DRIVER_KEYS, *DRIVER_KEYS, "scale", "delivered_pct", "accepted", "name",
-                 "plan", "example", "add", "year1", "year2", "year0", "year6", "yearX",
-                 "year99999999999999999999", "pay-award", "Pay_Award", "é", "year-1", "year1_0"])
+    k = pick(
+        r,
+        [
+            *DRIVER_KEYS,
+            *DRIVER_KEYS,
+            "scale",
+            "delivered_pct",
+            "accepted",
+            "name",
+            "plan",
+            "example",
+            "add",
+            "year1",
+            "year2",
+            "year0",
+            "year6",
+            "yearX",
+            "year99999999999999999999",
+            "pay-award",
+            "Pay_Award",
+            "é",
+            "year-1",
+            "year1_0",
+        ],
+    )
     return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_str(k)
 
 
@@ -825,7 +1200,9 @@ def tame_scenario(r: Any, plan_name: str | None) -> str:
         lines.append(f"plan = {_toml_str(plan_name)}")
     else:
         lines.append('example = "small"' if chance(r, 0.8) else 'example = "acute-11pc"')
-    for table in pick(r, [[], ["drivers"], ["drivers.add"], ["drivers", "drivers.year1"], ["drivers.year1"]]):
+    for table in pick(
+        r, [[], ["drivers"], ["drivers.add"], ["drivers", "drivers.year1"], ["drivers.year1"]]
+    ):
         lines.append(f"[{table}]")
         for key in sorted({pick(r, DRIVER_KEYS) for _ in range(r.randint(1, 3))}):
             value = pick(r, TAME[:6]) if table == "drivers.add" else pick(r, TAME)
@@ -871,7 +1248,9 @@ def random_scenario(r: Any, plan_name: str | None) -> str:
             lines += _toml_items(r, r.randint(0, 3), DRIVER_KEYS * 3 + ["scale", "é"])
     if chance(r, 0.6):
         lines.append("[cip]")
-        lines += _toml_items(r, r.randint(0, 2), ["scale", "scale", "delivered_pct", "delivered_pct", "other"])
+        lines += _toml_items(
+            r, r.randint(0, 2), ["scale", "scale", "delivered_pct", "delivered_pct", "other"]
+        )
     if chance(r, 0.3):
         lines.append("[control_total]")
         lines.append(f"accepted = {pick(r, ['true', 'false', 'true', toml_value(r)])}")
@@ -894,7 +1273,9 @@ def mutate_text(r: Any, text: bytes) -> tuple[bytes, str]:
         b[i] ^= 1 << r.randint(0, 7)
         return bytes(b), f"bit flipped at {i}"
     if how == "insert":
-        tok = pick(r, [b"[", b"]", b"=", b'"', b"\n[scenario]\n", b"'''", b"\\u", b"\xff", b"{", b"\x00"])
+        tok = pick(
+            r, [b"[", b"]", b"=", b'"', b"\n[scenario]\n", b"'''", b"\\u", b"\xff", b"{", b"\x00"]
+        )
         return text[:i] + tok + text[i:], f"{tok!r} inserted at {i}"
     if how == "deep":
         n = pick(r, [100, 1000, 5000, 50000])
@@ -911,7 +1292,9 @@ def mutate_text(r: Any, text: bytes) -> tuple[bytes, str]:
 # Cases
 # =========================================================================================
 # the Python API mostly (fast); the CLI a sixth of the time (run -o writes a workbook: slow)
-ROUTES_API = ["api"] * 50 + ["validate"] * 3 + ["validate-json"] * 2 + ["run-json"] * 3 + ["run", "run-out"]
+ROUTES_API = (
+    ["api"] * 50 + ["validate"] * 3 + ["validate-json"] * 2 + ["run-json"] * 3 + ["run", "run-out"]
+)
 
 
 def clean_workbook(r: Any) -> tuple[bytes, dict[str, list[dict[str, Any]]]]:
@@ -922,15 +1305,30 @@ def clean_workbook(r: Any) -> tuple[bytes, dict[str, list[dict[str, Any]]]]:
 
 
 def make_xlsx_case(r: Any) -> Case:
-    family = pick(r, ["clean", "clean", "content", "content", "content", "content", "content",
-                      "broken", "broken", "broken", "broken"])
+    family = pick(
+        r,
+        [
+            "clean",
+            "clean",
+            "content",
+            "content",
+            "content",
+            "content",
+            "content",
+            "broken",
+            "broken",
+            "broken",
+            "broken",
+        ],
+    )
     route = pick(r, ROUTES_API)
     suffix = ".xlsm" if chance(r, 0.05) else ".xlsx"
     name = "plan" + suffix
     if family == "clean":
         data, expected = clean_workbook(r)
-        return Case("xlsx-clean", {name: data}, name, route, "ok", run=chance(r, 0.25),
-                    expected=expected)
+        return Case(
+            "xlsx-clean", {name: data}, name, route, "ok", run=chance(r, 0.25), expected=expected
+        )
     plan = random_plan(r)
     sheets = plan_sheets(r, plan, vary=chance(r, 0.5))
     if family == "content":
@@ -943,9 +1341,18 @@ def make_xlsx_case(r: Any) -> Case:
         drop_strings = any(n == "shared strings part dropped" for n in notes)
         data = _workbook(r, sheets)
         if drop_strings:
-            data = zip_parts({k: v for k, v in read_parts(data).items() if k != "xl/sharedStrings.xml"})
-        return Case("xlsx-content", {name: data}, name, route, "legal" if legal else "any",
-                    run=chance(r, 0.2), notes=notes)
+            data = zip_parts(
+                {k: v for k, v in read_parts(data).items() if k != "xl/sharedStrings.xml"}
+            )
+        return Case(
+            "xlsx-content",
+            {name: data},
+            name,
+            route,
+            "legal" if legal else "any",
+            run=chance(r, 0.2),
+            notes=notes,
+        )
     data = _workbook(r, sheets)
     notes = []
     for _ in range(pick(r, [1, 1, 1, 2, 3])):
@@ -977,8 +1384,15 @@ def make_toml_case(r: Any) -> Case:
         family = "toml-broken"
     files["scenario.toml"] = text
     files["self.toml"] = text
-    return Case(family, files, "scenario.toml", route, "any", run=chance(r, 0.5 if tame else 0.2),
-                notes=notes)
+    return Case(
+        family,
+        files,
+        "scenario.toml",
+        route,
+        "any",
+        run=chance(r, 0.5 if tame else 0.2),
+        notes=notes,
+    )
 
 
 def make_case(r: Any) -> Case:
@@ -987,7 +1401,19 @@ def make_case(r: Any) -> Case:
 
 
 __all__ = [
-    "Case", "make_case", "make_xlsx_case", "make_toml_case", "random_plan", "plan_sheets",
-    "clean_workbook", "mutate_bytes", "mutate_xml", "mutate_sheets", "hostile_cell",
-    "random_scenario", "tame_scenario", "mutate_text", "expected_tables",
+    "Case",
+    "make_case",
+    "make_xlsx_case",
+    "make_toml_case",
+    "random_plan",
+    "plan_sheets",
+    "clean_workbook",
+    "mutate_bytes",
+    "mutate_xml",
+    "mutate_sheets",
+    "hostile_cell",
+    "random_scenario",
+    "tame_scenario",
+    "mutate_text",
+    "expected_tables",
 ]

@@ -30,10 +30,10 @@ from click.testing import CliRunner
 
 from cipmodel.cli.main import cli
 from cipmodel.errors import CipModelError, ValidationError, WorkbookError
-from cipmodel.io import read_plan
 from cipmodel.inputs.records import Portfolio
-from cipmodel.results.run import run_plan
+from cipmodel.io import read_plan
 from cipmodel.io.plan import load_plan
+from cipmodel.results.run import run_plan
 
 from .generators import Case
 from .xlsx import read_parts
@@ -158,10 +158,14 @@ def _judge_error(case: Case, exc: CipModelError, stage: str = "") -> Outcome:
         try:
             Portfolio(**(case.expected or {}))
         except CipModelError as bad:
-            return Outcome(kind, _excerpt(text), f"generator made an invalid plan: {_excerpt(str(bad))}")
+            return Outcome(
+                kind, _excerpt(text), f"generator made an invalid plan: {_excerpt(str(bad))}"
+            )
         return Outcome(kind, _excerpt(text), "a clean plan was refused")
-    if case.expect == "legal" and isinstance(exc, WorkbookError) and (
-        "damaged" in text or "possible attack" in text
+    if (
+        case.expect == "legal"
+        and isinstance(exc, WorkbookError)
+        and ("damaged" in text or "possible attack" in text)
     ):
         return Outcome(kind, _excerpt(text), "a well-formed workbook was reported as damaged")
     return Outcome(kind, _excerpt(text))

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from cipmodel.errors import CipModelError, ValidationError
-from cipmodel.inputs.examples import example_portfolio
-from cipmodel.io import read_plan_with_notes
+from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import TABLE_NAMES, Portfolio
-from cipmodel.results.run import run_plan
+from cipmodel.io import read_plan_with_notes
 from cipmodel.io.plan import load_plan
+from cipmodel.results.run import run_plan
 
 from .generators import plan_sheets
 from .xlsx import Cell, Sheet, XlTable, build, read_parts, zip_parts
@@ -108,14 +108,34 @@ def _raw_zip(entries: list[tuple[str, int, int, bytes, int]]) -> bytes:
     for name, method, crc, data, size in entries:
         n = name.encode()
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(data), size, len(n), 0)
+        out += struct.pack(
+            "<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(data), size, len(n), 0
+        )
         out += n + data
         central += struct.pack(
-            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21, crc, len(data), size,
-            len(n), 0, 0, 0, 0, 0, offset,
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            0,
+            method,
+            0,
+            0x21,
+            crc,
+            len(data),
+            size,
+            len(n),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
         )
         central += n
-    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), len(out), 0)
+    eocd = struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), len(out), 0
+    )
     return bytes(out + central + eocd)
 
 
@@ -223,7 +243,9 @@ def _patch(part: str, fn: Callable[[bytes], bytes], **changes: Any) -> Callable[
     return make
 
 
-def _zip_entry_patch(fn: Callable[[bytearray, int, str], None], member: str) -> Callable[[Path], Path]:
+def _zip_entry_patch(
+    fn: Callable[[bytearray, int, str], None], member: str
+) -> Callable[[Path], Path]:
     """Patch the central directory entry (and bytes) of one member of a plain plan."""
 
     def make(folder: Path) -> Path:
@@ -246,7 +268,9 @@ def _set_method(data: bytearray, pos: int, member: str) -> None:
 
 
 def _set_encrypted(data: bytearray, pos: int, member: str) -> None:
-    data[pos + 8 : pos + 10] = struct.pack("<H", struct.unpack("<H", data[pos + 8 : pos + 10])[0] | 1)
+    data[pos + 8 : pos + 10] = struct.pack(
+        "<H", struct.unpack("<H", data[pos + 8 : pos + 10])[0] | 1
+    )
 
 
 def _corrupt_deflate(data: bytearray, pos: int, member: str) -> None:
@@ -261,9 +285,13 @@ def _flip_crc(data: bytearray, pos: int, member: str) -> None:
     data[pos + 16] ^= 0x01  # the CRC the central directory records
 
 
-def _edit_sheets(fn: Callable[[list[Sheet]], None], name: str = "plan.xlsx", **build_kw: Any) -> Callable[[Path], Path]:
+def _edit_sheets(
+    fn: Callable[[list[Sheet]], None], name: str = "plan.xlsx", **build_kw: Any
+) -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
-        sheets = plan_sheets(random.Random(0), portfolio_rows(example_portfolio("small")), vary=False)
+        sheets = plan_sheets(
+            random.Random(0), portfolio_rows(example_portfolio("small")), vary=False
+        )
         fn(sheets)
         return _save(folder, build(sheets, **build_kw), name)
 
@@ -291,8 +319,10 @@ def _inline_strings(sheets: list[Sheet]) -> None:
 
 def _huge_drawdown(sheets: list[Sheet]) -> None:
     fin = Sheet("Financing")
-    for j, name in enumerate(["trust_code", "opening_cash", "opening_working_capital",
-                              "opening_loans", "loan_drawdown"], start=1):
+    for j, name in enumerate(
+        ["trust_code", "opening_cash", "opening_working_capital", "opening_loans", "loan_drawdown"],
+        start=1,
+    ):
         fin.set(1, j, Cell(name, "s"))
     fin.set(2, 1, Cell("RSM", "s"))
     fin.set(2, 5, Cell(1.7e308))
@@ -333,9 +363,9 @@ def _nested(sheets: list[Sheet]) -> None:
 
 
 def _xinclude(sheets: list[Sheet]) -> None:
-    _sheet(sheets, "CIP").before_data = (
-        '<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>'
-    )
+    _sheet(
+        sheets, "CIP"
+    ).before_data = '<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>'
 
 
 EXTERNAL_LINK = (
@@ -490,161 +520,581 @@ REFUSED, PROBLEMS, READ, RUN, RUN_REFUSED = "refused", "problems", "read", "run"
 
 HOSTILE: tuple[Hostile, ...] = (
     # -- size -------------------------------------------------------------------------------
-    Hostile("zip-bomb-1gb", G_SIZE, "a CIP sheet that unpacks to 1 GB (about 1 MB on disk)",
-            zip_bomb, REFUSED, "refused as a possible zip bomb", resource=True),
-    Hostile("zip-bomb-overlap", G_SIZE, "1,100 zip entries sharing one 1 MB member (overlapping-files bomb)",
-            overlapping_bomb, REFUSED, "refused as a possible zip bomb", resource=True),
-    Hostile("zip-bomb-lying", G_SIZE, "a CIP sheet that declares 10 KB but holds 1 GB",
-            lying_bomb, REFUSED, "damaged", resource=True),
-    Hostile("file-over-limit", G_SIZE, "a workbook file larger than the size limit (limit lowered to 1 MB)",
-            lambda f: _save(f, zip_parts({**plan_parts(), "xl/media/big.bin": random.Random(1).randbytes(2 * MB)})),
-            REFUSED, "more than the 1 MB", kwargs=(("max_unpacked_bytes", MB),)),
-    Hostile("million-rows", G_SIZE, "a CIP sheet with 1,000,000 rows of values",
-            million_rows, REFUSED, "more than 200,000 rows", resource=True),
-    Hostile("million-empty-rows", G_SIZE, "a CIP sheet with 1,000,000 empty rows (no dimension)",
-            functools.partial(million_rows, empty=True), READ, resource=True),
-    Hostile("rows-env", G_SIZE, "a plan over a row limit set with CIPMODEL_MAX_ROWS=2",
-            _edit_sheets(lambda s: None), REFUSED, "set CIPMODEL_MAX_ROWS", env=(("CIPMODEL_MAX_ROWS", "2"),)),
-    Hostile("cells-keyword", G_SIZE, "a plan over a cell limit set with read_plan(max_cells=20)",
-            _edit_sheets(_inline_strings, shared_strings=False), REFUSED, "more than 20 cells",
-            kwargs=(("max_cells", 20),)),
-    Hostile("strings-keyword", G_SIZE, "more different texts than the cell limit (max_cells=5)",
-            _edit_sheets(lambda s: None), REFUSED, "more than 5 different texts", kwargs=(("max_cells", 5),)),
-    Hostile("long-file-name", G_SIZE, "a file name of 5,000 characters",
-            lambda f: f / ("a" * 5000 + ".xlsx"), REFUSED, "cannot be opened"),
-    Hostile("dimension-xfd", G_SIZE, "every sheet claiming the dimension A1:XFD1048576",
-            _edit_sheets(_dimension), READ, resource=True),
-    Hostile("columns-xfd", G_SIZE, "a CIP row with values in all 16,384 columns (A to XFD)",
-            _edit_sheets(_many_columns), READ, resource=True),
-    Hostile("merge-xfd", G_SIZE, "a merged range A1:XFD1048576",
-            _edit_sheets(_merge_all), READ),
-    Hostile("totals-huge", G_SIZE, "an Excel Table claiming 10^12 totals rows",
-            _edit_sheets(_totals), READ, resource=True),
+    Hostile(
+        "zip-bomb-1gb",
+        G_SIZE,
+        "a CIP sheet that unpacks to 1 GB (about 1 MB on disk)",
+        zip_bomb,
+        REFUSED,
+        "refused as a possible zip bomb",
+        resource=True,
+    ),
+    Hostile(
+        "zip-bomb-overlap",
+        G_SIZE,
+        "1,100 zip entries sharing one 1 MB member (overlapping-files bomb)",
+        overlapping_bomb,
+        REFUSED,
+        "refused as a possible zip bomb",
+        resource=True,
+    ),
+    Hostile(
+        "zip-bomb-lying",
+        G_SIZE,
+        "a CIP sheet that declares 10 KB but holds 1 GB",
+        lying_bomb,
+        REFUSED,
+        "damaged",
+        resource=True,
+    ),
+    Hostile(
+        "file-over-limit",
+        G_SIZE,
+        "a workbook file larger than the size limit (limit lowered to 1 MB)",
+        lambda f: _save(
+            f, zip_parts({**plan_parts(), "xl/media/big.bin": random.Random(1).randbytes(2 * MB)})
+        ),
+        REFUSED,
+        "more than the 1 MB",
+        kwargs=(("max_unpacked_bytes", MB),),
+    ),
+    Hostile(
+        "million-rows",
+        G_SIZE,
+        "a CIP sheet with 1,000,000 rows of values",
+        million_rows,
+        REFUSED,
+        "more than 200,000 rows",
+        resource=True,
+    ),
+    Hostile(
+        "million-empty-rows",
+        G_SIZE,
+        "a CIP sheet with 1,000,000 empty rows (no dimension)",
+        functools.partial(million_rows, empty=True),
+        READ,
+        resource=True,
+    ),
+    Hostile(
+        "rows-env",
+        G_SIZE,
+        "a plan over a row limit set with CIPMODEL_MAX_ROWS=2",
+        _edit_sheets(lambda s: None),
+        REFUSED,
+        "set CIPMODEL_MAX_ROWS",
+        env=(("CIPMODEL_MAX_ROWS", "2"),),
+    ),
+    Hostile(
+        "cells-keyword",
+        G_SIZE,
+        "a plan over a cell limit set with read_plan(max_cells=20)",
+        _edit_sheets(_inline_strings, shared_strings=False),
+        REFUSED,
+        "more than 20 cells",
+        kwargs=(("max_cells", 20),),
+    ),
+    Hostile(
+        "strings-keyword",
+        G_SIZE,
+        "more different texts than the cell limit (max_cells=5)",
+        _edit_sheets(lambda s: None),
+        REFUSED,
+        "more than 5 different texts",
+        kwargs=(("max_cells", 5),),
+    ),
+    Hostile(
+        "long-file-name",
+        G_SIZE,
+        "a file name of 5,000 characters",
+        lambda f: f / ("a" * 5000 + ".xlsx"),
+        REFUSED,
+        "cannot be opened",
+    ),
+    Hostile(
+        "dimension-xfd",
+        G_SIZE,
+        "every sheet claiming the dimension A1:XFD1048576",
+        _edit_sheets(_dimension),
+        READ,
+        resource=True,
+    ),
+    Hostile(
+        "columns-xfd",
+        G_SIZE,
+        "a CIP row with values in all 16,384 columns (A to XFD)",
+        _edit_sheets(_many_columns),
+        READ,
+        resource=True,
+    ),
+    Hostile("merge-xfd", G_SIZE, "a merged range A1:XFD1048576", _edit_sheets(_merge_all), READ),
+    Hostile(
+        "totals-huge",
+        G_SIZE,
+        "an Excel Table claiming 10^12 totals rows",
+        _edit_sheets(_totals),
+        READ,
+        resource=True,
+    ),
     Hostile("many-sheets", G_SIZE, "2,000 extra sheets", _edit_sheets(_many_sheets), READ),
-    Hostile("long-text", G_SIZE, "a scheme name of 1,000,000 characters",
-            _edit_sheets(_set_cell("CIP", 2, 3, Cell("x" * 1_000_000, "s"))), PROBLEMS,
-            "name must be text of at most 200 characters"),
-    Hostile("long-number", G_SIZE, "a cell holding a 400-digit number",
-            _edit_sheets(_set_cell("CIP", 2, 6, Cell("9" * 400, raw=True))), PROBLEMS,
-            "value_fye must be a number >= 0, got a whole number of about 400 digits"),
+    Hostile(
+        "long-text",
+        G_SIZE,
+        "a scheme name of 1,000,000 characters",
+        _edit_sheets(_set_cell("CIP", 2, 3, Cell("x" * 1_000_000, "s"))),
+        PROBLEMS,
+        "name must be text of at most 200 characters",
+    ),
+    Hostile(
+        "long-number",
+        G_SIZE,
+        "a cell holding a 400-digit number",
+        _edit_sheets(_set_cell("CIP", 2, 6, Cell("9" * 400, raw=True))),
+        PROBLEMS,
+        "value_fye must be a number >= 0, got a whole number of about 400 digits",
+    ),
     Hostile("deep-xml", G_SIZE, "100,000 nested elements in a sheet", _edit_sheets(_nested), READ),
     # -- XML --------------------------------------------------------------------------------
-    Hostile("laughs-sheet", G_XML, "billion laughs (entity expansion) in a sheet",
-            _laughs_in(SHEET["cip"]), REFUSED, "possible attack", resource=True),
-    Hostile("laughs-workbook", G_XML, "billion laughs in xl/workbook.xml",
-            _laughs_in("xl/workbook.xml"), REFUSED, "possible attack", resource=True),
-    Hostile("laughs-strings", G_XML, "billion laughs in the shared strings",
-            _laughs_in("xl/sharedStrings.xml"), REFUSED, "possible attack", resource=True),
-    Hostile("laughs-styles", G_XML, "billion laughs in xl/styles.xml",
-            _laughs_in("xl/styles.xml"), REFUSED, "possible attack"),
-    Hostile("laughs-content-types", G_XML, "billion laughs in [Content_Types].xml",
-            _laughs_in("[Content_Types].xml"), REFUSED, "possible attack"),
-    Hostile("quadratic", G_XML, "quadratic blowup: one 100 KB entity used 100,000 times",
-            _patch(SHEET["trusts"], lambda x: _with_dtd(
+    Hostile(
+        "laughs-sheet",
+        G_XML,
+        "billion laughs (entity expansion) in a sheet",
+        _laughs_in(SHEET["cip"]),
+        REFUSED,
+        "possible attack",
+        resource=True,
+    ),
+    Hostile(
+        "laughs-workbook",
+        G_XML,
+        "billion laughs in xl/workbook.xml",
+        _laughs_in("xl/workbook.xml"),
+        REFUSED,
+        "possible attack",
+        resource=True,
+    ),
+    Hostile(
+        "laughs-strings",
+        G_XML,
+        "billion laughs in the shared strings",
+        _laughs_in("xl/sharedStrings.xml"),
+        REFUSED,
+        "possible attack",
+        resource=True,
+    ),
+    Hostile(
+        "laughs-styles",
+        G_XML,
+        "billion laughs in xl/styles.xml",
+        _laughs_in("xl/styles.xml"),
+        REFUSED,
+        "possible attack",
+    ),
+    Hostile(
+        "laughs-content-types",
+        G_XML,
+        "billion laughs in [Content_Types].xml",
+        _laughs_in("[Content_Types].xml"),
+        REFUSED,
+        "possible attack",
+    ),
+    Hostile(
+        "quadratic",
+        G_XML,
+        "quadratic blowup: one 100 KB entity used 100,000 times",
+        _patch(
+            SHEET["trusts"],
+            lambda x: _with_dtd(
                 x.replace(b"<sheetData>", b"<sheetData>" + b"&a;" * 100_000),
-                b'<!DOCTYPE w [<!ENTITY a "' + b"a" * 100_000 + b'">]>')),
-            REFUSED, "possible attack"),
-    Hostile("xxe-file", G_XML, "an external entity reading file:///etc/passwd",
-            _patch(SHEET["trusts"], lambda x: _with_dtd(
+                b'<!DOCTYPE w [<!ENTITY a "' + b"a" * 100_000 + b'">]>',
+            ),
+        ),
+        REFUSED,
+        "possible attack",
+    ),
+    Hostile(
+        "xxe-file",
+        G_XML,
+        "an external entity reading file:///etc/passwd",
+        _patch(
+            SHEET["trusts"],
+            lambda x: _with_dtd(
                 x.replace(b"<sheetData>", b"<sheetData>&x;"),
-                b'<!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]>')),
-            REFUSED, "possible attack"),
-    Hostile("xxe-http", G_XML, "an external DTD on a web server (http://127.0.0.1:9/) in a sheet",
-            _patch(SHEET["cip"], lambda x: _with_dtd(x, b'<!DOCTYPE w SYSTEM "http://127.0.0.1:9/x.dtd">')),
-            REFUSED, "possible attack"),
-    Hostile("xxe-http-workbook", G_XML, "the same external DTD in xl/workbook.xml (no entities)",
-            _patch("xl/workbook.xml", lambda x: _with_dtd(x, b'<!DOCTYPE w SYSTEM "http://127.0.0.1:9/x.dtd">')),
-            READ),
-    Hostile("xxe-parameter", G_XML, "a parameter entity fetching a remote DTD",
-            _patch(SHEET["cip"], lambda x: _with_dtd(
-                x, b'<!DOCTYPE w [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>')),
-            REFUSED, "possible attack"),
-    Hostile("xinclude", G_XML, "an XInclude of file:///etc/passwd in a sheet",
-            _edit_sheets(_xinclude), READ),
+                b'<!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+            ),
+        ),
+        REFUSED,
+        "possible attack",
+    ),
+    Hostile(
+        "xxe-http",
+        G_XML,
+        "an external DTD on a web server (http://127.0.0.1:9/) in a sheet",
+        _patch(
+            SHEET["cip"], lambda x: _with_dtd(x, b'<!DOCTYPE w SYSTEM "http://127.0.0.1:9/x.dtd">')
+        ),
+        REFUSED,
+        "possible attack",
+    ),
+    Hostile(
+        "xxe-http-workbook",
+        G_XML,
+        "the same external DTD in xl/workbook.xml (no entities)",
+        _patch(
+            "xl/workbook.xml",
+            lambda x: _with_dtd(x, b'<!DOCTYPE w SYSTEM "http://127.0.0.1:9/x.dtd">'),
+        ),
+        READ,
+    ),
+    Hostile(
+        "xxe-parameter",
+        G_XML,
+        "a parameter entity fetching a remote DTD",
+        _patch(
+            SHEET["cip"],
+            lambda x: _with_dtd(
+                x, b'<!DOCTYPE w [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>'
+            ),
+        ),
+        REFUSED,
+        "possible attack",
+    ),
+    Hostile(
+        "xinclude",
+        G_XML,
+        "an XInclude of file:///etc/passwd in a sheet",
+        _edit_sheets(_xinclude),
+        READ,
+    ),
     # -- zip --------------------------------------------------------------------------------
-    Hostile("deflate-corrupt", G_ZIP, "corrupt deflate data in xl/workbook.xml",
-            _zip_entry_patch(_corrupt_deflate, "xl/workbook.xml"), REFUSED, "damaged"),
-    Hostile("method-99", G_ZIP, "xl/workbook.xml compressed with an unsupported method (AES, 99)",
-            _zip_entry_patch(_set_method, "xl/workbook.xml"), REFUSED, "compression method"),
-    Hostile("encrypted-member", G_ZIP, "xl/workbook.xml marked as encrypted",
-            _zip_entry_patch(_set_encrypted, "xl/workbook.xml"), REFUSED, "encrypted"),
-    Hostile("crc", G_ZIP, "a CRC that does not match xl/workbook.xml",
-            _zip_entry_patch(_flip_crc, "xl/workbook.xml"), REFUSED, "Bad CRC-32"),
-    Hostile("crc-sheet", G_ZIP, "a CRC that does not match a sheet",
-            _zip_entry_patch(_flip_crc, SHEET["cip"]), REFUSED, "Bad CRC-32"),
-    Hostile("no-central-directory", G_ZIP, "a workbook cut off before its central directory",
-            lambda f: _save(f, zip_parts(plan_parts())[:-200]), REFUSED, "not in .xlsx format"),
+    Hostile(
+        "deflate-corrupt",
+        G_ZIP,
+        "corrupt deflate data in xl/workbook.xml",
+        _zip_entry_patch(_corrupt_deflate, "xl/workbook.xml"),
+        REFUSED,
+        "damaged",
+    ),
+    Hostile(
+        "method-99",
+        G_ZIP,
+        "xl/workbook.xml compressed with an unsupported method (AES, 99)",
+        _zip_entry_patch(_set_method, "xl/workbook.xml"),
+        REFUSED,
+        "compression method",
+    ),
+    Hostile(
+        "encrypted-member",
+        G_ZIP,
+        "xl/workbook.xml marked as encrypted",
+        _zip_entry_patch(_set_encrypted, "xl/workbook.xml"),
+        REFUSED,
+        "encrypted",
+    ),
+    Hostile(
+        "crc",
+        G_ZIP,
+        "a CRC that does not match xl/workbook.xml",
+        _zip_entry_patch(_flip_crc, "xl/workbook.xml"),
+        REFUSED,
+        "Bad CRC-32",
+    ),
+    Hostile(
+        "crc-sheet",
+        G_ZIP,
+        "a CRC that does not match a sheet",
+        _zip_entry_patch(_flip_crc, SHEET["cip"]),
+        REFUSED,
+        "Bad CRC-32",
+    ),
+    Hostile(
+        "no-central-directory",
+        G_ZIP,
+        "a workbook cut off before its central directory",
+        lambda f: _save(f, zip_parts(plan_parts())[:-200]),
+        REFUSED,
+        "not in .xlsx format",
+    ),
     # -- links and parts --------------------------------------------------------------------
-    Hostile("xlsm-macros", G_LINK, "an .xlsm with a VBA project (macros)",
-            _edit_sheets(lambda s: None, name="plan.xlsm", vba=True), READ, "not run"),
-    Hostile("external-link", G_LINK, "a formula on another workbook on a web server, with its saved value",
-            external_link, READ),
-    Hostile("external-link-nocache", G_LINK, "the same formula without a saved value",
-            functools.partial(external_link, cached=False), PROBLEMS, "has no saved value"),
-    Hostile("sheet-outside", G_LINK, "a sheet whose part is outside the zip (../../../etc/passwd)",
-            _sheet_target("../../../etc/passwd"), REFUSED, "is missing"),
-    Hostile("sheet-external", G_LINK, "a sheet whose part is an external URL",
-            _sheet_target("http://127.0.0.1:9/sheet.xml", ' TargetMode="External"'), REFUSED, "is missing"),
-    Hostile("table-external", G_LINK, "an Excel Table part that is an external file",
-            _edit_sheets(_external_table), READ),
-    Hostile("formula-names", G_LINK, "text that looks like formulas (=HYPERLINK(...), @SUM(A1), +1, -1, =cmd|...)",
-            _edit_sheets(lambda s: [
+    Hostile(
+        "xlsm-macros",
+        G_LINK,
+        "an .xlsm with a VBA project (macros)",
+        _edit_sheets(lambda s: None, name="plan.xlsm", vba=True),
+        READ,
+        "not run",
+    ),
+    Hostile(
+        "external-link",
+        G_LINK,
+        "a formula on another workbook on a web server, with its saved value",
+        external_link,
+        READ,
+    ),
+    Hostile(
+        "external-link-nocache",
+        G_LINK,
+        "the same formula without a saved value",
+        functools.partial(external_link, cached=False),
+        PROBLEMS,
+        "has no saved value",
+    ),
+    Hostile(
+        "sheet-outside",
+        G_LINK,
+        "a sheet whose part is outside the zip (../../../etc/passwd)",
+        _sheet_target("../../../etc/passwd"),
+        REFUSED,
+        "is missing",
+    ),
+    Hostile(
+        "sheet-external",
+        G_LINK,
+        "a sheet whose part is an external URL",
+        _sheet_target("http://127.0.0.1:9/sheet.xml", ' TargetMode="External"'),
+        REFUSED,
+        "is missing",
+    ),
+    Hostile(
+        "table-external",
+        G_LINK,
+        "an Excel Table part that is an external file",
+        _edit_sheets(_external_table),
+        READ,
+    ),
+    Hostile(
+        "formula-names",
+        G_LINK,
+        "text that looks like formulas (=HYPERLINK(...), @SUM(A1), +1, -1, =cmd|...)",
+        _edit_sheets(
+            lambda s: [
                 _sheet(s, "Trusts").set(2, 2, Cell('=HYPERLINK("http://x","y")', "s")),
                 _sheet(s, "CIP").set(2, 3, Cell("@SUM(A1)", "s")),
                 _sheet(s, "CIP").set(3, 3, Cell("=cmd|' /C calc'!A0", "s")),
-            ]), READ),
+            ]
+        ),
+        READ,
+    ),
     # -- not files --------------------------------------------------------------------------
     Hostile("fifo", G_FILE, "a named pipe called plan.xlsx", _fifo, REFUSED, "not a file"),
-    Hostile("dev-zero", G_FILE, "a link called plan.xlsx to /dev/zero", _dev_zero, REFUSED, "not a file"),
+    Hostile(
+        "dev-zero", G_FILE, "a link called plan.xlsx to /dev/zero", _dev_zero, REFUSED, "not a file"
+    ),
     # -- scenarios --------------------------------------------------------------------------
-    Hostile("toml-deep", G_TOML, "arrays nested 100,000 deep", _toml("[scenario]\nx = " + "[" * 100_000 + "]" * 100_000),
-            PROBLEMS, "nested too deeply", via="load_plan"),
-    Hostile("toml-digits", G_TOML, "an integer of 5,000 digits", _scenario("[cip]\nscale = " + "9" * 5000),
-            PROBLEMS, "not valid TOML", via="load_plan"),
-    Hostile("toml-bigint", G_TOML, "scale = a 400-digit integer", _scenario("[cip]\nscale = " + "9" * 400),
-            PROBLEMS, "cip.scale: must be a number >= 0, got a whole number of about 400 digits", via="load_plan"),
-    Hostile("toml-nan", G_TOML, "scale = nan", _scenario("[cip]\nscale = nan"),
-            PROBLEMS, "cip.scale: must be a number >= 0, got nan", via="load_plan"),
-    Hostile("toml-inf", G_TOML, "delivered_pct = inf", _scenario("[cip]\ndelivered_pct = inf"),
-            PROBLEMS, "cip.delivered_pct", via="load_plan"),
-    Hostile("toml-driver-bigint", G_TOML, "a driver of 10^400", _scenario("[drivers]\npay_award = 1" + "0" * 400),
-            PROBLEMS, "drivers.pay_award", via="load_plan"),
-    Hostile("toml-example-list", G_TOML, "example = a list", _toml('[scenario]\nexample = ["small"]'),
-            PROBLEMS, "scenario.example", via="load_plan"),
-    Hostile("toml-name-escape", G_TOML, "a scenario name holding a terminal escape sequence",
-            _scenario("", 'example = "small"\nname = "\\u001b]0;pwned\\u0007"'),
-            PROBLEMS, "scenario.name", via="load_plan"),
-    Hostile("toml-unknown-key", G_TOML, "an unknown key in [scenario]", _scenario("", 'example = "small"\nexmaple = "x"'),
-            PROBLEMS, "scenario.exmaple: unknown key", via="load_plan"),
-    Hostile("toml-plan-nul", G_TOML, "plan = a path with a NUL byte", _toml('[scenario]\nplan = "a\\u0000.xlsx"'),
-            PROBLEMS, "scenario.plan", via="load_plan"),
-    Hostile("toml-plan-long", G_TOML, "plan = a 5,000-character file name", _toml(f'[scenario]\nplan = "{"a" * 5000}.xlsx"'),
-            REFUSED, "cannot be opened", via="load_plan"),
-    Hostile("toml-plan-fifo", G_TOML, "plan = a named pipe", _scenario_on_fifo, REFUSED, "not a file", via="load_plan"),
-    Hostile("toml-plan-toml", G_TOML, "plan = another scenario", _toml('[scenario]\nplan = "scenario.toml"'),
-            PROBLEMS, "not another scenario", via="load_plan"),
-    Hostile("toml-huge-file", G_TOML, "a 2 MB scenario file", _toml("[scenario]\nexample = \"small\"\n" + "# x\n" * 500_000),
-            PROBLEMS, "at most 1 MB", via="load_plan"),
-    Hostile("toml-utf16", G_TOML, "a scenario saved as UTF-16", _toml('[scenario]\nexample = "small"\n'.encode("utf-16")),
-            PROBLEMS, "not valid TOML", via="load_plan"),
+    Hostile(
+        "toml-deep",
+        G_TOML,
+        "arrays nested 100,000 deep",
+        _toml("[scenario]\nx = " + "[" * 100_000 + "]" * 100_000),
+        PROBLEMS,
+        "nested too deeply",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-digits",
+        G_TOML,
+        "an integer of 5,000 digits",
+        _scenario("[cip]\nscale = " + "9" * 5000),
+        PROBLEMS,
+        "not valid TOML",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-bigint",
+        G_TOML,
+        "scale = a 400-digit integer",
+        _scenario("[cip]\nscale = " + "9" * 400),
+        PROBLEMS,
+        "cip.scale: must be a number >= 0, got a whole number of about 400 digits",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-nan",
+        G_TOML,
+        "scale = nan",
+        _scenario("[cip]\nscale = nan"),
+        PROBLEMS,
+        "cip.scale: must be a number >= 0, got nan",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-inf",
+        G_TOML,
+        "delivered_pct = inf",
+        _scenario("[cip]\ndelivered_pct = inf"),
+        PROBLEMS,
+        "cip.delivered_pct",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-driver-bigint",
+        G_TOML,
+        "a driver of 10^400",
+        _scenario("[drivers]\npay_award = 1" + "0" * 400),
+        PROBLEMS,
+        "drivers.pay_award",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-example-list",
+        G_TOML,
+        "example = a list",
+        _toml('[scenario]\nexample = ["small"]'),
+        PROBLEMS,
+        "scenario.example",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-name-escape",
+        G_TOML,
+        "a scenario name holding a terminal escape sequence",
+        _scenario("", 'example = "small"\nname = "\\u001b]0;pwned\\u0007"'),
+        PROBLEMS,
+        "scenario.name",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-unknown-key",
+        G_TOML,
+        "an unknown key in [scenario]",
+        _scenario("", 'example = "small"\nexmaple = "x"'),
+        PROBLEMS,
+        "scenario.exmaple: unknown key",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-plan-nul",
+        G_TOML,
+        "plan = a path with a NUL byte",
+        _toml('[scenario]\nplan = "a\\u0000.xlsx"'),
+        PROBLEMS,
+        "scenario.plan",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-plan-long",
+        G_TOML,
+        "plan = a 5,000-character file name",
+        _toml(f'[scenario]\nplan = "{"a" * 5000}.xlsx"'),
+        REFUSED,
+        "cannot be opened",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-plan-fifo",
+        G_TOML,
+        "plan = a named pipe",
+        _scenario_on_fifo,
+        REFUSED,
+        "not a file",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-plan-toml",
+        G_TOML,
+        "plan = another scenario",
+        _toml('[scenario]\nplan = "scenario.toml"'),
+        PROBLEMS,
+        "not another scenario",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-huge-file",
+        G_TOML,
+        "a 2 MB scenario file",
+        _toml('[scenario]\nexample = "small"\n' + "# x\n" * 500_000),
+        PROBLEMS,
+        "at most 1 MB",
+        via="load_plan",
+    ),
+    Hostile(
+        "toml-utf16",
+        G_TOML,
+        "a scenario saved as UTF-16",
+        _toml('[scenario]\nexample = "small"\n'.encode("utf-16")),
+        PROBLEMS,
+        "not valid TOML",
+        via="load_plan",
+    ),
     # -- numbers ----------------------------------------------------------------------------
-    Hostile("zero-income", G_NUM, "no income at all", None, RUN, "ie_margin not applicable", via="run"),
-    Hostile("zero-opex", G_NUM, "no operating expenditure", None, RUN, "liquidity_days not applicable", via="run"),
-    Hostile("zero-capital-service", G_NUM, "no PDC dividend, interest or loan repayments", None, RUN,
-            "capital_service_capacity not applicable", via="run"),
-    Hostile("zero-agency-ceiling", G_NUM, "an agency ceiling of 0", None, RUN, "agency_vs_ceiling not applicable", via="run"),
+    Hostile(
+        "zero-income", G_NUM, "no income at all", None, RUN, "ie_margin not applicable", via="run"
+    ),
+    Hostile(
+        "zero-opex",
+        G_NUM,
+        "no operating expenditure",
+        None,
+        RUN,
+        "liquidity_days not applicable",
+        via="run",
+    ),
+    Hostile(
+        "zero-capital-service",
+        G_NUM,
+        "no PDC dividend, interest or loan repayments",
+        None,
+        RUN,
+        "capital_service_capacity not applicable",
+        via="run",
+    ),
+    Hostile(
+        "zero-agency-ceiling",
+        G_NUM,
+        "an agency ceiling of 0",
+        None,
+        RUN,
+        "agency_vs_ceiling not applicable",
+        via="run",
+    ),
     Hostile("all-zero-cip", G_NUM, "every scheme worth 0", None, RUN, "CIP planned 0", via="run"),
-    Hostile("deficit-over-income", G_NUM, "a deficit larger than income", None, RUN, "score", via="run"),
-    Hostile("income-only", G_NUM, "income but no costs", None, RUN, "liquidity_days not applicable", via="run"),
-    Hostile("nothing", G_NUM, "no income, no costs, no capital service, no agency ceiling", None, RUN_REFUSED,
-            "no finance metric can be scored", via="run"),
-    Hostile("overflow", G_NUM, "income of 1e-310 (£000), so the I&E margin overflows", None, RUN,
-            "ie_margin not applicable (figures too extreme to compute", via="run"),
+    Hostile(
+        "deficit-over-income", G_NUM, "a deficit larger than income", None, RUN, "score", via="run"
+    ),
+    Hostile(
+        "income-only",
+        G_NUM,
+        "income but no costs",
+        None,
+        RUN,
+        "liquidity_days not applicable",
+        via="run",
+    ),
+    Hostile(
+        "nothing",
+        G_NUM,
+        "no income, no costs, no capital service, no agency ceiling",
+        None,
+        RUN_REFUSED,
+        "no finance metric can be scored",
+        via="run",
+    ),
+    Hostile(
+        "overflow",
+        G_NUM,
+        "income of 1e-310 (£000), so the I&E margin overflows",
+        None,
+        RUN,
+        "ie_margin not applicable (figures too extreme to compute",
+        via="run",
+    ),
     Hostile("huge", G_NUM, "income of 10^300 (£000)", None, RUN_REFUSED, "typing error", via="run"),
-    Hostile("huge-cell", G_SIZE, "a loan drawdown of 1.7e308 (£000) in a cell",
-            _edit_sheets(_huge_drawdown), PROBLEMS, "Financing!E2: loan_drawdown must be a number >= 0 of at most 1e+15"),
-    Hostile("tiny", G_NUM, "income and costs of 5e-324 (the smallest float)", None, RUN_REFUSED,
-            "no finance metric can be scored", via="run"),
+    Hostile(
+        "huge-cell",
+        G_SIZE,
+        "a loan drawdown of 1.7e308 (£000) in a cell",
+        _edit_sheets(_huge_drawdown),
+        PROBLEMS,
+        "Financing!E2: loan_drawdown must be a number >= 0 of at most 1e+15",
+    ),
+    Hostile(
+        "tiny",
+        G_NUM,
+        "income and costs of 5e-324 (the smallest float)",
+        None,
+        RUN_REFUSED,
+        "no finance metric can be scored",
+        via="run",
+    ),
 )
 BY_ID = {h.id: h for h in HOSTILE}
 
@@ -706,7 +1156,9 @@ def _run_summary(result: Any) -> str:
         if m.get("not_applicable"):
             parts.append(f"{name} not applicable ({m['not_applicable']})")
     cip = d["cip"]
-    parts.append(f"CIP planned {cip['planned']:g}" if cip["planned"] is not None else "CIP planned n/a")
+    parts.append(
+        f"CIP planned {cip['planned']:g}" if cip["planned"] is not None else "CIP planned n/a"
+    )
     parts.append(f"score {d['score']['overall']}")
     return "; ".join(parts)
 
@@ -771,4 +1223,3 @@ def markdown(rows: dict[str, Row]) -> str:
             out.append(f"| {what_in} | {what} | {msg} |")
         out.append("")
     return "\n".join(out)
-

@@ -85,7 +85,10 @@ def _chunk(args: tuple[str, int, int]) -> tuple[Tally, list[tuple[float, int, st
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=50_000)
-    ap.add_argument("--seed", default=os.environ.get("CIPMODEL_FUZZ_SEED") or str(random.SystemRandom().randrange(10**9)))
+    ap.add_argument(
+        "--seed",
+        default=os.environ.get("CIPMODEL_FUZZ_SEED") or str(random.SystemRandom().randrange(10**9)),
+    )
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--timeout", type=int, default=60, help="seconds one case may take")
     ap.add_argument("--only", type=int, default=None, help="run case ONLY alone and print it")
@@ -122,25 +125,34 @@ def main(argv: list[str] | None = None) -> int:
             slow = sorted(slow + chunk_slow, reverse=True)[:5]
             rss = max(rss, rss_kb)
             if n % 25 == 0 or n == len(chunks):
-                print(f"  {total.total:,} cases, {len(total.failures)} failures, "
-                      f"{time.perf_counter() - t0:.0f} s", flush=True)
+                print(
+                    f"  {total.total:,} cases, {len(total.failures)} failures, "
+                    f"{time.perf_counter() - t0:.0f} s",
+                    flush=True,
+                )
     elapsed = time.perf_counter() - t0
     print()
     print(total.table())
-    print(f"\ntime {elapsed:.0f} s ({total.total / elapsed:.0f} cases/s on {args.jobs} process(es)); "
-          f"largest worker memory {rss / 1024:.0f} MB")
+    print(
+        f"\ntime {elapsed:.0f} s ({total.total / elapsed:.0f} cases/s on {args.jobs} process(es)); "
+        f"largest worker memory {rss / 1024:.0f} MB"
+    )
     print("slowest cases:")
     for seconds, i, what in slow:
         print(f"  {seconds:6.2f} s  case {i}: {what}")
     if total.failures:
-        folder = args.failures or Path(tempfile.gettempdir()) / f"cipmodel-fuzz-failures-{args.seed}"
+        folder = (
+            args.failures or Path(tempfile.gettempdir()) / f"cipmodel-fuzz-failures-{args.seed}"
+        )
         for case_id, case, _outcome in total.failures:
             target = folder / case_id
             target.mkdir(parents=True, exist_ok=True)
             for name, data in case.files.items():
                 (target / name).write_bytes(data)
-        print(f"\n{len(total.failures)} FAILURES (inputs saved in {folder}; replay one with "
-              f"--seed {args.seed} --only N):")
+        print(
+            f"\n{len(total.failures)} FAILURES (inputs saved in {folder}; replay one with "
+            f"--seed {args.seed} --only N):"
+        )
         print(total.report(limit=20))
         return 1
     print("\nno failures")

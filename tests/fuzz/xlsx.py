@@ -21,7 +21,17 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-__all__ = ["STYLE", "Cell", "Sheet", "XlTable", "build", "plain", "read_parts", "text_xml", "zip_parts"]
+__all__ = [
+    "STYLE",
+    "Cell",
+    "Sheet",
+    "XlTable",
+    "build",
+    "plain",
+    "read_parts",
+    "text_xml",
+    "zip_parts",
+]
 
 # cellXfs indexes of the stylesheet below
 STYLE = {
@@ -158,9 +168,7 @@ class _Strings:
         return i
 
     def xml(self) -> str:
-        items = "".join(
-            f'<si><t xml:space="preserve">{text_xml(s)}</t></si>' for s in self.index
-        )
+        items = "".join(f'<si><t xml:space="preserve">{text_xml(s)}</t></si>' for s in self.index)
         n = len(self.index)
         return (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -266,8 +274,12 @@ def build(
     strings = _Strings()
     parts: dict[str, bytes | str] = {}
     overrides = [
-        ("/xl/workbook.xml", f"{_CT}.sheet.main+xml" if not vba else
-         "application/vnd.ms-excel.sheet.macroEnabled.main+xml"),
+        (
+            "/xl/workbook.xml",
+            f"{_CT}.sheet.main+xml"
+            if not vba
+            else "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+        ),
         ("/xl/styles.xml", f"{_CT}.styles+xml"),
     ]
     wb_rels = [f'<Relationship Id="rIdS" Type="{_REL}/styles" Target="styles.xml"/>']
@@ -326,7 +338,7 @@ def build(
     parts["xl/workbook.xml"] = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<workbook xmlns="{_NS_MAIN}" xmlns:r="{_NS_R}">{pr}'
-        f'<sheets>{"".join(sheet_entries)}</sheets>{workbook_extra}</workbook>'
+        f"<sheets>{''.join(sheet_entries)}</sheets>{workbook_extra}</workbook>"
     )
     parts["xl/_rels/workbook.xml.rels"] = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -356,11 +368,18 @@ def build(
     return zip_parts(parts, compression=compression)
 
 
-def zip_parts(parts: Mapping[str, bytes | str], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+def zip_parts(
+    parts: Mapping[str, bytes | str], *, compression: int = zipfile.ZIP_DEFLATED
+) -> bytes:
     """A zip of ``parts`` (name -> bytes or text), ``[Content_Types].xml`` first."""
     out = io.BytesIO()
     names = sorted(parts, key=lambda n: (n != "[Content_Types].xml", n))
-    with zipfile.ZipFile(out, "w", compression=compression, compresslevel=1 if compression == zipfile.ZIP_DEFLATED else None) as zf:
+    with zipfile.ZipFile(
+        out,
+        "w",
+        compression=compression,
+        compresslevel=1 if compression == zipfile.ZIP_DEFLATED else None,
+    ) as zf:
         for name in names:
             data = parts[name]
             zf.writestr(name, data.encode("utf-8") if isinstance(data, str) else data)

@@ -38,18 +38,51 @@ CASES: dict[str, list[str]] = {
     "solve-example": ["solve", EXAMPLE, "--json"],
     "solve-example-year2": ["solve", EXAMPLE, "--json", "--year", "2"],
     "solve-example-p80": [
-        "solve", EXAMPLE, "--json", "--probability", "0.8", "-n", "2048", "--seed", "11",
+        "solve",
+        EXAMPLE,
+        "--json",
+        "--probability",
+        "0.8",
+        "-n",
+        "2048",
+        "--seed",
+        "11",
     ],
     "simulate-example-sobol": ["simulate", EXAMPLE, "--json", "-n", "4096", "--seed", "20170401"],
     "simulate-example-random": [
-        "simulate", EXAMPLE, "--json", "-n", "3000", "--seed", "5", "--sampler", "random",
+        "simulate",
+        EXAMPLE,
+        "--json",
+        "-n",
+        "3000",
+        "--seed",
+        "5",
+        "--sampler",
+        "random",
     ],
     "simulate-example-lhs": [
-        "simulate", EXAMPLE, "--json", "-n", "2000", "--seed", "9", "--sampler", "lhs",
+        "simulate",
+        EXAMPLE,
+        "--json",
+        "-n",
+        "2000",
+        "--seed",
+        "9",
+        "--sampler",
+        "lhs",
     ],
     "score": [
-        "score", "--capital-service-capacity", "1.1", "--liquidity-days", "-12",
-        "--ie-margin", "-0.8%", "--distance-from-plan", "-0.5%", "--agency-vs-ceiling", "0.3",
+        "score",
+        "--capital-service-capacity",
+        "1.1",
+        "--liquidity-days",
+        "-12",
+        "--ie-margin",
+        "-0.8%",
+        "--distance-from-plan",
+        "-0.5%",
+        "--agency-vs-ceiling",
+        "0.3",
         "--json",
     ],
     "portfolio-national": ["portfolio", "--example", "national", "--json"],
@@ -61,7 +94,9 @@ CASES: dict[str, list[str]] = {
 
 def golden_path(name: str) -> Path:
     """The golden file of a case: plain JSON, gzipped for the national portfolio's outputs."""
-    return HERE / (f"{name}.json.gz" if "national" in name and "portfolio" not in name else f"{name}.json")
+    return HERE / (
+        f"{name}.json.gz" if "national" in name and "portfolio" not in name else f"{name}.json"
+    )
 
 
 def read_golden(name: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 a real NHS trust. The portfolio is calibrated only to published *sector* aggregates: trust
 counts by type, total income, planned CIP, non-recurrent share, deficits, STF pool, agency
 spend and ceilings (docs/domain.md §2.1, §3.2, §4.2, §5.1–5.6; "§" below refers to it).
-Individual trusts are random draws shaped to look like real ones (the acute worked example in :mod:`cipmodel.inputs.examples` is the
+Individual trusts are random draws shaped to look like real ones (the acute worked example in :mod:`cipmodel.examples` is the
 model for one trust's tables). Use it for sector-scale runs, demos, benchmarks and tests,
 never as evidence about a named organisation.
 
@@ -81,7 +81,8 @@ from typing import Any
 
 import numpy as np
 
-from cipmodel.engine.project import DRIVERS, LINES, PRICE, SIGN, VOLUME
+from cipmodel.engine.formulas import DRIVERS, line_growth, ramp_phase
+from cipmodel.engine.project import LINES, SIGN
 from cipmodel.inputs.records import Portfolio
 
 __all__ = [
@@ -101,46 +102,76 @@ TRUST_TYPES = ("acute", "specialist", "mental_health", "community", "ambulance")
 TYPE_MIX = {"acute": 137, "specialist": 17, "mental_health": 54, "community": 17, "ambulance": 10}
 """Trusts by type for 235 trusts: domain.md §5.1 suggested mix (acute 135–137, §5.5: 137)."""
 
-_PREFIX = {"acute": "SA", "specialist": "SS", "mental_health": "SM", "community": "SC",
-           "ambulance": "SE"}
-_LABEL = {"acute": "Acute", "specialist": "Specialist", "mental_health": "Mental Health",
-          "community": "Community", "ambulance": "Ambulance"}
+_PREFIX = {
+    "acute": "SA",
+    "specialist": "SS",
+    "mental_health": "SM",
+    "community": "SC",
+    "ambulance": "SE",
+}
+_LABEL = {
+    "acute": "Acute",
+    "specialist": "Specialist",
+    "mental_health": "Mental Health",
+    "community": "Community",
+    "ambulance": "Ambulance",
+}
 
 # ---------------------------------------------------------------------------------------
 # Calibration constants (see docs/national-portfolio.md for the sources).
 # ---------------------------------------------------------------------------------------
-DEEP_DEFICIT_ACUTE = 20          # §5.5: 20 of 22 Oct-2016 segment-4 trusts acute [V]
-DEEP_DEFICIT_MARGIN = -0.05      # "deficit > 5% of income" (§5.3) [V]
-FSM_TRUSTS = 12                  # §3.3: 12 in FSM in 2017/18, all acute [V]
-NOT_ACCEPTED_SHARE = 0.25        # §3.2: ~60 of 238 (>25%) [V]
+DEEP_DEFICIT_ACUTE = 20  # §5.5: 20 of 22 Oct-2016 segment-4 trusts acute [V]
+DEEP_DEFICIT_MARGIN = -0.05  # "deficit > 5% of income" (§5.3) [V]
+FSM_TRUSTS = 12  # §3.3: 12 in FSM in 2017/18, all acute [V]
+NOT_ACCEPTED_SHARE = 0.25  # §3.2: ~60 of 238 (>25%) [V]
 NOT_ACCEPTED_ACUTE_SHARE = 1 / 3  # §3.2: about 1 in 3 acute trusts [V]
-SECTOR_PRE_STF = -2_100_000.0   # §5.2: plan (£496m) post-STF less £1.6bn allocated [V-derived]
-SECTOR_CIP_PCT = 0.0425          # §4.2/§3.1: 4.2% required in 2017/18; plans 4–4.5% [V]
-NON_RECURRENT_SHARE = 0.275      # §4.2: 25–30% non-recurrent, "more than a quarter" [V]
-STF_GENERAL_POOL = 1_500_000.0   # §2.1: £1.5bn general, pro rata emergency services [V]
-STF_NON_ACUTE_POOL = 100_000.0   # §2.1/§2.4: £100m non-acute fund [V]
-AGENCY_PLANNED = 2_600_000.0     # §5.4: 2016/17 ~£2.9bn out, 2017/18 ~20% lower [V]
-AGENCY_CEILING = 2_450_000.0     # §5.4: sector ceiling ~£2.5bn [B]; 2016/17 plan £2.4bn [V]
+SECTOR_PRE_STF = -2_100_000.0  # §5.2: plan (£496m) post-STF less £1.6bn allocated [V-derived]
+SECTOR_CIP_PCT = 0.0425  # §4.2/§3.1: 4.2% required in 2017/18; plans 4–4.5% [V]
+NON_RECURRENT_SHARE = 0.275  # §4.2: 25–30% non-recurrent, "more than a quarter" [V]
+STF_GENERAL_POOL = 1_500_000.0  # §2.1: £1.5bn general, pro rata emergency services [V]
+STF_NON_ACUTE_POOL = 100_000.0  # §2.1/§2.4: £100m non-acute fund [V]
+AGENCY_PLANNED = 2_600_000.0  # §5.4: 2016/17 ~£2.9bn out, 2017/18 ~20% lower [V]
+AGENCY_CEILING = 2_450_000.0  # §5.4: sector ceiling ~£2.5bn [B]; 2016/17 plan £2.4bn [V]
 
 # Year-1 (2017/18) drivers: §4.3 (two-year tariff, 2% efficiency [B]; cost uplift ~2.1% [B]).
 _DRIVERS = {
     "tariff_uplift": 0.021,
     "efficiency_factor": 0.02,
-    "pay_award": 0.015,          # 1% Agenda for Change award + ~0.5% drift [B]
+    "pay_award": 0.015,  # 1% Agenda for Change award + ~0.5% drift [B]
     "non_pay_inflation": 0.02,
     "drug_inflation": 0.04,
 }
-_ACTIVITY = {"acute": 0.025, "specialist": 0.03, "mental_health": 0.02, "community": 0.02,
-             "ambulance": 0.03}
+_ACTIVITY = {
+    "acute": 0.025,
+    "specialist": 0.03,
+    "mental_health": 0.02,
+    "community": 0.02,
+    "ambulance": 0.03,
+}
 
 # Year-1 do-nothing operating income per trust [£000]: type mean and log-normal spread.
-_INCOME_MEAN = {"acute": 440_000.0, "specialist": 230_000.0, "mental_health": 190_000.0,
-                "community": 140_000.0, "ambulance": 240_000.0}
-_INCOME_SIGMA = {"acute": 0.50, "specialist": 0.40, "mental_health": 0.35, "community": 0.35,
-                 "ambulance": 0.25}
+_INCOME_MEAN = {
+    "acute": 440_000.0,
+    "specialist": 230_000.0,
+    "mental_health": 190_000.0,
+    "community": 140_000.0,
+    "ambulance": 240_000.0,
+}
+_INCOME_SIGMA = {
+    "acute": 0.50,
+    "specialist": 0.40,
+    "mental_health": 0.35,
+    "community": 0.35,
+    "ambulance": 0.25,
+}
 
-_INCOME_LINES = ("nhs_clinical", "other_clinical", "education_training", "research",
-                 "other_operating")
+_INCOME_LINES = (
+    "nhs_clinical",
+    "other_clinical",
+    "education_training",
+    "research",
+    "other_operating",
+)
 _INCOME_SHARE = {
     "acute": (0.86, 0.02, 0.05, 0.015, 0.055),
     "specialist": (0.78, 0.05, 0.04, 0.06, 0.07),
@@ -150,50 +181,111 @@ _INCOME_SHARE = {
 }
 # Operating expenditure mix: pay share; bank and agency as shares of pay (agency is reset
 # later to hit the sector total); drugs and clinical supplies as shares of opex.
-_PAY_SHARE = {"acute": 0.62, "specialist": 0.55, "mental_health": 0.76, "community": 0.72,
-              "ambulance": 0.74}
-_BANK_OF_PAY = {"acute": 0.045, "specialist": 0.03, "mental_health": 0.05, "community": 0.04,
-                "ambulance": 0.02}
-_AGENCY_OF_PAY = {"acute": 0.055, "specialist": 0.035, "mental_health": 0.06,
-                  "community": 0.045, "ambulance": 0.025}
-_DRUGS_OF_OPEX = {"acute": 0.11, "specialist": 0.18, "mental_health": 0.02, "community": 0.04,
-                  "ambulance": 0.01}
-_SUPPLIES_OF_OPEX = {"acute": 0.10, "specialist": 0.12, "mental_health": 0.03,
-                     "community": 0.06, "ambulance": 0.04}
+_PAY_SHARE = {
+    "acute": 0.62,
+    "specialist": 0.55,
+    "mental_health": 0.76,
+    "community": 0.72,
+    "ambulance": 0.74,
+}
+_BANK_OF_PAY = {
+    "acute": 0.045,
+    "specialist": 0.03,
+    "mental_health": 0.05,
+    "community": 0.04,
+    "ambulance": 0.02,
+}
+_AGENCY_OF_PAY = {
+    "acute": 0.055,
+    "specialist": 0.035,
+    "mental_health": 0.06,
+    "community": 0.045,
+    "ambulance": 0.025,
+}
+_DRUGS_OF_OPEX = {
+    "acute": 0.11,
+    "specialist": 0.18,
+    "mental_health": 0.02,
+    "community": 0.04,
+    "ambulance": 0.01,
+}
+_SUPPLIES_OF_OPEX = {
+    "acute": 0.10,
+    "specialist": 0.12,
+    "mental_health": 0.03,
+    "community": 0.06,
+    "ambulance": 0.04,
+}
 _OTHER_NON_PAY_MIN = 0.08
-_PFI_PROBABILITY = {"acute": 0.45, "specialist": 0.2, "mental_health": 0.25, "community": 0.1,
-                    "ambulance": 0.0}
-_DEPRECIATION = {"acute": (0.028, 0.040), "specialist": (0.035, 0.050),
-                 "mental_health": (0.020, 0.032), "community": (0.012, 0.024),
-                 "ambulance": (0.030, 0.045)}
+_PFI_PROBABILITY = {
+    "acute": 0.45,
+    "specialist": 0.2,
+    "mental_health": 0.25,
+    "community": 0.1,
+    "ambulance": 0.0,
+}
+_DEPRECIATION = {
+    "acute": (0.028, 0.040),
+    "specialist": (0.035, 0.050),
+    "mental_health": (0.020, 0.032),
+    "community": (0.012, 0.024),
+    "ambulance": (0.030, 0.045),
+}
 
 # Planned pre-STF margin (surplus / income). Acute (not deep deficit): a scaled Beta on
 # [lo, hi]; non-acute: normal (mean, sd) clipped to [-4%, 5%].
 _ACUTE_MARGIN = (-0.049, 0.03, 2.0, 2.0)
-_NON_ACUTE_MARGIN = {"specialist": (0.010, 0.016), "mental_health": (0.007, 0.013),
-                     "community": (0.010, 0.013), "ambulance": (0.008, 0.010)}
+_NON_ACUTE_MARGIN = {
+    "specialist": (0.010, 0.016),
+    "mental_health": (0.007, 0.013),
+    "community": (0.010, 0.013),
+    "ambulance": (0.008, 0.010),
+}
 # Planned CIP % of opex before the sector rescale: log-normal around these medians.
-_CIP_PCT = {"acute": 0.044, "specialist": 0.040, "mental_health": 0.036, "community": 0.036,
-            "ambulance": 0.034}
+_CIP_PCT = {
+    "acute": 0.044,
+    "specialist": 0.040,
+    "mental_health": 0.036,
+    "community": 0.036,
+    "ambulance": 0.034,
+}
 
 # Scheme counts: (typical, low, high), scaled by size^0.35.
-_SCHEME_COUNT = {"acute": (42, 25, 50), "specialist": (31, 20, 40),
-                 "mental_health": (36, 22, 45), "community": (29, 17, 38),
-                 "ambulance": (31, 20, 40)}
+_SCHEME_COUNT = {
+    "acute": (42, 25, 50),
+    "specialist": (31, 20, 40),
+    "mental_health": (36, 22, 45),
+    "community": (29, 17, 38),
+    "ambulance": (31, 20, 40),
+}
 _CATEGORIES = ("pay", "non_pay", "income")
-_CATEGORY_MIX = {"acute": (0.45, 0.38, 0.17), "specialist": (0.40, 0.42, 0.18),
-                 "mental_health": (0.55, 0.33, 0.12), "community": (0.53, 0.35, 0.12),
-                 "ambulance": (0.55, 0.35, 0.10)}
+_CATEGORY_MIX = {
+    "acute": (0.45, 0.38, 0.17),
+    "specialist": (0.40, 0.42, 0.18),
+    "mental_health": (0.55, 0.33, 0.12),
+    "community": (0.53, 0.35, 0.12),
+    "ambulance": (0.55, 0.35, 0.10),
+}
 _NR_CATEGORY_MIX = (0.35, 0.45, 0.20)
 # Emphasis of each target line within its category (times its size).
-_LINE_EMPHASIS = {"pay_substantive": 1.0, "pay_bank": 1.5, "pay_agency": 3.0, "drugs": 1.0,
-                  "clinical_supplies": 1.0, "pfi_unitary": 0.3, "other_non_pay": 1.2,
-                  "nhs_clinical": 0.05, "other_clinical": 2.0, "education_training": 0.3,
-                  "research": 0.5, "other_operating": 2.0}
-_LINE_CAP = 0.25                 # no line loses more than a quarter of itself in year 1
+_LINE_EMPHASIS = {
+    "pay_substantive": 1.0,
+    "pay_bank": 1.5,
+    "pay_agency": 3.0,
+    "drugs": 1.0,
+    "clinical_supplies": 1.0,
+    "pfi_unitary": 0.3,
+    "other_non_pay": 1.2,
+    "nhs_clinical": 0.05,
+    "other_clinical": 2.0,
+    "education_training": 0.3,
+    "research": 0.5,
+    "other_operating": 2.0,
+}
+_LINE_CAP = 0.25  # no line loses more than a quarter of itself in year 1
 _STAGES = ("delivered", "delivering", "qia_approved", "plan", "idea")
 _STAGE_MIX = (0.05, 0.22, 0.25, 0.30, 0.18)
-_STAGE_MIX_STRETCHED = (0.03, 0.15, 0.17, 0.30, 0.35)   # trusts planning CIP above 6%
+_STAGE_MIX_STRETCHED = (0.03, 0.15, 0.17, 0.30, 0.35)  # trusts planning CIP above 6%
 _RAGS = ("blue", "green", "amber", "red")
 _RAG_GIVEN_STAGE = {
     "delivered": (0.90, 0.10, 0.0, 0.0),
@@ -208,49 +300,96 @@ _RAMP_P = (0.25, 0.15, 0.20, 0.15, 0.10, 0.10, 0.05)  # 0..6 months
 
 _NAMES: dict[str, tuple[str, ...]] = {
     "pay_substantive": (
-        "E-rostering: nursing skill-mix review", "Job planning: consultant PAs",
-        "Corporate services restructure", "Outpatient template redesign",
-        "Length of stay: discharge to assess", "Admin and clerical review",
-        "Theatre productivity", "Clinical support skill mix", "Ward establishment review",
-        "Management cost reduction", "Seven-day service model redesign",
-        "Pharmacy skill mix", "Back-office shared service",
+        "E-rostering: nursing skill-mix review",
+        "Job planning: consultant PAs",
+        "Corporate services restructure",
+        "Outpatient template redesign",
+        "Length of stay: discharge to assess",
+        "Admin and clerical review",
+        "Theatre productivity",
+        "Clinical support skill mix",
+        "Ward establishment review",
+        "Management cost reduction",
+        "Seven-day service model redesign",
+        "Pharmacy skill mix",
+        "Back-office shared service",
     ),
-    "pay_bank": ("Bank rate harmonisation", "Sickness absence reduction",
-                 "Escalation bed closure", "Enhanced observation policy"),
-    "pay_agency": ("Medical agency to bank conversion", "Nursing agency cap enforcement",
-                   "Locum rate negotiation", "Agency off-framework elimination",
-                   "Substantive recruitment to hard-to-fill posts"),
-    "drugs": ("Biosimilar switching", "Medicines optimisation: homecare",
-              "Drug formulary review", "Generic switching"),
-    "clinical_supplies": ("Procurement: orthopaedic implants",
-                          "Procurement: consumables catalogue", "Pathology consolidation",
-                          "Blood products stock management", "Medical devices standardisation"),
+    "pay_bank": (
+        "Bank rate harmonisation",
+        "Sickness absence reduction",
+        "Escalation bed closure",
+        "Enhanced observation policy",
+    ),
+    "pay_agency": (
+        "Medical agency to bank conversion",
+        "Nursing agency cap enforcement",
+        "Locum rate negotiation",
+        "Agency off-framework elimination",
+        "Substantive recruitment to hard-to-fill posts",
+    ),
+    "drugs": (
+        "Biosimilar switching",
+        "Medicines optimisation: homecare",
+        "Drug formulary review",
+        "Generic switching",
+    ),
+    "clinical_supplies": (
+        "Procurement: orthopaedic implants",
+        "Procurement: consumables catalogue",
+        "Pathology consolidation",
+        "Blood products stock management",
+        "Medical devices standardisation",
+    ),
     "pfi_unitary": ("PFI contract variation review", "PFI soft services benchmarking"),
-    "other_non_pay": ("Energy: LED and building controls", "Estates rationalisation",
-                      "IT licence consolidation", "Courier and transport contract",
-                      "Print and postage: digital letters", "Clinical waste retender",
-                      "Catering contract review", "Insurance and leases review"),
-    "nhs_clinical": ("Clinical coding improvement", "Activity capture and counting",
-                     "Outpatient follow-up coding"),
-    "other_clinical": ("Private patient income", "Overseas visitor cost recovery",
-                       "Injury cost recovery"),
+    "other_non_pay": (
+        "Energy: LED and building controls",
+        "Estates rationalisation",
+        "IT licence consolidation",
+        "Courier and transport contract",
+        "Print and postage: digital letters",
+        "Clinical waste retender",
+        "Catering contract review",
+        "Insurance and leases review",
+    ),
+    "nhs_clinical": (
+        "Clinical coding improvement",
+        "Activity capture and counting",
+        "Outpatient follow-up coding",
+    ),
+    "other_clinical": (
+        "Private patient income",
+        "Overseas visitor cost recovery",
+        "Injury cost recovery",
+    ),
     "education_training": ("Education tariff recovery",),
     "research": ("Research overhead recovery", "Commercial trials income"),
-    "other_operating": ("Car parking tariff review", "Catering and retail income",
-                        "Services to other providers (trading)", "Estates lettings income"),
+    "other_operating": (
+        "Car parking tariff review",
+        "Catering and retail income",
+        "Services to other providers (trading)",
+        "Estates lettings income",
+    ),
 }
 _NR_NAMES: dict[str, tuple[str, ...]] = {
     "pay": ("Vacancy control (non-recurrent)", "Recruitment slippage (one-off)"),
-    "non_pay": ("Release of prior-year accruals", "VAT recovery (one-off)",
-                "Capital-to-revenue transfer (one-off)", "Provision release (one-off)"),
+    "non_pay": (
+        "Release of prior-year accruals",
+        "VAT recovery (one-off)",
+        "Capital-to-revenue transfer (one-off)",
+        "Provision release (one-off)",
+    ),
     "income": ("Land sale profit (one-off)", "One-off income settlement"),
 }
 _TYPE_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("mental_health", "pay_substantive"): ("Inpatient ward reconfiguration",
-                                           "Crisis team model review"),
+    ("mental_health", "pay_substantive"): (
+        "Inpatient ward reconfiguration",
+        "Crisis team model review",
+    ),
     ("mental_health", "other_non_pay"): ("Out-of-area placements reduction",),
-    ("community", "pay_substantive"): ("Community nursing caseload rostering",
-                                       "Integrated care team redesign"),
+    ("community", "pay_substantive"): (
+        "Community nursing caseload rostering",
+        "Integrated care team redesign",
+    ),
     ("ambulance", "pay_substantive"): ("Hear and treat / see and treat", "Shift pattern review"),
     ("ambulance", "other_non_pay"): ("Fleet maintenance contract", "Fuel procurement"),
 }
@@ -290,8 +429,9 @@ def _choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum((cum <= u[:, None]).sum(axis=1), probs.shape[1] - 1)
 
 
-def _weighted_pick(rng: np.random.Generator, idx: np.ndarray, weights: np.ndarray,
-                   k: int) -> np.ndarray:
+def _weighted_pick(
+    rng: np.random.Generator, idx: np.ndarray, weights: np.ndarray, k: int
+) -> np.ndarray:
     """``k`` of ``idx`` without replacement, probability proportional to ``weights``."""
     k = min(k, idx.size)
     if k <= 0:
@@ -300,20 +440,13 @@ def _weighted_pick(rng: np.random.Generator, idx: np.ndarray, weights: np.ndarra
     return idx[np.argsort(-keys, kind="stable")[:k]]
 
 
-def _phase(start: np.ndarray, ramp: np.ndarray) -> np.ndarray:
-    """(S, 12) share of a full month each scheme delivers in year 1 (as the engine does)."""
-    k = np.arange(12)[None, :] - start[:, None]
-    return np.clip((k + 1) / (ramp[:, None] + 1.0), 0.0, 1.0)
-
-
 def _growth(ti: np.ndarray) -> np.ndarray:
     """(T, L) year-1 growth of each line from the drivers (the engine's formula)."""
     drv = np.zeros((ti.size, len(DRIVERS)))
     for k, v in _DRIVERS.items():
         drv[:, DRIVERS.index(k)] = v
     drv[:, DRIVERS.index("activity_growth")] = _by_type(_ACTIVITY, ti)
-    act = drv[:, DRIVERS.index("activity_growth")]
-    return (1.0 + drv @ PRICE.T) * (1.0 + act[:, None] * VOLUME[None, :])
+    return line_growth(drv)
 
 
 def _floor1(x: np.ndarray) -> np.ndarray:
@@ -354,8 +487,9 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
     acute = types == "acute"
     acute_idx = np.flatnonzero(acute)
     codes = [f"{_PREFIX[t]}{k + 1:03d}" for t in TRUST_TYPES for k in range(counts[t])]
-    names = [f"Synthetic {_LABEL[t]} Trust {k + 1:03d}" for t in TRUST_TYPES
-             for k in range(counts[t])]
+    names = [
+        f"Synthetic {_LABEL[t]} Trust {k + 1:03d}" for t in TRUST_TYPES for k in range(counts[t])
+    ]
 
     # -- 1. income, margin, non-operating ---------------------------------------------
     inc = np.exp(np.clip(rng.normal(0.0, 1.0, n), -2.5, 2.5) * _by_type(_INCOME_SIGMA, ti))
@@ -367,8 +501,9 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
     shares = rng.gamma(shares * 400.0)
     inc_lines = inc[:, None] * shares / shares.sum(axis=1, keepdims=True)  # (T, 5) year 1
 
-    n_deep = min(int(round(DEEP_DEFICIT_ACUTE * counts["acute"] / TYPE_MIX["acute"])),
-                 acute_idx.size)
+    n_deep = min(
+        int(round(DEEP_DEFICIT_ACUTE * counts["acute"] / TYPE_MIX["acute"])), acute_idx.size
+    )
     deep = np.zeros(n, dtype=bool)
     deep[_weighted_pick(rng, acute_idx, inc[acute_idx], n_deep)] = True
     margin = np.empty(n)
@@ -401,9 +536,11 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
     fsm = np.zeros(n, dtype=bool)
     n_fsm = min(int(round(FSM_TRUSTS * n_deep / DEEP_DEFICIT_ACUTE)), n_deep)
     fsm[_weighted_pick(rng, np.flatnonzero(deep), -margin[deep], n_fsm)] = True
-    loan_rate = np.select([fsm, deep, deficit_acute], [rng.uniform(0.05, 0.06, n),
-                          rng.uniform(0.035, 0.05, n), rng.uniform(0.03, 0.035, n)],
-                          rng.uniform(0.015, 0.025, n))
+    loan_rate = np.select(
+        [fsm, deep, deficit_acute],
+        [rng.uniform(0.05, 0.06, n), rng.uniform(0.035, 0.05, n), rng.uniform(0.03, 0.035, n)],
+        rng.uniform(0.015, 0.025, n),
+    )
     pfi = rng.random(n) < _by_type(_PFI_PROBABILITY, ti)
     pfi_interest = np.where(pfi, inc * rng.uniform(0.008, 0.02, n), 0.0)
     pfi_capital = np.where(pfi, inc * rng.uniform(0.003, 0.008, n), 0.0)
@@ -426,12 +563,14 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
     cip = p * opex  # in-year CIP target (year 1) [£000]
 
     # shares of opex; other non-pay is the rest, kept at least _OTHER_NON_PAY_MIN
-    mix = np.stack([
-        np.clip(_by_type(_PAY_SHARE, ti) + rng.normal(0.0, 0.025, n), 0.45, 0.85),
-        _by_type(_DRUGS_OF_OPEX, ti) * np.exp(rng.normal(0.0, 0.2, n)),
-        _by_type(_SUPPLIES_OF_OPEX, ti) * np.exp(rng.normal(0.0, 0.2, n)),
-        np.where(pfi, rng.uniform(0.015, 0.04, n), 0.0),
-    ])
+    mix = np.stack(
+        [
+            np.clip(_by_type(_PAY_SHARE, ti) + rng.normal(0.0, 0.025, n), 0.45, 0.85),
+            _by_type(_DRUGS_OF_OPEX, ti) * np.exp(rng.normal(0.0, 0.2, n)),
+            _by_type(_SUPPLIES_OF_OPEX, ti) * np.exp(rng.normal(0.0, 0.2, n)),
+            np.where(pfi, rng.uniform(0.015, 0.04, n), 0.0),
+        ]
+    )
     mix *= np.minimum(1.0, (1.0 - _OTHER_NON_PAY_MIN) / mix.sum(axis=0))
     pay, drugs, supplies, pfi_unitary = opex * mix
     other_np = opex - pay - drugs - supplies - pfi_unitary
@@ -439,24 +578,32 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
     agency0 = pay * _by_type(_AGENCY_OF_PAY, ti) * np.exp(rng.normal(0.0, 0.35, n))
     agency0[deep] *= 1.3
     y1 = np.zeros((n, len(LINES)))  # year-1 do-nothing value of every line [£000]
-    for line, v in (("pay_bank", bank), ("pay_agency", agency0), ("drugs", drugs),
-                    ("clinical_supplies", supplies), ("pfi_unitary", pfi_unitary),
-                    ("other_non_pay", other_np)):
+    for line, v in (
+        ("pay_bank", bank),
+        ("pay_agency", agency0),
+        ("drugs", drugs),
+        ("clinical_supplies", supplies),
+        ("pfi_unitary", pfi_unitary),
+        ("other_non_pay", other_np),
+    ):
         y1[:, _L[line]] = v
     y1[:, _L["pay_substantive"]] = pay - bank - agency0
     for j, line in enumerate(_INCOME_LINES):
         y1[:, _L[line]] = inc_lines[:, j]
 
     # -- 3. schemes ---------------------------------------------------------------------
-    typical, lo_n, hi_n = (np.array([_SCHEME_COUNT[t][i] for t in TRUST_TYPES])[ti]
-                           for i in range(3))
+    typical, lo_n, hi_n = (
+        np.array([_SCHEME_COUNT[t][i] for t in TRUST_TYPES])[ti] for i in range(3)
+    )
     size = inc / _by_type(_INCOME_MEAN, ti)
-    n_sch = np.clip(np.round(typical * size ** 0.35 * np.exp(rng.normal(0.0, 0.12, n))),
-                    lo_n, hi_n).astype(int)
+    n_sch = np.clip(
+        np.round(typical * size**0.35 * np.exp(rng.normal(0.0, 0.12, n))), lo_n, hi_n
+    ).astype(int)
     n_nr = np.clip(np.round(n_sch * rng.uniform(0.12, 0.25, n)), 1, n_sch - 3).astype(int)
     nr_share = rng.beta(5.5, 14.5, n)
-    nr_share = np.clip(nr_share * NON_RECURRENT_SHARE * cip.sum() / (nr_share * cip).sum(),
-                       0.08, 0.45)
+    nr_share = np.clip(
+        nr_share * NON_RECURRENT_SHARE * cip.sum() / (nr_share * cip).sum(), 0.08, 0.45
+    )
     has_unid = rng.random(n) < np.where(deep | (p > 0.06), 0.9, 0.4)
     unid_share = np.where(has_unid, rng.uniform(0.05, 0.25, n), 0.0)
     unid_share[deep & has_unid] = rng.uniform(0.15, 0.30, (deep & has_unid).sum())
@@ -481,17 +628,19 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
     nr_lines = np.array([_L[_NR_LINE[c]] for c in _CATEGORIES])
     s_line[s_nr] = nr_lines[s_cat[s_nr]]
 
-    s_start = np.where(s_nr, rng.choice(12, n_s, p=_NR_START_MONTH_P),
-                       rng.choice(12, n_s, p=_START_MONTH_P))
+    s_start = np.where(
+        s_nr, rng.choice(12, n_s, p=_NR_START_MONTH_P), rng.choice(12, n_s, p=_START_MONTH_P)
+    )
     s_ramp = np.where(s_nr, 0, rng.choice(7, n_s, p=_RAMP_P))
-    f = _phase(s_start, s_ramp).sum(axis=1) / 12.0  # in-year share of the FYE
+    f = ramp_phase(s_start, s_ramp).sum(axis=1) / 12.0  # in-year share of the FYE
     w = np.exp(rng.normal(0.0, 0.8, n_s))
     target_rec = (1.0 - nr_share - unid_share) * cip
     target_nr = nr_share * cip
     den_rec = np.bincount(s_trust, w * f * ~s_nr, minlength=n)
     den_nr = np.bincount(s_trust, w * f * s_nr, minlength=n)
-    fye = w * np.where(s_nr, target_nr[s_trust] / den_nr[s_trust],
-                       target_rec[s_trust] / den_rec[s_trust])
+    fye = w * np.where(
+        s_nr, target_nr[s_trust] / den_nr[s_trust], target_rec[s_trust] / den_rec[s_trust]
+    )
 
     # keep every line's in-year cut under _LINE_CAP: move the largest schemes of a line
     # over it to the line of the same category with the most room (a handful of lines)
@@ -521,16 +670,19 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
     # unidentified balancing line (recurrent, red, from month 1, 4 or 7)
     u_idx = np.flatnonzero(unid_share > 0)
     u_start = rng.choice(np.array([0, 3, 6]), u_idx.size, p=(0.5, 0.3, 0.2))
-    u_f = _phase(u_start, np.zeros(u_idx.size, dtype=int)).sum(axis=1) / 12.0
+    u_f = ramp_phase(u_start, np.zeros(u_idx.size, dtype=int)).sum(axis=1) / 12.0
     u_fye = _round1(unid_share[u_idx] * cip[u_idx] / u_f)
     # on other non-pay (as in the worked example) unless that line has no room left
     u_pay = room[u_idx, _L["other_non_pay"]] < u_fye * u_f
 
     # monthly CIP per trust (exact, from the rounded FYEs) and in-year agency cut
     month_cip = np.zeros((n, 12))
-    np.add.at(month_cip, s_trust, _phase(s_start, s_ramp) * (fye / 12.0)[:, None])
-    np.add.at(month_cip, u_idx, _phase(u_start, np.zeros(u_idx.size, dtype=int))
-              * (u_fye / 12.0)[:, None])
+    np.add.at(month_cip, s_trust, ramp_phase(s_start, s_ramp) * (fye / 12.0)[:, None])
+    np.add.at(
+        month_cip,
+        u_idx,
+        ramp_phase(u_start, np.zeros(u_idx.size, dtype=int)) * (u_fye / 12.0)[:, None],
+    )
     agency_cut = np.bincount(s_trust, fye * f * (s_line == _L["pay_agency"]), minlength=n)
 
     # agency: planned (after CIP) scaled to the sector total, line = planned + cut
@@ -562,12 +714,16 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
     not_acc = np.zeros(n, dtype=bool)
     not_acc[_weighted_pick(rng, acute_idx, w_acute[acute_idx], n_na_acute)] = True
     other_idx = np.flatnonzero(~acute)
-    not_acc[_weighted_pick(rng, other_idx, np.where(deficit, 3.0, 1.0)[other_idx],
-                           n_na - n_na_acute)] = True
+    not_acc[
+        _weighted_pick(rng, other_idx, np.where(deficit, 3.0, 1.0)[other_idx], n_na - n_na_acute)
+    ] = True
     accepted = ~not_acc
     gap_acc = accepted & (rng.random(n) < 0.10)
-    gap = np.select([not_acc, gap_acc], [rng.uniform(0.008, 0.03, n) * opex,
-                                         rng.uniform(0.002, 0.01, n) * opex], 0.0)
+    gap = np.select(
+        [not_acc, gap_acc],
+        [rng.uniform(0.008, 0.03, n) * opex, rng.uniform(0.002, 0.01, n) * opex],
+        0.0,
+    )
     headroom = np.where(gap > 0, 0.0, rng.uniform(0.0, 0.001, n) * inc)
     ct_month = _floor1(month_surplus + (gap - headroom)[:, None] / 12.0 - 0.05)
     ct_target = _round1(ct_month.sum(axis=1))
@@ -581,54 +737,119 @@ def national_portfolio(seed: int = 2017, n_trusts: int = REFERENCE_TRUSTS) -> Po
         alloc[~acute] = STF_NON_ACUTE_POOL * scale * inc[~acute] / inc[~acute].sum()
     alloc = _round1(alloc)
     traj_q1 = rng.uniform(0.86, 0.92, n)
-    traj = np.minimum(traj_q1[:, None] + np.linspace(0.0, 1.0, 4)[None, :]
-                      * rng.uniform(0.01, 0.05, n)[:, None], 0.95)
+    traj = np.minimum(
+        traj_q1[:, None] + np.linspace(0.0, 1.0, 4)[None, :] * rng.uniform(0.01, 0.05, n)[:, None],
+        0.95,
+    )
     fc = np.clip(traj + rng.normal(-0.005, 0.015, (n, 4)), 0.80, 0.98)
     traj, fc = np.round(traj, 3), np.round(fc, 3)
 
     liq_days = np.select(
         [deep, deficit_acute, deficit],
-        [rng.uniform(-30.0, -12.0, n), np.clip(rng.normal(-10.0, 6.0, n), -28.0, 5.0),
-         np.clip(rng.normal(2.0, 6.0, n), -10.0, 15.0)],
+        [
+            rng.uniform(-30.0, -12.0, n),
+            np.clip(rng.normal(-10.0, 6.0, n), -28.0, 5.0),
+            np.clip(rng.normal(2.0, 6.0, n), -10.0, 15.0),
+        ],
         np.clip(rng.normal(15.0, 12.0, n), -5.0, 45.0),
     )
     wc = liq_days * opex / 360.0
     capex = dep * np.where(deficit, rng.uniform(0.6, 1.0, n), rng.uniform(0.9, 1.4, n))
-    principal = loans / np.where(deficit, rng.uniform(6.0, 15.0, n),
-                                 rng.uniform(5.0, 15.0, n)) + pfi_capital
+    principal = (
+        loans / np.where(deficit, rng.uniform(6.0, 15.0, n), rng.uniform(5.0, 15.0, n))
+        + pfi_capital
+    )
     stf = np.where(accepted, alloc, 0.0)
     cash_need = -(plan_surplus + stf + dep - capex - principal)
     drawdown = np.where(deficit & (cash_need > 0), cash_need * rng.uniform(0.9, 1.1, n), 0.0)
 
     # -- build the tables --------------------------------------------------------------
     return _assemble(
-        codes=codes, names=names, types=types, fsm=fsm, ceiling=ceiling,
-        base_vals=base_vals, s_trust=s_trust, s_cat=s_cat, s_line=s_line, s_start=s_start,
-        s_ramp=s_ramp, s_nr=s_nr, s_stage=s_stage, s_rag=s_rag, fye=fye, name_u=name_u,
-        u_idx=u_idx, u_start=u_start, u_fye=u_fye, u_pay=u_pay, ct_month=ct_month,
-        ct_target=ct_target, accepted=accepted, alloc=alloc, traj=traj, fc=fc, cash=_round1(cash),
-        wc=_round1(wc), loans=_round1(loans), drawdown=_round1(drawdown),
-        principal=_round1(principal), capex=_round1(capex), ti=ti,
+        codes=codes,
+        names=names,
+        types=types,
+        fsm=fsm,
+        ceiling=ceiling,
+        base_vals=base_vals,
+        s_trust=s_trust,
+        s_cat=s_cat,
+        s_line=s_line,
+        s_start=s_start,
+        s_ramp=s_ramp,
+        s_nr=s_nr,
+        s_stage=s_stage,
+        s_rag=s_rag,
+        fye=fye,
+        name_u=name_u,
+        u_idx=u_idx,
+        u_start=u_start,
+        u_fye=u_fye,
+        u_pay=u_pay,
+        ct_month=ct_month,
+        ct_target=ct_target,
+        accepted=accepted,
+        alloc=alloc,
+        traj=traj,
+        fc=fc,
+        cash=_round1(cash),
+        wc=_round1(wc),
+        loans=_round1(loans),
+        drawdown=_round1(drawdown),
+        principal=_round1(principal),
+        capex=_round1(capex),
+        ti=ti,
     )
 
 
-def _assemble(*, codes: list[str], names: list[str], types: np.ndarray, fsm: np.ndarray,
-              ceiling: np.ndarray, base_vals: np.ndarray, s_trust: np.ndarray,
-              s_cat: np.ndarray, s_line: np.ndarray, s_start: np.ndarray, s_ramp: np.ndarray,
-              s_nr: np.ndarray, s_stage: np.ndarray, s_rag: np.ndarray, fye: np.ndarray,
-              name_u: np.ndarray, u_idx: np.ndarray, u_start: np.ndarray, u_fye: np.ndarray,
-              u_pay: np.ndarray,
-              ct_month: np.ndarray, ct_target: np.ndarray, accepted: np.ndarray,
-              alloc: np.ndarray, traj: np.ndarray, fc: np.ndarray, cash: np.ndarray,
-              wc: np.ndarray, loans: np.ndarray, drawdown: np.ndarray, principal: np.ndarray,
-              capex: np.ndarray, ti: np.ndarray) -> Portfolio:
+def _assemble(
+    *,
+    codes: list[str],
+    names: list[str],
+    types: np.ndarray,
+    fsm: np.ndarray,
+    ceiling: np.ndarray,
+    base_vals: np.ndarray,
+    s_trust: np.ndarray,
+    s_cat: np.ndarray,
+    s_line: np.ndarray,
+    s_start: np.ndarray,
+    s_ramp: np.ndarray,
+    s_nr: np.ndarray,
+    s_stage: np.ndarray,
+    s_rag: np.ndarray,
+    fye: np.ndarray,
+    name_u: np.ndarray,
+    u_idx: np.ndarray,
+    u_start: np.ndarray,
+    u_fye: np.ndarray,
+    u_pay: np.ndarray,
+    ct_month: np.ndarray,
+    ct_target: np.ndarray,
+    accepted: np.ndarray,
+    alloc: np.ndarray,
+    traj: np.ndarray,
+    fc: np.ndarray,
+    cash: np.ndarray,
+    wc: np.ndarray,
+    loans: np.ndarray,
+    drawdown: np.ndarray,
+    principal: np.ndarray,
+    capex: np.ndarray,
+    ti: np.ndarray,
+) -> Portfolio:
     """Plain dicts from the arrays, then one validated Portfolio."""
     n = len(codes)
     types_l = types.tolist()
     trusts = [
-        {"trust_code": codes[i], "name": names[i], "trust_type": types_l[i],
-         "financial_year": FINANCIAL_YEAR, "horizon_years": 1,
-         "agency_ceiling": float(ceiling[i]), "financial_special_measures": bool(fsm[i])}
+        {
+            "trust_code": codes[i],
+            "name": names[i],
+            "trust_type": types_l[i],
+            "financial_year": FINANCIAL_YEAR,
+            "horizon_years": 1,
+            "agency_ceiling": float(ceiling[i]),
+            "financial_special_measures": bool(fsm[i]),
+        }
         for i in range(n)
     ]
     income: list[dict[str, Any]] = []
@@ -659,57 +880,86 @@ def _assemble(*, codes: list[str], names: list[str], types: np.ndarray, fsm: np.
         counter[i, c] += 1
         cat = _CATEGORIES[c]
         pool = _NR_NAMES[cat] if snr[k] else line_names[tis[i]][line]
-        cip.append({
-            "trust_code": codes[i],
-            "scheme_id": f"{cat_prefix[c]}{counter[i, c]:02d}",
-            "name": pool[int(su[k] * len(pool))],
-            "category": cat,
-            "target_line": LINES[line],
-            "value_fye": sf[k],
-            "start_month": ss[k] + 1,
-            "ramp_months": sr[k],
-            "recurrent": not snr[k],
-            "stage": _STAGES[sst[k]],
-            "rag": _RAGS[srag[k]],
-        })
-    for i, start, v, on_pay in zip(u_idx.tolist(), u_start.tolist(), u_fye.tolist(),
-                                   u_pay.tolist(), strict=True):
-        cip.append({
-            "trust_code": codes[i], "scheme_id": "U01",
-            "name": "Unidentified CIP (balancing line)",
-            "category": "pay" if on_pay else "non_pay",
-            "target_line": "pay_substantive" if on_pay else "other_non_pay",
-            "value_fye": v, "start_month": start + 1,
-            "ramp_months": 0, "recurrent": True, "stage": "unidentified", "rag": "red",
-        })
+        cip.append(
+            {
+                "trust_code": codes[i],
+                "scheme_id": f"{cat_prefix[c]}{counter[i, c]:02d}",
+                "name": pool[int(su[k] * len(pool))],
+                "category": cat,
+                "target_line": LINES[line],
+                "value_fye": sf[k],
+                "start_month": ss[k] + 1,
+                "ramp_months": sr[k],
+                "recurrent": not snr[k],
+                "stage": _STAGES[sst[k]],
+                "rag": _RAGS[srag[k]],
+            }
+        )
+    for i, start, v, on_pay in zip(
+        u_idx.tolist(), u_start.tolist(), u_fye.tolist(), u_pay.tolist(), strict=True
+    ):
+        cip.append(
+            {
+                "trust_code": codes[i],
+                "scheme_id": "U01",
+                "name": "Unidentified CIP (balancing line)",
+                "category": "pay" if on_pay else "non_pay",
+                "target_line": "pay_substantive" if on_pay else "other_non_pay",
+                "value_fye": v,
+                "start_month": start + 1,
+                "ramp_months": 0,
+                "recurrent": True,
+                "stage": "unidentified",
+                "rag": "red",
+            }
+        )
 
     ctm = ct_month.tolist()
     control_total = [
-        {"trust_code": codes[i], "year": 1, "target_pre_stf": float(ct_target[i]),
-         "accepted": bool(accepted[i]), "month": tuple(ctm[i])}
+        {
+            "trust_code": codes[i],
+            "year": 1,
+            "target_pre_stf": float(ct_target[i]),
+            "accepted": bool(accepted[i]),
+            "month": tuple(ctm[i]),
+        }
         for i in range(n)
     ]
     traj_l, fc_l = traj.tolist(), fc.tolist()
     funding = [
-        {"trust_code": codes[i], "allocation": float(alloc[i]),
-         "ae_applies": types_l[i] == "acute",
-         "ae_trajectory": tuple(traj_l[i]) if types_l[i] == "acute" else None,
-         "ae_forecast": tuple(fc_l[i]) if types_l[i] == "acute" else None}
+        {
+            "trust_code": codes[i],
+            "allocation": float(alloc[i]),
+            "ae_applies": types_l[i] == "acute",
+            "ae_trajectory": tuple(traj_l[i]) if types_l[i] == "acute" else None,
+            "ae_forecast": tuple(fc_l[i]) if types_l[i] == "acute" else None,
+        }
         for i in range(n)
     ]
     financing = [
-        {"trust_code": codes[i], "opening_cash": float(cash[i]),
-         "opening_working_capital": float(wc[i]), "opening_loans": float(loans[i]),
-         "loan_drawdown": float(drawdown[i]), "principal_repayment": float(principal[i]),
-         "capital_expenditure": float(capex[i])}
+        {
+            "trust_code": codes[i],
+            "opening_cash": float(cash[i]),
+            "opening_working_capital": float(wc[i]),
+            "opening_loans": float(loans[i]),
+            "loan_drawdown": float(drawdown[i]),
+            "principal_repayment": float(principal[i]),
+            "capital_expenditure": float(capex[i]),
+        }
         for i in range(n)
     ]
     act = _by_type(_ACTIVITY, ti).tolist()
     drivers = [
-        {"trust_code": codes[i], "year": 1, **_DRIVERS, "activity_growth": act[i]}
-        for i in range(n)
+        {"trust_code": codes[i], "year": 1, **_DRIVERS, "activity_growth": act[i]} for i in range(n)
     ]
     return Portfolio(
-        trusts=trusts, income=income, costs=costs, cip=cip, control_total=control_total,
-        funding=funding, financing=financing, drivers=drivers, name=NAME,
+        trusts=trusts,
+        income=income,
+        costs=costs,
+        cip=cip,
+        control_total=control_total,
+        funding=funding,
+        financing=financing,
+        drivers=drivers,
+        name=NAME,
     )
