@@ -17,9 +17,9 @@ maps the sub-packages (the layers) this API is drawn from.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cipmodel.lazy import lazy_exports
 from cipmodel.version import __version__
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from cipmodel.report import plots as plot
     from cipmodel.results.run import RunResult, run_plan
 
-#: Public name -> the module that defines it (``plot`` is a module).
+#: Public name -> the module that defines it (``plot`` is the plotting module itself).
 _EXPORTS: dict[str, str] = {
     "Assessment": "cipmodel.engine.assess",
     "CipModelError": "cipmodel.errors",
@@ -70,8 +70,8 @@ _EXPORTS: dict[str, str] = {
     "score": "cipmodel.regime.score",
     "solve_cip": "cipmodel.engine.solve",
     "write_template": "cipmodel.io.workbook",
+    "plot": "cipmodel.report.plots:module",
 }
-_MODULES: dict[str, str] = {"plot": "cipmodel.report.plots"}
 
 __all__ = [
     "Assessment",
@@ -103,19 +103,4 @@ __all__ = [
     "write_template",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name on first use and keep it in the module namespace."""
-    if name in _MODULES:
-        value = importlib.import_module(_MODULES[name])
-    elif name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    else:
-        msg = f"module 'cipmodel' has no attribute {name!r}"
-        raise AttributeError(msg)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -25,12 +25,13 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from cipmodel.errors import Problem, ValidationError
 from cipmodel.inputs.schema import MISSING, Table, load_schema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Source",
@@ -268,6 +269,8 @@ class Portfolio:
                     for col in cols:
                         row[col.name] = None if value is None else value[col.index]
             rows.append(row)
+        import pandas as pd  # only when a table is asked for: reading a plan needs no pandas
+
         return pd.DataFrame(rows, columns=[f.name for f in tbl.fields])
 
     def subset(self, codes: Iterable[str]) -> Portfolio:

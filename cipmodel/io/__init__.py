@@ -15,20 +15,41 @@
 * :func:`atomic_write`: the all-or-nothing file write every writer uses.
 """
 
-from cipmodel.io.atomic import atomic_write
-from cipmodel.io.results_workbook import (
-    InPlaceRefused,
-    in_place_losses,
-    write_in_place,
-    write_results_workbook,
-)
-from cipmodel.io.workbook import (
-    read_plan,
-    read_plan_with_notes,
-    workbooks_equal,
-    write_results,
-    write_template,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cipmodel.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from cipmodel.io.atomic import atomic_write
+    from cipmodel.io.results_workbook import (
+        InPlaceRefused,
+        in_place_losses,
+        write_in_place,
+        write_results_workbook,
+    )
+    from cipmodel.io.workbook import (
+        read_plan,
+        read_plan_with_notes,
+        workbooks_equal,
+        write_results,
+        write_template,
+    )
+
+#: Public name -> the module that defines it; imported on first use.
+_EXPORTS: dict[str, str] = {
+    "InPlaceRefused": "cipmodel.io.results_workbook",
+    "atomic_write": "cipmodel.io.atomic",
+    "in_place_losses": "cipmodel.io.results_workbook",
+    "read_plan": "cipmodel.io.workbook",
+    "read_plan_with_notes": "cipmodel.io.workbook",
+    "workbooks_equal": "cipmodel.io.workbook",
+    "write_in_place": "cipmodel.io.results_workbook",
+    "write_results": "cipmodel.io.workbook",
+    "write_results_workbook": "cipmodel.io.results_workbook",
+    "write_template": "cipmodel.io.workbook",
+}
 
 __all__ = [
     "InPlaceRefused",
@@ -42,3 +63,5 @@ __all__ = [
     "write_results_workbook",
     "write_template",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -53,11 +53,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import defusedxml.sax
 import openpyxl.xml
-import pandas as pd
 from defusedxml import DefusedXmlException
 from openpyxl import Workbook, load_workbook
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
@@ -76,6 +75,9 @@ from cipmodel.errors import CipModelError, Problem, ValidationError, WorkbookErr
 from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, Source
 from cipmodel.inputs.schema import Field, Table, load_schema
 from cipmodel.io.atomic import atomic_write, check_writable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "read_plan",
@@ -1463,6 +1465,8 @@ def _write_readme(ws: Any) -> None:
 
 def _cell_python(value: Any) -> Any:
     """A DataFrame value as a plain Python value for openpyxl (None for NA)."""
+    import pandas as pd  # writers only: reading a plan needs no pandas
+
     if value is None:
         return None
     if isinstance(value, pd.Timestamp):
@@ -1492,6 +1496,8 @@ def _result_format(header: str) -> str | None:
 
 def _write_frame(ws: Any, frame: pd.DataFrame) -> None:
     """A result sheet: bold header, one row per DataFrame row, index as leading columns."""
+    import pandas as pd  # writers only: reading a plan needs no pandas
+
     df = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
     headers = [
         " / ".join(str(x) for x in col) if isinstance(col, tuple) else str(col)

@@ -12,23 +12,48 @@ The public API:
 ``docs/simulation.md`` describes the model, the priors and what is exact and approximate.
 """
 
-from cipmodel.montecarlo.priors import (
-    AEShock,
-    Priors,
-    ShareDist,
-    Shock,
-    SimulationError,
-    load_priors,
-    nearest_correlation,
-)
-from cipmodel.montecarlo.simulation import (
-    DEFAULT_DRAWS,
-    DEFAULT_SAMPLER,
-    MAX_DRAWS,
-    SimulationResult,
-    simulate,
-)
-from cipmodel.montecarlo.solve import ProbabilitySolveResult, solve_probability
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cipmodel.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from cipmodel.montecarlo.priors import (
+        AEShock,
+        Priors,
+        ShareDist,
+        Shock,
+        SimulationError,
+        load_priors,
+        nearest_correlation,
+    )
+    from cipmodel.montecarlo.simulation import (
+        DEFAULT_DRAWS,
+        DEFAULT_SAMPLER,
+        MAX_DRAWS,
+        SimulationResult,
+        simulate,
+    )
+    from cipmodel.montecarlo.solve import ProbabilitySolveResult, solve_probability
+
+#: Public name -> the module that defines it; imported on first use.
+_EXPORTS: dict[str, str] = {
+    "AEShock": "cipmodel.montecarlo.priors",
+    "DEFAULT_DRAWS": "cipmodel.montecarlo.simulation",
+    "DEFAULT_SAMPLER": "cipmodel.montecarlo.simulation",
+    "MAX_DRAWS": "cipmodel.montecarlo.simulation",
+    "Priors": "cipmodel.montecarlo.priors",
+    "ProbabilitySolveResult": "cipmodel.montecarlo.solve",
+    "ShareDist": "cipmodel.montecarlo.priors",
+    "Shock": "cipmodel.montecarlo.priors",
+    "SimulationError": "cipmodel.montecarlo.priors",
+    "SimulationResult": "cipmodel.montecarlo.simulation",
+    "load_priors": "cipmodel.montecarlo.priors",
+    "nearest_correlation": "cipmodel.montecarlo.priors",
+    "simulate": "cipmodel.montecarlo.simulation",
+    "solve_probability": "cipmodel.montecarlo.solve",
+}
 
 __all__ = [
     "AEShock",
@@ -46,3 +71,5 @@ __all__ = [
     "simulate",
     "solve_probability",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
