@@ -91,7 +91,9 @@ def test_layers_contract_is_kept() -> None:
     """import-linter: each layer imports only the layers below it (pyproject.toml)."""
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     if exe is None:
-        pytest.fail("import-linter is not installed: it is in the test extras (pip install -e '.[test]')")
+        pytest.fail(
+            "import-linter is not installed: it is in the test extras (pip install -e '.[test]')"
+        )
     done = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
