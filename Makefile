@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo       run the bundled example (an acute trust asked for an 11% CIP)"
 	@echo "make test       run the whole test suite (LibreOffice checks skip if soffice is missing)"
-	@echo "make lint       ruff"
+	@echo "make lint       ruff check, ruff format --check, mypy (make test runs it first)"
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make templates  regenerate templates/*.xlsx from the code"
 	@echo "make fuzz-long  the long fuzz run (50,000 hostile and broken inputs)"
@@ -32,11 +32,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/cipmodel demo --out demo-output --force
 
-test: $(VENV)/.installed-test
+# The whole check: style (ruff), types (mypy), then the suite (which also runs the
+# import-linter layers contract and the architecture checks in tests/test_architecture.py).
+test: lint $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
