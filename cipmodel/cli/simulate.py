@@ -21,6 +21,7 @@ from cipmodel.cli.options import (
     check_draw_cap,
     check_output_path,
     load,
+    plan_argument,
     simulation_options,
     write_results,
 )
@@ -48,7 +49,7 @@ def _progress_bar(work: int, total: int) -> tuple[Callable[[int, int], None] | N
 
 
 @click.command(cls=Command)
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@plan_argument
 @simulation_options
 @click.option(
     "--chunk-size",
@@ -84,6 +85,7 @@ def _progress_bar(work: int, total: int) -> tuple[Callable[[int, int], None] | N
 @click.option(
     "--force", is_flag=True, help="Replace the output file if it exists (never the input)."
 )
+# the rule-pack options of rules_options, in the order this command's help has always shown
 @click.option(
     "--catch-up/--no-catch-up",
     "catch_up",
