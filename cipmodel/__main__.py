@@ -1,6 +1,6 @@
 """``python -m cipmodel``."""
 
-from cipmodel.cli.main import main
+from cipmodel.cli import main
 
 if __name__ == "__main__":
     main()

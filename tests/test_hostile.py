@@ -42,7 +42,7 @@ from fuzz.hostile import (  # noqa: E402
 )
 from fuzz.xlsx import read_parts  # noqa: E402
 
-from cipmodel.cli.main import cli  # noqa: E402
+from cipmodel.cli import cli  # noqa: E402
 from cipmodel.examples import example_portfolio  # noqa: E402
 from cipmodel.io import read_plan, write_template  # noqa: E402
 

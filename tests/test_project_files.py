@@ -47,6 +47,6 @@ def test_public_api_is_sorted_and_importable() -> None:
 
 def test_cli_reference_is_current() -> None:
     """docs/cli.md is generated from the commands' help and up to date."""
-    from cipmodel.cli.main import cli_reference
+    from cipmodel.cli.reference import cli_reference
 
     assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == cli_reference()

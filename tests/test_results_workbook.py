@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image
 
-from cipmodel.cli.main import cli
+from cipmodel.cli import cli
 from cipmodel.errors import WorkbookError
 from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import Portfolio

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from fuzz.harness import strict_json
 from fuzz.hostile import HOSTILE, RUN, RUN_REFUSED, edge_plan
 
-from cipmodel.cli.main import cli
+from cipmodel.cli import cli
 from cipmodel.errors import CipModelError, ValidationError
 from cipmodel.inputs.records import Trust
 from cipmodel.inputs.schema import load_schema

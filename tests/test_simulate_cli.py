@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from cipmodel.cli.main import cli
+from cipmodel.cli import cli
 from cipmodel.io.workbook import read_plan
 
 

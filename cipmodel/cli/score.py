@@ -1,7 +1,9 @@
 """``cipmodel score``: the SOF finance and use of resources score from five metric values.
 
-The command only parses, calls :func:`cipmodel.regime.score.score` and formats. Register it in the
-main group with ``cli.add_command(score)``.
+The command only parses, calls :func:`cipmodel.regime.score.score` (imported when the command
+runs) and formats. A rule-pack or data error goes through the command line's one error mapping
+(:mod:`cipmodel.cli.errors`): ``Error: ...`` on stderr, exit code 2, with the places of a
+validation error shown as the command's options.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import json
 import math
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from cipmodel.cli.errors import Command
 from cipmodel.errors import CipModelError, ValidationError
-from cipmodel.regime.score import ScoreResult
-from cipmodel.regime.score import score as score_values
+
+if TYPE_CHECKING:
+    from cipmodel.regime.score import ScoreResult
 
 __all__ = ["MetricValue", "score"]
 
@@ -115,12 +119,6 @@ _OPTION_OF = {
 }
 
 
-class _DataError(click.ClickException):
-    """A data or rule-pack error: message on stderr, exit code 2."""
-
-    exit_code = 2
-
-
 def _format_value(kind: str, value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -152,14 +150,12 @@ def _human(result: ScoreResult) -> str:
     return "\n".join(lines)
 
 
-def _message(exc: CipModelError) -> str:
-    """The error's message, with API field names shown as the command's options."""
-    if isinstance(exc, ValidationError):
-        return "\n".join(f"{_OPTION_OF.get(p.place, p.place)}: {p.message}" for p in exc.problems)
-    return str(exc)
+def _options_named(exc: ValidationError) -> str:
+    """A validation error's problems, with API field names shown as the command's options."""
+    return "\n".join(f"{_OPTION_OF.get(p.place, p.place)}: {p.message}" for p in exc.problems)
 
 
-@click.command("score")
+@click.command("score", cls=Command)
 @click.option(
     "--capital-service-capacity",
     type=MetricValue("times"),
@@ -240,6 +236,8 @@ def score(
       cipmodel score --capital-service-capacity 2.6 --liquidity-days 30.6 \\
         --ie-margin 8.46% --distance-from-plan 8.4% --agency-vs-ceiling -55.96%
     """
+    from cipmodel.regime.score import score as score_values
+
     given = {
         "capital_service_capacity": capital_service_capacity,
         "liquidity_days": liquidity_days,
@@ -256,8 +254,8 @@ def score(
             planned_surplus=planned_surplus,
             financial_special_measures=financial_special_measures,
         )
-    except CipModelError as exc:
-        raise _DataError(_message(exc)) from None
+    except ValidationError as exc:
+        raise CipModelError(_options_named(exc)) from None
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:

@@ -28,7 +28,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from cipmodel.cli.main import cli
+from cipmodel.cli import cli
 from cipmodel.errors import CipModelError, ValidationError, WorkbookError
 from cipmodel.inputs.records import Portfolio
 from cipmodel.io import read_plan

@@ -1,0 +1,149 @@
+"""Options, arguments and steps shared by several commands.
+
+* :data:`plan_argument`, :func:`rules_options`, :func:`simulation_options`;
+* :func:`check_output_path`, :func:`load`, :func:`write_results`.
+
+Only click and the standard library are imported here at module level: ``cipmodel --help``
+builds every command, so the command modules (and this one) must stay light. The simulation
+defaults are therefore written out here; ``tests/test_cli_startup.py`` checks them against
+:mod:`cipmodel.montecarlo`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = [
+    "DEFAULT_DRAWS",
+    "DEFAULT_SAMPLER",
+    "MAX_DRAWS",
+    "SAMPLER_NAMES",
+    "check_draw_cap",
+    "check_output_path",
+    "load",
+    "plan_argument",
+    "rules_options",
+    "simulation_options",
+    "write_results",
+]
+
+#: The sampling designs of :data:`cipmodel.montecarlo.samplers.SAMPLERS`, sorted.
+SAMPLER_NAMES = ("lhs", "random", "sobol")
+#: :data:`cipmodel.montecarlo.simulation.DEFAULT_DRAWS` (2**14: balanced for Sobol').
+DEFAULT_DRAWS = 16_384
+#: :data:`cipmodel.montecarlo.simulation.DEFAULT_SAMPLER`.
+DEFAULT_SAMPLER = "sobol"
+#: :data:`cipmodel.montecarlo.simulation.MAX_DRAWS`: refused above this without --allow-large.
+MAX_DRAWS = 10_000_000
+
+plan_argument = click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+def rules_options(fn: Any) -> Any:
+    """--funding-rules, --sof-rules and --catch-up/--no-catch-up, shared by commands."""
+    fn = click.option(
+        "--catch-up/--no-catch-up",
+        "catch_up",
+        default=None,
+        help="Release withheld STF/PSF at year end if the control total is met (default: the pack's setting).",
+    )(fn)
+    fn = click.option(
+        "--sof-rules",
+        default="sof-2016",
+        show_default=True,
+        help="SOF rule pack: name, name:variant or path.",
+    )(fn)
+    fn = click.option(
+        "--funding-rules",
+        default=None,
+        help="STF/PSF rule pack (default: the plan's financial year).",
+    )(fn)
+    return fn
+
+
+def simulation_options(fn: Any) -> Any:
+    """Options shared by ``simulate`` and ``solve --probability``."""
+    fn = click.option("--allow-large", is_flag=True, help=f"Allow more than {MAX_DRAWS:,} draws.")(
+        fn
+    )
+    fn = click.option(
+        "--no-uncertainty",
+        is_flag=True,
+        help="Switch every uncertainty off (each draw reproduces the plan run).",
+    )(fn)
+    fn = click.option(
+        "--priors",
+        default="priors-2017",
+        show_default=True,
+        help="Priors rule pack: name, name:variant (e.g. priors-2017:tracker) or path.",
+    )(fn)
+    fn = click.option(
+        "--sampler",
+        type=click.Choice(SAMPLER_NAMES),
+        default=DEFAULT_SAMPLER,
+        show_default=True,
+        help="Sampling design on the unit hypercube.",
+    )(fn)
+    fn = click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Random seed (default: a fresh one, printed in the provenance).",
+    )(fn)
+    fn = click.option(
+        "-n",
+        "--draws",
+        type=click.IntRange(min=1),
+        default=DEFAULT_DRAWS,
+        show_default=True,
+        help=f"Number of draws (at most {MAX_DRAWS:,} without --allow-large).",
+    )(fn)
+    return fn
+
+
+def check_draw_cap(draws: int, allow_large: bool) -> None:
+    """Refuse more than :data:`MAX_DRAWS` draws unless --allow-large is given."""
+    if draws > MAX_DRAWS and not allow_large:
+        raise click.BadParameter(
+            f"{draws:,} draws is more than {MAX_DRAWS:,}: add --allow-large if you mean it",
+            param_hint="-n/--draws",
+        )
+
+
+def check_output_path(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
+    """Check an output path: never an input file; an existing file only with --force."""
+    for src in inputs:
+        if out.exists() and src.exists() and out.resolve() == src.resolve():
+            raise click.UsageError(
+                f"{out} is the input file: results are written to a new file (choose another -o)"
+            )
+    if out.exists() and not force:
+        raise click.UsageError(f"{out} already exists: choose another name or add --force")
+    if out.suffix.lower() != ".xlsx":
+        raise click.UsageError(f"{out}: results are written as .xlsx")
+    return out
+
+
+def load(plan: Path) -> tuple[Any, dict[str, Any]]:
+    """A plan workbook or scenario file: the portfolio and its provenance entries."""
+    from cipmodel.io.plan import load_plan
+
+    return load_plan(plan)
+
+
+def write_results(
+    output: Path,
+    result: Any,
+    force: bool,
+    extra: dict[str, Any] | None = None,
+    simulation: Any = None,
+) -> None:
+    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines, charts)."""
+    from cipmodel.io.results_workbook import write_results_workbook
+
+    write_results_workbook(
+        output, result, overwrite=force, simulation=simulation, extra_sheets=extra
+    )

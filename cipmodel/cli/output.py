@@ -1,0 +1,210 @@
+"""Terminal output of a plan run and a simulation (money in £000, rates as percentages).
+
+Both read the result's ``to_dict()`` (the ``--json`` contract), so what the screen shows is
+what the JSON holds. One trust gets a detailed block; several get one line each.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+from cipmodel.calendar import QUARTERS
+from cipmodel.formatting import money, pct
+
+__all__ = ["print_run", "print_simulation"]
+
+
+def print_run(result: Any) -> None:
+    """A plan run (:class:`~cipmodel.results.run.RunResult`) on the terminal."""
+    d = result.to_dict()
+    many = len(d["trusts"]) > 1
+    if many:
+        click.echo(
+            f"{'trust':<8} {'control total':>14} {'forecast':>12} {'variance':>10} {'met':>4} "
+            f"{'CIP plan':>9} {'needed':>8}  band"
+        )
+    for t in d["trusts"]:
+        if many:
+            _run_row(t)
+        else:
+            _run_block(t)
+    if many:
+        met = sum(1 for t in d["trusts"] if t["control_total"]["met"])
+        click.echo(f"{met} of {len(d['trusts'])} trusts meet their pre-STF control total")
+    unverified = d["provenance"].get("unverified", [])
+    if unverified:
+        click.echo(
+            f"Depends on {len(unverified)} unverified rule values "
+            "(listed in --json provenance; see docs/rules.md)"
+        )
+
+
+def _run_row(t: dict[str, Any]) -> None:
+    """One trust's line in the table of a several-trust run."""
+    ct, cip = t["control_total"], t["cip"]
+    click.echo(
+        f"{t['code']:<8} {money(ct['target']):>14} {money(ct['forecast']):>12} "
+        f"{money(ct['variance']):>10} {'yes' if ct['met'] else 'NO':>4} "
+        f"{pct(cip['planned_pct']):>9} {pct(cip['needed_pct']):>8}  {cip['needed_band']}"
+    )
+
+
+def _run_block(t: dict[str, Any]) -> None:
+    """One trust's plan run in detail: control total, CIP, STF/PSF and score."""
+    ct, cip = t["control_total"], t["cip"]
+    click.echo(f"{t['name']} ({t['code']}), {t['financial_year']} — plan run, £000")
+    click.echo(
+        f"  Control total (pre-STF)        {money(ct['target']):>12}"
+        f"{'' if ct['accepted'] else '   (not accepted)'}"
+    )
+    click.echo(f"  Forecast surplus/(deficit)     {money(ct['forecast']):>12}")
+    click.echo(
+        f"  Variance                       {money(ct['variance']):>12}   "
+        f"{'MET' if ct['met'] else 'MISSED'}"
+    )
+    q = ct["quarters"]
+    click.echo(
+        "  YTD variance at quarter end    "
+        + "  ".join(f"{k.upper()} {money(q[k])}" for k in QUARTERS)
+    )
+    click.echo(
+        f"  CIP planned (in year)          {money(cip['planned']):>12}   "
+        f"{pct(cip['planned_pct'])} of operating expenditure"
+    )
+    click.echo(
+        f"    full-year effect {money(cip['planned_fye'])}; unidentified "
+        f"{money(cip['unidentified'])}; recurrent {money(cip['recurrent'])}"
+    )
+    click.echo(
+        f"  CIP needed for control total   {money(cip['needed']):>12}   "
+        f"{pct(cip['needed_pct'])} of operating expenditure — {cip['needed_band']}"
+    )
+    f = t["funding"]
+    click.echo(
+        f"  STF/PSF ({f['rules']})    allocation {money(f['allocation'])}; earned "
+        f"{money(f['earned'])}; lost {money(f['lost'])}"
+    )
+    click.echo(
+        "    by quarter (earned/lost)     "
+        + "  ".join(
+            f"{k.upper()} {money(f['quarters'][k]['earned'])}/{money(f['quarters'][k]['lost'])}"
+            for k in QUARTERS
+        )
+    )
+    click.echo(f"  Reported surplus (with STF)    {money(t['reported_surplus']):>12}")
+    _score_lines(t)
+
+
+def _score_lines(t: dict[str, Any]) -> None:
+    """The finance score, its overrides, its quarters and the finance trigger."""
+    sc = t["score"]
+    parts = []
+    for name, m in sc["metrics"].items():
+        parts.append(f"{name} {m['score'] if m['score'] is not None else 'n/a'}")
+    click.echo(f"  Finance and use of resources   {sc['overall']:>12}   ({'; '.join(parts)})")
+    if sc["overrides"]:
+        click.echo(f"    overrides applied: {', '.join(sc['overrides'])}")
+    q = t["score_by_quarter"]
+    click.echo(
+        "    score by quarter (YTD)       " + "  ".join(f"{k.upper()} {q[k]}" for k in QUARTERS)
+    )
+    trig = "yes — potential support need" if t["finance_trigger"] else "no"
+    click.echo(
+        f"  Finance trigger (score 3-4)    {trig};  candidate segment "
+        f"{t['candidate_segment']['segment']} (finance theme only)"
+    )
+
+
+def print_simulation(result: Any) -> None:
+    """A simulation (:class:`~cipmodel.montecarlo.SimulationResult`) on the terminal."""
+    d = result.to_dict()
+    prov = d["provenance"]
+    head = (
+        f"{prov['draws']:,} draws, {prov['sampler']} sampler, seed {prov.get('seed', 'n/a')}, "
+        f"priors {prov['priors']}"
+    )
+    if len(d["trusts"]) > 1:
+        _simulation_table(d["trusts"], head)
+        return
+    _simulation_block(d["trusts"][0], head)
+    drivers = result.sensitivity()
+    if len(drivers):
+        top = drivers.head(3)
+        parts = [
+            f"{row.input} (rank corr. {row.spearman:+.2f})"
+            for row in top.itertuples()
+            if math.isfinite(row.spearman)
+        ]
+        if parts:
+            click.echo("  Main drivers of the surplus     " + "; ".join(parts))
+    unverified = prov.get("unverified", [])
+    if unverified:
+        click.echo(
+            f"Depends on {len(unverified)} unverified rule and prior values "
+            "(listed in --json provenance; see docs/simulation.md)"
+        )
+
+
+def _simulation_table(trusts: list[dict[str, Any]], head: str) -> None:
+    """A several-trust simulation: one line per trust and the average probability."""
+    click.echo(f"Simulation — {head}; £000")
+    click.echo(
+        f"{'trust':<8} {'P(meet CT)':>10} {'P50 surplus':>12} {'control total':>14} "
+        f"{'STF lost':>9} {'P(score 3-4)':>12}"
+    )
+    for t in trusts:
+        p, pc = t["probability"], t["percentiles"]
+        sc = p["score"]["overall"]
+        click.echo(
+            f"{t['code']:<8} {pct(p['meet_control_total']):>10} "
+            f"{money(pc['surplus_pre_stf']['p50']):>12} {money(t['control_total']['target']):>14} "
+            f"{money(t['funding_expected']['year']['lost']):>9} "
+            f"{pct((sc['3'] or 0) + (sc['4'] or 0)):>12}"
+        )
+    mean = sum(t["probability"]["meet_control_total"] or 0 for t in trusts) / len(trusts)
+    click.echo(f"Average P(meet the control total) across {len(trusts)} trusts: {pct(mean)}")
+
+
+def _simulation_block(t: dict[str, Any], head: str) -> None:
+    """One trust's simulation in detail: probabilities, percentiles, funding and score."""
+    p, pc, ct = t["probability"], t["percentiles"], t["control_total"]
+    click.echo(f"{t['name']} ({t['code']}), {t['financial_year']} — simulation, {head}; £000")
+    click.echo(
+        f"  P(meet control total, year)    {pct(p['meet_control_total']):>8}   "
+        f"(± {pct(1.96 * (p['meet_control_total_se'] or 0), 2)}; plan run: "
+        f"{'met' if ct['met'] else 'missed'})"
+    )
+    click.echo(
+        "  P(meet YTD at quarter end)     "
+        + "  ".join(f"{q.upper()} {pct(v)}" for q, v in p["quarters"].items())
+    )
+    s = pc["surplus_pre_stf"]
+    click.echo(
+        f"  Pre-STF surplus/(deficit)      P5 {money(s['p5'])}  P50 {money(s['p50'])}  "
+        f"P95 {money(s['p95'])}  (plan {money(ct['forecast'])}, control total {money(ct['target'])})"
+    )
+    r = pc["reported_surplus"]
+    click.echo(
+        f"  Reported surplus (with STF)    P5 {money(r['p5'])}  P50 {money(r['p50'])}  P95 {money(r['p95'])}"
+    )
+    fe = t["funding_expected"]
+    click.echo(
+        "  STF/PSF expected earned/lost   "
+        + "  ".join(
+            f"{q.upper()} {money(fe[q]['earned'])}/{money(fe[q]['lost'])}" for q in QUARTERS
+        )
+        + f"  year {money(fe['year']['earned'])}/{money(fe['year']['lost'])} of {money(t['funding']['allocation'])}"
+    )
+    c = pc["cip_delivered"]
+    click.echo(
+        f"  CIP delivered (in year)        mean {money(c['mean'])} of {money(t['cip']['planned'])} planned "
+        f"(P5 {money(c['p5'])}, P95 {money(c['p95'])})"
+    )
+    sc = p["score"]["overall"]
+    click.echo(
+        f"  Finance score P(1/2/3/4)       {' / '.join(pct(sc[k]) for k in '1234')};  "
+        f"P(finance trigger) {pct(p['finance_trigger'])}"
+    )

@@ -1,0 +1,210 @@
+"""``cipmodel template``, ``validate``, ``run`` and ``solve``: one plan, one run.
+
+Each command parses, calls the library and formats; the library (workbook reader, engine,
+results) is imported inside the command, so building the commands for ``--help`` is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cipmodel.cli.errors import EXIT_DATA, Command
+from cipmodel.cli.options import (
+    check_output_path,
+    load,
+    plan_argument,
+    rules_options,
+    simulation_options,
+    write_results,
+)
+from cipmodel.errors import ValidationError
+from cipmodel.formatting import money, pct
+
+__all__ = ["run", "solve", "template", "validate"]
+
+
+@click.command(cls=Command)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--example",
+    "example",
+    default=None,
+    help="Write a worked example (e.g. acute-11pc) instead of a blank template.",
+)
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def template(out: Path, example: str | None, force: bool) -> None:
+    """Write a blank plan workbook, or a worked example, to OUT (.xlsx)."""
+    from cipmodel.examples import EXAMPLES, example_portfolio
+    from cipmodel.io.workbook import write_template
+
+    if out.suffix.lower() != ".xlsx":
+        raise click.UsageError(f"{out}: templates are written as .xlsx")
+    if out.exists() and not force:
+        raise click.UsageError(f"{out} already exists: choose another name or add --force")
+    portfolio = None
+    if example is not None:
+        if example not in EXAMPLES:
+            raise click.BadParameter(
+                f"unknown example {example!r} (known: {', '.join(EXAMPLES)})",
+                param_hint="--example",
+            )
+        portfolio = example_portfolio(example)
+    write_template(out, portfolio, overwrite=force)
+    what = f"worked example {example!r}" if example else "blank plan template"
+    click.echo(f"Wrote {what} to {out}")
+
+
+@click.command(cls=Command)
+@plan_argument
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def validate(plan: Path, as_json: bool) -> None:
+    """Check a plan workbook or scenario file and list every problem with its place."""
+    try:
+        portfolio, _ = load(plan)
+    except ValidationError as exc:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "valid": False,
+                        "problems": [
+                            {"place": p.place, "message": p.message} for p in exc.problems
+                        ],
+                    },
+                    indent=2,
+                )
+            )
+            sys.exit(EXIT_DATA)
+        raise
+    n_s = len(portfolio.cip)
+    if as_json:
+        click.echo(
+            json.dumps({"valid": True, "trusts": len(portfolio.trusts), "schemes": n_s}, indent=2)
+        )
+        return
+    click.echo(f"{plan.name}: valid — {len(portfolio.trusts)} trust(s), {n_s} CIP scheme(s)")
+
+
+@click.command(cls=Command)
+@plan_argument
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a results workbook (.xlsx).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--force", is_flag=True, help="Replace the output file if it exists (never the input)."
+)
+@click.option(
+    "--in-place",
+    "in_place",
+    is_flag=True,
+    help="Write the result sheets into PLAN itself (.xlsx), keeping a backup; refused, "
+    "with PLAN untouched, if anything in it would be lost.",
+)
+@rules_options
+def run(
+    plan: Path, output: Path | None, as_json: bool, force: bool, in_place: bool, **rules: Any
+) -> None:
+    """Plan run: projection, control total, CIP, STF/PSF and the SOF score."""
+    from cipmodel.cli.output import print_run
+    from cipmodel.results.run import run_plan
+
+    if in_place:
+        if output is not None:
+            raise click.UsageError("--in-place writes into PLAN: leave out -o")
+        if plan.suffix.lower() != ".xlsx":
+            raise click.UsageError(f"{plan}: --in-place needs a plan workbook (.xlsx)")
+    if output is not None:
+        check_output_path(output, force, (plan,))
+    # read first: the reader's size, row and XML limits guard everything after it
+    portfolio, prov = load(plan)
+    if in_place:
+        from cipmodel.io.results_workbook import InPlaceRefused, in_place_losses
+
+        losses = in_place_losses(plan)  # before the run: fail fast, file untouched
+        if losses:
+            raise InPlaceRefused(plan.name, losses)
+    result = run_plan(portfolio, **rules, **prov)
+    if output is not None:
+        write_results(output, result, force)
+    backup = None
+    if in_place:
+        from cipmodel.io.results_workbook import write_in_place
+
+        backup = write_in_place(plan, result)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        print_run(result)
+        if output is not None:
+            click.echo(f"Results written to {output}")
+        if backup is not None:
+            click.echo(f"Results written into {plan}; the original is kept as {backup.name}")
+
+
+@click.command(cls=Command)
+@plan_argument
+@click.option(
+    "--year", default=1, show_default=True, type=click.IntRange(1, 5), help="Plan year to solve."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--probability",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Solve for P(meet the control total) >= P under simulation (plan year 1).",
+)
+@simulation_options
+def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim: Any) -> None:
+    """The CIP (% of operating expenditure and £000) needed to meet the control total."""
+    if probability is not None:
+        from cipmodel.cli.simulate import solve_probability_command
+
+        return solve_probability_command(plan, probability, as_json=as_json, year=year, **sim)
+    rows = _solve_rows(plan, year)
+    if as_json:
+        click.echo(json.dumps({"trusts": rows}, indent=2))
+        return
+    click.echo(f"CIP needed to meet the pre-STF control total in plan year {year} (£000)")
+    click.echo(f"{'trust':<8} {'planned':>10} {'%':>6} {'needed':>10} {'%':>6}  band")
+    for r in rows:
+        click.echo(
+            f"{r['code']:<8} {money(r['planned']):>10} {pct(r['planned_pct']):>6} "
+            f"{money(r['needed']):>10} {pct(r['needed_pct']):>6}  {r['band']}"
+        )
+
+
+def _solve_rows(plan: Path, year: int) -> list[dict[str, Any]]:
+    """The deterministic CIP solve for ``year``: one JSON-ready row per trust."""
+    import numpy as np
+
+    from cipmodel.engine.project import compile_plan
+    from cipmodel.engine.solve import solve_cip
+
+    portfolio, _ = load(plan)
+    s = solve_cip(compile_plan(portfolio), year=year)
+    rows = []
+    for i, code in enumerate(s.codes):
+        rows.append(
+            {
+                "code": code,
+                "year": year,
+                "planned": float(s.planned[i]),
+                "planned_pct": float(s.planned_pct[i]),
+                "needed": float(s.needed[i]),
+                "needed_pct": float(s.needed_pct[i]),
+                "band": str(s.band[i]),
+                "scale": None if not np.isfinite(s.scale[i]) else float(s.scale[i]),
+                "notional": None if not np.isfinite(s.notional[i]) else float(s.notional[i]),
+                "met_without_cip": bool(s.met_without_cip[i]),
+            }
+        )
+    return rows
