@@ -16,6 +16,7 @@ surplus stops being linear in the CIP.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 from scipy.optimize import elementwise
@@ -26,9 +27,30 @@ from cipmodel.errors import SolveError
 from cipmodel.inputs.records import Portfolio, Scheme
 from cipmodel.regime.bands import cip_band
 
-__all__ = ["SolveResult", "solve_cip"]
+__all__ = ["SolveDict", "SolvedTrustDict", "SolveResult", "solve_cip"]
 
 TOLERANCE = 0.01  # £000: the solved surplus matches the control total to £10
+
+
+class SolvedTrustDict(TypedDict):
+    """One trust of the ``solve --json`` document (money £000, shares as fractions)."""
+
+    code: str
+    year: int
+    planned: float
+    planned_pct: float
+    needed: float
+    needed_pct: float
+    band: str
+    scale: float | None
+    notional: float | None
+    met_without_cip: bool
+
+
+class SolveDict(TypedDict):
+    """The ``solve --json`` document."""
+
+    trusts: list[SolvedTrustDict]
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,31 @@ class SolveResult:
     def needed_pct(self) -> np.ndarray:
         """Needed CIP as a share of operating expenditure [fraction]."""
         return cip_share(self.needed, self.opex)
+
+    def to_dict(self) -> SolveDict:
+        """The ``solve --json`` document: per trust the CIP planned and needed.
+
+        Floats are unrounded; ``scale`` and ``notional`` are None where they do not apply
+        (a trust has one or the other).
+        """
+        planned_pct, needed_pct = self.planned_pct, self.needed_pct
+        return {
+            "trusts": [
+                {
+                    "code": code,
+                    "year": self.year,
+                    "planned": float(self.planned[i]),
+                    "planned_pct": float(planned_pct[i]),
+                    "needed": float(self.needed[i]),
+                    "needed_pct": float(needed_pct[i]),
+                    "band": str(self.band[i]),
+                    "scale": float(self.scale[i]) if np.isfinite(self.scale[i]) else None,
+                    "notional": float(self.notional[i]) if np.isfinite(self.notional[i]) else None,
+                    "met_without_cip": bool(self.met_without_cip[i]),
+                }
+                for i, code in enumerate(self.codes)
+            ]
+        }
 
     def apply(self, portfolio: Portfolio) -> Portfolio:
         """The portfolio with the solved CIP put back into the plan.

@@ -39,21 +39,20 @@ def sector_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     a = result.assessment
     f = a.funding
     plan = result.plan
-    summary = result.trust_summary()
-    first = summary[summary.year == 1].set_index("trust_code").loc[list(plan.codes)]
-    types = np.array([t.trust_type for t in result.portfolio.trusts])
+    first = [t.first_year for t in result.figures]
+    types = np.array([t.trust_type for t in result.figures])
     reported = a.reported_surplus_ytd[0, :, 3]
     base = pd.DataFrame(
         {
             "type": types,
             "trusts": 1,
-            "meeting_control_total": first["met"].astype(bool).to_numpy().astype(int),
+            "meeting_control_total": np.array([bool(y.met) for y in first]).astype(int),
             "control_total_not_accepted": (~plan.ct_accepted[:, 0]).astype(int),
             "in_deficit_after_stf": (reported < 0).astype(int),
-            "operating_income": first["operating_income"].to_numpy(),
-            "surplus_pre_stf": first["surplus_pre_stf"].to_numpy(),
+            "operating_income": np.array([y.operating_income for y in first]),
+            "surplus_pre_stf": np.array([y.surplus_pre_stf for y in first]),
             "reported_surplus": reported,
-            "cip_planned": first["cip_planned"].to_numpy(),
+            "cip_planned": np.array([y.cip_planned for y in first]),
             "stf_allocation": f.allocation,
             "stf_earned": f.total_earned[0],
             "stf_forfeited": f.forfeited[0],
