@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cipmodel.cli.main import cli
+from cipmodel.cli import cli
 from cipmodel.engine.project import compile_plan
 from cipmodel.engine.solve import SolvedTrustDict, SolveResult, solve_cip
 from cipmodel.examples import example_portfolio

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from cipmodel.cli.options import (
 )
 from cipmodel.errors import ValidationError
 from cipmodel.formatting import money, pct
+
+if TYPE_CHECKING:
+    from cipmodel.engine.solve import SolvedTrustDict
 
 __all__ = ["run", "solve", "template", "validate"]
 
@@ -182,29 +185,10 @@ def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim
         )
 
 
-def _solve_rows(plan: Path, year: int) -> list[dict[str, Any]]:
+def _solve_rows(plan: Path, year: int) -> list[SolvedTrustDict]:
     """The deterministic CIP solve for ``year``: one JSON-ready row per trust."""
-    import numpy as np
-
     from cipmodel.engine.project import compile_plan
     from cipmodel.engine.solve import solve_cip
 
     portfolio, _ = load(plan)
-    s = solve_cip(compile_plan(portfolio), year=year)
-    rows = []
-    for i, code in enumerate(s.codes):
-        rows.append(
-            {
-                "code": code,
-                "year": year,
-                "planned": float(s.planned[i]),
-                "planned_pct": float(s.planned_pct[i]),
-                "needed": float(s.needed[i]),
-                "needed_pct": float(s.needed_pct[i]),
-                "band": str(s.band[i]),
-                "scale": None if not np.isfinite(s.scale[i]) else float(s.scale[i]),
-                "notional": None if not np.isfinite(s.notional[i]) else float(s.notional[i]),
-                "met_without_cip": bool(s.met_without_cip[i]),
-            }
-        )
-    return rows
+    return solve_cip(compile_plan(portfolio), year=year).to_dict()["trusts"]
