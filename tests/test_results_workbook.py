@@ -36,9 +36,11 @@ from cipmodel.io import (
     write_results_workbook,
     write_template,
 )
-from cipmodel.io import results_workbook as resmod
-from cipmodel.io.results_workbook import build_results_workbook, clean_stale_temps
-from cipmodel.io.workbook import _sheet_summary
+from cipmodel.io import atomic as atomicmod
+from cipmodel.io import losses as lossesmod
+from cipmodel.io.atomic import clean_stale_temps
+from cipmodel.io.diff import sheet_summary
+from cipmodel.io.results_workbook import build_results_workbook
 from cipmodel.results.run import RunResult, run_plan
 
 INPUT_SHEETS = [t.sheet for t in load_schema().tables]
@@ -183,7 +185,7 @@ def test_input_sheets_are_those_of_the_plan_template(
     write_results_workbook(res, example_result)
     a, b = openpyxl.load_workbook(plan), openpyxl.load_workbook(res)
     for title in ["README", *INPUT_SHEETS]:
-        assert _sheet_summary(a[title]) == _sheet_summary(b[title]), title
+        assert sheet_summary(a[title]) == sheet_summary(b[title]), title
 
 
 @pytest.mark.parametrize("which", ["example", "multi"])
@@ -507,7 +509,7 @@ def _inject(
         names = zf.namelist()
         sheet_part = None
         if sheet is not None:
-            sheet_part = {s: p for p, s in resmod._sheet_parts(zf, set(names)).items()}[sheet]
+            sheet_part = {s: p for p, s in lossesmod.sheet_parts(zf, set(names)).items()}[sheet]
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
             rels_name = None
@@ -541,7 +543,7 @@ def _inject(
 def _patch_sheet(path: Path, sheet: str, fn: Any) -> None:
     src = path.read_bytes()
     with zipfile.ZipFile(io.BytesIO(src)) as zf:
-        part = {s: p for p, s in resmod._sheet_parts(zf, set(zf.namelist())).items()}[sheet]
+        part = {s: p for p, s in lossesmod.sheet_parts(zf, set(zf.namelist())).items()}[sheet]
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
             for item in zf.infolist():
@@ -722,7 +724,7 @@ def test_clean_stale_temps_only_removes_unlocked_temporaries(tmp_path: Path) -> 
     stale_backup.write_bytes(b"half a backup")
     other = tmp_path / ".other.xlsx.0123456789ab.tmp"
     other.write_bytes(b"x")
-    if resmod.fcntl is None:  # pragma: no cover - Windows
+    if atomicmod.fcntl is None:  # pragma: no cover - Windows
         assert clean_stale_temps(target) == []
         return
     assert sorted(clean_stale_temps(target)) == sorted([stale, stale_backup])

@@ -109,7 +109,7 @@ def _output_path(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
 def template(out: Path, example: str | None, force: bool) -> None:
     """Write a blank plan workbook, or a worked example, to OUT (.xlsx)."""
     from cipmodel.examples import EXAMPLES, example_portfolio
-    from cipmodel.io.workbook import write_template
+    from cipmodel.io import write_template
 
     if out.suffix.lower() != ".xlsx":
         raise click.UsageError(f"{out}: templates are written as .xlsx")
@@ -280,7 +280,7 @@ def run(
     # read first: the reader's size, row and XML limits guard everything after it
     portfolio, prov = _load(plan)
     if in_place:
-        from cipmodel.io.results_workbook import InPlaceRefused, in_place_losses
+        from cipmodel.io import InPlaceRefused, in_place_losses
 
         losses = in_place_losses(plan)  # before the run: fail fast, file untouched
         if losses:
@@ -290,7 +290,7 @@ def run(
         _write_results(output, result, force)
     backup = None
     if in_place:
-        from cipmodel.io.results_workbook import write_in_place
+        from cipmodel.io import write_in_place
 
         backup = write_in_place(plan, result)
     if as_json:

@@ -1,7 +1,7 @@
 """Load a plan from a file: a plan workbook, or a scenario file naming a workbook or example.
 
 This is where the input layer's scenario parsing (:mod:`cipmodel.inputs.scenario`), the
-hardened workbook reader (:mod:`cipmodel.io.workbook`) and the engine's one measure a scenario
+hardened workbook reader (:mod:`cipmodel.io.reader`) and the engine's one measure a scenario
 needs (year-1 CIP against do-nothing operating expenditure, for ``cip.delivered_pct``) meet.
 """
 
@@ -16,7 +16,7 @@ from cipmodel.errors import ValidationError
 from cipmodel.examples import EXAMPLES, example_portfolio
 from cipmodel.inputs import scenario as scenario_file
 from cipmodel.inputs.records import Portfolio
-from cipmodel.io.workbook import read_plan
+from cipmodel.io.reader import read_plan
 
 __all__ = ["apply_scenario", "load_plan", "load_scenario"]
 
