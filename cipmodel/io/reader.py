@@ -193,6 +193,11 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+#: A table's fields by name, and each record attribute with None (one column of the same
+#: name) or the names of its columns (a repeated field).
+_Shape = tuple[dict[str, Field], list[tuple[str, tuple[str, ...] | None]]]
+
+
 class _Reader:
     """One read of one workbook: collects records, notes and problems."""
 
@@ -204,9 +209,7 @@ class _Reader:
         self.problems: list[Problem] = []
         self.failed: set[str] = set()  # tables with a missing sheet/column or a bad row
         self.book = XlsxSheets(data, zf, name, limits)
-        self._shapes: dict[
-            str, tuple[dict[str, Field], list[tuple[str, tuple[str, ...] | None]]]
-        ] = {}
+        self._shapes: dict[str, _Shape] = {}
 
     # -- whole workbook -------------------------------------------------------------
     def run(self) -> tuple[Portfolio, list[str]]:
@@ -340,7 +343,8 @@ class _Reader:
         """The header row (0 if the sheet is empty) and the Excel Table it heads, if any.
 
         The header row is that of the Excel Table whose header row holds most of the
-        table's headers; without one, the first of the first rows holding a known header.
+        table's headers; without one, the first row holding a known header among the first
+        ``HEADER_SCAN_ROWS`` rows with values (else the first of them).
         """
         lookup = {f.name for f in table.fields}
 
@@ -358,9 +362,7 @@ class _Reader:
         scan = ordered[:HEADER_SCAN_ROWS]
         return next((r for r in scan if known(r)), scan[0] if scan else 0), None
 
-    def _shape(
-        self, table: Table
-    ) -> tuple[dict[str, Field], list[tuple[str, tuple[str, ...] | None]]]:
+    def _shape(self, table: Table) -> _Shape:
         """A table's fields by name, and each record attribute with None (one column of the
         same name) or the names of its columns (a repeated field); worked out once a read."""
         shape = self._shapes.get(table.name)

@@ -29,14 +29,27 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from cipmodel.io.cells import BOLD, HEADER_FILL, set_text, set_value
 
 __all__ = [
+    "BLACK",
+    "BLUE",
     "CHARTS",
+    "DAYS",
+    "DETAIL",
+    "INDENT",
+    "INTEGER",
     "LINES_SHEET",
+    "MARGIN",
     "METRICS",
     "MONTHLY",
+    "NA",
+    "PERCENT",
+    "QUARTER_LABELS",
     "RESULT_SHEETS",
     "SCHEMES",
+    "SECTION",
+    "SECTION_FILL",
     "STF",
     "SUMMARY",
+    "TIMES",
     "Builder",
     "Columns",
     "Expected",
@@ -121,8 +134,8 @@ class Columns(Mapping[str, str]):
             msg = f"column keys repeat: {list(keys)}"
             raise ValueError(msg)
         self._index = {k: j for j, k in enumerate(keys, start=1)}
-        self._letters = {k: get_column_letter(j) for k, j in self._index.items()}
-        self.last = get_column_letter(len(keys)) if keys else "A"
+        self._letters: dict[str, str] = {k: get_column_letter(j) for k, j in self._index.items()}
+        self.last: str = get_column_letter(len(keys)) if keys else "A"
 
     def __getitem__(self, key: str) -> str:
         return self._letters[key]
