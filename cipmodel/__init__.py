@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from cipmodel.examples import example_portfolio
     from cipmodel.inputs.records import Portfolio
     from cipmodel.io.plan import apply_scenario, load_plan
-    from cipmodel.io.workbook import read_plan, write_template
+    from cipmodel.io.reader import read_plan
+    from cipmodel.io.template import write_template
     from cipmodel.regime.packs import load_pack
     from cipmodel.regime.score import score
     from cipmodel.report import plots as plot
@@ -65,11 +66,11 @@ _EXPORTS: dict[str, str] = {
     "load_pack": "cipmodel.regime.packs",
     "load_plan": "cipmodel.io.plan",
     "project": "cipmodel.engine.project",
-    "read_plan": "cipmodel.io.workbook",
+    "read_plan": "cipmodel.io.reader",
     "run_plan": "cipmodel.results.run",
     "score": "cipmodel.regime.score",
     "solve_cip": "cipmodel.engine.solve",
-    "write_template": "cipmodel.io.workbook",
+    "write_template": "cipmodel.io.template",
     "plot": "cipmodel.report.plots:module",
 }
 

@@ -5,6 +5,7 @@
     CipModelError                      base of everything cipmodel raises on purpose
     ├── ValidationError (ValueError)   bad input data; carries every Problem found
     ├── WorkbookError (ValueError)     a file that cannot be read as a plan workbook at all
+    │   └── InPlaceRefused             writing results into a workbook would lose something
     ├── RulePackError (ValueError)     a rule pack that is missing a key or inconsistent
     └── SolveError (RuntimeError)      the solver could not bracket or converge
 
@@ -14,6 +15,7 @@ reaches a user.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -57,6 +59,19 @@ class ValidationError(CipModelError, ValueError):
 
 class WorkbookError(CipModelError, ValueError):
     """The file is not a plan workbook cipmodel can read (wrong format, corrupt, refused)."""
+
+
+class InPlaceRefused(WorkbookError):
+    """Writing into the workbook would lose something; ``losses`` lists what."""
+
+    def __init__(self, name: str, losses: Sequence[str]) -> None:
+        self.losses = list(losses)
+        items = "\n".join(f"  - {x}" for x in self.losses)
+        super().__init__(
+            f"{name} was not changed: cipmodel (through openpyxl) cannot write into it "
+            f"without losing:\n{items}\nWrite the results to a new file instead "
+            "(cipmodel run PLAN -o RESULTS.xlsx)."
+        )
 
 
 class RulePackError(CipModelError, ValueError):

@@ -16,7 +16,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from test_results_workbook import fake_simulation, multi_portfolio
+from test_results_workbook import fake_simulation, multi_portfolio, reverse_data_columns
 
 from cipmodel.examples import example_portfolio
 from cipmodel.io import in_place_losses, read_plan, write_in_place, write_template
@@ -93,6 +93,22 @@ def test_every_formula_recalculated_equals_the_engine(
     assert n > (800 if case == "three trusts" else 300)
     if case == "three trusts":  # a metric not applicable is "n/a", as in the engine
         assert any(e.value == "n/a" for e in built.expected.values())
+
+
+def test_formulas_follow_moved_columns(
+    soffice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every data sheet's columns in reverse order, every formula recalculated by
+    LibreOffice still equals the engine: formulas address columns by header, not letter."""
+    reverse_data_columns(monkeypatch)
+    result = run_plan(multi_portfolio())
+    built = build_results_workbook(result, simulation=fake_simulation(list(result.plan.codes)))
+    assert built.workbook["Monthly"]["A1"].value != "trust_code"
+    src = tmp_path / "results.xlsx"
+    built.workbook.save(src)
+    n, bad = _compare(_recalc(soffice, src, tmp_path), built.expected)
+    assert not bad, "\n".join(bad[:20])
+    assert n > 800
 
 
 def test_charts_and_plan_survive_libreoffice(soffice: str, tmp_path: Path) -> None:

@@ -32,13 +32,17 @@ from cipmodel.io import (
     in_place_losses,
     read_plan,
     read_plan_with_notes,
+    sheets_data,
+    sheets_metrics,
     write_in_place,
     write_results_workbook,
     write_template,
 )
-from cipmodel.io import results_workbook as resmod
-from cipmodel.io.results_workbook import build_results_workbook, clean_stale_temps
-from cipmodel.io.workbook import _sheet_summary
+from cipmodel.io import atomic as atomicmod
+from cipmodel.io import losses as lossesmod
+from cipmodel.io.atomic import clean_stale_temps
+from cipmodel.io.diff import sheet_summary
+from cipmodel.io.results_workbook import build_results_workbook
 from cipmodel.results.run import RunResult, run_plan
 
 INPUT_SHEETS = [t.sheet for t in load_schema().tables]
@@ -183,7 +187,7 @@ def test_input_sheets_are_those_of_the_plan_template(
     write_results_workbook(res, example_result)
     a, b = openpyxl.load_workbook(plan), openpyxl.load_workbook(res)
     for title in ["README", *INPUT_SHEETS]:
-        assert _sheet_summary(a[title]) == _sheet_summary(b[title]), title
+        assert sheet_summary(a[title]) == sheet_summary(b[title]), title
 
 
 @pytest.mark.parametrize("which", ["example", "multi"])
@@ -283,6 +287,72 @@ def test_summary_formulas_read_like_an_audit_trail(example_result: RunResult) ->
     dn = _row_of(ws, "Operating expenditure before CIP (do nothing)")
     assert ws.cell(row=dn, column=2).font.color.rgb == "FF1F4E9A"
     assert ws.cell(row=opex, column=2).font.color.rgb == "FF000000"
+
+
+#: A cell or range reference in a formula: optional sheet, then A1 or A1:B2.
+_REF = re.compile(r"(?:('[^']+'|[A-Za-z]+)!)?([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?")
+_DATA_SHEETS = ("Monthly", "STF by quarter", "Metrics", "Schemes", "Lines")
+
+
+def reverse_data_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Write every data sheet with its columns in reverse order."""
+    monkeypatch.setattr(sheets_data, "MONTHLY_HEADS", sheets_data.MONTHLY_HEADS[::-1])
+    monkeypatch.setattr(sheets_data, "STF_HEADS", sheets_data.STF_HEADS[::-1])
+    monkeypatch.setattr(sheets_data, "LINES_HEADS", sheets_data.LINES_HEADS[::-1])
+    monkeypatch.setattr(sheets_metrics, "METRICS_HEADS", sheets_metrics.METRICS_HEADS[::-1])
+    heads = sheets_data.scheme_heads
+    monkeypatch.setattr(sheets_data, "scheme_heads", lambda n: heads(n)[::-1])
+
+
+def _by_header(wb: Any, expected: dict[str, Any]) -> dict[tuple[str, str, int], Any]:
+    """Every formula (and its engine value) keyed by sheet, column header and row, with each
+    reference in it written as (sheet, column header, row): the same for any column order."""
+    heads = {t: {c.column_letter: f"{c.value}#{c.column}" for c in wb[t][1]} for t in _DATA_SHEETS}
+    for t in _DATA_SHEETS:  # headers repeat ('score'): number them in order instead
+        seen: dict[str, int] = {}
+        for letter, text in heads[t].items():
+            base = text.rsplit("#", 1)[0]
+            seen[base] = seen.get(base, 0) + 1
+            heads[t][letter] = f"{base}#{seen[base]}"
+
+    def col(sheet: str, letter: str) -> str:
+        return heads[sheet][letter] if sheet in heads else letter
+
+    out = {}
+    for key, exp in expected.items():
+        sheet, ref = key.split("!")
+        cell = wb[sheet][ref]
+        text = _REF.sub(
+            lambda m, sheet=sheet: "<{}>".format(
+                ",".join(
+                    [
+                        sh := (m[1] or sheet).strip("'"),
+                        col(sh, m[2]),
+                        m[3],
+                        *([col(sh, m[4]), m[5]] if m[4] else []),
+                    ]
+                )
+            ),
+            cell.value,
+        )
+        out[(sheet, col(sheet, cell.column_letter), cell.row)] = (text, exp)
+    return out
+
+
+def test_formulas_find_columns_by_header_not_by_letter(
+    monkeypatch: pytest.MonkeyPatch, multi_result: RunResult
+) -> None:
+    """Columns moved on the data sheets move every formula that reads them, on the sheet
+    itself and on the others (Summary, STF by quarter, Metrics): each formula still reads
+    the same headers and has the same engine value."""
+    before = build_results_workbook(multi_result, simulation=fake_simulation(["T0"]))
+    reverse_data_columns(monkeypatch)
+    after = build_results_workbook(multi_result, simulation=fake_simulation(["T0"]))
+    assert after.workbook["Monthly"]["A1"].value == "YTD variance against control total (£000)"
+    a = _by_header(before.workbook, before.expected)
+    b = _by_header(after.workbook, after.expected)
+    assert len(a) == len(before.expected) > 800
+    assert a == b
 
 
 def test_multi_trust_summary_has_an_all_trusts_column_and_a_charts_sheet(
@@ -507,7 +577,7 @@ def _inject(
         names = zf.namelist()
         sheet_part = None
         if sheet is not None:
-            sheet_part = {s: p for p, s in resmod._sheet_parts(zf, set(names)).items()}[sheet]
+            sheet_part = {s: p for p, s in lossesmod.sheet_parts(zf, set(names)).items()}[sheet]
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
             rels_name = None
@@ -541,7 +611,7 @@ def _inject(
 def _patch_sheet(path: Path, sheet: str, fn: Any) -> None:
     src = path.read_bytes()
     with zipfile.ZipFile(io.BytesIO(src)) as zf:
-        part = {s: p for p, s in resmod._sheet_parts(zf, set(zf.namelist())).items()}[sheet]
+        part = {s: p for p, s in lossesmod.sheet_parts(zf, set(zf.namelist())).items()}[sheet]
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
             for item in zf.infolist():
@@ -722,7 +792,7 @@ def test_clean_stale_temps_only_removes_unlocked_temporaries(tmp_path: Path) -> 
     stale_backup.write_bytes(b"half a backup")
     other = tmp_path / ".other.xlsx.0123456789ab.tmp"
     other.write_bytes(b"x")
-    if resmod.fcntl is None:  # pragma: no cover - Windows
+    if atomicmod.fcntl is None:  # pragma: no cover - Windows
         assert clean_stale_temps(target) == []
         return
     assert sorted(clean_stale_temps(target)) == sorted([stale, stale_backup])

@@ -25,8 +25,8 @@ import pytest
 from cipmodel.errors import WorkbookError
 from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import Portfolio
+from cipmodel.io import atomic as atomicmod
 from cipmodel.io import read_plan, write_in_place, write_results_workbook, write_template
-from cipmodel.io import results_workbook as resmod
 from cipmodel.results.run import run_plan
 
 TIMEOUT_S = 300
@@ -143,7 +143,7 @@ def test_kill_9_during_a_large_write_leaves_old_or_complete_new(tmp_path: Path) 
         leftovers = _temps(work)
         assert all(p.name.startswith(".results.xlsx.") for p in leftovers), leftovers
         outcomes.append((interrupted, state, len(leftovers)))
-        resmod.clean_stale_temps(target)
+        atomicmod.clean_stale_temps(target)
         assert sorted(p.name for p in work.iterdir()) == ["results.xlsx"]
     print(f"\nwrite {duration:.2f}s; kills (interrupted, target, temps left): {outcomes}")
     assert all(state in ("old", "new") for _i, state, _n in outcomes)
@@ -181,7 +181,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
 
 def test_a_temporary_file_being_written_is_not_removed(tmp_path: Path) -> None:
     """Only temporary files nobody holds are stale: a locked one (a write in progress) stays."""
-    if resmod.fcntl is None:  # pragma: no cover - Windows
+    if atomicmod.fcntl is None:  # pragma: no cover - Windows
         pytest.skip("needs POSIX file locks")
     import fcntl
 
@@ -190,9 +190,9 @@ def test_a_temporary_file_being_written_is_not_removed(tmp_path: Path) -> None:
     busy.write_bytes(b"")
     with open(busy, "rb+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        assert resmod.clean_stale_temps(target) == []
+        assert atomicmod.clean_stale_temps(target) == []
         assert busy.exists()
-    assert resmod.clean_stale_temps(target) == [busy]
+    assert atomicmod.clean_stale_temps(target) == [busy]
 
 
 def test_in_place_never_overwrites_an_existing_backup(tmp_path: Path) -> None:

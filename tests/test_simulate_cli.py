@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cipmodel.cli import cli
-from cipmodel.io.workbook import read_plan
+from cipmodel.io.reader import read_plan
 
 
 def invoke(*args: object) -> object:

@@ -39,6 +39,7 @@ from cipmodel.inputs.records import (
     Trust,
 )
 from cipmodel.inputs.schema import load_schema
+from cipmodel.io import atomic as atomicmod
 from cipmodel.io import (
     atomic_write,
     read_plan,
@@ -47,7 +48,6 @@ from cipmodel.io import (
     write_results,
     write_template,
 )
-from cipmodel.io import workbook as wbmod
 
 SCHEMA = load_schema()
 INPUT_SHEETS = [t.sheet for t in SCHEMA.tables]
@@ -1138,7 +1138,7 @@ def test_permission_errors_become_workbook_errors(
     def refuse(src: Any, dst: Any) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(wbmod.atomic_write.__globals__["os"], "replace", refuse)
+    monkeypatch.setattr(atomicmod.os, "replace", refuse)
     with pytest.raises(WorkbookError, match="permission denied"):
         atomic_write(target, lambda tmp: tmp.write_bytes(b"new"))
     assert target.read_bytes() == b"old"

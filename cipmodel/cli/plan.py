@@ -43,7 +43,7 @@ __all__ = ["run", "solve", "template", "validate"]
 def template(out: Path, example: str | None, force: bool) -> None:
     """Write a blank plan workbook, or a worked example, to OUT (.xlsx)."""
     from cipmodel.examples import EXAMPLES, example_portfolio
-    from cipmodel.io.workbook import write_template
+    from cipmodel.io import write_template
 
     if out.suffix.lower() != ".xlsx":
         raise click.UsageError(f"{out}: templates are written as .xlsx")
@@ -130,7 +130,7 @@ def run(
     # read first: the reader's size, row and XML limits guard everything after it
     portfolio, prov = load(plan)
     if in_place:
-        from cipmodel.io.results_workbook import InPlaceRefused, in_place_losses
+        from cipmodel.io import InPlaceRefused, in_place_losses
 
         losses = in_place_losses(plan)  # before the run: fail fast, file untouched
         if losses:
@@ -140,7 +140,7 @@ def run(
         write_results(output, result, force)
     backup = None
     if in_place:
-        from cipmodel.io.results_workbook import write_in_place
+        from cipmodel.io import write_in_place
 
         backup = write_in_place(plan, result)
     if as_json:

@@ -4,6 +4,12 @@
 then renames it onto the target in one step (``os.replace``). If anything fails on the way,
 the temporary file is removed and the old target, if any, is left exactly as it was, so a
 crash or a full disk never leaves a half-written workbook behind.
+
+The results writers also hold a lock on the temporary file while they write it
+(:func:`locked`): a temporary file left behind by a killed process (``.NAME.<hex>.tmp`` next
+to the target) is unlocked, and :func:`clean_stale_temps` removes it on the next write to
+the same target (POSIX; on Windows it stays until deleted by hand). :func:`write_backup`
+copies a file's old content to a new backup next to it, never replacing one.
 """
 
 from __future__ import annotations
@@ -11,13 +17,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from cipmodel.errors import WorkbookError
 
-__all__ = ["atomic_write", "check_writable"]
+try:  # POSIX advisory locks mark a temporary file as being written
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["atomic_write", "check_writable", "clean_stale_temps", "locked", "write_backup"]
 
 
 def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -129,3 +142,93 @@ def _fsync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def locked(save: Callable[[Path], object]) -> Callable[[Path], None]:
+    """A writer for atomic_write that holds a lock on the temporary file while it writes."""
+
+    def writer(tmp: Path) -> None:
+        with open(tmp, "rb+") as fh:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            save(tmp)
+
+    return writer
+
+
+def clean_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary files a killed write to ``target`` left behind; return them.
+
+    A temporary file (``.NAME.<12 hex>.tmp``, or ``.NAME.bak.<12 hex>.tmp`` for a backup,
+    next to ``target``) is stale when no process holds its lock. Nothing is removed where
+    file locks are not available (Windows).
+    """
+    t = Path(target)
+    if fcntl is None or not t.parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(t.name)}\.(?:bak\.)?[0-9a-f]{{12}}\.tmp$")
+    removed = []
+    for entry in t.parent.iterdir():
+        if not pattern.match(entry.name):
+            continue
+        try:
+            fd = os.open(entry, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live writer holds it
+        try:
+            entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _backup_path(p: Path) -> Path:
+    stem, suffix = p.stem, p.suffix
+    n = 1
+    while True:
+        name = f"{stem}.bak{suffix}" if n == 1 else f"{stem}.bak-{n}{suffix}"
+        cand = p.with_name(name)
+        if not cand.exists():
+            return cand
+        n += 1
+
+
+def write_backup(p: Path, data: bytes) -> Path:
+    """Copy ``data`` to a new backup file next to ``p``; never replaces an existing file."""
+    tmp = p.with_name(f".{p.name}.bak.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(OSError):
+            shutil.copymode(p, tmp)
+        while True:
+            backup = _backup_path(p)
+            try:
+                os.link(tmp, backup)  # atomic, and fails if the name was taken meanwhile
+                break
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links on this file system
+                if backup.exists():
+                    continue
+                os.replace(tmp, backup)
+                break
+    except OSError as exc:
+        msg = f"{p.name} was not changed: its backup could not be written ({exc.strerror or exc})"
+        raise WorkbookError(msg) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return backup

@@ -1,22 +1,23 @@
 """Load a plan from a file: a plan workbook, or a scenario file naming a workbook or example.
 
 This is where the input layer's scenario parsing (:mod:`cipmodel.inputs.scenario`), the
-hardened workbook reader (:mod:`cipmodel.io.workbook`) and the engine's one measure a scenario
+hardened workbook reader (:mod:`cipmodel.io.reader`) and the engine's one measure a scenario
 needs (year-1 CIP against do-nothing operating expenditure, for ``cip.delivered_pct``) meet.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cipmodel.engine.project import year_one_cip_and_opex
 from cipmodel.errors import ValidationError
 from cipmodel.examples import EXAMPLES, example_portfolio
 from cipmodel.inputs import scenario as scenario_file
 from cipmodel.inputs.records import Portfolio
-from cipmodel.io.workbook import read_plan
+from cipmodel.io.reader import read_plan
 
 __all__ = ["apply_scenario", "load_plan", "load_scenario"]
 
@@ -29,9 +30,14 @@ def apply_scenario(
     The notebook-friendly form of :func:`cipmodel.inputs.scenario.apply_scenario`, with the
     engine's year-1 CIP and operating expenditure supplied for ``cip.delivered_pct``.
     """
-    return scenario_file.apply_scenario(
-        portfolio, raw, file=file, cip_and_opex=year_one_cip_and_opex
-    )
+    return scenario_file.apply_scenario(portfolio, raw, file=file, cip_and_opex=_cip_and_opex)
+
+
+def _cip_and_opex(portfolio: Portfolio) -> tuple[Sequence[str], Sequence[float], Sequence[float]]:
+    """The engine's year-1 CIP and opex, as the input layer's ``CipAndOpex`` types them
+    (the arrays are passed through unchanged: the scenario code indexes them per trust)."""
+    codes, planned, opex = year_one_cip_and_opex(portfolio)
+    return codes, cast("Sequence[float]", planned), cast("Sequence[float]", opex)
 
 
 def load_plan(path: str | Path) -> tuple[Portfolio, dict[str, Any]]:

@@ -1,0 +1,113 @@
+"""The results workbook's native Excel charts, drawn from the Summary sheet's rows.
+
+Three charts of plan year 1, for the one trust or the "All trusts" column: the year to date
+against the control-total profile (line), CIP planned by category (columns) and STF/PSF
+earned and lost by quarter (stacked columns). They sit on the Summary sheet beside the
+figures for one trust, on a ``Charts`` sheet for a portfolio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from openpyxl.chart import BarChart, LineChart, Reference, Series
+
+from cipmodel.calendar import MONTHS_PER_YEAR
+from cipmodel.engine.project import CATEGORIES
+from cipmodel.io.cells import BOLD, MONEY_FORMAT
+from cipmodel.io.results_base import SUMMARY, Builder
+
+__all__ = ["write_charts"]
+
+_VALUES_COL = 2  # on the Summary sheet: the trust (one trust) or "All trusts" column
+_LABELS_COL = 1  # on the Summary sheet: the row labels
+
+
+def write_charts(b: Builder, ws: Any, rows: Mapping[str, int]) -> None:
+    """Add the three charts to ``ws``.
+
+    ``rows`` are the Summary rows the charts read: ``ytd_surplus`` and ``ytd_ct`` (the first
+    of twelve months), ``cip_category`` (the first category), ``stf_earned`` and
+    ``stf_lost`` (the first of four quarters).
+    """
+    summary = b.wb[SUMMARY]
+    who = "all trusts" if b.multi else b.plan.codes[0]
+    if b.multi:
+        b.text(
+            ws, 1, 1, "Charts of the 'All trusts' column of the Summary sheet (plan year 1).", BOLD
+        )
+        anchors = ("A3", "A21", "A39")
+    else:
+        anchors = ("D4", "D22", "D40")
+    charts = (
+        _ytd_chart(summary, rows, who),
+        _category_chart(summary, rows, who),
+        _funding_chart(summary, rows, who),
+    )
+    for chart, anchor in zip(charts, anchors, strict=True):
+        ws.add_chart(chart, anchor)
+
+
+def _column(summary: Any, first: int, n: int, col: int = _VALUES_COL) -> Reference:
+    return Reference(summary, min_col=col, min_row=first, max_row=first + n - 1)
+
+
+def _ytd_chart(summary: Any, rows: Mapping[str, int], who: str) -> LineChart:
+    """Year to date against the control total, by month."""
+    chart = LineChart()
+    chart.title = f"Year to date against control total, {who} (£000)"
+    chart.y_axis.title = "£000"
+    chart.y_axis.number_format = MONEY_FORMAT
+    s1, s2 = rows["ytd_surplus"], rows["ytd_ct"]
+    for first, title in (
+        (s1, "YTD surplus/(deficit) before STF/PSF"),
+        (s2, "YTD control total"),
+    ):
+        ser = Series(_column(summary, first, MONTHS_PER_YEAR), title=title)
+        ser.smooth = False
+        chart.series.append(ser)
+    chart.set_categories(_column(summary, s1, MONTHS_PER_YEAR, _LABELS_COL))
+    chart.x_axis.tickLblPos = "low"  # month names below the plot, also for deficits
+    chart.legend.position = "b"
+    _size(chart)
+    return chart
+
+
+def _category_chart(summary: Any, rows: Mapping[str, int], who: str) -> BarChart:
+    """CIP planned in year, by category."""
+    chart = BarChart()
+    chart.type = "col"
+    chart.title = f"CIP planned by category, {who} (£000, in year)"
+    chart.y_axis.number_format = MONEY_FORMAT
+    c0, n = rows["cip_category"], len(CATEGORIES)
+    chart.series.append(Series(_column(summary, c0, n), title="CIP planned"))
+    chart.set_categories(_column(summary, c0, n, _LABELS_COL))
+    chart.legend = None
+    _size(chart)
+    return chart
+
+
+def _funding_chart(summary: Any, rows: Mapping[str, int], who: str) -> BarChart:
+    """STF/PSF earned and lost, by quarter (stacked)."""
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.title = f"STF/PSF by quarter, {who} (£000)"
+    chart.y_axis.number_format = MONEY_FORMAT
+    e0, l0 = rows["stf_earned"], rows["stf_lost"]
+    chart.series.append(Series(_column(summary, e0, 4), title="earned"))
+    chart.series.append(Series(_column(summary, l0, 4), title="lost"))
+    chart.set_categories(_column(summary, e0, 4, _LABELS_COL))
+    chart.legend.position = "b"
+    _size(chart)
+    return chart
+
+
+def _size(chart: Any) -> None:
+    chart.width = 18
+    chart.height = 8.5
+    # openpyxl 3.1 marks axes as deleted unless told otherwise; Excel then hides them
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False

@@ -1,0 +1,143 @@
+"""Write the result sheets into the user's own plan workbook, only when nothing is lost.
+
+:func:`write_in_place` adds the result sheets to the plan workbook itself, only when
+:func:`in_place_losses` finds nothing openpyxl would drop (charts, images, shapes, macros,
+pivot tables, slicers, sparklines, extension-only conditional formats and validations,
+saved formula values on input sheets, ...: :mod:`cipmodel.io.losses`); otherwise it raises
+:class:`~cipmodel.errors.InPlaceRefused` with the file untouched. It keeps a backup
+(``NAME.bak.xlsx``, then ``NAME.bak-2.xlsx``, ...) and never overwrites one; result sheets
+of an earlier run are replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openpyxl import load_workbook
+
+from cipmodel.errors import InPlaceRefused, WorkbookError
+from cipmodel.io.atomic import atomic_write, clean_stale_temps, locked, write_backup
+from cipmodel.io.cells import PROVENANCE_SHEET
+from cipmodel.io.losses import previous_results, workbook_losses
+from cipmodel.io.results_base import LINES_SHEET, METRICS, MONTHLY, SCHEMES, STF, SUMMARY
+from cipmodel.io.results_workbook import build_results_workbook, new_sheet_names
+from cipmodel.io.xlsx import read_bytes
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["in_place_losses", "write_in_place"]
+
+
+def write_in_place(
+    path: str | os.PathLike[str],
+    result: Any,
+    *,
+    simulation: Any = None,
+    extra_sheets: Mapping[str, pd.DataFrame] | None = None,
+) -> Path:
+    """Write the result sheets into the plan workbook ``path`` itself, keeping a backup.
+
+    Refused, with the file untouched, when :func:`in_place_losses` lists anything. Result
+    sheets from an earlier cipmodel run in the same workbook are replaced. The original is
+    first copied to ``NAME.bak.xlsx`` (or ``NAME.bak-2.xlsx``, ... : an existing backup is
+    never overwritten).
+
+    Returns
+    -------
+    pathlib.Path
+        The backup of the original workbook.
+
+    Raises
+    ------
+    InPlaceRefused
+        Something would be lost; ``.losses`` lists it.
+    WorkbookError
+        The file is not an ``.xlsx`` workbook or cannot be written.
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".xlsx":
+        msg = f"{p.name}: results are written into .xlsx workbooks only; use -o RESULTS.xlsx"
+        raise WorkbookError(msg)
+    data = read_bytes(p)
+    new_sheets = new_sheet_names(result, extra_sheets)
+    losses = workbook_losses(data, p.name, new_sheets)
+    if losses:
+        raise InPlaceRefused(p.name, losses)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = load_workbook(io.BytesIO(data), keep_links=True, rich_text=True)
+    for title in previous_results(data):
+        if title in wb.sheetnames:
+            del wb[title]
+    for ws in wb.worksheets:
+        _exact_numbers(ws)
+    built = build_results_workbook(
+        result, simulation=simulation, extra_sheets=extra_sheets, workbook=wb
+    )
+    wb.calculation.fullCalcOnLoad = True
+    clean_stale_temps(p)
+    backup = write_backup(p, data)
+    try:
+        atomic_write(p, locked(built.workbook.save))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            backup.unlink()  # the original is untouched: no backup needed
+        raise
+    return backup
+
+
+def in_place_losses(
+    path: str | os.PathLike[str],
+    *,
+    sheets: Sequence[str] = (SUMMARY, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET),
+) -> list[str]:
+    """What writing result sheets into ``path`` (with openpyxl) would lose; [] if nothing.
+
+    Checks the workbook's parts: charts, pictures, shapes and text boxes, header/footer
+    pictures, sheet backgrounds, macros (VBA), form and ActiveX controls, embedded
+    objects, pivot tables, slicers and timelines, external links, data connections and
+    query tables, the data model, threaded comments, custom XML, dynamic-array metadata,
+    chart sheets and macro sheets; on each worksheet the Excel extensions openpyxl drops
+    (conditional formats and data validations kept only in ``extLst``, sparklines, ...),
+    custom views, protected ranges, cell watches and smart tags; formulas on input sheets
+    (openpyxl keeps a formula but not its saved value, which is what cipmodel reads); and
+    sheets of the user's that a result sheet would replace. Things on result sheets of an
+    earlier cipmodel run (listed in its Provenance sheet) are not counted: those sheets
+    are rewritten anyway.
+
+    Not counted: printer driver settings and the calculation chain (Excel rebuilds
+    both), ``ignoredErrors`` marks and phonetic properties.
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.xlsx`` workbook.
+    sheets : sequence of str
+        The result sheet names that would be written (``Provenance`` is always added).
+
+    Returns
+    -------
+    list of str
+        One item per thing lost, naming the sheet where it is known.
+    """
+    p = Path(path)
+    return workbook_losses(read_bytes(p), p.name, [*sheets, PROVENANCE_SHEET])
+
+
+def _exact_numbers(ws: Any) -> None:
+    """Make openpyxl save every float of a loaded sheet exactly as it was read.
+
+    openpyxl writes numbers with 16 significant digits, which changes the last bit of some
+    (Excel saves 17); its writer passes text through unchanged, so give it the exact repr.
+    """
+    for cell in ws._cells.values():  # noqa: SLF001 - only the cells that exist
+        v = cell._value  # noqa: SLF001
+        if type(v) is float and float("%.16g" % v) != v:  # noqa: UP031
+            cell._value = repr(v)  # noqa: SLF001

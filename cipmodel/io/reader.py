@@ -1,0 +1,509 @@
+"""Read a plan workbook (``.xlsx``/``.xlsm``) into a Portfolio, through the schema.
+
+The workbook contract (``DESIGN.md`` §4, "Plan workbook") in short:
+
+* one sheet per input table of the schema (``Trusts``, ``Income``, ``Costs``, ``CIP``,
+  ``ControlTotal``, and the optional ``Funding``, ``Financing``, ``Drivers``,
+  ``Profiles``), found by name (case, spaces and underscores do not matter);
+* on each sheet one Excel Table (``tblCIP``...) whose header row holds the schema headers,
+  ``name (unit)``. Columns are found by header, never by position: case, spacing, column
+  order and the unit suffix in brackets do not matter (a suffix naming a *different* money
+  or percentage unit, e.g. ``value_fye (£m)``, is refused, so values are never read at the
+  wrong scale). Without an Excel Table the header row is the first row holding a known
+  header;
+* every row below the header row that is not blank is one record, including rows typed
+  just below an Excel Table that was not extended (LibreOffice does not extend tables);
+* every cell goes through :meth:`cipmodel.inputs.schema.Field.coerce`. All problems in the file
+  are collected, each with its cell (``CIP!F14``), and raised as one
+  :class:`~cipmodel.errors.ValidationError`;
+* formulas are read by the value the spreadsheet application saved with them (what
+  openpyxl calls ``data_only=True``). A formula with no saved value (a file written by a
+  program and never opened in Excel or LibreOffice) is a problem, never a blank.
+
+How it reads: the file is read once into memory and never opened for writing
+(:mod:`cipmodel.io.xlsx`: extension, size, zip and XML checks), then the sheets' cells are
+read by SAX handlers (:mod:`cipmodel.io.xlsx_sheets`). All XML goes through ``defusedxml``
+(openpyxl uses it when installed; this is checked on every read), so entity-expansion and
+external-entity attacks are refused. Size limits (``MAX_UNPACKED_BYTES``, ``MAX_ROWS``,
+``MAX_CELLS`` in :mod:`cipmodel.io.xlsx`; raised by keyword or environment variable) refuse
+zip bombs and runaway sheets before they fill memory. Macros in ``.xlsm`` files are neither
+run nor kept; links to other workbooks are never followed.
+
+This module imports no pandas: ``cipmodel validate`` reads a plan without loading it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from defusedxml import DefusedXmlException
+from openpyxl.utils import get_column_letter
+
+from cipmodel.errors import CipModelError, Problem, ValidationError, WorkbookError
+from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, Source
+from cipmodel.inputs.schema import Field, Table, load_schema
+from cipmodel.io.xlsx import Limits, caused_by, open_zip, read_bytes, require_safe_xml, sheet_key
+from cipmodel.io.xlsx_sheets import Cell, SheetRef, XlsxSheets, XlTableRef
+
+__all__ = [
+    "OPTIONAL_TABLES",
+    "README_SHEET",
+    "read_plan",
+    "read_plan_with_notes",
+]
+
+#: Tables whose sheet may be left out of a plan (absent = no rows).
+OPTIONAL_TABLES = frozenset({"funding", "financing", "drivers", "profiles"})
+#: The sheet of instructions a template starts with; never read, never noted as ignored.
+README_SHEET = "README"
+HEADER_SCAN_ROWS = 20  # without an Excel Table, look this far down for the header row
+
+_UNIT_SUFFIX = re.compile(r"^(.*?)\s*[\(\[]([^\)\]]*)[\)\]]\s*$")
+# Spellings accepted in a header's unit suffix, after lower-casing and removing spaces and
+# apostrophes. Only money and percentages are checked: there a wrong unit misreads values
+# silently by a factor of 1,000 or 100.
+_UNIT_ALIASES: dict[str, frozenset[str]] = {
+    "£000": frozenset({"£000", "£000s", "£k", "k", "gbp000", "gbpk", "£thousand", "£thousands"}),
+    "%": frozenset({"%", "percent", "pct", "fraction", "rate"}),
+}
+
+
+def read_plan(
+    path: str | os.PathLike[str],
+    *,
+    max_rows: int | None = None,
+    max_cells: int | None = None,
+    max_unpacked_bytes: int | None = None,
+) -> Portfolio:
+    """Read a plan workbook into a :class:`~cipmodel.inputs.records.Portfolio`.
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.xlsx`` or ``.xlsm`` workbook laid out as ``cipmodel template`` writes it (a
+        results workbook is a plan workbook too).
+    max_rows, max_cells : int, optional
+        Refuse an input sheet with more rows (cells) holding values: default
+        ``MAX_ROWS`` (200,000) and ``MAX_CELLS`` (3,000,000), or the environment
+        variables ``CIPMODEL_MAX_ROWS`` / ``CIPMODEL_MAX_CELLS``.
+    max_unpacked_bytes : int, optional
+        Refuse a file larger than this, or one whose parts unpack to more (a zip bomb):
+        default ``MAX_UNPACKED_BYTES`` (512 MB), or ``CIPMODEL_MAX_UNPACKED_MB``.
+
+    Returns
+    -------
+    Portfolio
+        Records carry ``source`` (sheet, row, column letters), so later problems name cells.
+
+    Raises
+    ------
+    WorkbookError
+        The file is missing, is not an ``.xlsx``/``.xlsm`` workbook, is damaged, holds
+        unsafe XML, or is over a size limit. The message says what to do.
+    ValidationError
+        The workbook was read but breaks the schema: every problem found, each naming its
+        cell (``CIP!F14``) or sheet; ``source`` is the file name.
+
+    See Also
+    --------
+    read_plan_with_notes : the same, plus notes on what was ignored.
+    """
+    portfolio, _notes = read_plan_with_notes(
+        path, max_rows=max_rows, max_cells=max_cells, max_unpacked_bytes=max_unpacked_bytes
+    )
+    return portfolio
+
+
+def read_plan_with_notes(
+    path: str | os.PathLike[str],
+    *,
+    max_rows: int | None = None,
+    max_cells: int | None = None,
+    max_unpacked_bytes: int | None = None,
+) -> tuple[Portfolio, list[str]]:
+    """Read a plan workbook; also return notes on what was ignored or assumed.
+
+    Notes are plain sentences such as ``"sheet 'Notes' ignored: not an input sheet"`` or
+    ``"column 'comment' on CIP ignored: not a CIP column"``. They are not errors.
+
+    Raises
+    ------
+    WorkbookError, ValidationError
+        As :func:`read_plan`.
+    """
+    p = Path(path)
+    limits = Limits.resolve(max_rows, max_cells, max_unpacked_bytes)
+    data = read_bytes(p, limits.max_unpacked_bytes)
+    return _parse(data, p.name, limits)
+
+
+def _parse(data: bytes, name: str, limits: Limits | None = None) -> tuple[Portfolio, list[str]]:
+    """Parse workbook bytes; ``name`` labels messages and the portfolio."""
+    limits = limits or Limits.resolve(None, None, None)
+    require_safe_xml()
+    zf = open_zip(data, name, limits.max_unpacked_bytes)
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about features it drops (extensions, odd styles); they do not
+            # affect the values read, and the test suite turns warnings into errors.
+            warnings.simplefilter("ignore")
+            return _Reader(data, zf, name, limits).run()
+    except CipModelError:
+        raise
+    except Exception as exc:  # a malformed file can fail anywhere inside openpyxl
+        if caused_by(exc, DefusedXmlException):
+            msg = (
+                f"{name} holds XML with entity or DTD declarations, which workbooks saved "
+                "by Excel or LibreOffice never contain; refused as a possible attack "
+                f"({type(exc).__name__})"
+            )
+        else:
+            msg = (
+                f"{name} is damaged and cannot be read as a workbook ({type(exc).__name__}: {exc})"
+            )
+        raise WorkbookError(msg) from exc
+
+
+def _split_header(text: str) -> tuple[str, str | None]:
+    """``'Value FYE (£000)'`` -> ``('value_fye', '£000')``; the unit is None if absent."""
+    m = _UNIT_SUFFIX.match(text)
+    base, unit = (m.group(1), m.group(2)) if m else (text, None)
+    key = re.sub(r"[\s\-]+", "_", base.strip().lower())
+    return key, unit
+
+
+def _unit_ok(field: Field, unit: str) -> bool:
+    """Whether a header's unit suffix agrees with the field's unit (money and % only)."""
+    aliases = _UNIT_ALIASES.get(field.unit)
+    key = re.sub(r"[\s'’]", "", unit.lower())
+    return aliases is None or not key or key in aliases
+
+
+_REPORTED: Any = object()  # a cell whose problem (error value, formula) is already reported
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+#: A table's fields by name, and each record attribute with None (one column of the same
+#: name) or the names of its columns (a repeated field).
+_Shape = tuple[dict[str, Field], list[tuple[str, tuple[str, ...] | None]]]
+
+
+class _Reader:
+    """One read of one workbook: collects records, notes and problems."""
+
+    def __init__(
+        self, data: bytes, zf: zipfile.ZipFile, name: str, limits: Limits | None = None
+    ) -> None:
+        self.name = name
+        self.notes: list[str] = []
+        self.problems: list[Problem] = []
+        self.failed: set[str] = set()  # tables with a missing sheet/column or a bad row
+        self.book = XlsxSheets(data, zf, name, limits)
+        self._shapes: dict[str, _Shape] = {}
+
+    # -- whole workbook -------------------------------------------------------------
+    def run(self) -> tuple[Portfolio, list[str]]:
+        if self.book.has_macros:
+            self.notes.append(f"{self.name} contains macros: they were not run and are not read")
+        schema = load_schema()
+        by_key: dict[str, list[str]] = {}
+        first: dict[str, SheetRef] = {}
+        for ref in self.book.sheets:
+            by_key.setdefault(sheet_key(ref.title), []).append(ref.title)
+            first.setdefault(ref.title, ref)
+        used: set[str] = set()
+        records: dict[str, list[Any]] = {t.name: [] for t in schema.tables}
+        for table in schema.tables:
+            titles = by_key.get(sheet_key(table.sheet), [])
+            used.update(titles)
+            if not titles:
+                if table.name in OPTIONAL_TABLES:
+                    self.notes.append(f"optional sheet '{table.sheet}' not found: no rows")
+                else:
+                    self.failed.add(table.name)
+                    self.problems.append(
+                        Problem(
+                            table.sheet,
+                            f"sheet '{table.sheet}' is missing: add it (a template from "
+                            "`cipmodel template` has every sheet)",
+                        )
+                    )
+                continue
+            if len(titles) > 1:
+                self.failed.add(table.name)
+                shown = ", ".join(f"'{t}'" for t in titles)
+                self.problems.append(
+                    Problem(table.sheet, f"sheets {shown} all match '{table.sheet}': keep one")
+                )
+                continue
+            records[table.name] = self._read_sheet(first[titles[0]], table)
+        for title in first:
+            if title not in used and sheet_key(title) != sheet_key(README_SHEET):
+                self.notes.append(f"sheet '{title}' ignored: not an input sheet")
+        return self._portfolio(records), self.notes
+
+    def _portfolio(self, records: dict[str, list[Any]]) -> Portfolio:
+        """Build the Portfolio; raise one ValidationError with cell and cross-record problems."""
+        kwargs = {k: tuple(v) for k, v in records.items()}
+        if not self.problems:
+            try:
+                return Portfolio(**kwargs, name=self.name)
+            except ValidationError as exc:
+                raise ValidationError(exc.problems, source=self.name) from None
+        if "trusts" not in self.failed:
+            # Cross-record checks on the rows that did parse. Drop the problems that only
+            # follow from rows left out: 'no control total' when a ControlTotal row failed,
+            # 'profile not found' when a Profiles row failed.
+            try:
+                Portfolio(**kwargs, name=self.name)
+            except ValidationError as exc:
+                drop: set[str] = set()
+                if "control_total" in self.failed:
+                    drop.add(load_schema().table("control_total").sheet)
+                if "profiles" in self.failed:
+                    drop.update(
+                        r.source.cell("profile") for t in ("income", "costs") for r in records[t]
+                    )
+                self.problems.extend(p for p in exc.problems if p.place not in drop)
+        raise ValidationError(self.problems, source=self.name)
+
+    # -- one sheet ------------------------------------------------------------------
+    def _read_sheet(self, ws: SheetRef, table: Table) -> list[Any]:
+        """The records on one input sheet; problems and notes are collected on self."""
+        title = ws.title.strip()
+        rows = self.book.cells(ws)
+        ordered = sorted(
+            r
+            for r, cells in rows.items()
+            if any(c.kind != "value" or not _blank(c.value) for c in cells.values())
+        )
+        header_row, xl = self._header_row(ws, table, rows, ordered)
+        if not header_row:
+            if table.name in OPTIONAL_TABLES:
+                self.notes.append(f"sheet '{title}' is empty: no rows")
+                return []
+            self.failed.add(table.name)
+            self.problems.append(
+                Problem(title, f"sheet '{title}' is empty: it needs the header row of a template")
+            )
+            return []
+
+        columns, ok = self._header(rows.get(header_row, {}), header_row, table, title)
+        if not ok:
+            self.failed.add(table.name)
+        letters = MappingProxyType({f: get_column_letter(c) for f, c in columns.items()})
+        totals = range(0)  # a range, not a set: totalsRowCount may be anything
+        if xl is not None and xl.totals_rows:
+            totals = range(xl.max_row - xl.totals_rows + 1, xl.max_row + 1)
+        out: list[Any] = []
+        below_table: list[int] = []
+        ignored_only: list[int] = []
+        for r in ordered:
+            if r <= header_row or r in totals:
+                continue
+            cells = rows[r]
+            row_problems: list[Problem] = []
+            raw = {
+                f: self._raw(cells.get(c), f"{title}!{letters[f]}{r}", row_problems)
+                for f, c in columns.items()
+            }
+            if all(v is None for v in raw.values()):
+                ignored_only.append(r)
+                continue
+            if xl is not None and r > xl.max_row:
+                below_table.append(r)
+            record = self._record(table, raw, row_problems, Source(title, r, letters), ok)
+            if record is not None:
+                out.append(record)
+        if below_table and xl is not None:
+            self.notes.append(
+                f"{title}: rows {_ranges(below_table)} are below the Excel Table "
+                f"'{xl.name}' ({xl.ref}) and were read too; extend the table to include them"
+            )
+        if ignored_only:
+            self.notes.append(
+                f"{title}: rows {_ranges(ignored_only)} have values only in ignored columns "
+                "and were skipped"
+            )
+        return out
+
+    def _header_row(
+        self, ws: SheetRef, table: Table, rows: Mapping[int, Mapping[int, Cell]], ordered: list[int]
+    ) -> tuple[int, XlTableRef | None]:
+        """The header row (0 if the sheet is empty) and the Excel Table it heads, if any.
+
+        The header row is that of the Excel Table whose header row holds most of the
+        table's headers; without one, the first row holding a known header among the first
+        ``HEADER_SCAN_ROWS`` rows with values (else the first of them).
+        """
+        lookup = {f.name for f in table.fields}
+
+        def known(r: int) -> int:
+            return sum(
+                1
+                for c in rows.get(r, {}).values()
+                if isinstance(c.value, str) and _split_header(c.value.strip())[0] in lookup
+            )
+
+        tables = [t for t in self.book.xl_tables(ws) if known(t.min_row)]
+        xl = max(tables, key=lambda t: known(t.min_row)) if tables else None
+        if xl is not None:
+            return xl.min_row, xl
+        scan = ordered[:HEADER_SCAN_ROWS]
+        return next((r for r in scan if known(r)), scan[0] if scan else 0), None
+
+    def _shape(self, table: Table) -> _Shape:
+        """A table's fields by name, and each record attribute with None (one column of the
+        same name) or the names of its columns (a repeated field); worked out once a read."""
+        shape = self._shapes.get(table.name)
+        if shape is None:
+            plan: list[tuple[str, tuple[str, ...] | None]] = []
+            for attr in table.attributes:
+                group = table.group(attr)
+                single = len(group) == 1 and group[0].group is None
+                plan.append((attr, None if single else tuple(c.name for c in group)))
+            shape = self._shapes[table.name] = ({f.name: f for f in table.fields}, plan)
+        return shape
+
+    def _record(
+        self,
+        table: Table,
+        raw: Mapping[str, Any],
+        row_problems: list[Problem],
+        source: Source,
+        ok: bool,
+    ) -> Any:
+        """One row's record, or None after collecting its problems (or if the sheet's
+        header row is unusable: the row's cells are still checked)."""
+        lookup, shape = self._shape(table)
+        values: dict[str, Any] = {}
+        for fname, value in raw.items():
+            if value is _REPORTED:
+                continue
+            value, message = lookup[fname].coerce(value)
+            if message:
+                row_problems.append(Problem(source.cell(fname), message))
+            values[fname] = value
+        if row_problems:
+            self.problems.extend(row_problems)
+            self.failed.add(table.name)
+            return None
+        if not ok:
+            return None
+        kwargs: dict[str, Any] = {}
+        for attr, names in shape:
+            if names is None:
+                if attr in values:
+                    kwargs[attr] = values[attr]
+            elif any(n in values for n in names):
+                kwargs[attr] = tuple(values.get(n) for n in names)
+        try:
+            return RECORD_CLASSES[table.name](**kwargs, source=source)
+        except ValidationError as exc:  # the record's own checks (normally none left)
+            self.problems.extend(exc.problems)
+            self.failed.add(table.name)
+            return None
+
+    def _header(
+        self, cells: dict[int, Cell], r: int, table: Table, title: str
+    ) -> tuple[dict[str, int], bool]:
+        """Map field name -> 1-based column from the header row; False if unusable."""
+        lookup = {f.name: f for f in table.fields}
+        columns: dict[str, int] = {}
+        ok = True
+        for col, cell in sorted(cells.items()):
+            if cell.kind != "value" or _blank(cell.value):
+                continue
+            text = str(cell.value).strip()
+            key, unit = _split_header(text)
+            field = lookup.get(key)
+            place = f"{title}!{get_column_letter(col)}{r}"
+            if field is None:
+                self.notes.append(f"column '{text}' on {title} ignored: not a {table.sheet} column")
+                continue
+            if field.name in columns:
+                first = get_column_letter(columns[field.name])
+                self.problems.append(
+                    Problem(
+                        place,
+                        f"column '{field.name}' appears twice ({first}{r} and here): delete one",
+                    )
+                )
+                ok = False
+                continue
+            if unit is not None and not _unit_ok(field, unit):
+                self.problems.append(
+                    Problem(
+                        place,
+                        f"column '{text}' is in {unit.strip()}, but {field.name} is read in "
+                        f"{field.unit}: convert the values and head the column '{field.header}'",
+                    )
+                )
+                ok = False
+                continue
+            columns[field.name] = col
+        for f in table.fields:
+            if f.required and f.default is None and f.name not in columns:
+                ok = False
+                self.problems.append(
+                    Problem(
+                        f"{title}!row {r}",
+                        f"column '{f.name}' is missing: add a column headed '{f.header}'",
+                    )
+                )
+        return columns, ok
+
+    @staticmethod
+    def _raw(cell: Cell | None, place: str, problems: list[Problem]) -> Any:
+        """A cell's raw value (stripped text, number, bool, date), None if blank, or
+        ``_REPORTED`` after adding a problem for an error value or a formula without one."""
+        if cell is None:
+            return None
+        if cell.kind == "error":
+            problems.append(
+                Problem(
+                    place, f"the cell shows the error {cell.value}: fix the formula or type a value"
+                )
+            )
+            return _REPORTED
+        if cell.kind == "nocache":
+            formula = str(cell.formula)
+            shown = formula if len(formula) <= 60 else formula[:57] + "..."
+            problems.append(
+                Problem(
+                    place,
+                    f"formula {shown} has no saved value: open and save the workbook in Excel "
+                    "or LibreOffice",
+                )
+            )
+            return _REPORTED
+        value = cell.value
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+
+def _ranges(rows: list[int]) -> str:
+    """[3, 4, 5, 9] -> '3-5, 9' (at most six parts)."""
+    parts: list[str] = []
+    start = prev = rows[0]
+    for r in [*rows[1:], None]:
+        if r is not None and r == prev + 1:
+            prev = r
+            continue
+        parts.append(f"{start}-{prev}" if prev > start else str(start))
+        if r is not None:
+            start = prev = r
+    if len(parts) > 6:
+        parts = [*parts[:6], "..."]
+    return ", ".join(parts)

@@ -1,0 +1,385 @@
+"""Write plan workbooks: a blank template, a plan holding a Portfolio, plain results.
+
+* :func:`write_template`: a ``README`` sheet first (every sheet and column: header, rule,
+  unit, default, description), then one sheet per input table of the schema, each with
+  one Excel Table (``tblCIP``...), drop-downs for categories and Y/N, input checks on
+  numbers, number formats (£000 with thousands separators, ``%``) and input cells in light
+  yellow. :func:`cipmodel.io.reader.read_plan` reads it back as the same Portfolio.
+* :func:`write_results`: the same workbook plus one plain sheet per DataFrame and a
+  ``Provenance`` sheet (the board results workbook is
+  :func:`cipmodel.io.results_workbook.write_results_workbook`).
+* :func:`plan_workbook`: the README and input sheets in memory, which the results
+  workbook builds on.
+
+Writing goes through :func:`cipmodel.io.atomic.atomic_write`: a workbook appears complete or
+not at all, and an existing file is replaced only when asked to.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, NamedStyle, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.table import Table as XlTable
+from openpyxl.worksheet.table import TableStyleInfo
+
+from cipmodel.errors import WorkbookError
+from cipmodel.inputs.records import Portfolio
+from cipmodel.inputs.schema import Field, Table, load_schema
+from cipmodel.io.atomic import atomic_write, check_writable
+from cipmodel.io.cells import (
+    BOLD,
+    HEADER_FILL,
+    MONEY_FORMAT,
+    PERCENT_FORMAT,
+    PROVENANCE_SHEET,
+    TEXT_FORMAT,
+    TITLE,
+    safe_sheet_name,
+    set_text,
+    set_value,
+    write_frame,
+    write_provenance,
+)
+from cipmodel.io.reader import OPTIONAL_TABLES, README_SHEET
+from cipmodel.io.xlsx import sheet_key
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["plan_workbook", "write_results", "write_template"]
+
+TEMPLATE_ROWS = 1000  # rows below the header that carry drop-downs in a blank template
+EXTRA_ROWS = 500  # rows below the last record that carry drop-downs in a filled plan
+
+_INPUT_FILL = PatternFill(fill_type="solid", fgColor="FFFFF2CC")  # light yellow: type here
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_TABLE_STYLE = TableStyleInfo(
+    name="TableStyleLight1",
+    showFirstColumn=False,
+    showLastColumn=False,
+    showRowStripes=False,
+    showColumnStripes=False,
+)
+
+
+def write_template(
+    path: str | os.PathLike[str], portfolio: Portfolio | None = None, *, overwrite: bool = False
+) -> Path:
+    """Write a blank plan template, or a plan workbook holding ``portfolio``.
+
+    The workbook has a ``README`` sheet first (every sheet and column: header, rule, unit,
+    default, description), then one sheet per input table, each with one Excel Table
+    (``tblCIP``...), drop-downs for categories and Y/N, input checks on numbers, number
+    formats (£000 with thousands separators, ``%``) and input cells in light yellow.
+
+    Parameters
+    ----------
+    path : path-like
+        Where to write; must end in ``.xlsx``.
+    portfolio : Portfolio, optional
+        Records to fill in. None writes header rows only.
+    overwrite : bool
+        Replace an existing file. Default False: an existing file is an error.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    WorkbookError
+        If the file exists (and ``overwrite`` is false), the folder is missing, the file
+        cannot be written, or the extension is not ``.xlsx``.
+    """
+    target = _check_target(path, overwrite)
+    wb = plan_workbook(portfolio)
+    return atomic_write(target, wb.save)
+
+
+def write_results(
+    path: str | os.PathLike[str],
+    portfolio: Portfolio,
+    sheets: Mapping[str, pd.DataFrame],
+    provenance: Mapping[str, Any],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a results workbook: the plan's input sheets, result sheets and provenance.
+
+    The input sheets are exactly those :func:`write_template` writes for ``portfolio``, so
+    ``read_plan`` of the results workbook gives the same Portfolio (result sheets are
+    ignored, with a note).
+
+    Parameters
+    ----------
+    path : path-like
+        Where to write; must end in ``.xlsx``.
+    portfolio : Portfolio
+        The plan the results come from.
+    sheets : mapping of str to DataFrame
+        One result sheet per entry, in order. An index that is not a plain RangeIndex is
+        written as leading columns. Names are cut to Excel's 31 characters, with
+        ``[]:*?/\\`` replaced by ``_``.
+    provenance : mapping
+        Key/value rows for the ``Provenance`` sheet (version, rule pack, seed, ...).
+        Values that are not text, numbers, booleans or dates are written as JSON.
+    overwrite : bool
+        Replace an existing file. Default False.
+
+    Raises
+    ------
+    WorkbookError
+        As :func:`write_template`, or if a result sheet name clashes with an input sheet,
+        ``README`` or ``Provenance``, or two names are the same once made safe.
+    """
+    target = _check_target(path, overwrite)
+    wb = plan_workbook(portfolio)
+    reserved = {sheet_key(n) for n in wb.sheetnames} | {sheet_key(PROVENANCE_SHEET)}
+    for raw_name, frame in sheets.items():
+        name = safe_sheet_name(raw_name)
+        if sheet_key(name) in reserved:
+            msg = f"result sheet name {raw_name!r} clashes with a sheet of the plan workbook"
+            raise WorkbookError(msg)
+        reserved.add(sheet_key(name))
+        write_frame(wb.create_sheet(name), frame)
+    write_provenance(wb.create_sheet(PROVENANCE_SHEET), provenance)
+    return atomic_write(target, wb.save)
+
+
+def _check_target(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    if Path(path).suffix.lower() != ".xlsx":
+        msg = f"cannot write {Path(path).name}: cipmodel writes workbooks as .xlsx; use a name ending in .xlsx"
+        raise WorkbookError(msg)
+    return check_writable(path, overwrite=overwrite)
+
+
+def _number_format(field: Field) -> str:
+    """The cell number format for a field: £000, %, whole number, text, or General."""
+    if field.type in ("str", "enum", "bool"):
+        return TEXT_FORMAT
+    if field.unit == "£000":
+        return MONEY_FORMAT
+    if field.unit == "%":
+        return PERCENT_FORMAT
+    if field.type == "int":
+        return "0"
+    if field.unit == "weight":
+        return "0.00"
+    return "General"
+
+
+def _column_width(field: Field) -> float:
+    if field.type == "str" and (field.max_length or 0) >= 200:
+        return 40
+    return max(len(field.header) + 3, 12)
+
+
+def _fmt_bound(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _validation(field: Field, sqref: str) -> DataValidation:
+    """The data validation (drop-down or input check, with a prompt) for a field's column."""
+    kw: dict[str, Any] = {}
+    if field.type == "enum":
+        items = ",".join(field.values)
+        if len(items) > 253:  # Excel's limit for an in-cell list
+            msg = f"the values of {field.name} are too long for an Excel drop-down"
+            raise WorkbookError(msg)
+        kw = {"type": "list", "formula1": f'"{items}"'}
+    elif field.type == "bool":
+        kw = {"type": "list", "formula1": '"Y,N"'}
+    elif field.type in ("int", "float"):
+        big = 2_000_000_000 if field.type == "int" else 1e15
+        lo = field.min if field.min is not None else -big
+        hi = field.max if field.max is not None else big
+        kw = {
+            "type": "whole" if field.type == "int" else "decimal",
+            "operator": "between",
+            "formula1": _fmt_bound(lo),
+            "formula2": _fmt_bound(hi),
+        }
+    elif field.max_length:
+        kw = {
+            "type": "textLength",
+            "operator": "lessThanOrEqual",
+            "formula1": str(field.max_length),
+        }
+    dv = DataValidation(
+        allow_blank=True,
+        showErrorMessage=True,
+        showInputMessage=True,
+        errorTitle="cipmodel",
+        error=f"{field.name} must be {field.rule()}"[:255],
+        promptTitle=field.header[:32],
+        prompt=field.description[:255],
+        **kw,
+    )
+    dv.add(sqref)
+    return dv
+
+
+def plan_workbook(portfolio: Portfolio | None) -> Workbook:
+    """The README sheet plus every input sheet, filled from ``portfolio`` if given."""
+    schema = load_schema()
+    wb = Workbook()
+    wb.active.title = README_SHEET
+    _write_readme(wb.active)
+    for table in schema.tables:
+        records = () if portfolio is None else getattr(portfolio, table.name)
+        _write_input_sheet(wb.create_sheet(table.sheet), table, records)
+    props = wb.properties
+    props.creator = "cipmodel"
+    props.title = "cipmodel plan workbook"
+    props.created = props.modified = _dt.datetime(2000, 1, 1)
+    return wb
+
+
+_STYLE_LABELS = {
+    MONEY_FORMAT: "£000",
+    PERCENT_FORMAT: "%",
+    TEXT_FORMAT: "text",
+    "0": "whole number",
+    "0.00": "weight",
+    "General": "number",
+}
+
+
+def _input_style(wb: Workbook, fmt: str) -> str:
+    """The name of the workbook's input-cell style with number format ``fmt`` (added once)."""
+    name = f"cipmodel input {_STYLE_LABELS.get(fmt, fmt)}"
+    if name not in wb.named_styles:
+        wb.add_named_style(NamedStyle(name=name, fill=_INPUT_FILL, number_format=fmt))
+    return name
+
+
+def _write_input_sheet(ws: Any, table: Table, records: Iterable[Any]) -> None:
+    """One input sheet: header row, records, Excel Table, validations, formats."""
+    fields = table.fields
+    last_col = get_column_letter(len(fields))
+    for j, field in enumerate(fields, start=1):
+        cell = ws.cell(row=1, column=j)
+        set_text(cell, field.header)
+        cell.font = BOLD
+        cell.fill = HEADER_FILL
+        letter = get_column_letter(j)
+        dim = ws.column_dimensions[letter]
+        dim.width = _column_width(field)
+        # a column style, so cells typed below the records get the fill and the format
+        dim.fill = _INPUT_FILL
+        dim.number_format = _number_format(field)
+    styles = [_input_style(ws.parent, _number_format(f)) for f in fields]
+    n = 0
+    for n, rec in enumerate(records, start=1):
+        row = n + 1
+        for j, field in enumerate(fields, start=1):
+            value = getattr(rec, field.group or field.name)
+            if field.group is not None:
+                value = None if value is None else value[field.index]
+            cell = ws.cell(row=row, column=j)
+            cell.style = styles[j - 1]  # a named style: much faster than fill + format
+            set_value(cell, value, yes_no=True)
+    if n == 0:  # an Excel Table needs one data row: leave it blank, styled for input
+        for j in range(1, len(fields) + 1):
+            ws.cell(row=2, column=j).style = styles[j - 1]
+    last_row = max(n, 1) + 1
+    tbl = XlTable(
+        displayName="tbl" + re.sub(r"\W", "", table.sheet),
+        ref=f"A1:{last_col}{last_row}",
+        tableStyleInfo=_TABLE_STYLE,
+    )
+    ws.add_table(tbl)
+    dv_last = max(TEMPLATE_ROWS + 1, n + 1 + EXTRA_ROWS)
+    for j, field in enumerate(fields, start=1):
+        letter = get_column_letter(j)
+        ws.add_data_validation(_validation(field, f"{letter}2:{letter}{dv_last}"))
+    ws.freeze_panes = "A2"
+
+
+def _readme_default(field: Field) -> str:
+    d = field.default
+    if d is None:
+        return ""
+    if isinstance(d, bool):
+        return "Y" if d else "N"
+    if isinstance(d, (int, float)):
+        return _fmt_bound(d)
+    return str(d)
+
+
+def _write_readme(ws: Any) -> None:
+    """The README sheet: how to fill the workbook, every sheet, every column."""
+    schema = load_schema()
+    lines = [
+        "Fill in one row per record on each sheet, in the yellow cells. Every table has a "
+        "trust_code column, so one workbook holds one trust or many.",
+        "Money is in £000 (thousands of pounds). Rates are fractions shown as percentages: "
+        "type 5% or 0.05. Months are financial-year months: 1 = April, 12 = March. Surplus is "
+        "positive, deficit negative.",
+        "Columns are found by their header: keep the header text, but you may reorder "
+        "columns or add your own (they are ignored). Blank rows are skipped. Formulas are "
+        "fine: the value saved with the workbook is read.",
+        "Check a filled workbook with: cipmodel validate plan.xlsx",
+    ]
+    ws["A1"] = "cipmodel plan workbook"
+    ws["A1"].font = TITLE
+    row = 2
+    for text in lines:
+        set_text(ws.cell(row=row, column=1), text)
+        row += 1
+    set_text(ws.cell(row=row, column=1), f"Schema version {schema.version}.")
+    row += 2
+    ws.cell(row=row, column=1, value="Sheets").font = BOLD
+    row += 1
+    for j, head in enumerate(("Sheet", "Required", "What it holds"), start=1):
+        c = ws.cell(row=row, column=j, value=head)
+        c.font, c.fill = BOLD, HEADER_FILL
+    for table in schema.tables:
+        row += 1
+        ws.cell(row=row, column=1, value=table.sheet)
+        ws.cell(row=row, column=2, value="no" if table.name in OPTIONAL_TABLES else "yes")
+        set_text(ws.cell(row=row, column=3), table.description)
+        ws.cell(row=row, column=3).alignment = _WRAP
+    row += 2
+    ws.cell(row=row, column=1, value="Columns").font = BOLD
+    row += 1
+    heads = (
+        "Sheet",
+        "Column header",
+        "Rule",
+        "Unit",
+        "Required",
+        "Default (if blank)",
+        "Description",
+    )
+    for j, head in enumerate(heads, start=1):
+        c = ws.cell(row=row, column=j, value=head)
+        c.font, c.fill = BOLD, HEADER_FILL
+    for table in schema.tables:
+        for field in table.fields:
+            row += 1
+            values = (
+                table.sheet,
+                field.header,
+                field.rule(),
+                field.unit,
+                "yes" if field.required and field.default is None else "no",
+                _readme_default(field),
+                field.description,
+            )
+            for j, value in enumerate(values, start=1):
+                set_text(ws.cell(row=row, column=j), value)
+            ws.cell(row=row, column=3).alignment = _WRAP
+            ws.cell(row=row, column=7).alignment = _WRAP
+    for letter, width in zip("ABCDEFG", (16, 30, 40, 8, 10, 18, 90), strict=True):
+        ws.column_dimensions[letter].width = width
