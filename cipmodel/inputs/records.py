@@ -2,10 +2,13 @@
 
 The record classes (:class:`Trust`, :class:`IncomeLine`, :class:`CostLine`,
 :class:`Scheme`, :class:`ControlTotal`, :class:`Funding`, :class:`Financing`,
-:class:`Drivers`, :class:`Profile`) are generated from the schema, so their fields, types,
-defaults and rules are the schema's. Each record coerces and checks its values on creation
-and raises :class:`~cipmodel.errors.ValidationError` naming the field, the rule and the bad
-value.
+:class:`Drivers`, :class:`Profile`) mirror the schema's tables field for field:
+``tests/test_records.py`` checks their fields, order, defaults and optional-ness against
+``cipmodel/data/schema.toml``, and their parameter docs are generated from it. Each record
+coerces and checks its values on creation with the one schema-driven checker
+(:func:`check_record`) and raises :class:`~cipmodel.errors.ValidationError` naming the
+field, the rule and the bad value. A record takes raw values (``"2.5%"``, ``"Y"``, a blank)
+and holds typed ones.
 
 A :class:`Portfolio` of one or more trusts is the only shape the engine takes: a single
 trust is a portfolio of one. Creating a Portfolio runs the cross-record checks (unknown
@@ -25,7 +28,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from cipmodel.errors import Problem, ValidationError
 from cipmodel.inputs.schema import MISSING, Table, load_schema
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Source",
+    "Record",
     "Trust",
     "IncomeLine",
     "CostLine",
@@ -47,6 +51,9 @@ __all__ = [
     "Portfolio",
     "RECORD_CLASSES",
     "TABLE_OF",
+    "TABLE_NAMES",
+    "check_record",
+    "check_portfolio",
 ]
 
 
@@ -65,7 +72,38 @@ class Source:
         return f"{self.sheet}!{col}{self.row}" if col else f"{self.sheet}!row {self.row}"
 
 
-def _place(record: Any, field_name: str | None = None) -> str:
+def blank() -> Any:
+    """The default of a field whose blank the checker fills with the schema's default.
+
+    Used for the money and rate fields whose schema default is the whole number ``0``: a
+    blank gives that ``0`` while an entered ``0`` is coerced to ``0.0``, so the two keep the
+    reprs (and so the input hash) they have always had. A literal ``0.0`` default could not
+    tell them apart.
+    """
+    return field(default=None)
+
+
+class Record:
+    """Base of the record classes: the table a record belongs to and its checks.
+
+    Each subclass is a frozen dataclass naming its table in ``TABLE``; creating one runs
+    :func:`check_record`, which coerces every field in place.
+    """
+
+    TABLE: ClassVar[str]
+    trust_code: str
+    source: Source | None
+
+    if TYPE_CHECKING:
+        # What each record class's generated __init__ takes, for code that builds a record
+        # of a class known only at run time (``RECORD_CLASSES[table](**row)``).
+        def __init__(self, *, source: Source | None = None, **fields: Any) -> None: ...
+
+    def __post_init__(self) -> None:
+        check_record(self)
+
+
+def _place(record: Record, field_name: str | None = None) -> str:
     """Where a record's field is, for messages: a workbook cell or ``table[key].field``."""
     src = getattr(record, "source", None)
     if isinstance(src, Source):
@@ -75,17 +113,24 @@ def _place(record: Any, field_name: str | None = None) -> str:
     return f"{table.name}[{key}]" + (f".{field_name}" if field_name else "")
 
 
-def _post_init(self: Any) -> None:
-    table: Table = TABLE_OF[type(self)]
+def check_record(record: Record) -> None:
+    """Coerce every field of ``record`` in place by its schema rules.
+
+    Raises
+    ------
+    ValidationError
+        With one problem per bad field, each naming its place.
+    """
+    table = TABLE_OF[type(record)]
     problems: list[Problem] = []
     for attr in table.attributes:
         cols = table.group(attr)
-        raw = getattr(self, attr)
+        raw = getattr(record, attr)
         if len(cols) == 1 and cols[0].group is None:
             value, msg = cols[0].coerce(raw)
             if msg:
-                problems.append(Problem(_place(self, cols[0].name), msg))
-            object.__setattr__(self, attr, value)
+                problems.append(Problem(_place(record, cols[0].name), msg))
+            object.__setattr__(record, attr, value)
             continue
         # a repeated field: a sequence of len(cols) values, or blank
         if raw is None or raw is MISSING:
@@ -94,33 +139,169 @@ def _post_init(self: Any) -> None:
             items = list(raw)
         else:
             problems.append(
-                Problem(_place(self, attr), f"{attr} must be {len(cols)} values, got {raw!r}")
+                Problem(_place(record, attr), f"{attr} must be {len(cols)} values, got {raw!r}")
             )
             continue
         out = []
         for col, item in zip(cols, items, strict=True):
             value, msg = col.coerce(item)
             if msg:
-                problems.append(Problem(_place(self, col.name), msg))
+                problems.append(Problem(_place(record, col.name), msg))
             out.append(value)
-        object.__setattr__(self, attr, None if all(v is None for v in out) else tuple(out))
+        object.__setattr__(record, attr, None if all(v is None for v in out) else tuple(out))
     if problems:
         raise ValidationError(problems)
 
 
-def _make_record(class_name: str, table: Table, doc: str) -> type:
-    fields: list[tuple[str, Any, Any]] = []
-    for attr in table.attributes:
-        cols = table.group(attr)
-        required_no_default = cols[0].required and cols[0].default is None
-        if required_no_default:
-            fields.append((attr, Any, dataclasses.field(default=MISSING)))
-        else:
-            fields.append((attr, Any, dataclasses.field(default=None)))
-    fields.append(
-        ("source", Any, dataclasses.field(default=None, compare=False, repr=False, kw_only=True))
-    )
-    lines = [doc, "", "Parameters", "----------"]
+# -- the record classes -----------------------------------------------------------------
+# One per schema table, fields in the table's order. A required field with no default
+# defaults to MISSING (so leaving it out is a located ValidationError, not a TypeError); a
+# field with a schema default defaults to it; any other field may be blank (None).
+
+
+@dataclass(frozen=True)
+class Trust(Record):
+    """A trust: code, name, type, planning year and horizon."""
+
+    TABLE: ClassVar[str] = "trusts"
+
+    trust_code: str = MISSING
+    name: str = MISSING
+    trust_type: str = MISSING
+    financial_year: str = "2017/18"
+    horizon_years: int = 1
+    agency_ceiling: float | None = None
+    financial_special_measures: bool = False
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class IncomeLine(Record):
+    """One income line of a trust (base run rate, £000 a year)."""
+
+    TABLE: ClassVar[str] = "income"
+
+    trust_code: str = MISSING
+    line: str = MISSING
+    annual_value: float = MISSING
+    profile: str = "flat"
+    description: str | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class CostLine(Record):
+    """One cost line of a trust (base run rate, £000 a year)."""
+
+    TABLE: ClassVar[str] = "costs"
+
+    trust_code: str = MISSING
+    line: str = MISSING
+    annual_value: float = MISSING
+    profile: str = "flat"
+    description: str | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Scheme(Record):
+    """One cost improvement scheme."""
+
+    TABLE: ClassVar[str] = "cip"
+
+    trust_code: str = MISSING
+    scheme_id: str = MISSING
+    name: str = MISSING
+    category: str = MISSING
+    target_line: str | None = None
+    value_fye: float = MISSING
+    start_year: int = 1
+    start_month: int = 1
+    ramp_months: int = 0
+    recurrent: bool = True
+    stage: str = "plan"
+    rag: str = "amber"
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class ControlTotal(Record):
+    """A trust's pre-STF control total for one plan year."""
+
+    TABLE: ClassVar[str] = "control_total"
+
+    trust_code: str = MISSING
+    year: int = 1
+    target_pre_stf: float = MISSING
+    accepted: bool = True
+    #: Twelve monthly figures, or None for a flat profile. A month may be None until the
+    #: Portfolio checks (which require all twelve or none).
+    month: tuple[float | None, ...] | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Funding(Record):
+    """A trust's STF/PSF allocation and A&E trajectory."""
+
+    TABLE: ClassVar[str] = "funding"
+
+    trust_code: str = MISSING
+    allocation: float = blank()
+    ae_applies: bool = False
+    ae_trajectory: tuple[float | None, ...] | None = None
+    ae_forecast: tuple[float | None, ...] | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Financing(Record):
+    """A trust's opening balance sheet and financing plan."""
+
+    TABLE: ClassVar[str] = "financing"
+
+    trust_code: str = MISSING
+    opening_cash: float = blank()
+    opening_working_capital: float = blank()
+    opening_loans: float = blank()
+    loan_drawdown: float = blank()
+    principal_repayment: float = blank()
+    capital_expenditure: float = blank()
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Drivers(Record):
+    """Year-on-year drivers for one trust and plan year."""
+
+    TABLE: ClassVar[str] = "drivers"
+
+    trust_code: str = MISSING
+    year: int = MISSING
+    tariff_uplift: float = blank()
+    efficiency_factor: float = blank()
+    activity_growth: float = blank()
+    pay_award: float = blank()
+    non_pay_inflation: float = blank()
+    drug_inflation: float = blank()
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Profile(Record):
+    """A named monthly profile (twelve weights)."""
+
+    TABLE: ClassVar[str] = "profiles"
+
+    trust_code: str = MISSING
+    profile: str = MISSING
+    weight: tuple[float, ...] = MISSING
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+def _parameters_doc(summary: str, table: Table) -> str:
+    """A record class's docstring: its summary and each field's description from the schema."""
+    lines = [summary, "", "Parameters", "----------"]
     for attr in table.attributes:
         cols = table.group(attr)
         unit = f" [{cols[0].unit}]" if cols[0].unit else ""
@@ -130,54 +311,42 @@ def _make_record(class_name: str, table: Table, doc: str) -> type:
                 "{n}", "n"
             )
         lines += [f"{attr} :", f"    {desc}{unit}"]
-    cls = dataclasses.make_dataclass(
-        class_name,
-        fields,
-        frozen=True,
-        namespace={"__post_init__": _post_init, "__doc__": "\n".join(lines)},
-    )
-    cls.__module__ = __name__
-    return cls
+    return "\n".join(lines)
 
 
 _SCHEMA = load_schema()
-TABLE_OF: dict[type, Table] = {}
-RECORD_CLASSES: dict[str, type] = {}
-for _cls_name, _table_name, _doc in [
-    ("Trust", "trusts", "A trust: code, name, type, planning year and horizon."),
-    ("IncomeLine", "income", "One income line of a trust (base run rate, £000 a year)."),
-    ("CostLine", "costs", "One cost line of a trust (base run rate, £000 a year)."),
-    ("Scheme", "cip", "One cost improvement scheme."),
-    ("ControlTotal", "control_total", "A trust's pre-STF control total for one plan year."),
-    ("Funding", "funding", "A trust's STF/PSF allocation and A&E trajectory."),
-    ("Financing", "financing", "A trust's opening balance sheet and financing plan."),
-    ("Drivers", "drivers", "Year-on-year drivers for one trust and plan year."),
-    ("Profile", "profiles", "A named monthly profile (twelve weights)."),
-]:
-    _t = _SCHEMA.table(_table_name)
-    _c = _make_record(_cls_name, _t, _doc)
-    globals()[_cls_name] = _c
-    TABLE_OF[_c] = _t
-    RECORD_CLASSES[_table_name] = _c
-
-# Names for static type checkers; the classes are built above.
-Trust: Any
-IncomeLine: Any
-CostLine: Any
-Scheme: Any
-ControlTotal: Any
-Funding: Any
-Financing: Any
-Drivers: Any
-Profile: Any
-
 TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in _SCHEMA.tables)
+#: The record class of each table, in schema order.
+RECORD_CLASSES: dict[str, type[Record]] = {
+    cls.TABLE: cls
+    for cls in (
+        Trust,
+        IncomeLine,
+        CostLine,
+        Scheme,
+        ControlTotal,
+        Funding,
+        Financing,
+        Drivers,
+        Profile,
+    )
+}
+if tuple(RECORD_CLASSES) != TABLE_NAMES:  # pragma: no cover - a schema edit without a class
+    raise ImportError(f"record classes {tuple(RECORD_CLASSES)} do not match tables {TABLE_NAMES}")
+#: The schema table of each record class.
+TABLE_OF: dict[type[Record], Table] = {cls: _SCHEMA.table(t) for t, cls in RECORD_CLASSES.items()}
+for _cls, _table in TABLE_OF.items():
+    _cls.__doc__ = _parameters_doc((_cls.__doc__ or "").strip(), _table)
+
 CT_TOLERANCE = 1.0  # £000: monthly control-total plan must sum to the target within £1k
 
+_R = TypeVar("_R", bound=Record)
+#: What a Portfolio takes for a table: records of its class, or mappings of their fields.
+Rows = Iterable[_R | Mapping[str, Any]]
 
-def _as_records(table: str, rows: Iterable[Any]) -> tuple[Any, ...]:
-    cls = RECORD_CLASSES[table]
-    out = []
+
+def _as_records(table: str, cls: type[_R], rows: Rows[_R]) -> tuple[_R, ...]:
+    out: list[_R] = []
     problems: list[Problem] = []
     for i, row in enumerate(rows):
         if isinstance(row, cls):
@@ -201,7 +370,7 @@ def _as_records(table: str, rows: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Portfolio:
     """One or more trusts and all their input tables, checked as a whole.
 
@@ -219,24 +388,50 @@ class Portfolio:
         With every problem found, each naming its place.
     """
 
-    trusts: tuple[Any, ...]
-    income: tuple[Any, ...] = ()
-    costs: tuple[Any, ...] = ()
-    cip: tuple[Any, ...] = ()
-    control_total: tuple[Any, ...] = ()
-    funding: tuple[Any, ...] = ()
-    financing: tuple[Any, ...] = ()
-    drivers: tuple[Any, ...] = ()
-    profiles: tuple[Any, ...] = ()
+    trusts: tuple[Trust, ...]
+    income: tuple[IncomeLine, ...] = ()
+    costs: tuple[CostLine, ...] = ()
+    cip: tuple[Scheme, ...] = ()
+    control_total: tuple[ControlTotal, ...] = ()
+    funding: tuple[Funding, ...] = ()
+    financing: tuple[Financing, ...] = ()
+    drivers: tuple[Drivers, ...] = ()
+    profiles: tuple[Profile, ...] = ()
     name: str = field(default="portfolio", compare=False)
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        trusts: Rows[Trust],
+        income: Rows[IncomeLine] = (),
+        costs: Rows[CostLine] = (),
+        cip: Rows[Scheme] = (),
+        control_total: Rows[ControlTotal] = (),
+        funding: Rows[Funding] = (),
+        financing: Rows[Financing] = (),
+        drivers: Rows[Drivers] = (),
+        profiles: Rows[Profile] = (),
+        name: str = "portfolio",
+    ) -> None:
+        given: dict[str, Rows[Any]] = {
+            "trusts": trusts,
+            "income": income,
+            "costs": costs,
+            "cip": cip,
+            "control_total": control_total,
+            "funding": funding,
+            "financing": financing,
+            "drivers": drivers,
+            "profiles": profiles,
+        }
+        object.__setattr__(self, "name", name)
         problems: list[Problem] = []
         for table in TABLE_NAMES:
             try:
-                object.__setattr__(self, table, _as_records(table, getattr(self, table)))
+                records = _as_records(table, RECORD_CLASSES[table], given[table])
             except ValidationError as exc:
                 problems.extend(exc.problems)
+            else:
+                object.__setattr__(self, table, records)
         if problems:
             raise ValidationError(problems)
         problems = check_portfolio(self)
@@ -254,11 +449,18 @@ class Portfolio:
         """The longest horizon of any trust (the engine's year axis)."""
         return max(t.horizon_years for t in self.trusts)
 
+    def records(self, table: str) -> tuple[Record, ...]:
+        """The records of table ``table`` (one of :data:`TABLE_NAMES`)."""
+        if table not in RECORD_CLASSES:
+            raise KeyError(table)
+        recs: tuple[Record, ...] = getattr(self, table)
+        return recs
+
     def frame(self, table: str) -> pd.DataFrame:
         """Table ``table`` as a DataFrame, one column per workbook column."""
         tbl = _SCHEMA.table(table)
         rows = []
-        for rec in getattr(self, table):
+        for rec in self.records(table):
             row: dict[str, Any] = {}
             for attr in tbl.attributes:
                 cols = tbl.group(attr)
@@ -276,7 +478,9 @@ class Portfolio:
     def subset(self, codes: Iterable[str]) -> Portfolio:
         """A portfolio of only the trusts in ``codes`` (in this portfolio's order)."""
         keep = set(codes)
-        kw = {t: tuple(r for r in getattr(self, t) if r.trust_code in keep) for t in TABLE_NAMES}
+        kw: dict[str, Any] = {
+            t: tuple(r for r in getattr(self, t) if r.trust_code in keep) for t in TABLE_NAMES
+        }
         return Portfolio(**kw, name=self.name)
 
     def replace(self, **changes: Any) -> Portfolio:
@@ -300,7 +504,8 @@ class Portfolio:
         return self.replace(cip=cip)
 
 
-def _dupes(records: Iterable[Any], key: tuple[str, ...]) -> list[Any]:
+# -- cross-record checks ----------------------------------------------------------------
+def _dupes(records: Iterable[Record], key: tuple[str, ...]) -> list[Record]:
     recs = list(records)
     counts = Counter(tuple(getattr(r, k) for k in key) for r in recs)
     return [r for r in recs if counts[tuple(getattr(r, k) for k in key)] > 1]
@@ -308,14 +513,25 @@ def _dupes(records: Iterable[Any], key: tuple[str, ...]) -> list[Any]:
 
 def check_portfolio(p: Portfolio) -> list[Problem]:
     """Cross-record checks; every problem found, each with its place."""
-    problems: list[Problem] = []
     if not p.trusts:
-        problems.append(Problem("Trusts", "the plan has no trusts: add at least one row"))
-        return problems
+        return [Problem("Trusts", "the plan has no trusts: add at least one row")]
     by_code = {t.trust_code: t for t in p.trusts}
+    return [
+        *_check_keys_and_codes(p, by_code),
+        *_check_profiles(p),
+        *_check_schemes(p, by_code),
+        *_check_control_totals(p, by_code),
+        *_check_drivers(p, by_code),
+        *_check_funding(p),
+    ]
+
+
+def _check_keys_and_codes(p: Portfolio, by_code: Mapping[str, Trust]) -> list[Problem]:
+    """No duplicate keys in any table, and every row names a trust on the Trusts sheet."""
+    problems: list[Problem] = []
     for table in TABLE_NAMES:
         tbl = _SCHEMA.table(table)
-        recs = getattr(p, table)
+        recs = p.records(table)
         if tbl.key:
             for r in _dupes(recs, tbl.key):
                 key = ", ".join(f"{k}={getattr(r, k)!r}" for k in tbl.key)
@@ -332,22 +548,34 @@ def check_portfolio(p: Portfolio) -> list[Problem]:
                         f"trust_code {r.trust_code!r} is not on the Trusts sheet",
                     )
                 )
+    return problems
+
+
+def _check_profiles(p: Portfolio) -> list[Problem]:
+    """Profiles have some weight, and the lines that name a profile name one that exists."""
+    problems: list[Problem] = []
     profiles = {(pr.trust_code, pr.profile) for pr in p.profiles}
     for pr in p.profiles:
         if sum(pr.weight) <= 0:
             problems.append(
                 Problem(_place(pr, "m01"), f"profile {pr.profile!r} weights must not all be 0")
             )
-    for table in ("income", "costs"):
-        for r in getattr(p, table):
-            if r.profile != "flat" and (r.trust_code, r.profile) not in profiles:
-                problems.append(
-                    Problem(
-                        _place(r, "profile"),
-                        f"profile {r.profile!r} is not on the Profiles sheet for trust "
-                        f"{r.trust_code!r} (use 'flat' or add it)",
-                    )
+    lines: tuple[IncomeLine | CostLine, ...] = (*p.income, *p.costs)
+    for r in lines:
+        if r.profile != "flat" and (r.trust_code, r.profile) not in profiles:
+            problems.append(
+                Problem(
+                    _place(r, "profile"),
+                    f"profile {r.profile!r} is not on the Profiles sheet for trust "
+                    f"{r.trust_code!r} (use 'flat' or add it)",
                 )
+            )
+    return problems
+
+
+def _check_schemes(p: Portfolio, by_code: Mapping[str, Trust]) -> list[Problem]:
+    """A scheme's target line suits its category, and it starts within the horizon."""
+    problems: list[Problem] = []
     lines = _SCHEMA.lines
     for s in p.cip:
         trust = by_code.get(s.trust_code)
@@ -369,6 +597,13 @@ def check_portfolio(p: Portfolio) -> list[Problem]:
                     f"({trust.horizon_years})",
                 )
             )
+    return problems
+
+
+def _check_control_totals(p: Portfolio, by_code: Mapping[str, Trust]) -> list[Problem]:
+    """Every trust has a year-1 control total; each is within the horizon and its monthly
+    plan is all twelve months (or none) summing to the target."""
+    problems: list[Problem] = []
     ct_years = {(c.trust_code, c.year) for c in p.control_total}
     for code in by_code:
         if (code, 1) not in ct_years:
@@ -389,23 +624,35 @@ def check_portfolio(p: Portfolio) -> list[Problem]:
                 )
             )
         if c.month is not None:
-            blanks = [i for i, v in enumerate(c.month) if v is None]
-            if blanks:
-                problems.append(
-                    Problem(
-                        _place(c, f"m{blanks[0] + 1:02d}"),
-                        "monthly plan must have all twelve months filled, or none "
-                        f"(blank: {', '.join(f'm{i + 1:02d}' for i in blanks)})",
-                    )
-                )
-            elif abs(sum(c.month) - c.target_pre_stf) > CT_TOLERANCE:
-                problems.append(
-                    Problem(
-                        _place(c, "m12"),
-                        f"monthly plan sums to {sum(c.month):,.1f} but target_pre_stf is "
-                        f"{c.target_pre_stf:,.1f} (they must agree within £1k)",
-                    )
-                )
+            problems.extend(_check_monthly_plan(c, c.month))
+    return problems
+
+
+def _check_monthly_plan(c: ControlTotal, month: tuple[float | None, ...]) -> list[Problem]:
+    blanks = [i for i, v in enumerate(month) if v is None]
+    if blanks:
+        return [
+            Problem(
+                _place(c, f"m{blanks[0] + 1:02d}"),
+                "monthly plan must have all twelve months filled, or none "
+                f"(blank: {', '.join(f'm{i + 1:02d}' for i in blanks)})",
+            )
+        ]
+    total = sum(v for v in month if v is not None)
+    if abs(total - c.target_pre_stf) > CT_TOLERANCE:
+        return [
+            Problem(
+                _place(c, "m12"),
+                f"monthly plan sums to {total:,.1f} but target_pre_stf is "
+                f"{c.target_pre_stf:,.1f} (they must agree within £1k)",
+            )
+        ]
+    return []
+
+
+def _check_drivers(p: Portfolio, by_code: Mapping[str, Trust]) -> list[Problem]:
+    """Drivers only for plan years within the trust's horizon."""
+    problems: list[Problem] = []
     for d in p.drivers:
         trust = by_code.get(d.trust_code)
         if trust is not None and d.year > trust.horizon_years:
@@ -415,6 +662,12 @@ def check_portfolio(p: Portfolio) -> list[Problem]:
                     f"year {d.year} is beyond the trust's horizon_years ({trust.horizon_years})",
                 )
             )
+    return problems
+
+
+def _check_funding(p: Portfolio) -> list[Problem]:
+    """A trust whose funding depends on A&E has its trajectory and forecast."""
+    problems: list[Problem] = []
     for f in p.funding:
         if f.ae_applies and (f.ae_trajectory is None or f.ae_forecast is None):
             problems.append(
