@@ -38,7 +38,7 @@ def _may_be_blank(col: Field) -> bool:
 def test_one_class_per_table_in_schema_order() -> None:
     assert tuple(RECORD_CLASSES) == TABLE_NAMES == tuple(t.name for t in SCHEMA.tables)
     for name, cls in RECORD_CLASSES.items():
-        assert cls.TABLE == name
+        assert name == cls.TABLE
         assert TABLE_OF[cls] is SCHEMA.table(name)
         assert cls.__module__ == "cipmodel.inputs.records"
         assert getattr(records, cls.__name__) is cls

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ __all__ = [
 #: Year-1 planned CIP and do-nothing operating expenditure per trust [£000], in the order of
 #: the codes: ``(codes, cip_planned, opex_do_nothing)``. The engine provides it
 #: (:func:`cipmodel.engine.project.year_one_cip_and_opex`).
-CipAndOpex = Callable[[Portfolio], tuple[Sequence[str], Sequence[float], Sequence[float]]]
+CipAndOpex = Callable[[Portfolio], tuple[Sequence[str], Iterable[float], Iterable[float]]]
 
 _DRIVER_FIELDS = {
     f.name: f for f in load_schema().table("drivers").fields if f.name not in ("trust_code", "year")

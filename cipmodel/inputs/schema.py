@@ -281,7 +281,7 @@ class Schema:
 
 def _expand(table_name: str, spec: dict[str, Any]) -> list[Field]:
     repeat = int(spec.get("repeat", 0))
-    common = {
+    common: dict[str, Any] = {
         k: spec[k] for k in ("type", "unit", "required", "default", "min", "max") if k in spec
     }
     if "values" in spec:
