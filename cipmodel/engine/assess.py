@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -45,7 +44,7 @@ from cipmodel.regime.funding import (
     validate_funding_pack,
 )
 from cipmodel.regime.packs import RulePack, load_pack
-from cipmodel.regime.score import ScoreResult, score, sof_pack
+from cipmodel.regime.score import ScoreDict, ScoreResult, score, sof_pack
 from cipmodel.regime.segmentation import (
     CandidateSegments,
     candidate_segments,
@@ -66,7 +65,7 @@ def _check_scorable(
     The overall score is a weighted mean of the applicable metrics, so it needs at least
     one (a trust with no income, no costs, no capital service and no agency ceiling).
     """
-    weights = pack.get("weights")
+    weights = pack.weights("weights")
     problems: list[Problem] = []
     seen: set[int] = set()
     for mv, months in zip(metrics, QUARTER_END_MONTHS, strict=True):
@@ -165,7 +164,7 @@ class Assessment:
     def full_year_score(self) -> ScoreResult:
         return self.scores[-1]
 
-    def score_dict(self, draw: int, trust: int) -> dict[str, Any]:
+    def score_dict(self, draw: int, trust: int) -> ScoreDict:
         """The full-year score of one draw and trust in the ``score --json`` shape."""
         mv = self.full_year_metrics
         reasons = {m: str(mv.not_applicable[m][draw, trust]) for m in METRICS}

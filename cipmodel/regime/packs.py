@@ -41,7 +41,15 @@ from typing import Any, TypeAlias, TypeGuard
 
 from cipmodel.errors import RulePackError
 
-__all__ = ["Leaf", "RulePack", "TomlValue", "load_pack", "available_packs", "is_number"]
+__all__ = [
+    "Leaf",
+    "PackLike",
+    "RulePack",
+    "TomlValue",
+    "load_pack",
+    "available_packs",
+    "is_number",
+]
 
 #: A value read from TOML: what a rule pack leaf holds.
 TomlValue: TypeAlias = (
@@ -285,6 +293,10 @@ def load_pack(
         variants=tuple(variants),
         variant=variant,
     )
+
+
+#: What a function taking a rule pack accepts: a name (``name:variant``), a path, or a pack.
+PackLike = str | Path | RulePack
 
 
 def available_packs() -> list[str]:
