@@ -33,16 +33,16 @@ import pandas as pd
 from cipmodel.calendar import cip_share
 from cipmodel.formatting import json_float
 from cipmodel.inputs.records import Portfolio
-from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
-from cipmodel.montecarlo.samplers import SAMPLERS
-from cipmodel.montecarlo.simulation import (
+from cipmodel.montecarlo.context import (
     DEFAULT_DRAWS,
     DEFAULT_SAMPLER,
-    _check_draws,
-    _context,
-    _resolve_packs,
-    auto_chunk_size,
+    build_context,
+    check_draws,
+    resolve_packs,
 )
+from cipmodel.montecarlo.outputs import auto_chunk_size
+from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
+from cipmodel.montecarlo.samplers import SAMPLERS
 from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
 from cipmodel.regime.bands import cip_band
 from cipmodel.regime.packs import RulePack
@@ -202,7 +202,7 @@ def solve_probability(
         raise SimulationError(
             f"probability must be between 0 and 1 (exclusive), got {probability!r}"
         )
-    n = _check_draws(draws, allow_large)
+    n = check_draws(draws, allow_large)
     if sampler not in SAMPLERS:
         raise SimulationError(f"unknown sampler {sampler!r} (known: {', '.join(SAMPLERS)})")
     n_t = len(portfolio.trusts)
@@ -213,12 +213,10 @@ def solve_probability(
         )
     seed = resolve_seed(seed)
     pri = load_priors(priors)
-    packs = _resolve_packs(portfolio, None, "sof-2016")
-    run = run_plan(
-        portfolio, funding_rules=packs["funding"], sof_rules=packs["sof"], **provenance_extra
-    )
+    packs = resolve_packs(portfolio, None, "sof-2016")
+    run = run_plan(portfolio, funding_rules=packs.funding, sof_rules=packs.sof, **provenance_extra)
     ss = as_seed_sequence(seed)
-    ctx = _context(run, pri, sampler, ss, n, packs, None, False)
+    ctx = build_context(run, pri, sampler, ss, n, packs, None, False)
     ctx.sampler_seed = ss
     plan = ctx.plan
     solved = run.solved

@@ -31,6 +31,7 @@ from cipmodel.engine.project import (
 from cipmodel.engine.solve import SolveResult, solve_cip
 from cipmodel.formatting import json_float as _f
 from cipmodel.inputs.records import TABLE_NAMES, Portfolio
+from cipmodel.regime.packs import RulePack
 
 __all__ = ["RunResult", "run_plan", "input_hash"]
 
@@ -416,8 +417,8 @@ def provenance(portfolio: Portfolio, **extra: Any) -> dict[str, Any]:
 def run_plan(
     portfolio: Portfolio,
     *,
-    funding_rules: str | None = None,
-    sof_rules: str = "sof-2016",
+    funding_rules: str | RulePack | None = None,
+    sof_rules: str | RulePack = "sof-2016",
     catch_up: bool | None = None,
     bonus: bool = False,
     **provenance_extra: Any,
