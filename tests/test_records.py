@@ -40,7 +40,7 @@ def test_one_class_per_table_in_schema_order() -> None:
     for name, cls in RECORD_CLASSES.items():
         assert name == cls.TABLE
         assert TABLE_OF[cls] is SCHEMA.table(name)
-        assert cls.__module__ == "cipmodel.inputs.records"
+        assert cls.__module__ == "cipmodel.inputs.record_types"
         assert getattr(records, cls.__name__) is cls
 
 
