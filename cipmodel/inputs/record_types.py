@@ -83,7 +83,7 @@ class Record:
     if TYPE_CHECKING:
         # What each record class's generated __init__ takes, for code that builds a record
         # of a class known only at run time (``RECORD_CLASSES[table](**row)``).
-        def __init__(self, *, source: Source | None = None, **fields: Any) -> None: ...
+        def __init__(self, *, source: Source | None = None, **fields: object) -> None: ...
 
     def __post_init__(self) -> None:
         check_record(self)
@@ -120,7 +120,7 @@ def check_record(record: Record) -> None:
             continue
         # a repeated field: a sequence of len(cols) values, or blank
         if raw is None or raw is MISSING:
-            items: list[Any] = [None] * len(cols)
+            items: list[object] = [None] * len(cols)
         elif isinstance(raw, (list, tuple)) and len(raw) == len(cols):
             items = list(raw)
         else:

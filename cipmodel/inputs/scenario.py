@@ -73,7 +73,7 @@ def scenario_problem(file: str, key: str, msg: str) -> Problem:
     return Problem(f"{file}: {key}", msg)
 
 
-def short_repr(value: Any) -> str:
+def short_repr(value: object) -> str:
     """A value for a message: its repr, shortened (TOML allows huge numbers and strings)."""
     if isinstance(value, int) and value.bit_length() > 200:
         return f"a whole number of about {int(value.bit_length() * 0.30103):,} digits"
@@ -227,7 +227,9 @@ def _plan_path(name: str, folder: Path, plan: object) -> Path:
     return plan_path
 
 
-def _check_driver(file: str, key: str, value: Any, problems: list[Problem], add: bool) -> Any:
+def _check_driver(
+    file: str, key: str, value: object, problems: list[Problem], add: bool
+) -> float | None:
     fld = _DRIVER_FIELDS.get(key.rsplit(".", 1)[-1])
     if fld is None:
         problems.append(
@@ -240,7 +242,7 @@ def _check_driver(file: str, key: str, value: Any, problems: list[Problem], add:
     if msg:
         problems.append(scenario_problem(file, key, msg))
         return None
-    return v
+    return v if isinstance(v, int | float) else None  # a driver is a number (or blank)
 
 
 def apply_scenario(
