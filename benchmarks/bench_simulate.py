@@ -40,7 +40,7 @@ from _portfolio import best
 from cipmodel.engine.project import project
 from cipmodel.examples import example_portfolio
 from cipmodel.montecarlo import simulate
-from cipmodel.montecarlo.simulation import _outputs
+from cipmodel.montecarlo.outputs import draw_outputs as _outputs
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

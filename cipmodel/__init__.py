@@ -24,7 +24,8 @@ from cipmodel.version import __version__
 
 if TYPE_CHECKING:
     from cipmodel.engine.assess import Assessment, assess
-    from cipmodel.engine.project import Draws, PlanArrays, Projection, compile_plan, project
+    from cipmodel.engine.compile import PlanArrays, compile_plan
+    from cipmodel.engine.project import Draws, Projection, project
     from cipmodel.engine.solve import SolveResult, solve_cip
     from cipmodel.errors import (
         CipModelError,
@@ -49,7 +50,7 @@ _EXPORTS: dict[str, str] = {
     "Assessment": "cipmodel.engine.assess",
     "CipModelError": "cipmodel.errors",
     "Draws": "cipmodel.engine.project",
-    "PlanArrays": "cipmodel.engine.project",
+    "PlanArrays": "cipmodel.engine.compile",
     "Portfolio": "cipmodel.inputs.records",
     "Problem": "cipmodel.errors",
     "Projection": "cipmodel.engine.project",
@@ -61,7 +62,7 @@ _EXPORTS: dict[str, str] = {
     "WorkbookError": "cipmodel.errors",
     "apply_scenario": "cipmodel.io.plan",
     "assess": "cipmodel.engine.assess",
-    "compile_plan": "cipmodel.engine.project",
+    "compile_plan": "cipmodel.engine.compile",
     "example_portfolio": "cipmodel.examples",
     "load_pack": "cipmodel.regime.packs",
     "load_plan": "cipmodel.io.plan",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import SupportsFloat, SupportsIndex
 
 __all__ = ["json_float", "money", "pct"]
 
 
-def json_float(x: Any) -> float | None:
+def json_float(x: SupportsFloat | SupportsIndex) -> float | None:
     """A JSON-safe float rounded to 6 decimals; None for NaN or infinity."""
-    x = float(x)
-    return None if not math.isfinite(x) else round(x, 6)
+    v = float(x)
+    return None if not math.isfinite(v) else round(v, 6)
 
 
 def money(x: float | None) -> str:

@@ -98,7 +98,6 @@ def test_layers_contract_is_kept() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: being fixed package by package")
 def test_no_import_cycles_between_modules() -> None:
     """The module graph (function-level imports included) has no cycle.
 
@@ -154,7 +153,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: being fixed package by package")
 def test_no_private_name_crosses_a_module_boundary() -> None:
     """No module imports a ``_name`` from another module (tests may; the package may not)."""
     known = modules()
@@ -185,7 +183,6 @@ def _marked(lines: list[str], first: int, last: int) -> bool:
     return any(LONG_MARKER in line for line in lines[first - 1 : last])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: being fixed package by package")
 def test_modules_and_functions_are_short_or_say_why() -> None:
     """Modules up to ~600 lines and functions up to ~80 lines of code (docstrings not counted),
     unless a ``# long: reason`` comment near the top of the module or function says why."""

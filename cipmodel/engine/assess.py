@@ -25,15 +25,17 @@ results instead (``ae_met``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from cipmodel.calendar import QUARTER_END_INDEX, QUARTER_END_MONTHS
+from cipmodel.engine.compile import PlanArrays
 from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics
 from cipmodel.engine.project import Projection
-from cipmodel.errors import Problem, ValidationError
+from cipmodel.errors import Problem, RulePackError, ValidationError
 from cipmodel.regime.funding import (
     FundingResult,
     ae_trajectory_met,
@@ -42,7 +44,7 @@ from cipmodel.regime.funding import (
     validate_funding_pack,
 )
 from cipmodel.regime.packs import RulePack, load_pack
-from cipmodel.regime.score import ScoreResult, score, sof_pack
+from cipmodel.regime.score import ScoreDict, ScoreResult, score, sof_pack
 from cipmodel.regime.segmentation import (
     CandidateSegments,
     candidate_segments,
@@ -50,16 +52,20 @@ from cipmodel.regime.segmentation import (
     segmentation_pack,
 )
 
+FloatArray = NDArray[np.float64]
+
 __all__ = ["Assessment", "assess", "default_funding_pack", "RULES_BY_YEAR"]
 
 
-def _check_scorable(metrics: tuple[MetricValues, ...], codes: Any, pack: RulePack) -> None:
+def _check_scorable(
+    metrics: tuple[MetricValues, ...], codes: Sequence[str], pack: RulePack
+) -> None:
     """Refuse, naming the trust and why, a trust with no metric to score in some period.
 
     The overall score is a weighted mean of the applicable metrics, so it needs at least
     one (a trust with no income, no costs, no capital service and no agency ceiling).
     """
-    weights = pack.get("weights")
+    weights = pack.weights("weights")
     problems: list[Problem] = []
     seen: set[int] = set()
     for mv, months in zip(metrics, QUARTER_END_MONTHS, strict=True):
@@ -67,10 +73,11 @@ def _check_scorable(metrics: tuple[MetricValues, ...], codes: Any, pack: RulePac
         for name, value in mv.values.items():
             if weights.get(name, 0) > 0:
                 scorable |= ~np.isnan(value)
-        for i in np.flatnonzero(~scorable.all(axis=0)):
+        for j in np.flatnonzero(~scorable.all(axis=0)):
+            i = int(j)
             if i in seen:
                 continue
-            seen.add(int(i))
+            seen.add(i)
             draw = int(np.flatnonzero(~scorable[:, i])[0])
             reasons = sorted({str(r[draw, i]) for r in mv.not_applicable.values() if r[draw, i]})
             period = "the full year" if months == 12 else f"the first {months} months"
@@ -97,8 +104,6 @@ def default_funding_pack(financial_years: set[str]) -> str:
     """The funding pack for the portfolio's financial year (one year per run)."""
     if len(financial_years) != 1:
         years = ", ".join(sorted(financial_years))
-        from cipmodel.errors import RulePackError
-
         raise RulePackError(
             f"trusts plan for different financial years ({years}): choose the funding rules "
             "with --funding-rules"
@@ -107,8 +112,6 @@ def default_funding_pack(financial_years: set[str]) -> str:
     try:
         return RULES_BY_YEAR[year]
     except KeyError:
-        from cipmodel.errors import RulePackError
-
         known = ", ".join(RULES_BY_YEAR)
         raise RulePackError(
             f"no funding rule pack for {year} (packs exist for {known}): copy one "
@@ -144,11 +147,11 @@ class Assessment:
     """
 
     funding: FundingResult
-    stf_earned_ytd: np.ndarray
-    reported_surplus_ytd: np.ndarray
+    stf_earned_ytd: FloatArray
+    reported_surplus_ytd: FloatArray
     metrics: tuple[MetricValues, ...]
     scores: tuple[ScoreResult, ...]
-    trigger: np.ndarray
+    trigger: NDArray[np.bool_]
     segment: CandidateSegments
     rules: dict[str, str]
     unverified: tuple[str, ...]
@@ -161,7 +164,7 @@ class Assessment:
     def full_year_score(self) -> ScoreResult:
         return self.scores[-1]
 
-    def score_dict(self, draw: int, trust: int) -> dict[str, Any]:
+    def score_dict(self, draw: int, trust: int) -> ScoreDict:
         """The full-year score of one draw and trust in the ``score --json`` shape."""
         mv = self.full_year_metrics
         reasons = {m: str(mv.not_applicable[m][draw, trust]) for m in METRICS}
@@ -179,7 +182,7 @@ def assess(
     catch_up: bool | None = None,
     bonus: bool = False,
     financial_years: set[str] | None = None,
-    ae_met: np.ndarray | None = None,
+    ae_met: ArrayLike | None = None,
 ) -> Assessment:
     """Assess a projection: funding, metrics, score and trigger for the first plan year.
 
@@ -220,28 +223,11 @@ def assess(
 
     q_idx = list(QUARTER_END_INDEX)
     ytd_surplus = actual.ytd(actual.surplus_pre_stf)[:, :, 0, q_idx]  # (D, T, 4)
-    ytd_target = actual.control_total_ytd()[:, 0, q_idx]  # (T, 4)
-    accepted = plan.ct_accepted[:, 0]
-    result = assess_funding(
-        fpack,
-        ytd_surplus_pre=ytd_surplus,
-        ytd_target_pre=ytd_target[None],  # year 1 always has a control total
-        allocation=plan.allocation,
-        accepted=accepted,
-        ae_applies=plan.ae_applies,
-        ae_met=np.broadcast_to(
-            ae_trajectory_met(plan.ae_forecast, plan.ae_trajectory)[None]
-            if ae_met is None
-            else np.asarray(ae_met, dtype=bool),
-            ytd_surplus.shape,
-        ),
-        catch_up=catch_up,
-    )
-    if bonus:
-        result = distribute_bonus(result, fpack)
+    result = _funding(actual, fpack, ytd_surplus, ae_met, catch_up, bonus)
     year_end = result.released_catch_up + result.incentive + result.bonus
     earned_ytd = np.cumsum(result.earned, axis=-1)
     earned_ytd[..., 3] += year_end
+    accepted = plan.ct_accepted[:, 0]
     phasing = np.cumsum(np.asarray(fpack.get("phasing.quarters"), dtype=float))
     planned_ytd = np.where(accepted, 1.0, 0.0)[:, None] * plan.allocation[:, None] * phasing[None]
 
@@ -256,18 +242,7 @@ def assess(
         for q, m in enumerate(QUARTER_END_MONTHS)
     )
     _check_scorable(metrics, plan.codes, spack)
-    # O2/O3: with no accepted control total, is the trust's own plan a surplus or a deficit?
-    own_plan = planned.by_year(planned.surplus_pre_stf)[0, :, 0]
-    scores = tuple(
-        score(
-            mv.values,
-            pack=spack,
-            control_total_accepted=accepted,
-            planned_surplus=own_plan >= 0,
-            financial_special_measures=plan.special_measures,
-        )
-        for mv in metrics
-    )
+    scores = _scores(metrics, plan, planned, spack)
     overall = np.asarray(scores[-1].overall)
     trigger = np.asarray(finance_trigger(overall, pack=gpack))
     segment = candidate_segments(
@@ -292,4 +267,52 @@ def assess(
         segment=segment,
         rules={"funding": fpack.name, "sof": spack.name, "segmentation": gpack.name},
         unverified=tuple(unverified),
+    )
+
+
+def _funding(
+    actual: Projection,
+    fpack: RulePack,
+    ytd_surplus: FloatArray,
+    ae_met: ArrayLike | None,
+    catch_up: bool | None,
+    bonus: bool,
+) -> FundingResult:
+    """STF/PSF earned by quarter: the gate on the YTD pre-STF surplus against the YTD
+    control-total profile, then (``bonus``) the forfeited pool shared out."""
+    plan = actual.plan
+    ytd_target = actual.control_total_ytd()[:, 0, list(QUARTER_END_INDEX)]  # (T, 4)
+    result = assess_funding(
+        fpack,
+        ytd_surplus_pre=ytd_surplus,
+        ytd_target_pre=ytd_target[None],  # year 1 always has a control total
+        allocation=plan.allocation,
+        accepted=plan.ct_accepted[:, 0],
+        ae_applies=plan.ae_applies,
+        ae_met=np.broadcast_to(
+            ae_trajectory_met(plan.ae_forecast, plan.ae_trajectory)[None]
+            if ae_met is None
+            else np.asarray(ae_met, dtype=bool),
+            ytd_surplus.shape,
+        ),
+        catch_up=catch_up,
+    )
+    return distribute_bonus(result, fpack) if bonus else result
+
+
+def _scores(
+    metrics: tuple[MetricValues, ...], plan: PlanArrays, planned: Projection, spack: RulePack
+) -> tuple[ScoreResult, ...]:
+    """The score at each quarter end, with the overrides ``plan`` decides."""
+    # O2/O3: with no accepted control total, is the trust's own plan a surplus or a deficit?
+    own_plan = planned.by_year(planned.surplus_pre_stf)[0, :, 0]
+    return tuple(
+        score(
+            mv.values,
+            pack=spack,
+            control_total_accepted=plan.ct_accepted[:, 0],
+            planned_surplus=own_plan >= 0,
+            financial_special_measures=plan.special_measures,
+        )
+        for mv in metrics
     )

@@ -87,7 +87,7 @@ def line_growth(drivers: npt.ArrayLike) -> npt.NDArray[np.float64]:
         ``(1 + drivers · PRICEᵀ) · (1 + activity_growth · VOLUME)`` [factor].
     """
     drv = np.asarray(drivers, dtype=float)
-    price = np.einsum("...k,lk->...l", drv, PRICE)
+    price: npt.NDArray[np.float64] = np.einsum("...k,lk->...l", drv, PRICE)
     return (1.0 + price) * (1.0 + drv[..., _ACTIVITY, None] * VOLUME)
 
 
@@ -112,7 +112,8 @@ def ramp_phase(
     """
     s = np.asarray(start)
     k = np.arange(months)[None, :] - s[:, None]
-    return np.clip((k + 1) / (np.asarray(ramp)[:, None] + 1.0), 0.0, 1.0)
+    phase: npt.NDArray[np.float64] = np.clip((k + 1) / (np.asarray(ramp)[:, None] + 1.0), 0.0, 1.0)
+    return phase
 
 
 def ramp_months_in_year(n_in: npt.ArrayLike, ramp: npt.ArrayLike) -> npt.NDArray[np.float64]:

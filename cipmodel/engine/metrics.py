@@ -35,8 +35,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from cipmodel.engine.project import FINANCING, LINES, Projection
+from cipmodel.engine.compile import FINANCING, LINES, PlanArrays
+from cipmodel.engine.project import Projection
 
 __all__ = ["METRICS", "MetricValues", "compute_metrics"]
 
@@ -57,6 +59,7 @@ _REASONS = {
     "distance_from_plan": "no operating income (actual or planned)",
     "agency_vs_ceiling": "no agency ceiling set",
 }
+FloatArray = NDArray[np.float64]
 _TOO_EXTREME = "figures too extreme to compute (check the plan for a typing error)"
 
 
@@ -77,16 +80,99 @@ class MetricValues:
         Plan year and months year to date.
     """
 
-    values: dict[str, np.ndarray]
-    not_applicable: dict[str, np.ndarray]
-    components: dict[str, np.ndarray]
+    values: dict[str, FloatArray]
+    not_applicable: dict[str, NDArray[np.str_]]
+    components: dict[str, FloatArray]
     year: int
     months: int
 
 
-def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def _safe_div(num: FloatArray, den: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+        out: FloatArray = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+        return out
+
+
+@dataclass(frozen=True)
+class _Flows:
+    """The year-to-date money flows of a projection that the metrics are made of [£000]:
+    arrays (D, T), or (T,) for the inputs phased evenly from the annual financing plan."""
+
+    income: FloatArray
+    opex: FloatArray
+    ebitda: FloatArray
+    stf: FloatArray
+    surplus: FloatArray
+    int_rec: FloatArray
+    int_pay: FloatArray
+    pdc: FloatArray
+    agency: FloatArray
+    principal: FloatArray
+    capex: FloatArray
+    drawdown: FloatArray
+
+
+def _ytd(arr: FloatArray, sl: slice) -> FloatArray:
+    out: FloatArray = arr[..., sl].sum(axis=-1)
+    return out
+
+
+def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, sl: slice, frac: float) -> _Flows:
+    lines = actual.lines[..., sl].sum(axis=-1)  # (D, T, L)
+    stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), lines.shape[:2])
+    income = _ytd(actual.operating_income, sl) + stf
+    opex = _ytd(actual.operating_expenditure, sl)
+    fin = actual.plan.financing  # (T, 6), annual flows phased evenly
+    return _Flows(
+        income=income,
+        opex=opex,
+        ebitda=income - opex,
+        stf=stf,
+        surplus=_ytd(actual.surplus_pre_stf, sl) + stf,
+        int_rec=lines[..., _L["interest_receivable"]],
+        int_pay=lines[..., _L["interest_payable"]],
+        pdc=lines[..., _L["pdc_dividend"]],
+        agency=lines[..., _L["pay_agency"]],
+        principal=fin[:, _F["principal_repayment"]] * frac,
+        capex=fin[:, _F["capital_expenditure"]] * frac,
+        drawdown=fin[:, _F["loan_drawdown"]] * frac,
+    )
+
+
+def _planned_margin(
+    plan: PlanArrays,
+    planned: Projection,
+    stf_planned_ytd: ArrayLike,
+    year: int,
+    months: int,
+    sl: slice,
+) -> tuple[FloatArray, FloatArray]:
+    """The planned YTD I&E margin (T,) and the planned income it is taken on (T,):
+    ``plan``'s control-total trajectory plus expected STF if accepted, else the plan run."""
+    stf_planned = np.asarray(stf_planned_ytd, dtype=float)
+    p_income = _ytd(planned.operating_income, sl)[0] + stf_planned
+    accepted = plan.ct_accepted[:, year - 1]
+    ct_ytd = np.nancumsum(plan.ct_month[:, year - 1], axis=-1)[:, months - 1]
+    p_surplus = np.where(accepted, ct_ytd, _ytd(planned.surplus_pre_stf, sl)[0]) + stf_planned
+    return _safe_div(p_surplus, p_income), p_income
+
+
+def _not_applicable(
+    values: dict[str, FloatArray], masks: dict[str, NDArray[np.bool_]], shape: tuple[int, int]
+) -> dict[str, NDArray[np.str_]]:
+    """Each metric's reason text (D, T); ``values`` is set to NaN where there is one.
+
+    Reasons are boolean masks first; the text arrays are built once per metric (an index
+    into the three possible strings), not by string comparisons.
+    """
+    reasons = {}
+    for name in METRICS:
+        value = np.broadcast_to(values[name], shape)
+        mask = np.broadcast_to(masks[name], shape)
+        code = np.where(mask, 1, np.where(np.isfinite(value), 0, 2)).astype(np.intp)
+        reasons[name] = np.array(["", _REASONS[name], _TOO_EXTREME])[code]
+        values[name] = np.where(code == 0, value, np.nan)
+    return reasons
 
 
 # A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported
@@ -96,8 +182,8 @@ def compute_metrics(
     actual: Projection,
     planned: Projection,
     *,
-    stf_earned_ytd: np.ndarray,
-    stf_planned_ytd: np.ndarray,
+    stf_earned_ytd: ArrayLike,
+    stf_planned_ytd: ArrayLike,
     months: int = 12,
     year: int = 1,
 ) -> MetricValues:
@@ -129,78 +215,47 @@ def compute_metrics(
     plan = actual.plan
     sl = slice(12 * (year - 1), 12 * (year - 1) + months)
     frac = months / 12.0
+    f = _ytd_flows(actual, stf_earned_ytd, sl, frac)
+    fin = plan.financing
 
-    def ytd(arr: np.ndarray) -> np.ndarray:
-        return arr[..., sl].sum(axis=-1)
-
-    lines = actual.lines[..., sl].sum(axis=-1)  # (D, T, L)
-    stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), lines.shape[:2])
-    income = ytd(actual.operating_income) + stf
-    opex = ytd(actual.operating_expenditure)
-    ebitda = income - opex
-    surplus = ytd(actual.surplus_pre_stf) + stf
-    int_rec = lines[..., _L["interest_receivable"]]
-    int_pay = lines[..., _L["interest_payable"]]
-    pdc = lines[..., _L["pdc_dividend"]]
-    fin = plan.financing  # (T, 6), annual flows phased evenly
-    principal = fin[:, _F["principal_repayment"]] * frac
-    capex = fin[:, _F["capital_expenditure"]] * frac
-    drawdown = fin[:, _F["loan_drawdown"]] * frac
-
-    revenue_available = ebitda + int_rec
-    capital_service = pdc + int_pay + principal
-    cash_movement = ebitda + int_rec - int_pay - pdc - capex - principal + drawdown
+    revenue_available = f.ebitda + f.int_rec
+    capital_service = f.pdc + f.int_pay + f.principal
+    cash_movement = f.ebitda + f.int_rec - f.int_pay - f.pdc - f.capex - f.principal + f.drawdown
     wc_close = fin[:, _F["opening_working_capital"]] + cash_movement
     cash_close = fin[:, _F["opening_cash"]] + cash_movement
-    annual_opex = opex / frac
-
-    # planned margin: CT trajectory + expected STF if accepted, else the plan run
-    p_income = ytd(planned.operating_income)[0] + np.asarray(stf_planned_ytd, dtype=float)
-    accepted = plan.ct_accepted[:, year - 1]
-    ct_ytd = np.nancumsum(plan.ct_month[:, year - 1], axis=-1)[:, months - 1]
-    p_surplus = np.where(accepted, ct_ytd, ytd(planned.surplus_pre_stf)[0]) + stf_planned_ytd
-    planned_margin = _safe_div(p_surplus, p_income)
-
+    annual_opex = f.opex / frac
+    planned_margin, p_income = _planned_margin(plan, planned, stf_planned_ytd, year, months, sl)
     ceiling = plan.agency_ceiling * frac
-    agency = lines[..., _L["pay_agency"]]
 
-    shape = lines.shape[:2]
+    shape = (f.agency.shape[0], f.agency.shape[1])
     values = {
         "capital_service_capacity": _safe_div(revenue_available, capital_service),
         "liquidity_days": _safe_div(wc_close, annual_opex) * DAYS_IN_YEAR,
-        "ie_margin": _safe_div(surplus, income),
-        "distance_from_plan": _safe_div(surplus, income) - planned_margin,
-        "agency_vs_ceiling": _safe_div(agency - ceiling, np.broadcast_to(ceiling, shape)),
+        "ie_margin": _safe_div(f.surplus, f.income),
+        "distance_from_plan": _safe_div(f.surplus, f.income) - planned_margin,
+        "agency_vs_ceiling": _safe_div(f.agency - ceiling, np.broadcast_to(ceiling, shape)),
     }
-    # Reasons as boolean masks first; the text arrays are built once per metric at the end
-    # (an index into the three possible strings), not by string comparisons.
-    no_income = income <= 0
+    no_income = f.income <= 0
     masks = {
         "capital_service_capacity": np.broadcast_to(capital_service, shape) <= 0,
-        "liquidity_days": opex <= 0,
+        "liquidity_days": f.opex <= 0,
         "ie_margin": no_income,
         "distance_from_plan": no_income | np.broadcast_to(p_income <= 0, shape),
         "agency_vs_ceiling": np.broadcast_to(~(plan.agency_ceiling > 0), shape),
     }
-    reasons = {}
-    for name in METRICS:
-        value = np.broadcast_to(values[name], shape)
-        mask = np.broadcast_to(masks[name], shape)
-        code = np.where(mask, 1, np.where(np.isfinite(value), 0, 2)).astype(np.intp)
-        reasons[name] = np.array(["", _REASONS[name], _TOO_EXTREME])[code]
-        values[name] = np.where(code == 0, value, np.nan)
+    reasons = _not_applicable(values, masks, shape)
     components = {
-        "operating_income_incl_stf": income,
-        "operating_expenditure": opex,
-        "ebitda_incl_stf": ebitda,
-        "stf_earned": stf,
-        "reported_surplus": surplus,
+        "operating_income_incl_stf": f.income,
+        "operating_expenditure": f.opex,
+        "ebitda_incl_stf": f.ebitda,
+        "stf_earned": f.stf,
+        "reported_surplus": f.surplus,
         "revenue_available_for_capital_service": revenue_available,
         "capital_service": np.broadcast_to(capital_service, shape),
         "working_capital_close": np.broadcast_to(wc_close, shape),
         "cash_close": np.broadcast_to(cash_close, shape),
         "planned_margin": np.broadcast_to(planned_margin, shape),
-        "agency": agency,
+        "agency": f.agency,
         "agency_ceiling": np.broadcast_to(ceiling, shape),
     }
     return MetricValues(values, reasons, components, year, months)

@@ -2,8 +2,9 @@
 
 Two steps:
 
-1. :func:`compile_plan` turns a validated :class:`~cipmodel.inputs.records.Portfolio` into
-   :class:`PlanArrays` (numpy arrays; no Python objects per scheme or month).
+1. :func:`~cipmodel.engine.compile.compile_plan` turns a validated
+   :class:`~cipmodel.inputs.records.Portfolio` into :class:`~cipmodel.engine.compile.PlanArrays`
+   (numpy arrays; no Python objects per scheme or month); see :mod:`cipmodel.engine.compile`.
 2. :func:`project` runs those arrays for a set of :class:`Draws` and returns a
    :class:`Projection` with arrays shaped ``(draw, trust, line, month)`` and
    ``(draw, trust, month)``.
@@ -36,247 +37,58 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from cipmodel.engine.formulas import DRIVERS, line_growth, ramp_months_in_year
+from cipmodel.engine.compile import (
+    AGENCY,
+    CATEGORIES,
+    DRIVERS,
+    FINANCING,
+    IS_INCOME,
+    IS_NON_OPERATING,
+    IS_NON_PAY,
+    IS_OPEX,
+    IS_PAY,
+    KIND,
+    LINE_INDEX,
+    LINES,
+    RAGS,
+    SIGN,
+    STAGES,
+    PlanArrays,
+    compile_plan,
+)
+from cipmodel.engine.formulas import line_growth, ramp_months_in_year
 from cipmodel.inputs.records import Portfolio
-from cipmodel.inputs.schema import load_schema
+
+FloatArray = NDArray[np.float64]
 
 __all__ = [
-    "DRIVERS",
-    "FINANCING",
-    "LINES",
-    "STAGES",
-    "PlanArrays",
     "Draws",
     "Projection",
-    "compile_plan",
     "project",
+    "year_one_cip_and_opex",
+    # compiled in cipmodel.engine.compile, named here too for existing callers
+    "AGENCY",
+    "CATEGORIES",
+    "DRIVERS",
+    "FINANCING",
+    "IS_INCOME",
+    "IS_NON_OPERATING",
+    "IS_NON_PAY",
+    "IS_OPEX",
+    "IS_PAY",
+    "KIND",
+    "LINES",
+    "RAGS",
+    "SIGN",
+    "STAGES",
+    "PlanArrays",
+    "compile_plan",
 ]
-
-_SCHEMA = load_schema()
-LINES: tuple[str, ...] = tuple(_SCHEMA.lines)
-FINANCING: tuple[str, ...] = (
-    "opening_cash",
-    "opening_working_capital",
-    "opening_loans",
-    "loan_drawdown",
-    "principal_repayment",
-    "capital_expenditure",
-)
-STAGES: tuple[str, ...] = tuple(_SCHEMA.table("cip").field("stage").values)
-RAGS: tuple[str, ...] = tuple(_SCHEMA.table("cip").field("rag").values)
-CATEGORIES: tuple[str, ...] = tuple(_SCHEMA.table("cip").field("category").values)
-_L = {name: i for i, name in enumerate(LINES)}
-SIGN = np.array([_SCHEMA.lines[k]["sign"] for k in LINES], dtype=float)
-KIND = np.array([_SCHEMA.lines[k]["kind"] for k in LINES])
-IS_INCOME = KIND == "operating_income"
-IS_PAY = KIND == "pay"
-IS_NON_PAY = KIND == "non_pay"
-IS_OPEX = IS_PAY | IS_NON_PAY
-IS_NON_OPERATING = KIND == "non_operating"
-AGENCY = _L["pay_agency"]
-
-
-@dataclass(frozen=True)
-class PlanArrays:
-    """A portfolio compiled to arrays. T trusts, L lines, Y plan years, S schemes.
-
-    Attributes
-    ----------
-    codes : tuple of str
-        Trust codes, in portfolio order (the trust axis).
-    horizon : ndarray (T,) int
-        Plan years per trust; months beyond a trust's horizon are masked.
-    base_month : ndarray (T, L, 12)
-        Base-year do-nothing value of each line in each financial-year month [£000].
-    drivers : ndarray (T, Y, 6)
-        Drivers by plan year, in :data:`DRIVERS` order [fraction].
-    scheme_trust, scheme_line, scheme_start, scheme_ramp : ndarray (S,) int
-        Trust index, line index, absolute start month (0-based) and ramp months.
-    scheme_fye : ndarray (S,) float
-        Full-year effect [£000/yr].
-    scheme_recurrent : ndarray (S,) bool
-    scheme_stage, scheme_rag, scheme_category : ndarray (S,) int
-        Indices into :data:`STAGES`, ``RAGS``, ``CATEGORIES``.
-    ct_target : ndarray (T, Y)
-        Pre-STF control total by plan year [£000]; NaN where none is set.
-    ct_month : ndarray (T, Y, 12)
-        Monthly control-total plan [£000] (flat unless given); NaN where no target.
-    ct_accepted : ndarray (T, Y) bool
-    agency_ceiling : ndarray (T,)
-        Annual agency ceiling [£000]; NaN where none is set.
-    special_measures : ndarray (T,) bool
-        Financial special measures.
-    allocation : ndarray (T,)
-        STF/PSF allocation for the first plan year [£000].
-    ae_applies : ndarray (T,) bool
-    ae_trajectory, ae_forecast : ndarray (T, 4)
-        A&E 4-hour trajectory and forecast by quarter [fraction]; NaN where not given.
-    financing : ndarray (T, 6)
-        Opening cash, opening working capital, opening loans, and the annual loan drawdown,
-        principal repayment and capital expenditure, in :data:`FINANCING` order [£000].
-    """
-
-    codes: tuple[str, ...]
-    horizon: np.ndarray
-    base_month: np.ndarray
-    drivers: np.ndarray
-    scheme_trust: np.ndarray
-    scheme_line: np.ndarray
-    scheme_start: np.ndarray
-    scheme_ramp: np.ndarray
-    scheme_fye: np.ndarray
-    scheme_recurrent: np.ndarray
-    scheme_stage: np.ndarray
-    scheme_rag: np.ndarray
-    scheme_category: np.ndarray
-    scheme_ids: tuple[str, ...]
-    ct_target: np.ndarray
-    ct_month: np.ndarray
-    ct_accepted: np.ndarray
-    agency_ceiling: np.ndarray
-    special_measures: np.ndarray
-    allocation: np.ndarray
-    ae_applies: np.ndarray
-    ae_trajectory: np.ndarray
-    ae_forecast: np.ndarray
-    financing: np.ndarray
-
-    @property
-    def n_trusts(self) -> int:
-        return len(self.codes)
-
-    @property
-    def n_years(self) -> int:
-        return int(self.drivers.shape[1])
-
-    @property
-    def n_months(self) -> int:
-        return 12 * self.n_years
-
-    @property
-    def n_schemes(self) -> int:
-        return int(self.scheme_fye.shape[0])
-
-    @property
-    def month_mask(self) -> np.ndarray:
-        """(T, M) True where the month is inside the trust's horizon."""
-        months = np.arange(self.n_months)
-        return months[None, :] < 12 * self.horizon[:, None]
-
-    def truncate(self, years: int) -> PlanArrays:
-        """The same plan projected over its first ``years`` plan years only.
-
-        A projection of the truncated plan gives, for the months it keeps, the same numbers
-        as a projection of the whole plan (schemes starting later contribute nothing).
-        The Monte Carlo engine uses it to compute only the year it assesses.
-        """
-        if not 1 <= years <= self.n_years:
-            raise ValueError(f"years must be from 1 to {self.n_years}, got {years}")
-        if years == self.n_years:
-            return self
-        return replace(
-            self,
-            horizon=np.minimum(self.horizon, years),
-            drivers=self.drivers[:, :years],
-            ct_target=self.ct_target[:, :years],
-            ct_month=self.ct_month[:, :years],
-            ct_accepted=self.ct_accepted[:, :years],
-        )
-
-
-def compile_plan(portfolio: Portfolio) -> PlanArrays:
-    """Compile a validated portfolio into :class:`PlanArrays`."""
-    codes = portfolio.trust_codes
-    t_index = {c: i for i, c in enumerate(codes)}
-    n_t, n_l, n_y = len(codes), len(LINES), portfolio.horizon_years
-    horizon = np.array([t.horizon_years for t in portfolio.trusts], dtype=int)
-
-    flat = np.full(12, 1.0 / 12.0)
-    profiles = {
-        (p.trust_code, p.profile): np.asarray(p.weight, dtype=float) / float(sum(p.weight))
-        for p in portfolio.profiles
-    }
-    base_month = np.zeros((n_t, n_l, 12))
-    for rec in (*portfolio.income, *portfolio.costs):
-        weights = flat if rec.profile == "flat" else profiles[(rec.trust_code, rec.profile)]
-        base_month[t_index[rec.trust_code], _L[rec.line]] += rec.annual_value * weights
-
-    drivers = np.zeros((n_t, n_y, len(DRIVERS)))
-    for d in portfolio.drivers:
-        drivers[t_index[d.trust_code], d.year - 1] = [getattr(d, k) for k in DRIVERS]
-
-    cats = _SCHEMA.cip_categories
-    cip = portfolio.cip
-    s_trust = np.array([t_index[s.trust_code] for s in cip], dtype=np.intp)
-    s_line = np.array(
-        [_L[s.target_line or cats[s.category]["default_line"]] for s in cip], dtype=np.intp
-    )
-    s_start = np.array([12 * (s.start_year - 1) + s.start_month - 1 for s in cip], dtype=int)
-    s_ramp = np.array([s.ramp_months for s in cip], dtype=int)
-    s_fye = np.array([s.value_fye for s in cip], dtype=float)
-    s_rec = np.array([s.recurrent for s in cip], dtype=bool)
-    s_stage = np.array([STAGES.index(s.stage) for s in cip], dtype=int)
-    s_rag = np.array([RAGS.index(s.rag) for s in cip], dtype=int)
-    s_cat = np.array([CATEGORIES.index(s.category) for s in cip], dtype=int)
-
-    ct_target = np.full((n_t, n_y), np.nan)
-    ct_month = np.full((n_t, n_y, 12), np.nan)
-    ct_accepted = np.zeros((n_t, n_y), dtype=bool)
-    for c in portfolio.control_total:
-        i, y = t_index[c.trust_code], c.year - 1
-        ct_target[i, y] = c.target_pre_stf
-        ct_month[i, y] = c.target_pre_stf / 12.0 if c.month is None else c.month
-        ct_accepted[i, y] = c.accepted
-
-    agency_ceiling = np.array(
-        [np.nan if t.agency_ceiling is None else t.agency_ceiling for t in portfolio.trusts]
-    )
-    special = np.array([t.financial_special_measures for t in portfolio.trusts], dtype=bool)
-    allocation = np.zeros(n_t)
-    ae_applies = np.zeros(n_t, dtype=bool)
-    ae_traj = np.full((n_t, 4), np.nan)
-    ae_fc = np.full((n_t, 4), np.nan)
-    for f in portfolio.funding:
-        i = t_index[f.trust_code]
-        allocation[i] = f.allocation
-        ae_applies[i] = f.ae_applies
-        if f.ae_trajectory is not None:
-            ae_traj[i] = [np.nan if v is None else v for v in f.ae_trajectory]
-        if f.ae_forecast is not None:
-            ae_fc[i] = [np.nan if v is None else v for v in f.ae_forecast]
-    financing = np.zeros((n_t, len(FINANCING)))
-    for f in portfolio.financing:
-        financing[t_index[f.trust_code]] = [getattr(f, k) for k in FINANCING]
-
-    return PlanArrays(
-        codes=codes,
-        horizon=horizon,
-        base_month=base_month,
-        drivers=drivers,
-        scheme_trust=s_trust,
-        scheme_line=s_line,
-        scheme_start=s_start,
-        scheme_ramp=s_ramp,
-        scheme_fye=s_fye,
-        scheme_recurrent=s_rec,
-        scheme_stage=s_stage,
-        scheme_rag=s_rag,
-        scheme_category=s_cat,
-        scheme_ids=tuple(f"{s.trust_code}/{s.scheme_id}" for s in cip),
-        ct_target=ct_target,
-        ct_month=ct_month,
-        ct_accepted=ct_accepted,
-        agency_ceiling=agency_ceiling,
-        special_measures=special,
-        allocation=allocation,
-        ae_applies=ae_applies,
-        ae_trajectory=ae_traj,
-        ae_forecast=ae_fc,
-        financing=financing,
-    )
 
 
 @dataclass(frozen=True)
@@ -304,12 +116,12 @@ class Draws:
     """
 
     n: int = 1
-    delivery: np.ndarray | None = None
-    slip: np.ndarray | None = None
-    driver_shift: np.ndarray | None = None
-    cip_scale: np.ndarray | None = None
-    extra_cip: np.ndarray | None = None
-    line_scale: np.ndarray | None = None
+    delivery: ArrayLike | None = None
+    slip: ArrayLike | None = None
+    driver_shift: ArrayLike | None = None
+    cip_scale: ArrayLike | None = None
+    extra_cip: ArrayLike | None = None
+    line_scale: ArrayLike | None = None
 
     @classmethod
     def plan(cls) -> Draws:
@@ -317,7 +129,7 @@ class Draws:
         return cls(n=1)
 
 
-def _line_sum(arr: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+def _line_sum(arr: FloatArray, weights: FloatArray) -> FloatArray | None:
     """``sum_l weights[l] * arr[:, l]`` of a month-major ``(M, L, D, T)`` array, for weights
     in {-1, 0, 1}: an ``(M, D, T)`` array, or None if every weight is 0.
 
@@ -339,7 +151,7 @@ def _line_sum(arr: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
     return acc
 
 
-def _public(arr: np.ndarray | None, shape: tuple[int, int, int]) -> np.ndarray:
+def _public(arr: FloatArray | None, shape: tuple[int, int, int]) -> FloatArray:
     """(D, T, M) C-contiguous array from a month-major (M, D' , T) one (0 for None)."""
     if arr is None:
         return np.zeros(shape)
@@ -378,11 +190,11 @@ class Projection:
 
     plan: PlanArrays
     n_draws: int
-    _dn: np.ndarray = field(repr=False)  # (M, L, D' in {1, D}, T)
-    _cip_c: np.ndarray = field(repr=False)  # (M, L', D, T): CIP on the lines in _cip_lines
-    _cip_lines: np.ndarray = field(repr=False)  # (L',) line indices
-    _value: np.ndarray = field(repr=False)  # (D', S) monthly full effect of each scheme
-    _start: np.ndarray = field(repr=False)  # (D'', S) start month after slip
+    _dn: FloatArray = field(repr=False)  # (M, L, D' in {1, D}, T)
+    _cip_c: FloatArray = field(repr=False)  # (M, L', D, T): CIP on the lines in _cip_lines
+    _cip_lines: NDArray[np.intp] = field(repr=False)  # (L',) line indices
+    _value: FloatArray = field(repr=False)  # (D', S) monthly full effect of each scheme
+    _start: NDArray[np.int64] = field(repr=False)  # (D'', S) start month after slip
 
     # -- arrays by line -------------------------------------------------------------
     @property
@@ -394,12 +206,12 @@ class Projection:
         return (self.n_draws, self.plan.n_trusts, self.plan.n_months)
 
     @property
-    def do_nothing(self) -> np.ndarray:
+    def do_nothing(self) -> FloatArray:
         """(D, T, L, M) each line before CIP [£000, costs positive]."""
         return np.broadcast_to(self._dn.transpose(2, 3, 1, 0), self._shape)
 
     @cached_property
-    def cip(self) -> np.ndarray:
+    def cip(self) -> FloatArray:
         """(D, T, L, M) CIP effect on each line [£000, positive = better]."""
         d, t, n_l, m = self._shape
         out = np.zeros((m, n_l, d, t))
@@ -407,7 +219,7 @@ class Projection:
         return out.transpose(2, 3, 1, 0)
 
     @cached_property
-    def lines(self) -> np.ndarray:
+    def lines(self) -> FloatArray:
         """(D, T, L, M) each line after CIP [£000, costs positive] (a month-major view)."""
         d, t, n_l, m = self._shape
         out = np.empty((m, n_l, d, t))
@@ -422,7 +234,7 @@ class Projection:
     # Aggregates are built from four group sums per source (do-nothing, CIP), each line
     # read once: income, pay, non-pay and the signed non-operating lines.
     @cached_property
-    def _groups(self) -> dict[str, np.ndarray | None]:
+    def _groups(self) -> dict[str, FloatArray | None]:
         cl = self._cip_lines
         return {
             "income_dn": _line_sum(self._dn, IS_INCOME.astype(float)),
@@ -436,8 +248,8 @@ class Projection:
         }
 
     def _combine(
-        self, dn: np.ndarray | None, cip: np.ndarray | None, sign: float = 1.0
-    ) -> np.ndarray:
+        self, dn: FloatArray | None, cip: FloatArray | None, sign: float = 1.0
+    ) -> FloatArray:
         """(D, T, M) ``dn + sign * cip`` from month-major parts (None = 0)."""
         if dn is None and cip is None:
             return np.zeros(self._shape3)
@@ -447,118 +259,115 @@ class Projection:
             return _public(cip if sign > 0 else -cip, self._shape3)
         return _public(dn + cip if sign > 0 else dn - cip, self._shape3)
 
-    def _sum(self, mask: np.ndarray, signed: bool = False) -> np.ndarray:
+    def _sum(self, mask: NDArray[np.bool_], signed: bool = False) -> FloatArray:
         """(D, T, M) sum over the masked lines after CIP (signed: with each line's sign)."""
-        mask = np.asarray(mask, dtype=float)
-        w_dn = (SIGN if signed else np.ones_like(SIGN)) * mask
+        weight = np.asarray(mask, dtype=float)
+        w_dn = (SIGN if signed else np.ones_like(SIGN)) * weight
         # lines = do_nothing + SIGN * cip, so sign * lines = sign * do_nothing + cip
-        w_cip = (mask if signed else SIGN * mask)[self._cip_lines]
+        w_cip = (weight if signed else SIGN * weight)[self._cip_lines]
         return self._combine(_line_sum(self._dn, w_dn), _line_sum(self._cip_c, w_cip))
 
     @cached_property
-    def operating_income(self) -> np.ndarray:
+    def operating_income(self) -> FloatArray:
         """(D, T, M) operating income after CIP [£000]."""
         g = self._groups
         return self._combine(g["income_dn"], g["income_cip"])
 
     @cached_property
-    def pay(self) -> np.ndarray:
+    def pay(self) -> FloatArray:
         """(D, T, M) pay costs after CIP [£000]."""
         g = self._groups
         return self._combine(g["pay_dn"], g["pay_cip"], -1.0)
 
     @cached_property
-    def non_pay(self) -> np.ndarray:
+    def non_pay(self) -> FloatArray:
         """(D, T, M) non-pay operating costs after CIP [£000]."""
         g = self._groups
         return self._combine(g["non_pay_dn"], g["non_pay_cip"], -1.0)
 
     @cached_property
-    def operating_expenditure(self) -> np.ndarray:
+    def operating_expenditure(self) -> FloatArray:
         """(D, T, M) pay + non-pay after CIP [£000]."""
         return self.pay + self.non_pay
 
     @cached_property
-    def operating_expenditure_do_nothing(self) -> np.ndarray:
+    def operating_expenditure_do_nothing(self) -> FloatArray:
         """(D, T, M) pay + non-pay before CIP [£000]: the CIP % denominator."""
         g = self._groups
         return self._combine(g["pay_dn"], None) + self._combine(g["non_pay_dn"], None)
 
     @property
-    def ebitda(self) -> np.ndarray:
+    def ebitda(self) -> FloatArray:
         """(D, T, M) operating income − operating expenditure [£000]."""
         return self.operating_income - self.operating_expenditure
 
     @cached_property
-    def non_operating(self) -> np.ndarray:
+    def non_operating(self) -> FloatArray:
         """(D, T, M) net non-operating costs (depreciation, PDC, interest payable − receivable)."""
         g = self._groups
         return -self._combine(g["non_op_dn"], g["non_op_cip"])
 
     @cached_property
-    def surplus_pre_stf(self) -> np.ndarray:
+    def surplus_pre_stf(self) -> FloatArray:
         """(D, T, M) surplus/(deficit) on the control-total basis before STF/PSF [£000]."""
         return self.operating_income - self.operating_expenditure - self.non_operating
 
     @cached_property
-    def agency(self) -> np.ndarray:
+    def agency(self) -> FloatArray:
         """(D, T, M) agency pay after CIP [£000]."""
         return self._sum(np.arange(len(LINES)) == AGENCY)
 
     @cached_property
-    def cip_total(self) -> np.ndarray:
+    def cip_total(self) -> FloatArray:
         """(D, T, M) CIP effect on the surplus, all lines [£000]."""
         return self._combine(None, _line_sum(self._cip_c, np.ones(len(self._cip_lines))))
 
     @cached_property
-    def cip_scheme_year(self) -> np.ndarray:
+    def cip_scheme_year(self) -> FloatArray:
         """(D, S, Y) in-year effect of each scheme in each plan year [£000]."""
         return _scheme_year(self.plan, self._value, self._start, self.n_draws)
 
-    def cip_of_schemes(self, schemes: np.ndarray) -> np.ndarray:
+    def cip_of_schemes(self, schemes: ArrayLike) -> FloatArray:
         """(D, len(schemes), Y) in-year effect of the selected schemes [£000].
 
         The same numbers as ``cip_scheme_year[:, schemes]``, computed for those schemes only.
         """
-        schemes = np.asarray(schemes, dtype=np.intp)
-        n_s = int(schemes.size)
+        sel = np.asarray(schemes, dtype=np.intp)
+        n_s = int(sel.size)
         sub = replace(
             self.plan,
-            scheme_trust=self.plan.scheme_trust[schemes],
-            scheme_ramp=self.plan.scheme_ramp[schemes],
-            scheme_recurrent=self.plan.scheme_recurrent[schemes],
-            scheme_fye=self.plan.scheme_fye[schemes],
+            scheme_trust=self.plan.scheme_trust[sel],
+            scheme_ramp=self.plan.scheme_ramp[sel],
+            scheme_recurrent=self.plan.scheme_recurrent[sel],
+            scheme_fye=self.plan.scheme_fye[sel],
         )
-        value = np.broadcast_to(self._value, (self._value.shape[0], self.plan.n_schemes))[
-            :, schemes
-        ]
-        start = np.broadcast_to(self._start, (self._start.shape[0], self.plan.n_schemes))[
-            :, schemes
-        ]
+        value = np.broadcast_to(self._value, (self._value.shape[0], self.plan.n_schemes))[:, sel]
+        start = np.broadcast_to(self._start, (self._start.shape[0], self.plan.n_schemes))[:, sel]
         out = _scheme_year(sub, value, start, self.n_draws)
         return out.reshape(self.n_draws, n_s, self.plan.n_years)
 
     # -- by year ------------------------------------------------------------------
     @staticmethod
-    def by_year(arr: np.ndarray) -> np.ndarray:
+    def by_year(arr: FloatArray) -> FloatArray:
         """Sum the month axis (last) into plan years: (..., M) -> (..., Y)."""
-        return arr.reshape(*arr.shape[:-1], -1, 12).sum(axis=-1)
+        out: FloatArray = arr.reshape(*arr.shape[:-1], -1, 12).sum(axis=-1)
+        return out
 
     @staticmethod
-    def ytd(arr: np.ndarray) -> np.ndarray:
+    def ytd(arr: FloatArray) -> FloatArray:
         """Year-to-date running sums within each plan year: (..., M) -> (..., Y, 12)."""
         return np.cumsum(arr.reshape(*arr.shape[:-1], -1, 12), axis=-1)
 
-    def control_total_ytd(self) -> np.ndarray:
+    def control_total_ytd(self) -> FloatArray:
         """(T, Y, 12) year-to-date control-total plan [£000]; NaN where no target."""
         return np.cumsum(self.plan.ct_month, axis=-1)
 
-    def ytd_variance(self) -> np.ndarray:
+    def ytd_variance(self) -> FloatArray:
         """(D, T, Y, 12) YTD pre-STF surplus minus YTD control-total plan [£000]."""
         return self.ytd(self.surplus_pre_stf) - self.control_total_ytd()[None]
 
 
-def _do_nothing(plan: PlanArrays, draws: Draws) -> np.ndarray:
+def _do_nothing(plan: PlanArrays, draws: Draws) -> FloatArray:
     """(M, L, D' in {1, D}, T) do-nothing run rate: base month x cumulative driver growth."""
     n_y, n_t = plan.n_years, plan.n_trusts
     drv = plan.drivers[None]
@@ -570,20 +379,20 @@ def _do_nothing(plan: PlanArrays, draws: Draws) -> np.ndarray:
         # (D, T, L), (T, L) or (L,) broadcast from the right against (D', T, L, Y)
         growth = growth * np.asarray(draws.line_scale, dtype=float)[..., None]
     d_n = growth.shape[0]
-    out = np.empty((n_y, 12, len(LINES), d_n, n_t))
-    # out[y, m, l, d, t] = base[t, l, m] * growth[d, t, l, y]
+    by_year = np.empty((n_y, 12, len(LINES), d_n, n_t))
+    # by_year[y, m, l, d, t] = base[t, l, m] * growth[d, t, l, y]
     np.multiply(
         plan.base_month.transpose(2, 1, 0)[None, :, :, None, :],
         growth.transpose(3, 2, 0, 1)[:, None],
-        out=out,
+        out=by_year,
     )
-    out = out.reshape(plan.n_months, len(LINES), d_n, n_t)
+    out = by_year.reshape(plan.n_months, len(LINES), d_n, n_t)
     if not plan.month_mask.all():
         out *= plan.month_mask.T[:, None, None, :]
     return out
 
 
-def _scheme_inputs(plan: PlanArrays, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
+def _scheme_inputs(plan: PlanArrays, draws: Draws) -> tuple[FloatArray, NDArray[np.int64]]:
     """Full monthly effect ``value_fye / 12 x delivery x scale`` (D' , S) and start month
     after slip (D'', S)."""
     value = (plan.scheme_fye / 12.0)[None, :]
@@ -598,16 +407,20 @@ def _scheme_inputs(plan: PlanArrays, draws: Draws) -> tuple[np.ndarray, np.ndarr
     return value, start
 
 
-def _cip_lines(plan: PlanArrays, extra: bool) -> np.ndarray:
+def _cip_lines(plan: PlanArrays, extra: bool) -> NDArray[np.intp]:
     used = set(np.unique(plan.scheme_line).tolist())
     if extra:
-        used.add(_L["other_non_pay"])
+        used.add(LINE_INDEX["other_non_pay"])
     return np.array(sorted(used), dtype=np.intp)
 
 
 def _cip_by_line(
-    plan: PlanArrays, value: np.ndarray, start: np.ndarray, lines: np.ndarray, n_d: int
-) -> np.ndarray:
+    plan: PlanArrays,
+    value: FloatArray,
+    start: NDArray[np.int64],
+    lines: NDArray[np.intp],
+    n_d: int,
+) -> FloatArray:
     """(M, L', D, T) CIP on each line in ``lines`` from the schemes' ramps.
 
     Each scheme's monthly effect is piecewise linear in the month: 0 before its start, a
@@ -649,8 +462,12 @@ def _cip_by_line(
     idx *= block
     idx += base[None]
     if plan.n_schemes:
-        events = np.bincount(idx.ravel(), weights=wts.ravel(), minlength=d_v * width * block)
-        events = events.reshape(d_v, width, block)
+        # with weights, bincount sums floats
+        summed = cast(
+            FloatArray,
+            np.bincount(idx.ravel(), weights=wts.ravel(), minlength=d_v * width * block),
+        )
+        events = summed.reshape(d_v, width, block)
     else:
         events = np.zeros((d_v, width, block))
     for _ in range(2):  # two running sums over months, a month at a time (fixed order)
@@ -662,7 +479,9 @@ def _cip_by_line(
     return cip
 
 
-def _scheme_year(plan: PlanArrays, value: np.ndarray, start: np.ndarray, n_d: int) -> np.ndarray:
+def _scheme_year(
+    plan: PlanArrays, value: FloatArray, start: NDArray[np.int64], n_d: int
+) -> FloatArray:
     """(D, S, Y) in-year effect of each scheme, in closed form from its ramp.
 
     In its start year a scheme starting ``n`` months before the year end delivers
@@ -717,7 +536,7 @@ def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
     cip = _cip_by_line(plan, value, start, lines, n_d)
     if draws.extra_cip is not None:
         extra = np.broadcast_to(np.asarray(draws.extra_cip, dtype=float), (n_d, plan.n_trusts))
-        cip[:, int(np.searchsorted(lines, _L["other_non_pay"]))] += extra / 12.0
+        cip[:, int(np.searchsorted(lines, LINE_INDEX["other_non_pay"]))] += extra / 12.0
     if not plan.month_mask.all():
         cip *= plan.month_mask.T[:, None, None, :]
     return Projection(
@@ -727,7 +546,7 @@ def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
 
 def year_one_cip_and_opex(
     portfolio: Portfolio,
-) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+) -> tuple[tuple[str, ...], FloatArray, FloatArray]:
     """Each trust's year-1 planned CIP and do-nothing operating expenditure [£000].
 
     The measure a scenario's ``cip.delivered_pct`` scales against (the CIP share of

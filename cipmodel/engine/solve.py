@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.optimize import elementwise
 
 from cipmodel.calendar import cip_share
@@ -29,6 +30,7 @@ from cipmodel.regime.bands import cip_band
 
 __all__ = ["SolveDict", "SolvedTrustDict", "SolveResult", "solve_cip"]
 
+FloatArray = NDArray[np.float64]
 TOLERANCE = 0.01  # £000: the solved surplus matches the control total to £10
 
 
@@ -81,21 +83,21 @@ class SolveResult:
 
     codes: tuple[str, ...]
     year: int
-    planned: np.ndarray
-    needed: np.ndarray
-    opex: np.ndarray
-    scale: np.ndarray
-    notional: np.ndarray
-    met_without_cip: np.ndarray
-    band: np.ndarray
+    planned: FloatArray
+    needed: FloatArray
+    opex: FloatArray
+    scale: FloatArray
+    notional: FloatArray
+    met_without_cip: NDArray[np.bool_]
+    band: NDArray[np.object_]
 
     @property
-    def planned_pct(self) -> np.ndarray:
+    def planned_pct(self) -> FloatArray:
         """Planned CIP as a share of operating expenditure [fraction]."""
         return cip_share(self.planned, self.opex)
 
     @property
-    def needed_pct(self) -> np.ndarray:
+    def needed_pct(self) -> FloatArray:
         """Needed CIP as a share of operating expenditure [fraction]."""
         return cip_share(self.needed, self.opex)
 
@@ -186,7 +188,7 @@ def solve_cip(plan: PlanArrays, *, year: int = 1, base: Projection | None = None
     opex = base.operating_expenditure_do_nothing[0, :, ys].sum(axis=-1)
     has_programme = planned > 1e-9
 
-    def gap(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    def gap(x: FloatArray, idx: FloatArray) -> FloatArray:
         # Trusts are independent, so each engine draw can carry a different trial value
         # for every trust: element j goes to draw layer[j], its rank among elements of
         # the same trust (the root finder may ask for several points of one trust).

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ __all__ = [
 #: Year-1 planned CIP and do-nothing operating expenditure per trust [£000], in the order of
 #: the codes: ``(codes, cip_planned, opex_do_nothing)``. The engine provides it
 #: (:func:`cipmodel.engine.project.year_one_cip_and_opex`).
-CipAndOpex = Callable[[Portfolio], tuple[Sequence[str], Sequence[float], Sequence[float]]]
+CipAndOpex = Callable[[Portfolio], tuple[Sequence[str], Iterable[float], Iterable[float]]]
 
 _DRIVER_FIELDS = {
     f.name: f for f in load_schema().table("drivers").fields if f.name not in ("trust_code", "year")
@@ -73,7 +73,7 @@ def scenario_problem(file: str, key: str, msg: str) -> Problem:
     return Problem(f"{file}: {key}", msg)
 
 
-def short_repr(value: Any) -> str:
+def short_repr(value: object) -> str:
     """A value for a message: its repr, shortened (TOML allows huge numbers and strings)."""
     if isinstance(value, int) and value.bit_length() > 200:
         return f"a whole number of about {int(value.bit_length() * 0.30103):,} digits"
@@ -114,59 +114,11 @@ def read_scenario_file(path: str | Path) -> ScenarioFile:
     """Read and check a scenario file's ``[scenario]`` head; the change sections come later."""
     p = Path(path)
     name = p.name
-    try:
-        found = p.is_file()
-        size = p.stat().st_size if found else 0
-    except (OSError, ValueError):  # a name too long, a NUL byte
-        found, size = False, 0
-    if not found:
-        raise WorkbookError(f"{p}: scenario file not found")
-    if size > MAX_SCENARIO_BYTES:
-        raise ValidationError(
-            [
-                scenario_problem(
-                    name,
-                    "(file)",
-                    f"is {size / 2**20:,.1f} MB: a scenario is a short text "
-                    f"file (at most {MAX_SCENARIO_BYTES // 2**20} MB)",
-                )
-            ]
-        )
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
-        # ValueError: tomllib refuses integers of more than 4,300 digits with a plain one
-        raise ValidationError(
-            [scenario_problem(name, "(file)", f"not valid TOML: {exc}")]
-        ) from None
-    except RecursionError:  # tomllib parses nested arrays and tables recursively
-        raise ValidationError(
-            [scenario_problem(name, "(file)", "not valid TOML: arrays or tables nested too deeply")]
-        ) from None
+    raw = _read_toml(p)
     head = raw.get("scenario")
     if not isinstance(head, dict):
         raise ValidationError([scenario_problem(name, "scenario", "missing [scenario] table")])
-    head_problems = [
-        scenario_problem(name, f"scenario.{k}", f"unknown key (known: {', '.join(_HEAD_KEYS)})")
-        for k in sorted(set(head) - set(_HEAD_KEYS))
-    ]
-    scen = head.get("name", p.stem)
-    if (
-        not isinstance(scen, str)
-        or not scen.strip()
-        or len(scen) > _NAME_MAX
-        or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in scen)
-    ):
-        head_problems.append(
-            scenario_problem(
-                name,
-                "scenario.name",
-                f"must be text of 1 to {_NAME_MAX} characters "
-                f"without control characters, got {short_repr(scen)}",
-            )
-        )
-    if head_problems:
-        raise ValidationError(head_problems)
+    scen = _check_head(name, head, p.stem)
     unknown = set(raw) - {"scenario", "drivers", "cip", "control_total"}
     if unknown:
         raise ValidationError(
@@ -188,10 +140,76 @@ def read_scenario_file(path: str | Path) -> ScenarioFile:
     if "example" in head:
         # which names exist is the examples package's to say: the loader checks it
         return ScenarioFile(file=name, name=scen, raw=raw, example=head["example"])
-    if not isinstance(head["plan"], str) or not head["plan"].strip() or "\x00" in head["plan"]:
+    plan_path = _plan_path(name, p.parent, head["plan"])
+    return ScenarioFile(file=name, name=scen, raw=raw, plan=plan_path, plan_text=head["plan"])
+
+
+def _read_toml(p: Path) -> dict[str, Any]:
+    """The file's TOML, refused if missing, too big or not TOML."""
+    name = p.name
+    try:
+        found = p.is_file()
+        size = p.stat().st_size if found else 0
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        found, size = False, 0
+    if not found:
+        raise WorkbookError(f"{p}: scenario file not found")
+    if size > MAX_SCENARIO_BYTES:
+        raise ValidationError(
+            [
+                scenario_problem(
+                    name,
+                    "(file)",
+                    f"is {size / 2**20:,.1f} MB: a scenario is a short text "
+                    f"file (at most {MAX_SCENARIO_BYTES // 2**20} MB)",
+                )
+            ]
+        )
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: tomllib refuses integers of more than 4,300 digits with a plain one
+        raise ValidationError(
+            [scenario_problem(name, "(file)", f"not valid TOML: {exc}")]
+        ) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ValidationError(
+            [scenario_problem(name, "(file)", "not valid TOML: arrays or tables nested too deeply")]
+        ) from None
+
+
+def _check_head(name: str, head: dict[str, Any], stem: str) -> str:
+    """The ``[scenario]`` table's keys are known and its name is sensible: the name."""
+    head_problems = [
+        scenario_problem(name, f"scenario.{k}", f"unknown key (known: {', '.join(_HEAD_KEYS)})")
+        for k in sorted(set(head) - set(_HEAD_KEYS))
+    ]
+    scen = head.get("name", stem)
+    if (
+        not isinstance(scen, str)
+        or not scen.strip()
+        or len(scen) > _NAME_MAX
+        or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in scen)
+    ):
+        head_problems.append(
+            scenario_problem(
+                name,
+                "scenario.name",
+                f"must be text of 1 to {_NAME_MAX} characters "
+                f"without control characters, got {short_repr(scen)}",
+            )
+        )
+    if head_problems:
+        raise ValidationError(head_problems)
+    return str(scen)
+
+
+def _plan_path(name: str, folder: Path, plan: object) -> Path:
+    """The workbook ``plan`` names, resolved against the scenario file's folder."""
+    if not isinstance(plan, str) or not plan.strip() or "\x00" in plan:
         raise ValidationError([scenario_problem(name, "scenario.plan", "must be a file path")])
     try:
-        plan_path = (p.parent / head["plan"]).resolve()
+        plan_path = (folder / plan).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # too long, a symlink loop...
         raise ValidationError(
             [
@@ -206,10 +224,12 @@ def read_scenario_file(path: str | Path) -> ScenarioFile:
         raise ValidationError(
             [scenario_problem(name, "scenario.plan", "must name a workbook, not another scenario")]
         )
-    return ScenarioFile(file=name, name=scen, raw=raw, plan=plan_path, plan_text=head["plan"])
+    return plan_path
 
 
-def _check_driver(file: str, key: str, value: Any, problems: list[Problem], add: bool) -> Any:
+def _check_driver(
+    file: str, key: str, value: object, problems: list[Problem], add: bool
+) -> float | None:
     fld = _DRIVER_FIELDS.get(key.rsplit(".", 1)[-1])
     if fld is None:
         problems.append(
@@ -222,7 +242,7 @@ def _check_driver(file: str, key: str, value: Any, problems: list[Problem], add:
     if msg:
         problems.append(scenario_problem(file, key, msg))
         return None
-    return v
+    return v if isinstance(v, int | float) else None  # a driver is a number (or blank)
 
 
 def apply_scenario(
@@ -238,8 +258,38 @@ def apply_scenario(
     only when the scenario sets ``cip.delivered_pct`` (the io layer passes the engine's).
     """
     problems: list[Problem] = []
-    drv = raw.get("drivers", {})
-    sets: dict[tuple[int | None, str], float] = {}
+    sets, adds = _driver_changes(file, raw.get("drivers", {}), portfolio.horizon_years, problems)
+    cip = _cip_section(file, raw.get("cip", {}), problems)
+    ct = _control_total_section(file, raw.get("control_total", {}), problems)
+    if problems:
+        raise ValidationError(problems)
+
+    out = portfolio
+    if sets or adds:
+        out = _apply_drivers(out, sets, adds, file)
+    if "scale" in cip:
+        out = out.with_cip_scaled(float(cip["scale"]))
+    elif "delivered_pct" in cip:
+        out = _apply_delivered_pct(out, float(cip["delivered_pct"]), file, cip_and_opex)
+    if "accepted" in ct:
+        out = out.replace(
+            control_total=tuple(
+                dataclasses.replace(c, accepted=ct["accepted"], source=None)
+                for c in out.control_total
+            )
+        )
+    return out
+
+
+#: Driver values a scenario sets, by (plan year or None for every year, driver).
+DriverSets = dict[tuple[int | None, str], float]
+
+
+def _driver_changes(
+    file: str, drv: object, horizon_years: int, problems: list[Problem]
+) -> tuple[DriverSets, dict[str, float]]:
+    """The ``[drivers]`` section checked: values to set, and values to add to the plan's."""
+    sets: DriverSets = {}
     adds: dict[str, float] = {}
     if not isinstance(drv, dict):
         problems.append(scenario_problem(file, "drivers", "must be a table"))
@@ -256,11 +306,9 @@ def apply_scenario(
             except ValueError:
                 problems.append(scenario_problem(file, f"drivers.{key}", "use year1 .. year5"))
                 continue
-            if not 1 <= year <= portfolio.horizon_years:
+            if not 1 <= year <= horizon_years:
                 problems.append(
-                    scenario_problem(
-                        file, f"drivers.{key}", f"plan has years 1..{portfolio.horizon_years}"
-                    )
+                    scenario_problem(file, f"drivers.{key}", f"plan has years 1..{horizon_years}")
                 )
                 continue
             for k, v in value.items():
@@ -271,8 +319,11 @@ def apply_scenario(
             got = _check_driver(file, f"drivers.{key}", value, problems, add=False)
             if got is not None:
                 sets[(None, key)] = got
+    return sets, adds
 
-    cip = raw.get("cip", {})
+
+def _cip_section(file: str, cip: object, problems: list[Problem]) -> dict[str, Any]:
+    """The ``[cip]`` section checked (``scale`` or ``delivered_pct``)."""
     if not isinstance(cip, dict):
         problems.append(scenario_problem(file, "cip", "must be a table"))
         cip = {}
@@ -301,8 +352,11 @@ def apply_scenario(
             problems.append(
                 scenario_problem(file, f"cip.{k}", f"must be {rule}, got {short_repr(v)}")
             )
+    return cip
 
-    ct = raw.get("control_total", {})
+
+def _control_total_section(file: str, ct: object, problems: list[Problem]) -> dict[str, Any]:
+    """The ``[control_total]`` section checked (only ``accepted``)."""
     if not isinstance(ct, dict):
         problems.append(scenario_problem(file, "control_total", "must be a table"))
         ct = {}
@@ -316,55 +370,51 @@ def apply_scenario(
                 file, "control_total.accepted", f"must be true or false, got {ct['accepted']!r}"
             )
         )
-    if problems:
-        raise ValidationError(problems)
+    return ct
 
-    out = portfolio
-    if sets or adds:
-        existing = {(d.trust_code, d.year): d for d in out.drivers}
-        new = []
-        for t in out.trusts:
-            for year in range(1, t.horizon_years + 1):
-                d = existing.get((t.trust_code, year)) or Drivers(
-                    trust_code=t.trust_code, year=year
-                )
-                change: dict[str, float] = {}
-                for (y, k), v in sets.items():
-                    if y is None or y == year:
-                        change[k] = v
-                for k, v in adds.items():
-                    change[k] = change.get(k, getattr(d, k)) + v
-                new.append(dataclasses.replace(d, **change, source=None) if change else d)
-        try:
-            out = out.replace(drivers=tuple(new))
-        except ValidationError as exc:
+
+def _apply_drivers(
+    portfolio: Portfolio, sets: DriverSets, adds: dict[str, float], file: str
+) -> Portfolio:
+    """Every trust's drivers for every plan year, with the scenario's values set or added."""
+    existing = {(d.trust_code, d.year): d for d in portfolio.drivers}
+    new = []
+    for t in portfolio.trusts:
+        for year in range(1, t.horizon_years + 1):
+            d = existing.get((t.trust_code, year)) or Drivers(trust_code=t.trust_code, year=year)
+            # driver name -> value; Any because replace() checks keys mypy cannot see
+            change: dict[str, Any] = {}
+            for (y, k), v in sets.items():
+                if y is None or y == year:
+                    change[k] = v
+            for k, v in adds.items():
+                change[k] = change.get(k, getattr(d, k)) + v
+            new.append(dataclasses.replace(d, **change, source=None) if change else d)
+    try:
+        return portfolio.replace(drivers=tuple(new))
+    except ValidationError as exc:
+        raise ValidationError(
+            [Problem(f"{file}: drivers", p.message) for p in exc.problems]
+        ) from None
+
+
+def _apply_delivered_pct(
+    portfolio: Portfolio, pct: float, file: str, cip_and_opex: CipAndOpex | None
+) -> Portfolio:
+    """Each trust's CIP scaled to deliver ``pct`` of its do-nothing operating expenditure."""
+    if cip_and_opex is None:
+        msg = "cip.delivered_pct needs cip_and_opex (the engine's year-1 CIP and opex)"
+        raise TypeError(msg)
+    codes, planned, opex = cip_and_opex(portfolio)
+    factors = {}
+    for code, c, o in zip(codes, planned, opex, strict=True):
+        if c <= 0:
             raise ValidationError(
-                [Problem(f"{file}: drivers", p.message) for p in exc.problems]
-            ) from None
-    if "scale" in cip:
-        out = out.with_cip_scaled(float(cip["scale"]))
-    elif "delivered_pct" in cip:
-        if cip_and_opex is None:
-            msg = "cip.delivered_pct needs cip_and_opex (the engine's year-1 CIP and opex)"
-            raise TypeError(msg)
-        codes, planned, opex = cip_and_opex(out)
-        factors = {}
-        for code, c, o in zip(codes, planned, opex, strict=True):
-            if c <= 0:
-                raise ValidationError(
-                    [
-                        scenario_problem(
-                            file, "cip.delivered_pct", f"trust {code} has no CIP in year 1 to scale"
-                        )
-                    ]
-                )
-            factors[code] = float(cip["delivered_pct"]) * o / c
-        out = out.with_cip_scaled(factors)
-    if "accepted" in ct:
-        out = out.replace(
-            control_total=tuple(
-                dataclasses.replace(c, accepted=ct["accepted"], source=None)
-                for c in out.control_total
+                [
+                    scenario_problem(
+                        file, "cip.delivered_pct", f"trust {code} has no CIP in year 1 to scale"
+                    )
+                ]
             )
-        )
-    return out
+        factors[code] = pct * o / c
+    return portfolio.with_cip_scaled(factors)

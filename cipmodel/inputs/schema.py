@@ -19,7 +19,7 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
-__all__ = ["Field", "Table", "Schema", "load_schema", "MISSING"]
+__all__ = ["CellValue", "Field", "Table", "Schema", "load_schema", "MISSING"]
 
 
 class _Missing:
@@ -29,7 +29,12 @@ class _Missing:
         return "MISSING"
 
 
+#: Typed as Any so it can be the default of a field of any type (records use it for a
+#: required field left out).
 MISSING: Any = _Missing()
+#: A field's value after :meth:`Field.coerce`: text (str and enum), a whole number, a
+#: number, Y/N, or None (blank, no default).
+CellValue = str | int | float | bool | None
 
 _TRUE = {"y", "yes", "true", "t", "1"}
 _FALSE = {"n", "no", "false", "f", "0"}
@@ -39,7 +44,7 @@ _NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 MONEY_LIMIT = 1e15
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     """Render a bad value for an error message, shortened and with its type when unclear."""
     if isinstance(value, int) and value.bit_length() > 200:
         # repr() of a huge int is slow, and refused above 4,300 digits
@@ -71,7 +76,7 @@ class Field:
     description: str
     unit: str = ""
     required: bool = False
-    default: Any = None
+    default: CellValue = None
     min: float | None = None
     max: float | None = None
     values: tuple[str, ...] = ()
@@ -110,10 +115,10 @@ class Field:
             rule += f" like {self.example or self.pattern}"
         return rule
 
-    def _bad(self, value: Any, extra: str = "") -> tuple[Any, str]:
+    def _bad(self, value: object, extra: str = "") -> tuple[CellValue, str]:
         return MISSING, f"{self.name} must be {self.rule()}{extra}, got {_show(value)}"
 
-    def coerce(self, raw: Any) -> tuple[Any, str | None]:
+    def coerce(self, raw: object) -> tuple[CellValue, str | None]:
         """Turn a raw value into the field's type.
 
         Returns ``(value, None)`` on success or ``(MISSING, message)``. A blank value
@@ -134,7 +139,7 @@ class Field:
             return self._coerce_bool(raw)
         return self._coerce_number(raw)
 
-    def _coerce_str(self, raw: Any) -> tuple[Any, str | None]:
+    def _coerce_str(self, raw: object) -> tuple[CellValue, str | None]:
         if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
             return self._bad(raw)
         if isinstance(raw, float):
@@ -154,7 +159,7 @@ class Field:
             return self._bad(raw)
         return text, None
 
-    def _coerce_enum(self, raw: Any) -> tuple[Any, str | None]:
+    def _coerce_enum(self, raw: object) -> tuple[CellValue, str | None]:
         if not isinstance(raw, str):
             return self._bad(raw)
         key = normalise_enum(raw)
@@ -162,7 +167,7 @@ class Field:
             return self._bad(raw)
         return key, None
 
-    def _coerce_bool(self, raw: Any) -> tuple[Any, str | None]:
+    def _coerce_bool(self, raw: object) -> tuple[CellValue, str | None]:
         if isinstance(raw, bool):
             return raw, None
         if isinstance(raw, (int, float)) and raw in (0, 1):
@@ -175,7 +180,7 @@ class Field:
                 return False, None
         return self._bad(raw)
 
-    def _coerce_number(self, raw: Any) -> tuple[Any, str | None]:
+    def _coerce_number(self, raw: object) -> tuple[CellValue, str | None]:
         value: float
         if isinstance(raw, bool):
             return self._bad(raw)
@@ -281,7 +286,7 @@ class Schema:
 
 def _expand(table_name: str, spec: dict[str, Any]) -> list[Field]:
     repeat = int(spec.get("repeat", 0))
-    common = {
+    common: dict[str, Any] = {
         k: spec[k] for k in ("type", "unit", "required", "default", "min", "max") if k in spec
     }
     if "values" in spec:

@@ -19,38 +19,33 @@ from typing import TYPE_CHECKING
 from cipmodel.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from cipmodel.montecarlo.priors import (
+    from cipmodel.montecarlo.context import DEFAULT_DRAWS, DEFAULT_SAMPLER, MAX_DRAWS
+    from cipmodel.montecarlo.distributions import (
         AEShock,
-        Priors,
         ShareDist,
         Shock,
         SimulationError,
-        load_priors,
         nearest_correlation,
     )
-    from cipmodel.montecarlo.simulation import (
-        DEFAULT_DRAWS,
-        DEFAULT_SAMPLER,
-        MAX_DRAWS,
-        SimulationResult,
-        simulate,
-    )
+    from cipmodel.montecarlo.priors import Priors, load_priors
+    from cipmodel.montecarlo.result import SimulationResult
+    from cipmodel.montecarlo.simulation import simulate
     from cipmodel.montecarlo.solve import ProbabilitySolveResult, solve_probability
 
 #: Public name -> the module that defines it; imported on first use.
 _EXPORTS: dict[str, str] = {
-    "AEShock": "cipmodel.montecarlo.priors",
-    "DEFAULT_DRAWS": "cipmodel.montecarlo.simulation",
-    "DEFAULT_SAMPLER": "cipmodel.montecarlo.simulation",
-    "MAX_DRAWS": "cipmodel.montecarlo.simulation",
+    "AEShock": "cipmodel.montecarlo.distributions",
+    "DEFAULT_DRAWS": "cipmodel.montecarlo.context",
+    "DEFAULT_SAMPLER": "cipmodel.montecarlo.context",
+    "MAX_DRAWS": "cipmodel.montecarlo.context",
     "Priors": "cipmodel.montecarlo.priors",
     "ProbabilitySolveResult": "cipmodel.montecarlo.solve",
-    "ShareDist": "cipmodel.montecarlo.priors",
-    "Shock": "cipmodel.montecarlo.priors",
-    "SimulationError": "cipmodel.montecarlo.priors",
-    "SimulationResult": "cipmodel.montecarlo.simulation",
+    "ShareDist": "cipmodel.montecarlo.distributions",
+    "Shock": "cipmodel.montecarlo.distributions",
+    "SimulationError": "cipmodel.montecarlo.distributions",
+    "SimulationResult": "cipmodel.montecarlo.result",
     "load_priors": "cipmodel.montecarlo.priors",
-    "nearest_correlation": "cipmodel.montecarlo.priors",
+    "nearest_correlation": "cipmodel.montecarlo.distributions",
     "simulate": "cipmodel.montecarlo.simulation",
     "solve_probability": "cipmodel.montecarlo.solve",
 }

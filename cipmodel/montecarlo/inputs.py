@@ -34,20 +34,15 @@ interpolation error is below 1e-6 (tested). A latent ``|z| > 8.5`` (probability 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import special
 
-from cipmodel.engine.project import AGENCY, DRIVERS, LINES, RAGS, STAGES, Draws, PlanArrays
-from cipmodel.montecarlo.priors import (
-    DRIVER_FACTORS,
-    FACTORS,
-    Priors,
-    ShareDist,
-    SimulationError,
-    share_table,
-)
+from cipmodel.engine.compile import AGENCY, DRIVERS, LINES, RAGS, STAGES, PlanArrays
+from cipmodel.engine.project import Draws
+from cipmodel.montecarlo.distributions import ShareDist, SimulationError, share_table
+from cipmodel.montecarlo.priors import DRIVER_FACTORS, FACTORS, Priors
 from cipmodel.regime.funding import ae_trajectory_met
 
 __all__ = ["InputModel", "DrawnInputs", "Z_MAX", "TABLE_NODES"]
@@ -55,6 +50,7 @@ __all__ = ["InputModel", "DrawnInputs", "Z_MAX", "TABLE_NODES"]
 Z_MAX = 8.5
 TABLE_NODES = 8193
 _K = {f: i for i, f in enumerate(FACTORS)}
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -76,13 +72,13 @@ class DrawnInputs:
     """
 
     draws: Draws
-    ae_met: np.ndarray | None
-    factors: np.ndarray
-    delivery: np.ndarray
-    slip: np.ndarray
+    ae_met: NDArray[np.bool_] | None
+    factors: FloatArray
+    delivery: FloatArray
+    slip: NDArray[np.int64]
 
 
-def _lower_solve(z: np.ndarray, chol: np.ndarray) -> np.ndarray:
+def _lower_solve(z: FloatArray, chol: FloatArray) -> FloatArray:
     """``z @ chol.T`` along the last axis, summed term by term in a fixed order.
 
     (No BLAS: every draw is computed by the same operations whatever the chunk size.)
@@ -115,17 +111,22 @@ class InputModel:
 
     def __init__(self, plan: PlanArrays, priors: Priors) -> None:
         self.plan, self.priors = plan, priors
-        n_t, n_s = plan.n_trusts, plan.n_schemes
-        ids = plan.scheme_ids
-        unknown = sorted(set(priors.delivery_scheme) - set(ids))
+        unknown = sorted(set(priors.delivery_scheme) - set(plan.scheme_ids))
         if unknown:
             shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             raise SimulationError(
                 f"priors {priors.name}: delivery overrides for schemes not in the plan: {shown} "
                 "(keys are TRUST/SCHEME_ID)"
             )
+        self._init_delivery()
+        self._init_slip()
+        self._init_factors()
+        self._init_layout()
 
-        # -- delivered share of each scheme
+    def _init_delivery(self) -> None:
+        """The delivered share of each scheme: fixed, or a table of its inverse CDF."""
+        plan, priors = self.plan, self.priors
+        ids = plan.scheme_ids
         dists = [
             priors.share_dist(STAGES[st], RAGS[rg], ids[s])
             for s, (st, rg) in enumerate(zip(plan.scheme_stage, plan.scheme_rag, strict=True))
@@ -157,10 +158,11 @@ class InputModel:
         self._table = table.ravel()
         self._slope = np.diff(table, axis=1, append=table[:, -1:]).ravel()
         self._offset = cls * TABLE_NODES
-        rho = priors.within_trust_correlation
+        self._rho = self.priors.within_trust_correlation
 
-        # -- slippage
-        pmfs = [priors.slip_pmf(STAGES[st]) for st in plan.scheme_stage]
+    def _init_slip(self) -> None:
+        """The schemes that can start late, and the thresholds of their months late."""
+        pmfs = [self.priors.slip_pmf(STAGES[st]) for st in self.plan.scheme_stage]
         self.slip_schemes = np.flatnonzero([len(p) > 1 for p in pmfs])
         k_max = max((len(pmfs[s]) - 1 for s in self.slip_schemes), default=0)
         thr = np.full((self.slip_schemes.size, k_max), 2.0)  # 2.0: never exceeded
@@ -169,7 +171,9 @@ class InputModel:
             thr[row, : cdf.size] = cdf
         self._slip_thresholds = thr
 
-        # -- which factors matter
+    def _init_factors(self) -> None:
+        """Which factors matter, their national and trust parts, and A&E."""
+        plan, priors, rho = self.plan, self.priors, self._rho
         ae_trusts = np.flatnonzero(plan.ae_applies)
         active = np.zeros(len(FACTORS), dtype=bool)
         active[_K["delivery"]] = rho > 0 and self.random_schemes.size > 0
@@ -195,17 +199,18 @@ class InputModel:
         )
         self._w_nat = np.sqrt(share)
         self._w_trust = np.sqrt(1.0 - share)
-        self._rho = rho
+        self._ae_all = ae_trusts
         self.ae_trusts = ae_trusts if ae.active else np.zeros(0, dtype=np.intp)
         self._ae_noise = ae_random and ae.quarter_correlation < 1
 
-        # -- layout
+    def _init_layout(self) -> None:
+        """Where each block of coordinates sits in a sample point."""
         sizes = {
             "national": self.national.size,
-            "trust": n_t * self.trust_part.size,
+            "trust": self.plan.n_trusts * self.trust_part.size,
             "delivery": self.random_schemes.size,
             "slip": self.slip_schemes.size,
-            "ae": ae_trusts.size * 4 if self._ae_noise else 0,
+            "ae": self._ae_all.size * 4 if self._ae_noise else 0,
         }
         self.blocks: dict[str, slice] = {}
         pos = 0
@@ -213,10 +218,10 @@ class InputModel:
             self.blocks[name] = slice(pos, pos + size)
             pos += size
         self.n_dims = pos
-        self._n_s = n_s
+        self._n_s = self.plan.n_schemes
 
     # ------------------------------------------------------------------------------
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, int]:
         """Dimensions by block, for provenance."""
         return {
             "dimensions": self.n_dims,
@@ -227,7 +232,7 @@ class InputModel:
         """Names of the active factors, in :data:`FACTORS` order."""
         return [f for i, f in enumerate(FACTORS) if self.active[i]]
 
-    def share(self, z: np.ndarray) -> np.ndarray:
+    def share(self, z: FloatArray) -> FloatArray:
         """Delivered shares of the random schemes from their latent normals (c, S_random)."""
         x = np.clip(z, -Z_MAX, Z_MAX)
         x += Z_MAX
@@ -244,14 +249,33 @@ class InputModel:
             out[:, b] = (z[:, b] > self._bern_threshold[b]).astype(float)
         return out
 
-    def map(self, u: np.ndarray) -> DrawnInputs:
+    def map(self, u: FloatArray) -> DrawnInputs:
         """Map a chunk of sample points (c, n_dims) to the engine's inputs."""
-        plan, pri = self.plan, self.priors
-        n_c, n_t, n_s = u.shape[0], plan.n_trusts, self._n_s
+        n_c = u.shape[0]
         if u.shape[1] != self.n_dims:
             raise ValueError(f"expected points with {self.n_dims} coordinates, got {u.shape[1]}")
+        factors = self._factors(u)
+        delivery = self._delivery(u, factors)
+        slip = self._slip(u)
+        all_one = not self.delivery_varies
+        draws = Draws(
+            n=n_c,
+            delivery=None if all_one else delivery,
+            slip=slip if self.slip_schemes.size else None,
+            driver_shift=self._driver_shift(factors),
+            line_scale=self._agency_scale(factors),
+        )
+        return DrawnInputs(
+            draws=draws,
+            ae_met=self._ae_met(u, factors),
+            factors=factors,
+            delivery=delivery,
+            slip=slip,
+        )
 
-        # factors
+    def _factors(self, u: FloatArray) -> FloatArray:
+        """(c, T, K) each trust's factor values ``F`` (0 where a factor is off)."""
+        n_c, n_t = u.shape[0], self.plan.n_trusts
         factors = np.zeros((n_c, n_t, len(FACTORS)))
         if self.national.size:
             nat = _lower_solve(special.ndtri(u[:, self.blocks["national"]]), self._chol_nat)
@@ -265,69 +289,74 @@ class InputModel:
                     factors[:, :, k] += self._w_trust[k] * own[:, :, j]
                 else:
                     factors[:, :, k] = own[:, :, j]
+        return factors
 
-        # delivered shares
-        delivery = np.broadcast_to(self.fixed_share, (n_c, n_s)).copy()
+    def _delivery(self, u: FloatArray, factors: FloatArray) -> FloatArray:
+        """(c, S) delivered share of every scheme."""
+        delivery = np.broadcast_to(self.fixed_share, (u.shape[0], self._n_s)).copy()
         if self.random_schemes.size:
             z = special.ndtri(u[:, self.blocks["delivery"]])
             if self.active[_K["delivery"]]:
-                f = factors[:, :, _K["delivery"]][:, plan.scheme_trust[self.random_schemes]]
+                common = factors[:, :, _K["delivery"]][
+                    :, self.plan.scheme_trust[self.random_schemes]
+                ]
                 z *= np.sqrt(1.0 - self._rho)
-                z += np.sqrt(self._rho) * f
+                z += np.sqrt(self._rho) * common
             delivery[:, self.random_schemes] = self.share(z)
+        return delivery
 
-        # slippage
-        slip = np.zeros((n_c, n_s), dtype=np.int64)
+    def _slip(self, u: FloatArray) -> NDArray[np.int64]:
+        """(c, S) months late of every scheme."""
+        slip = np.zeros((u.shape[0], self._n_s), dtype=np.int64)
         if self.slip_schemes.size:
             us = u[:, self.blocks["slip"]]
             months = np.zeros(us.shape, dtype=np.int8)
             for k in range(self._slip_thresholds.shape[1]):
                 np.add(months, us > self._slip_thresholds[:, k], out=months, casting="unsafe")
             slip[:, self.slip_schemes] = months
+        return slip
 
-        # drivers and agency
-        shift = None
-        if any(self.active[_K[f]] for f in DRIVER_FACTORS):
-            shift = np.zeros((n_c, n_t, 1, len(DRIVERS)))
-            for f in DRIVER_FACTORS:
-                if self.active[_K[f]]:
-                    shift[:, :, 0, DRIVERS.index(f)] = pri.shock(f).sd * factors[:, :, _K[f]]
-        line_scale = None
-        if self.active[_K["agency"]]:
-            sd = pri.shock("agency").sd
-            line_scale = np.ones((n_c, n_t, len(LINES)))
-            line_scale[:, :, AGENCY] = np.exp(sd * factors[:, :, _K["agency"]] - 0.5 * sd * sd)
+    def _driver_shift(self, factors: FloatArray) -> FloatArray | None:
+        """(c, T, 1, 6) shocks added to the drivers, or None if none is active."""
+        if not any(self.active[_K[f]] for f in DRIVER_FACTORS):
+            return None
+        n_c, n_t = factors.shape[0], factors.shape[1]
+        shift = np.zeros((n_c, n_t, 1, len(DRIVERS)))
+        for f in DRIVER_FACTORS:
+            if self.active[_K[f]]:
+                shift[:, :, 0, DRIVERS.index(f)] = self.priors.shock(f).sd * factors[:, :, _K[f]]
+        return shift
 
-        # A&E
-        ae_met = None
-        if self.ae_trusts.size:
-            ae = pri.ae
-            noise = np.zeros((n_c, self.ae_trusts.size, 4))
-            if self.active[_K["ae"]]:
-                noise += (np.sqrt(ae.quarter_correlation) * factors[:, self.ae_trusts, _K["ae"]])[
-                    :, :, None
-                ]
-            if self._ae_noise:
-                z = special.ndtri(u[:, self.blocks["ae"]]).reshape(n_c, self.ae_trusts.size, 4)
-                noise += np.sqrt(1.0 - ae.quarter_correlation) * z
-            fc = plan.ae_forecast[self.ae_trusts][None]
-            perf = fc + ae.bias + ae.sd * noise
-            traj = plan.ae_trajectory[self.ae_trusts][None]
-            with np.errstate(invalid="ignore"):
-                met_t = (perf >= traj) & np.isfinite(fc) & np.isfinite(traj)
-            with np.errstate(invalid="ignore"):
-                planned = ae_trajectory_met(plan.ae_forecast, plan.ae_trajectory)
-            ae_met = np.broadcast_to(planned[None], (n_c, n_t, 4)).copy()
-            ae_met[:, self.ae_trusts] = met_t
+    def _agency_scale(self, factors: FloatArray) -> FloatArray | None:
+        """(c, T, L) the log-normal factor on agency spend (1 on other lines), or None."""
+        if not self.active[_K["agency"]]:
+            return None
+        sd = self.priors.shock("agency").sd
+        line_scale = np.ones((factors.shape[0], factors.shape[1], len(LINES)))
+        line_scale[:, :, AGENCY] = np.exp(sd * factors[:, :, _K["agency"]] - 0.5 * sd * sd)
+        return line_scale
 
-        all_one = not self.delivery_varies
-        draws = Draws(
-            n=n_c,
-            delivery=None if all_one else delivery,
-            slip=slip if self.slip_schemes.size else None,
-            driver_shift=shift,
-            line_scale=line_scale,
-        )
-        return DrawnInputs(
-            draws=draws, ae_met=ae_met, factors=factors, delivery=delivery, slip=slip
-        )
+    def _ae_met(self, u: FloatArray, factors: FloatArray) -> NDArray[np.bool_] | None:
+        """(c, T, 4) A&E trajectory met each quarter, or None (as the plan forecasts)."""
+        if not self.ae_trusts.size:
+            return None
+        plan, ae = self.plan, self.priors.ae
+        n_c, n_t = u.shape[0], plan.n_trusts
+        noise = np.zeros((n_c, self.ae_trusts.size, 4))
+        if self.active[_K["ae"]]:
+            noise += (np.sqrt(ae.quarter_correlation) * factors[:, self.ae_trusts, _K["ae"]])[
+                :, :, None
+            ]
+        if self._ae_noise:
+            z = special.ndtri(u[:, self.blocks["ae"]]).reshape(n_c, self.ae_trusts.size, 4)
+            noise += np.sqrt(1.0 - ae.quarter_correlation) * z
+        fc = plan.ae_forecast[self.ae_trusts][None]
+        perf = fc + ae.bias + ae.sd * noise
+        traj = plan.ae_trajectory[self.ae_trusts][None]
+        with np.errstate(invalid="ignore"):
+            met_t = (perf >= traj) & np.isfinite(fc) & np.isfinite(traj)
+        with np.errstate(invalid="ignore"):
+            planned = ae_trajectory_met(plan.ae_forecast, plan.ae_trajectory)
+        ae_met = np.broadcast_to(planned[None], (n_c, n_t, 4)).copy()
+        ae_met[:, self.ae_trusts] = met_t
+        return ae_met

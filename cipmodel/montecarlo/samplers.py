@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -262,7 +263,7 @@ class SobolSampler:
         return out
 
 
-SAMPLERS: dict[str, type] = {
+SAMPLERS: dict[str, Callable[..., Sampler]] = {
     "random": RandomSampler,
     "lhs": LatinHypercubeSampler,
     "sobol": SobolSampler,
@@ -276,7 +277,7 @@ def make_sampler(name: str, n_dims: int, *, seed: SeedLike, total: int) -> Sampl
     except KeyError:
         known = ", ".join(SAMPLERS)
         raise ValueError(f"unknown sampler {name!r} (known: {known})") from None
-    return cls(n_dims, seed=seed, total=total)  # type: ignore[no-any-return]
+    return cls(n_dims, seed=seed, total=total)
 
 
 def random(n_dims: int, start: int, count: int, *, seed: SeedLike, total: int) -> np.ndarray:

@@ -31,17 +31,16 @@ For each input ``X`` and the trust's outputs:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cipmodel.montecarlo.context import SimulationContext
 from cipmodel.montecarlo.priors import FACTORS
+from cipmodel.montecarlo.summary import Collector
 from cipmodel.results.run import MET_TOLERANCE
-
-if TYPE_CHECKING:
-    from cipmodel.montecarlo.simulation import SimulationResult
 
 __all__ = ["sensitivity", "first_order", "SENSITIVITY_DRAWS", "COLUMNS"]
 
@@ -71,6 +70,17 @@ _FACTOR_LABEL = {
     "agency": "agency spend",
     "ae": "A&E performance",
 }
+
+
+class Simulated(Protocol):
+    """What the drivers table reads of a simulation
+    (:class:`~cipmodel.montecarlo.result.SimulationResult` has both)."""
+
+    @property
+    def collector(self) -> Collector: ...
+
+    @property
+    def context(self) -> SimulationContext: ...
 
 
 def _bins_for(n: int) -> int:
@@ -110,7 +120,7 @@ def _spearman(x_ranks: np.ndarray, y: np.ndarray) -> np.ndarray:
         )
 
 
-def sensitivity(result: SimulationResult, draws: int | None = None) -> pd.DataFrame:
+def sensitivity(result: Simulated, draws: int | None = None) -> pd.DataFrame:
     """The drivers table of a simulation (see the module docstring); one row per trust and
     input, sorted by the size of the rank correlation within each trust."""
     col, ctx = result.collector, result.context
@@ -147,13 +157,13 @@ def sensitivity(result: SimulationResult, draws: int | None = None) -> pd.DataFr
         for j, k in enumerate(factors):
             cols.append(fac[:, t, j])
             meta.append((_FACTOR_LABEL[FACTORS[k]], "factor", None))
-        for j in np.flatnonzero(plan.scheme_trust[im.random_schemes] == t):
-            sid = ids[im.random_schemes[j]].split("/", 1)[1]
-            cols.append(dlv[:, j])
+        for r in np.flatnonzero(plan.scheme_trust[im.random_schemes] == t):
+            sid = ids[im.random_schemes[r]].split("/", 1)[1]
+            cols.append(dlv[:, r])
             meta.append((f"{sid} delivered share", "delivery", sid))
-        for j in np.flatnonzero(plan.scheme_trust[im.slip_schemes] == t):
-            sid = ids[im.slip_schemes[j]].split("/", 1)[1]
-            cols.append(slp[:, j])
+        for r in np.flatnonzero(plan.scheme_trust[im.slip_schemes] == t):
+            sid = ids[im.slip_schemes[r]].split("/", 1)[1]
+            cols.append(slp[:, r])
             meta.append((f"{sid} slippage", "slip", sid))
         if not cols:
             continue

@@ -29,20 +29,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from cipmodel.calendar import cip_share
 from cipmodel.formatting import json_float
 from cipmodel.inputs.records import Portfolio
-from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
-from cipmodel.montecarlo.samplers import SAMPLERS
-from cipmodel.montecarlo.simulation import (
+from cipmodel.montecarlo.context import (
     DEFAULT_DRAWS,
     DEFAULT_SAMPLER,
-    _check_draws,
-    _context,
-    _resolve_packs,
-    auto_chunk_size,
+    SimulationContext,
+    build_context,
+    check_draws,
+    resolve_packs,
 )
+from cipmodel.montecarlo.outputs import auto_chunk_size
+from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
+from cipmodel.montecarlo.samplers import SAMPLERS
 from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
 from cipmodel.regime.bands import cip_band
 from cipmodel.regime.packs import RulePack
@@ -194,54 +196,21 @@ def solve_probability(
     -------
     ProbabilitySolveResult
     """
-    if (
-        isinstance(probability, bool)
-        or not isinstance(probability, int | float)
-        or not 0 < probability < 1
-    ):
-        raise SimulationError(
-            f"probability must be between 0 and 1 (exclusive), got {probability!r}"
-        )
-    n = _check_draws(draws, allow_large)
-    if sampler not in SAMPLERS:
-        raise SimulationError(f"unknown sampler {sampler!r} (known: {', '.join(SAMPLERS)})")
+    n = _check_settings(portfolio, probability, draws, sampler, allow_large)
     n_t = len(portfolio.trusts)
-    if n * n_t > MAX_VALUES:
-        raise SimulationError(
-            f"{n:,} draws x {n_t} trusts is more than the {MAX_VALUES:,} values the exact "
-            "probability curve holds: use fewer draws"
-        )
     seed = resolve_seed(seed)
     pri = load_priors(priors)
-    packs = _resolve_packs(portfolio, None, "sof-2016")
-    run = run_plan(
-        portfolio, funding_rules=packs["funding"], sof_rules=packs["sof"], **provenance_extra
-    )
+    packs = resolve_packs(portfolio, None, "sof-2016")
+    run = run_plan(portfolio, funding_rules=packs.funding, sof_rules=packs.sof, **provenance_extra)
     ss = as_seed_sequence(seed)
-    ctx = _context(run, pri, sampler, ss, n, packs, None, False)
+    ctx = build_context(run, pri, sampler, ss, n, packs, None, False)
     ctx.sampler_seed = ss
     plan = ctx.plan
     solved = run.solved
     planned, opex = solved.planned, solved.opex
     has_prog = planned > 1e-9
-    target = plan.ct_target[:, 0] - MET_TOLERANCE
     chunk = int(chunk_size) if chunk_size is not None else auto_chunk_size(plan, ctx.inputs.n_dims)
-    thresholds = np.empty((n, n_t))
-    for start in range(0, n, chunk):
-        c = min(chunk, n - start)
-        _, proj = ctx.projection(start, c)
-        surplus = proj.by_year(proj.surplus_pre_stf)[..., 0]
-        cip = proj.by_year(proj.cip_total)[..., 0]
-        base = surplus - cip  # the surplus with no programme
-        with np.errstate(divide="ignore", invalid="ignore"):
-            k = np.where(
-                cip > 0,
-                (target - base) / np.where(cip > 0, cip, 1.0),
-                np.where(base >= target, -np.inf, np.inf),
-            )
-        # trusts without a programme: the notional, certain CIP needed [£000]
-        thresholds[start : start + c] = np.where(has_prog, k, target - surplus)
-    thresholds = np.sort(thresholds.T, axis=1)  # (T, n)
+    thresholds = _thresholds(ctx, n, chunk, has_prog)  # (T, n) sorted
     j = max(0, math.ceil(probability * n) - 1)
     kth = thresholds[:, j]
     reachable = np.isfinite(kth)
@@ -291,3 +260,52 @@ def solve_probability(
         provenance=prov,
         _thresholds=thresholds,
     )
+
+
+def _check_settings(
+    portfolio: Portfolio, probability: object, draws: object, sampler: str, allow_large: bool
+) -> int:
+    """The number of draws, after checking the probability, draws and sampler."""
+    if (
+        isinstance(probability, bool)
+        or not isinstance(probability, int | float)
+        or not 0 < probability < 1
+    ):
+        raise SimulationError(
+            f"probability must be between 0 and 1 (exclusive), got {probability!r}"
+        )
+    n = check_draws(draws, allow_large)
+    if sampler not in SAMPLERS:
+        raise SimulationError(f"unknown sampler {sampler!r} (known: {', '.join(SAMPLERS)})")
+    n_t = len(portfolio.trusts)
+    if n * n_t > MAX_VALUES:
+        raise SimulationError(
+            f"{n:,} draws x {n_t} trusts is more than the {MAX_VALUES:,} values the exact "
+            "probability curve holds: use fewer draws"
+        )
+    return n
+
+
+def _thresholds(
+    ctx: SimulationContext, n: int, chunk: int, has_prog: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """(T, n) each draw's ``k*`` (the programme multiplier from which it meets the control
+    total; for a trust without a programme, the notional CIP it needs [£000]), sorted."""
+    plan = ctx.plan
+    target = plan.ct_target[:, 0] - MET_TOLERANCE
+    thresholds = np.empty((n, plan.n_trusts))
+    for start in range(0, n, chunk):
+        c = min(chunk, n - start)
+        _, proj = ctx.projection(start, c)
+        surplus = proj.by_year(proj.surplus_pre_stf)[..., 0]
+        cip = proj.by_year(proj.cip_total)[..., 0]
+        base = surplus - cip  # the surplus with no programme
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.where(
+                cip > 0,
+                (target - base) / np.where(cip > 0, cip, 1.0),
+                np.where(base >= target, -np.inf, np.inf),
+            )
+        # trusts without a programme: the notional, certain CIP needed [£000]
+        thresholds[start : start + c] = np.where(has_prog, k, target - surplus)
+    return np.sort(thresholds.T, axis=1)

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["BLOCK", "BlockSum", "OutputSpec", "Collector", "PERCENTILES"]
 
@@ -155,10 +156,10 @@ class Collector:
         self._kept_b = np.empty((self.keep, t, wb), dtype=bool)
         self._kept_c = np.empty((self.keep, t, wc), dtype=np.int8)
         self._hist: np.ndarray | None = None
-        self._lo = np.zeros((t, wf))
-        self._width = np.ones((t, wf))
-        self._inv_width = np.ones((t, wf))
-        self._cell0 = np.zeros((t, wf))
+        self._lo: NDArray[np.float64] = np.zeros((t, wf))
+        self._width: NDArray[np.float64] = np.ones((t, wf))
+        self._inv_width: NDArray[np.float64] = np.ones((t, wf))
+        self._cell0: NDArray[np.float64] = np.zeros((t, wf))
 
     @property
     def n_kept(self) -> int:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import overload
 
-from cipmodel.regime.packs import RulePack, load_pack
+import numpy as np
+from numpy.typing import NDArray
+
+from cipmodel.regime.packs import RulePack, TomlValue, load_pack
 
 __all__ = ["cip_band", "load_bands"]
+
+
+def _is_bound(b: TomlValue) -> bool:
+    return isinstance(b, (int, float))
 
 
 def load_bands(pack: str | RulePack = "cip-bands") -> RulePack:
@@ -14,16 +21,23 @@ def load_bands(pack: str | RulePack = "cip-bands") -> RulePack:
     rp = pack if isinstance(pack, RulePack) else load_pack(pack, kind="cip_bands")
     bounds = rp.get("upper_bounds")
     labels = rp.get("labels")
-    if not isinstance(bounds, list) or not all(isinstance(b, (int, float)) for b in bounds):
+    if not isinstance(bounds, list) or not all(_is_bound(b) for b in bounds):
         raise rp.error("upper_bounds", "must be a list of numbers")
-    if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:], strict=False)):
+    numbers = [b for b in bounds if isinstance(b, (int, float))]
+    if any(b2 <= b1 for b1, b2 in zip(numbers, numbers[1:], strict=False)):
         raise rp.error("upper_bounds", f"must increase, got {bounds}")
     if not isinstance(labels, list) or len(labels) != len(bounds) + 1:
         raise rp.error("labels", f"needs {len(bounds) + 1} labels (one more than upper_bounds)")
     return rp
 
 
-def cip_band(share: float | np.ndarray, pack: str | RulePack = "cip-bands") -> str | np.ndarray:
+@overload
+def cip_band(share: float, pack: str | RulePack = ...) -> str: ...
+@overload
+def cip_band(share: NDArray[np.float64], pack: str | RulePack = ...) -> NDArray[np.object_]: ...
+def cip_band(
+    share: float | NDArray[np.float64], pack: str | RulePack = "cip-bands"
+) -> str | NDArray[np.object_]:
     """The evidence band of a CIP share of operating expenditure [fraction].
 
     Returns the label (e.g. ``"high risk"``) for a scalar, an array of labels for an array.
@@ -33,5 +47,5 @@ def cip_band(share: float | np.ndarray, pack: str | RulePack = "cip-bands") -> s
     bounds = np.asarray(rp.get("upper_bounds"), dtype=float)
     labels = np.asarray(rp.get("labels"), dtype=object)
     idx = np.searchsorted(bounds, np.asarray(share, dtype=float), side="left")
-    out = labels[idx]
+    out: NDArray[np.object_] = labels[idx]
     return str(out) if np.ndim(out) == 0 else out

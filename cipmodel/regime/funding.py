@@ -44,14 +44,23 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cipmodel.regime.packs import RulePack, is_number
+from cipmodel.regime.funding_pack import (
+    AE_ELEMENT,
+    BONUS_BASES,
+    CATCH_UP_COMPONENTS,
+    GATE_BASES,
+    N_QUARTERS,
+    NO_AE_RULES,
+    UNTRACKED_RULES,
+    validate_funding_pack,
+)
+from cipmodel.regime.funding_reference import assess_funding_scalar
+from cipmodel.regime.packs import RulePack
 
 __all__ = [
     "ae_trajectory_met",
@@ -68,21 +77,8 @@ __all__ = [
     "BONUS_BASES",
 ]
 
-N_QUARTERS = 4
-#: Keywords a funding pack may use, by key.
-GATE_BASES = ("ytd_pre_stf",)
-NO_AE_RULES = ("finance_conditional", "performance_met")
-UNTRACKED_RULES = ("met", "lost")
-CATCH_UP_COMPONENTS = ("finance", "performance")
-BONUS_BASES = ("pro_rata_allocation", "pro_rata_outperformance")
-
-_SUM_TOL = 1e-9
-_AE = "ae"
-
-
-# --------------------------------------------------------------------------------------
-# Pack validation
-# --------------------------------------------------------------------------------------
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 
 def ae_trajectory_met(forecast: ArrayLike, trajectory: ArrayLike) -> NDArray[np.bool_]:
@@ -104,105 +100,6 @@ def ae_trajectory_met(forecast: ArrayLike, trajectory: ArrayLike) -> NDArray[np.
     with np.errstate(invalid="ignore"):
         met = f >= t
     return np.where(np.isnan(f) | np.isnan(t), False, met)
-
-
-def _number(pack: RulePack, key: str, lo: float = 0.0, hi: float | None = None) -> float:
-    v = pack.peek(key)
-    if not is_number(v):
-        raise pack.error(key, f"must be a number, got {v!r}")
-    if v < lo:
-        raise pack.error(key, f"must be >= {lo:g}, got {v!r}")
-    if hi is not None and v > hi:
-        raise pack.error(key, f"must be <= {hi:g}, got {v!r}")
-    return float(v)
-
-
-def _flag(pack: RulePack, key: str) -> bool:
-    v = pack.peek(key)
-    if not isinstance(v, bool):
-        raise pack.error(key, f"must be true or false, got {v!r}")
-    return v
-
-
-def _keyword(pack: RulePack, key: str, allowed: Sequence[str]) -> str:
-    v = pack.peek(key)
-    if v not in allowed:
-        raise pack.error(key, f"unknown keyword {v!r} (allowed: {', '.join(allowed)})")
-    return str(v)
-
-
-def validate_funding_pack(pack: RulePack) -> None:
-    """Check a funding pack is complete and consistent; raise RulePackError if not.
-
-    Checks: ``pack.kind`` is ``"funding"``; every key is present; numbers are finite and
-    not negative; ``split.finance + split.performance == 1`` and ``phasing.quarters`` (four
-    values) sums to 1, both within 1e-9; ``performance.elements`` is a table of weights that
-    sum to more than 0 when ``split.performance > 0``; keyword values are among the allowed
-    ones (:data:`GATE_BASES`, :data:`NO_AE_RULES`, :data:`UNTRACKED_RULES`,
-    :data:`CATCH_UP_COMPONENTS`, :data:`BONUS_BASES`); ``incentive.cap`` is ``false`` or a
-    number >= 0. Values are read without marking them used, so validation adds nothing to
-    a result's unverified list.
-
-    Raises
-    ------
-    RulePackError
-        ``"<file>: <key>: <reason>"`` for the first problem found.
-    """
-    if pack.kind != "funding":
-        raise pack.error("pack.kind", f"is {pack.kind!r}, but a 'funding' pack is needed here")
-    _number(pack, "pool.total")
-    fin = _number(pack, "split.finance", 0.0, 1.0)
-    perf = _number(pack, "split.performance", 0.0, 1.0)
-    if abs(fin + perf - 1.0) > _SUM_TOL:
-        reason = (
-            f"split.finance ({fin:g}) + split.performance ({perf:g}) = {fin + perf:g}, must be 1"
-        )
-        raise pack.error("split", reason)
-
-    key = "performance.elements"
-    elements = pack.peek(key)
-    if not isinstance(elements, dict) or not elements:
-        raise pack.error(key, f"must be a table of element = weight, got {elements!r}")
-    for name, w in elements.items():
-        if not is_number(w) or w < 0:
-            raise pack.error(f"{key}.{name}", f"weight must be a number >= 0, got {w!r}")
-    if perf > 0 and sum(elements.values()) <= 0:
-        raise pack.error(key, "weights sum to 0 but split.performance > 0")
-    _keyword(pack, "performance.untracked_rule", UNTRACKED_RULES)
-    _keyword(pack, "performance.no_ae_rule", NO_AE_RULES)
-    _flag(pack, "performance.requires_finance")
-
-    key = "phasing.quarters"
-    phasing = pack.peek(key)
-    if not isinstance(phasing, list) or len(phasing) != N_QUARTERS:
-        raise pack.error(key, f"must be a list of {N_QUARTERS} fractions, got {phasing!r}")
-    if not all(is_number(x) and x >= 0 for x in phasing):
-        raise pack.error(key, f"every quarter must be a number >= 0, got {phasing!r}")
-    if abs(sum(phasing) - 1.0) > _SUM_TOL:
-        raise pack.error(key, f"must sum to 1, got {sum(phasing):.12g}")
-
-    _keyword(pack, "gate.basis", GATE_BASES)
-    _number(pack, "gate.tolerance")
-
-    _flag(pack, "catch_up.enabled")
-    key = "catch_up.applies_to"
-    comps = pack.peek(key)
-    if not isinstance(comps, list) or any(c not in CATCH_UP_COMPONENTS for c in comps):
-        allowed = ", ".join(CATCH_UP_COMPONENTS)
-        raise pack.error(key, f"must be a list drawn from {allowed}, got {comps!r}")
-
-    _number(pack, "incentive.ratio")
-    cap = pack.peek("incentive.cap")
-    if cap is not False and not (is_number(cap) and cap >= 0):
-        raise pack.error("incentive.cap", f"must be false (no cap) or a number >= 0, got {cap!r}")
-    _flag(pack, "bonus.enabled")
-    _keyword(pack, "bonus.basis", BONUS_BASES)
-    _flag(pack, "acceptance.required")
-
-
-# --------------------------------------------------------------------------------------
-# Result
-# --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -270,20 +167,49 @@ class FundingResult:
 # --------------------------------------------------------------------------------------
 
 
-def _per_trust(name: str, x: ArrayLike, n_trust: int, dtype: type) -> NDArray[Any]:
-    a = np.asarray(x, dtype=dtype)
+def _per_trust_float(name: str, x: ArrayLike, n_trust: int) -> FloatArray:
+    a = np.asarray(x, dtype=float)
     if a.shape != (n_trust,):
         raise ValueError(f"{name}: expected shape ({n_trust},) (trust), got {a.shape}")
     return a
 
 
-def _to_shape(name: str, x: ArrayLike, shape: tuple[int, ...], dtype: type) -> NDArray[Any]:
-    a = np.asarray(x, dtype=dtype)
+def _per_trust_bool(name: str, x: ArrayLike, n_trust: int) -> BoolArray:
+    a = np.asarray(x, dtype=bool)
+    if a.shape != (n_trust,):
+        raise ValueError(f"{name}: expected shape ({n_trust},) (trust), got {a.shape}")
+    return a
+
+
+def _shape_error(name: str, a: NDArray[np.generic], shape: tuple[int, ...]) -> ValueError:
+    msg = f"{name}: shape {a.shape} does not broadcast to (draw, trust, quarter) = {shape}"
+    return ValueError(msg)
+
+
+def _to_shape_float(name: str, x: ArrayLike, shape: tuple[int, ...]) -> FloatArray:
+    a = np.asarray(x, dtype=float)
     try:
         return np.broadcast_to(a, shape)
     except ValueError:
-        msg = f"{name}: shape {a.shape} does not broadcast to (draw, trust, quarter) = {shape}"
-        raise ValueError(msg) from None
+        raise _shape_error(name, a, shape) from None
+
+
+def _to_shape_bool(name: str, x: ArrayLike, shape: tuple[int, ...]) -> BoolArray:
+    a = np.asarray(x, dtype=bool)
+    try:
+        return np.broadcast_to(a, shape)
+    except ValueError:
+        raise _shape_error(name, a, shape) from None
+
+
+@dataclass(frozen=True)
+class _Element:
+    """One part of the allocation: available (trust, 4), earned and where its test passed
+    (draw, trust, 4)."""
+
+    available: FloatArray
+    earned: FloatArray
+    ok: BoolArray
 
 
 def assess_funding(
@@ -337,92 +263,43 @@ def assess_funding(
         raise ValueError(msg)
     shape = surplus.shape
     n_trust = shape[1]
-    target = _to_shape("ytd_target_pre", ytd_target_pre, shape, float)
-    alloc = _per_trust("allocation", allocation, n_trust, float)
+    target = _to_shape_float("ytd_target_pre", ytd_target_pre, shape)
+    alloc = _per_trust_float("allocation", allocation, n_trust)
     if not np.all(np.isfinite(alloc) & (alloc >= 0)):
         raise ValueError("allocation: every value must be a finite number >= 0 [£000]")
-    acc = _per_trust("accepted", accepted, n_trust, bool)
-    has_ae = _per_trust("ae_applies", ae_applies, n_trust, bool)
-    ae_ok = np.ones(shape, bool) if ae_met is None else _to_shape("ae_met", ae_met, shape, bool)
+    acc = _per_trust_bool("accepted", accepted, n_trust)
+    has_ae = _per_trust_bool("ae_applies", ae_applies, n_trust)
+    ae_ok = np.ones(shape, bool) if ae_met is None else _to_shape_bool("ae_met", ae_met, shape)
 
     # Gate: YTD pre-STF position against the YTD control-total profile.
     pack.get("gate.basis")  # the only basis is ytd_pre_stf; read so provenance records it
-    tol = float(pack.get("gate.tolerance"))
-    eligible = acc if pack.get("acceptance.required") else np.ones(n_trust, bool)
+    tol = float(pack.number("gate.tolerance"))
+    eligible = acc if pack.flag("acceptance.required") else np.ones(n_trust, bool)
     met_q = eligible[:, None] & (surplus >= target - tol)
 
-    # Shares of the allocation by element, per trust.
-    fin = float(pack.get("split.finance"))
-    perf = float(pack.get("split.performance"))
-    fin_t = np.full(n_trust, fin)
-    perf_t = np.full(n_trust, perf)
-    if not has_ae.all() and pack.get("performance.no_ae_rule") == "finance_conditional":
-        fin_t = np.where(has_ae, fin, fin + perf)
-        perf_t = np.where(has_ae, perf, 0.0)
-    ae_eff = ae_ok | ~has_ae[:, None]  # no A&E: the A&E test does not bind
-    weights = pack.get("performance.elements")
-    w_sum = float(sum(weights.values()))
-    w_ae = float(weights.get(_AE, 0.0)) / w_sum if w_sum > 0 else 0.0
-    w_other = 1.0 - w_ae if w_sum > 0 else 0.0
-    other_ok = False
-    if w_other > 0 and perf_t.any():
-        other_ok = pack.get("performance.untracked_rule") == "met"
-    if perf_t.any():
-        perf_gate = met_q if pack.get("performance.requires_finance") else eligible[:, None]
-    else:
-        perf_gate = met_q
-
-    q_alloc = alloc[:, None] * np.asarray(pack.get("phasing.quarters"), dtype=float)
-    fin_avail = q_alloc * fin_t[:, None]  # (trust, 4)
-    ae_avail = q_alloc * (perf_t * w_ae)[:, None]
-    oth_avail = q_alloc * (perf_t * w_other)[:, None]
-    fin_ok = met_q
-    ae_earn_ok = ae_eff & perf_gate
-    oth_earn_ok = perf_gate & other_ok
-    fin_earned = np.where(fin_ok, fin_avail, 0.0)
-    ae_earned = np.where(ae_earn_ok, ae_avail, 0.0)
-    oth_earned = np.where(oth_earn_ok, oth_avail, 0.0)
-    performance_earned = ae_earned + oth_earned
-    earned = fin_earned + performance_earned
-    available = np.broadcast_to(fin_avail + ae_avail + oth_avail, shape).copy()
-    lost = (fin_avail - fin_earned) + (ae_avail - ae_earned) + (oth_avail - oth_earned)
-
-    # Catch-up: withheld Q1-Q3 amounts of an element come back if that element earns Q4.
-    released = np.zeros(shape[:2])
-    if catch_up is None:
-        catch_up = bool(pack.get("catch_up.enabled"))
-    if catch_up:
-        comps = set(pack.get("catch_up.applies_to"))
-        parts = {
-            "finance": [(fin_avail, fin_earned, fin_ok)],
-            "performance": [
-                (ae_avail, ae_earned, ae_earn_ok),
-                (oth_avail, oth_earned, oth_earn_ok),
-            ],
-        }
-        for comp in CATCH_UP_COMPONENTS:
-            if comp not in comps:
-                continue
-            for avail_c, earned_c, ok_c in parts[comp]:
-                withheld = (avail_c - earned_c)[..., : N_QUARTERS - 1].sum(axis=-1)
-                released = released + np.where(ok_c[..., -1], withheld, 0.0)
+    fin, ae, oth = _elements(pack, alloc, has_ae, ae_ok, eligible, met_q)
+    performance_earned = ae.earned + oth.earned
+    earned = fin.earned + performance_earned
+    available = np.broadcast_to(fin.available + ae.available + oth.available, shape).copy()
+    lost = (fin.available - fin.earned) + (ae.available - ae.earned) + (oth.available - oth.earned)
+    released = _released_catch_up(pack, catch_up, fin, ae, oth, shape)
 
     # Year-end incentive for pre-STF outturn better than the control total.
     met_year = met_q[..., -1]
     outperf = surplus[..., -1] - target[..., -1]
     incentive = np.where(
-        met_year, float(pack.get("incentive.ratio")) * np.maximum(outperf, 0.0), 0.0
+        met_year, float(pack.number("incentive.ratio")) * np.maximum(outperf, 0.0), 0.0
     )
     cap = pack.get("incentive.cap")
     if cap is not False:
-        incentive = np.minimum(incentive, float(cap))
+        incentive = np.minimum(incentive, float(pack.number("incentive.cap")))
 
     bonus = np.zeros(shape[:2])
     return FundingResult(
         pack=pack.name,
         allocation=alloc.copy(),
         available=available,
-        finance_earned=fin_earned,
+        finance_earned=fin.earned,
         performance_earned=performance_earned,
         earned=earned,
         lost=lost,
@@ -436,6 +313,76 @@ def assess_funding(
         total_earned=earned.sum(axis=-1) + released + incentive + bonus,
         unverified=tuple(pack.unverified_used()),
     )
+
+
+def _elements(
+    pack: RulePack,
+    alloc: FloatArray,
+    has_ae: BoolArray,
+    ae_ok: BoolArray,
+    eligible: BoolArray,
+    met_q: BoolArray,
+) -> tuple[_Element, _Element, _Element]:
+    """The finance element, the A&E element and the other (untracked) performance elements:
+    what each makes available by quarter and what is earned."""
+    n_trust = alloc.shape[0]
+    # Shares of the allocation by element, per trust.
+    fin = float(pack.number("split.finance"))
+    perf = float(pack.number("split.performance"))
+    fin_t = np.full(n_trust, fin)
+    perf_t = np.full(n_trust, perf)
+    if not has_ae.all() and pack.get("performance.no_ae_rule") == "finance_conditional":
+        fin_t = np.where(has_ae, fin, fin + perf)
+        perf_t = np.where(has_ae, perf, 0.0)
+    ae_eff = ae_ok | ~has_ae[:, None]  # no A&E: the A&E test does not bind
+    weights = pack.weights("performance.elements")
+    w_sum = float(sum(weights.values()))
+    w_ae = float(weights.get(AE_ELEMENT, 0.0)) / w_sum if w_sum > 0 else 0.0
+    w_other = 1.0 - w_ae if w_sum > 0 else 0.0
+    other_ok = False
+    if w_other > 0 and perf_t.any():
+        other_ok = pack.get("performance.untracked_rule") == "met"
+    if perf_t.any():
+        perf_gate = met_q if pack.flag("performance.requires_finance") else eligible[:, None]
+    else:
+        perf_gate = met_q
+
+    q_alloc = alloc[:, None] * np.asarray(pack.numbers("phasing.quarters"), dtype=float)
+    fin_avail = q_alloc * fin_t[:, None]  # (trust, 4)
+    ae_avail = q_alloc * (perf_t * w_ae)[:, None]
+    oth_avail = q_alloc * (perf_t * w_other)[:, None]
+    ae_earn_ok = ae_eff & perf_gate
+    oth_earn_ok = perf_gate & other_ok
+    return (
+        _Element(fin_avail, np.where(met_q, fin_avail, 0.0), met_q),
+        _Element(ae_avail, np.where(ae_earn_ok, ae_avail, 0.0), ae_earn_ok),
+        _Element(oth_avail, np.where(oth_earn_ok, oth_avail, 0.0), oth_earn_ok),
+    )
+
+
+def _released_catch_up(
+    pack: RulePack,
+    catch_up: bool | None,
+    fin: _Element,
+    ae: _Element,
+    oth: _Element,
+    shape: tuple[int, ...],
+) -> FloatArray:
+    """(draw, trust) withheld Q1-Q3 amounts of an element that come back because that
+    element earns Q4 (when catch-up is on)."""
+    released = np.zeros(shape[:2])
+    if catch_up is None:
+        catch_up = bool(pack.flag("catch_up.enabled"))
+    if catch_up:
+        comps = set(pack.texts("catch_up.applies_to"))
+        parts = {"finance": [fin], "performance": [ae, oth]}
+        for comp in CATCH_UP_COMPONENTS:
+            if comp not in comps:
+                continue
+            for el in parts[comp]:
+                withheld = (el.available - el.earned)[..., : N_QUARTERS - 1].sum(axis=-1)
+                released = released + np.where(el.ok[..., -1], withheld, 0.0)
+    return released
 
 
 def distribute_bonus(
@@ -494,115 +441,3 @@ def distribute_bonus(
         total_earned=result.total_earned - result.bonus + bonus,
         unverified=unverified,
     )
-
-
-# --------------------------------------------------------------------------------------
-# Scalar reference (tests only)
-# --------------------------------------------------------------------------------------
-
-
-def assess_funding_scalar(
-    pack: RulePack,
-    *,
-    ytd_surplus_pre: Sequence[float],
-    ytd_target_pre: Sequence[float],
-    allocation: float,
-    accepted: bool,
-    ae_applies: bool,
-    ae_met: Sequence[bool] | None = None,
-    catch_up: bool | None = None,
-) -> dict[str, Any]:
-    """Reference implementation for one trust and one draw, in plain Python loops.
-
-    A second, independent reading of the rules used by the tests to cross-check
-    :func:`assess_funding`; it walks each quarter and each performance element one at a
-    time. Not for production use (slow). Returns a dict with the same names as
-    :class:`FundingResult` (lists of four for per-quarter values, floats and bools
-    otherwise; no ``bonus``).
-    """
-    validate_funding_pack(pack)
-    phasing = [float(x) for x in pack.get("phasing.quarters")]
-    finance_share = float(pack.get("split.finance"))
-    performance_share = float(pack.get("split.performance"))
-    tolerance = float(pack.get("gate.tolerance"))
-    eligible = bool(accepted) or not pack.get("acceptance.required")
-    ae_by_quarter = [True] * N_QUARTERS if ae_met is None else [bool(x) for x in ae_met]
-    if not ae_applies:
-        ae_by_quarter = [True] * N_QUARTERS
-        if pack.get("performance.no_ae_rule") == "finance_conditional":
-            finance_share, performance_share = finance_share + performance_share, 0.0
-    elements = dict(pack.get("performance.elements"))
-    total_weight = sum(elements.values())
-    requires_finance = bool(pack.get("performance.requires_finance"))
-
-    met = []
-    for q in range(N_QUARTERS):
-        met.append(eligible and ytd_surplus_pre[q] >= ytd_target_pre[q] - tolerance)
-
-    # pieces[name][q] = (available, passed its test, earned), for "finance" and each
-    # performance element in turn
-    pieces: dict[str, list[tuple[float, bool, float]]] = {"finance": []}
-    for q in range(N_QUARTERS):
-        amount = allocation * phasing[q] * finance_share
-        pieces["finance"].append((amount, met[q], amount if met[q] else 0.0))
-    if performance_share > 0 and total_weight > 0:
-        for name, weight in elements.items():
-            pieces[name] = []
-            for q in range(N_QUARTERS):
-                amount = allocation * phasing[q] * performance_share * weight / total_weight
-                if name == _AE:
-                    passed = ae_by_quarter[q]
-                else:
-                    passed = pack.get("performance.untracked_rule") == "met"
-                gate = met[q] if requires_finance else eligible
-                passed = passed and gate
-                pieces[name].append((amount, passed, amount if passed else 0.0))
-
-    available = [0.0] * N_QUARTERS
-    finance_earned = [0.0] * N_QUARTERS
-    performance_earned = [0.0] * N_QUARTERS
-    for name, rows in pieces.items():
-        for q, (amount, _, got) in enumerate(rows):
-            available[q] += amount
-            if name == "finance":
-                finance_earned[q] += got
-            else:
-                performance_earned[q] += got
-    earned = [finance_earned[q] + performance_earned[q] for q in range(N_QUARTERS)]
-    lost = [available[q] - earned[q] for q in range(N_QUARTERS)]
-
-    released = 0.0
-    if catch_up is None:
-        catch_up = bool(pack.get("catch_up.enabled"))
-    if catch_up:
-        applies = pack.get("catch_up.applies_to")
-        for name, rows in pieces.items():
-            component = "finance" if name == "finance" else "performance"
-            passed_q4 = rows[N_QUARTERS - 1][1]
-            if component in applies and passed_q4:
-                for amount, _, got in rows[: N_QUARTERS - 1]:
-                    released += amount - got
-
-    met_year = met[N_QUARTERS - 1]
-    outperformance = ytd_surplus_pre[N_QUARTERS - 1] - ytd_target_pre[N_QUARTERS - 1]
-    incentive = 0.0
-    if met_year and outperformance > 0:
-        incentive = float(pack.get("incentive.ratio")) * outperformance
-    cap = pack.get("incentive.cap")
-    if cap is not False and incentive > cap:
-        incentive = float(cap)
-
-    return {
-        "available": available,
-        "finance_earned": finance_earned,
-        "performance_earned": performance_earned,
-        "earned": earned,
-        "lost": lost,
-        "met_quarter": met,
-        "met_year": met_year,
-        "outperformance": outperformance,
-        "released_catch_up": released,
-        "forfeited": sum(lost) - released,
-        "incentive": incentive,
-        "total_earned": sum(earned) + released + incentive,
-    }

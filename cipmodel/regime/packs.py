@@ -31,19 +31,41 @@ pass its path wherever a pack name is accepted.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypeGuard
 
 from cipmodel.errors import RulePackError
 
-__all__ = ["Leaf", "RulePack", "load_pack", "available_packs", "is_number"]
+__all__ = [
+    "Leaf",
+    "PackLike",
+    "RulePack",
+    "TomlValue",
+    "load_pack",
+    "available_packs",
+    "is_number",
+]
+
+#: A value read from TOML: what a rule pack leaf holds.
+TomlValue: TypeAlias = (
+    str
+    | int
+    | float
+    | bool
+    | dt.datetime
+    | dt.date
+    | dt.time
+    | list["TomlValue"]
+    | dict[str, "TomlValue"]
+)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: object) -> TypeGuard[float]:
     """True for a finite int or float that is not a bool (rule values are checked with it)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -52,7 +74,7 @@ def is_number(value: Any) -> bool:
 class Leaf:
     """One rule value with its provenance."""
 
-    value: Any
+    value: TomlValue
     source: str
     verified: bool
     note: str = ""
@@ -84,7 +106,7 @@ class RulePack:
     variant: str | None = None
     _used: set[str] = field(default_factory=set, repr=False, compare=False)
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str) -> TomlValue:
         """The value at dotted ``key``; raises RulePackError naming file and key if absent."""
         try:
             leaf = self.leaves[key]
@@ -94,7 +116,59 @@ class RulePack:
         self._used.add(key)
         return leaf.value
 
-    def peek(self, key: str) -> Any:
+    # Typed reads: :meth:`get` with the value's type checked (a validated pack passes), so
+    # code computing with a value knows what it holds. The value is returned as it is in the
+    # file (a whole number stays an int).
+    def number(self, key: str) -> float:
+        """The number at ``key`` (a finite int or float)."""
+        v = self.get(key)
+        if not is_number(v):
+            raise self.error(key, f"must be a number, got {v!r}")
+        return v
+
+    def flag(self, key: str) -> bool:
+        """The true/false value at ``key``."""
+        v = self.get(key)
+        if not isinstance(v, bool):
+            raise self.error(key, f"must be true or false, got {v!r}")
+        return v
+
+    def text(self, key: str) -> str:
+        """The text at ``key``."""
+        v = self.get(key)
+        if not isinstance(v, str):
+            raise self.error(key, f"must be text, got {v!r}")
+        return v
+
+    def numbers(self, key: str) -> list[float]:
+        """The list of numbers at ``key``."""
+        v = self.get(key)
+        if not isinstance(v, list) or not all(is_number(x) for x in v):
+            raise self.error(key, f"must be a list of numbers, got {v!r}")
+        return [x for x in v if is_number(x)]
+
+    def texts(self, key: str) -> list[str]:
+        """The list of text values at ``key``."""
+        v = self.get(key)
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise self.error(key, f"must be a list of text values, got {v!r}")
+        return [x for x in v if isinstance(x, str)]
+
+    def table(self, key: str) -> dict[str, TomlValue]:
+        """The table at ``key``."""
+        v = self.get(key)
+        if not isinstance(v, dict):
+            raise self.error(key, f"must be a table, got {v!r}")
+        return v
+
+    def weights(self, key: str) -> dict[str, float]:
+        """The table of name = number at ``key``."""
+        v = self.table(key)
+        if not all(is_number(w) for w in v.values()):
+            raise self.error(key, f"must be a table of name = number, got {v!r}")
+        return {k: w for k, w in v.items() if is_number(w)}
+
+    def peek(self, key: str) -> TomlValue:
         """The value at ``key`` without marking it used (for validation, which reads every
         key); raises RulePackError naming file and key if absent."""
         if key not in self.leaves:
@@ -219,6 +293,10 @@ def load_pack(
         variants=tuple(variants),
         variant=variant,
     )
+
+
+#: What a function taking a rule pack accepts: a name (``name:variant``), a path, or a pack.
+PackLike = str | Path | RulePack
 
 
 def available_packs() -> list[str]:

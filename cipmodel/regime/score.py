@@ -34,18 +34,27 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.regime.packs import RulePack, is_number, load_pack
+from cipmodel.regime.packs import PackLike, RulePack
+from cipmodel.regime.sof_pack import (
+    BOUNDARIES,
+    CONDITIONS,
+    ROUNDINGS,
+    UNITS,
+    Override,
+    metric_names,
+    overrides,
+    sof_pack,
+    validate_sof_pack,
+)
 
 __all__ = [
     "BOUNDARIES",
@@ -54,6 +63,8 @@ __all__ = [
     "ROUNDINGS",
     "SCORE_DTYPE",
     "UNITS",
+    "MetricScoreDict",
+    "ScoreDict",
     "ScoreResult",
     "metric_names",
     "score",
@@ -68,162 +79,11 @@ NOT_APPLICABLE = 0
 SCORE_DTYPE = np.int8
 """dtype of score arrays (scores are 0-4): small, as Monte Carlo arrays are (draw, trust)."""
 
-BOUNDARIES = ("better", "worse")
-"""Where a value exactly on a threshold goes: the better (lower) or the worse score."""
-
-ROUNDINGS = ("half_up_to_worse", "half_down_to_better")
-"""Rules for rounding the mean to a whole score; they differ only on a .5 tie."""
-
-UNITS = ("times", "days", "fraction", "pp")
-"""Metric units: ``pp`` is percentage points written as a fraction (-0.015 = -1.5pp)."""
-
-CONDITIONS = {
-    "any_metric_at": ("score",),
-    "control_total_not_accepted_and_planned_deficit": (),
-    "control_total_not_accepted_and_planned_surplus": (),
-    "financial_special_measures": (),
-}
-"""Override conditions the engine knows, each with the parameters it takes."""
+ScoreArray = NDArray[np.int8]
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 _NA_REASON = "no value given (not applicable); left out of the mean"
-_METRIC_KEYS = ("unit", "higher_is_better", "thresholds", "boundary")
-_PackLike = str | Path | RulePack
-
-
-# --------------------------------------------------------------------------------------
-# Rule pack
-# --------------------------------------------------------------------------------------
-
-
-def sof_pack(pack: _PackLike = "sof-2016") -> RulePack:
-    """Load (name, ``name:variant`` or path) and validate a SOF pack.
-
-    A :class:`RulePack` passed in is validated and returned as a copy with a fresh record of
-    the values used, so :meth:`RulePack.unverified_used` reports one result's dependencies.
-
-    Raises
-    ------
-    RulePackError
-        Naming the file, the key and the reason.
-    """
-    if isinstance(pack, RulePack):
-        if pack.kind != "sof":
-            raise pack.error("pack.kind", f"is {pack.kind!r}, but a 'sof' pack is needed here")
-        pack = dataclasses.replace(pack, _used=set())
-    else:
-        pack = load_pack(pack, kind="sof")
-    validate_sof_pack(pack)
-    return pack
-
-
-def metric_names(pack: RulePack) -> tuple[str, ...]:
-    """The metrics a SOF pack scores: the keys of its ``weights`` table, in order."""
-    weights = pack.peek("weights")
-    if not isinstance(weights, dict) or not weights:
-        raise pack.error("weights", "must be a table of metric name = weight")
-    return tuple(weights)
-
-
-def _check_metric(pack: RulePack, name: str) -> None:
-    base = f"metrics.{name}"
-    unit = pack.peek(f"{base}.unit")
-    if unit not in UNITS:
-        raise pack.error(f"{base}.unit", f"must be one of {', '.join(UNITS)}, got {unit!r}")
-    hib = pack.peek(f"{base}.higher_is_better")
-    if not isinstance(hib, bool):
-        raise pack.error(f"{base}.higher_is_better", f"must be true or false, got {hib!r}")
-    th = pack.peek(f"{base}.thresholds")
-    if not (isinstance(th, list) and len(th) == 3 and all(is_number(t) for t in th)):
-        raise pack.error(f"{base}.thresholds", f"must be a list of 3 finite numbers, got {th!r}")
-    ordered = all((a > b) if hib else (a < b) for a, b in zip(th, th[1:], strict=False))
-    if not ordered:
-        way = "decreasing (higher is better)" if hib else "increasing (lower is better)"
-        raise pack.error(f"{base}.thresholds", f"must be strictly {way}, got {th!r}")
-    bd = pack.peek(f"{base}.boundary")
-    ok = bd in BOUNDARIES or (
-        isinstance(bd, list) and len(bd) == 3 and all(b in BOUNDARIES for b in bd)
-    )
-    if not ok:
-        reason = f"must be 'better' or 'worse', or a list of 3 of them, got {bd!r}"
-        raise pack.error(f"{base}.boundary", reason)
-
-
-def _check_override(pack: RulePack, key: str) -> None:
-    rule = pack.leaf(key).value
-    if not isinstance(rule, dict):
-        raise pack.error(key, "must be a table with condition and cap or set")
-    enabled = rule.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise pack.error(key, f"enabled must be true or false, got {enabled!r}")
-    if not enabled:
-        return  # documented, inactive: not evaluated
-    cond = rule.get("condition")
-    if cond not in CONDITIONS:
-        reason = f"unknown condition {cond!r} (known: {', '.join(CONDITIONS)})"
-        raise pack.error(key, reason)
-    effects = [e for e in ("cap", "set") if e in rule]
-    if len(effects) != 1:
-        raise pack.error(key, "needs exactly one of cap = n or set = n")
-    allowed = {"condition", "enabled", "description", *effects, *CONDITIONS[cond]}
-    extra = sorted(set(rule) - allowed)
-    if extra:
-        raise pack.error(key, f"unknown field(s) {', '.join(extra)} for condition {cond!r}")
-    for field in (*effects, *CONDITIONS[cond]):
-        if field not in rule:
-            raise pack.error(key, f"condition {cond!r} needs {field} = n")
-        v = rule[field]
-        if not (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4):
-            raise pack.error(key, f"{field} must be a whole score 1-4, got {v!r}")
-
-
-def validate_sof_pack(pack: RulePack) -> None:
-    """Check that a SOF pack is complete and consistent; marks nothing as used.
-
-    Checks: every metric named in ``weights`` has ``unit``, ``higher_is_better``,
-    ``thresholds`` (3 finite numbers, strictly decreasing when higher is better, strictly
-    increasing otherwise) and ``boundary``; weights are >= 0 and sum to 1; ``rounding`` is a
-    known rule; every enabled override has a known condition, its parameter, and one of
-    ``cap``/``set`` (a score 1-4); no leaf is unknown (a typo in a key is an error).
-
-    Raises
-    ------
-    RulePackError
-        The first problem found, naming the pack file, the key and the reason.
-    """
-    names = metric_names(pack)
-    weights = pack.peek("weights")
-    for name, w in weights.items():
-        if not (is_number(w) and w >= 0):
-            raise pack.error(f"weights.{name}", f"must be a number >= 0, got {w!r}")
-    total = math.fsum(weights.values())
-    if abs(total - 1.0) > 1e-9:
-        raise pack.error("weights", f"must sum to 1, got {total:g}")
-    for name in names:
-        _check_metric(pack, name)
-    rounding = pack.peek("rounding")
-    if rounding not in ROUNDINGS:
-        reason = f"must be one of {', '.join(ROUNDINGS)}, got {rounding!r}"
-        raise pack.error("rounding", reason)
-    known = {"weights", "rounding"} | {f"metrics.{n}.{k}" for n in names for k in _METRIC_KEYS}
-    for key in pack.leaves:
-        if key.startswith("overrides.") and key.count(".") == 1:
-            _check_override(pack, key)
-        elif key not in known:
-            if key.startswith("metrics."):
-                reason = "unknown key (a metric must be listed in weights; metric keys are "
-                reason += f"{', '.join(_METRIC_KEYS)})"
-            else:
-                reason = "unknown key for a sof pack"
-            raise pack.error(key, reason)
-
-
-def _overrides(pack: RulePack) -> list[tuple[str, dict[str, Any]]]:
-    """Enabled override rules as (name, rule), read (and so recorded as used)."""
-    out = []
-    for key in pack.leaves:
-        if key.startswith("overrides.") and pack.leaf(key).value.get("enabled", True):
-            out.append((key.split(".", 1)[1], pack.get(key)))
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -231,7 +91,7 @@ def _overrides(pack: RulePack) -> list[tuple[str, dict[str, Any]]]:
 # --------------------------------------------------------------------------------------
 
 
-def _values_array(name: str, values: Any) -> np.ndarray:
+def _values_array(name: str, values: ArrayLike | None) -> FloatArray:
     """Float array of ``values`` (None -> NaN); strings, bools and the like are an error."""
     if values is None:
         return np.array(np.nan)
@@ -249,11 +109,11 @@ def _values_array(name: str, values: Any) -> np.ndarray:
     raise ValidationError([Problem(name, msg)])
 
 
-def _is_real(v: Any) -> bool:
+def _is_real(v: object) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
 
 
-def score_metric(name: str, values: Any, pack: _PackLike = "sof-2016") -> np.ndarray:
+def score_metric(name: str, values: ArrayLike | None, pack: PackLike = "sof-2016") -> ScoreArray:
     """Score one metric 1 (best) to 4 (worst) against the pack's thresholds.
 
     Parameters
@@ -285,14 +145,13 @@ def score_metric(name: str, values: Any, pack: _PackLike = "sof-2016") -> np.nda
     return _score_metric(pack, name, _values_array(name, values))
 
 
-def _score_metric(pack: RulePack, name: str, x: np.ndarray) -> np.ndarray:
+def _score_metric(pack: RulePack, name: str, x: FloatArray) -> ScoreArray:
     """score_metric on a validated pack and a float array (marks the values read as used)."""
     base = f"metrics.{name}"
-    th = pack.get(f"{base}.thresholds")
-    boundary = pack.get(f"{base}.boundary")
-    if isinstance(boundary, str):
-        boundary = [boundary] * 3
-    sign = -1.0 if pack.get(f"{base}.higher_is_better") else 1.0
+    th = pack.numbers(f"{base}.thresholds")
+    key = f"{base}.boundary"
+    boundary = [pack.text(key)] * 3 if isinstance(pack.get(key), str) else pack.texts(key)
+    sign = -1.0 if pack.flag(f"{base}.higher_is_better") else 1.0
     xw = sign * x  # larger = worse; negation is exact, so ties stay ties
     s = np.ones(x.shape, dtype=SCORE_DTYPE)
     for t, b in zip(th, boundary, strict=True):
@@ -305,6 +164,24 @@ def _score_metric(pack: RulePack, name: str, x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # Overall score
 # --------------------------------------------------------------------------------------
+
+
+class MetricScoreDict(TypedDict):
+    """One metric in :meth:`ScoreResult.to_dict`: its value and score, or why it has none."""
+
+    value: float | None
+    score: int | None
+    not_applicable: NotRequired[str]
+
+
+class ScoreDict(TypedDict):
+    """The ``score --json`` object (:meth:`ScoreResult.to_dict`)."""
+
+    overall: int
+    metrics: dict[str, MetricScoreDict]
+    overrides: list[str]
+    rules: str
+    unverified: list[str]
 
 
 @dataclass(frozen=True)
@@ -343,6 +220,9 @@ class ScoreResult:
         True when every input was a scalar.
     """
 
+    # Each of these holds a Python scalar (int, float, bool, None; a tuple for overrides)
+    # when ``scalar`` and an ndarray otherwise: one class serves both, so the fields are
+    # typed Any. Callers know which they hold (``score`` of arrays, or ``item``).
     metric_scores: dict[str, Any]
     values: dict[str, Any]
     applicable: dict[str, Any]
@@ -354,7 +234,7 @@ class ScoreResult:
     rules: str
     scalar: bool
 
-    def item(self, index: Any) -> ScoreResult:
+    def item(self, index: int | tuple[int, ...]) -> ScoreResult:
         """The scalar result of one element of an array result (e.g. ``r.item((0, 5))``).
 
         ``unverified`` stays that of the whole array call, which may list a value this
@@ -378,7 +258,7 @@ class ScoreResult:
             scalar=True,
         )
 
-    def to_dict(self, not_applicable: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def to_dict(self, not_applicable: Mapping[str, str] | None = None) -> ScoreDict:
         """The ``score --json`` object (DESIGN.md §4) for a scalar result.
 
         ``{"overall", "metrics": {name: {"value", "score"}}, "overrides", "rules",
@@ -391,7 +271,7 @@ class ScoreResult:
             msg = "to_dict() needs a scalar result: take one element with .item(index)"
             raise ValueError(msg)
         reasons = not_applicable or {}
-        metrics: dict[str, Any] = {}
+        metrics: dict[str, MetricScoreDict] = {}
         for name, s in self.metric_scores.items():
             if s is None:
                 reason = reasons.get(name) or _NA_REASON
@@ -407,7 +287,7 @@ class ScoreResult:
         }
 
 
-def _flag(name: str, value: Any) -> np.ndarray:
+def _flag(name: str, value: ArrayLike) -> BoolArray:
     arr = np.asarray(value)
     if arr.dtype != bool:
         msg = f"must be True or False (or a bool array), got {value!r}"
@@ -415,29 +295,45 @@ def _flag(name: str, value: Any) -> np.ndarray:
     return arr
 
 
-def _condition(
-    rule: dict[str, Any], scores: dict[str, np.ndarray], flags: dict[str, np.ndarray | None]
-) -> np.ndarray:
+@dataclass(frozen=True)
+class _Flags:
+    """The flags the overrides read, as bool arrays of the broadcast shape."""
+
+    control_total_accepted: BoolArray
+    planned_surplus: BoolArray | None  # None: not given
+    financial_special_measures: BoolArray
+
+
+def _condition(rule: Override, scores: dict[str, ScoreArray], flags: _Flags) -> BoolArray:
     """Where an override rule's condition holds (bool array)."""
-    cond = rule["condition"]
+    cond = rule.condition
     if cond == "any_metric_at":
-        return np.logical_or.reduce([s >= rule["score"] for s in scores.values()])
+        at = rule.score
+        if at is None:  # validate_sof_pack requires it
+            raise ValueError(f"override {rule.name}: any_metric_at needs a score")
+        out: BoolArray = np.logical_or.reduce([s >= at for s in scores.values()])
+        return out
     if cond == "financial_special_measures":
-        return flags["financial_special_measures"]
+        return flags.financial_special_measures
     # control_total_not_accepted_and_planned_{deficit,surplus}
-    not_accepted = ~flags["control_total_accepted"]
-    surplus = flags["planned_surplus"]
+    not_accepted = ~flags.control_total_accepted
+    surplus = flags.planned_surplus
     if surplus is None:  # allowed only where every control total is accepted
         return np.zeros(not_accepted.shape, dtype=bool)
     return not_accepted & (surplus if cond.endswith("_surplus") else ~surplus)
 
 
 def _inputs(
-    names: tuple[str, ...], values: Mapping[str, Any], **flags: Any
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray | None], bool]:
+    names: tuple[str, ...],
+    values: Mapping[str, ArrayLike | None],
+    *,
+    control_total_accepted: ArrayLike,
+    planned_surplus: ArrayLike | None,
+    financial_special_measures: ArrayLike,
+) -> tuple[dict[str, FloatArray], _Flags, bool]:
     """Metric values as float arrays and flags as bool arrays, all broadcast to one shape.
 
-    Returns (values, flags, scalar); ``flags["planned_surplus"]`` stays None if not given.
+    Returns (values, flags, scalar); ``flags.planned_surplus`` stays None if not given.
     """
     problems = [
         Problem(n, "missing (use None for not applicable)") for n in names if n not in values
@@ -450,29 +346,32 @@ def _inputs(
     if problems:
         raise ValidationError(problems)
     raw = {n: _values_array(n, values[n]) for n in names}
-    bools = {k: None if v is None else _flag(k, v) for k, v in flags.items()}
-    arrays = [*raw.values(), *(b for b in bools.values() if b is not None)]
+    accepted = _flag("control_total_accepted", control_total_accepted)
+    surplus = None if planned_surplus is None else _flag("planned_surplus", planned_surplus)
+    special = _flag("financial_special_measures", financial_special_measures)
+    arrays = [*raw.values(), *(b for b in (accepted, surplus, special) if b is not None)]
     try:
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
     except ValueError:
         shapes = ", ".join(f"{n} {raw[n].shape}" for n in names)
         msg = f"metric values and flags must broadcast together; got {shapes}"
         raise ValidationError([Problem("values", msg)]) from None
+    flags = _Flags(
+        control_total_accepted=np.broadcast_to(accepted, shape),
+        planned_surplus=None if surplus is None else np.broadcast_to(surplus, shape),
+        financial_special_measures=np.broadcast_to(special, shape),
+    )
     raw = {n: np.broadcast_to(v, shape) for n, v in raw.items()}
-    bools = {k: None if b is None else np.broadcast_to(b, shape) for k, b in bools.items()}
-    return raw, bools, all(a.ndim == 0 for a in arrays)
+    return raw, flags, all(a.ndim == 0 for a in arrays)
 
 
 def _apply_overrides(
-    pack: RulePack,
-    rounded: np.ndarray,
-    scores: dict[str, np.ndarray],
-    flags: dict[str, np.ndarray | None],
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    pack: RulePack, rounded: ScoreArray, scores: dict[str, ScoreArray], flags: _Flags
+) -> tuple[ScoreArray, dict[str, BoolArray]]:
     """The overall score after the pack's enabled overrides, and where each one held."""
-    rules = _overrides(pack)
-    surplus, accepted = flags["planned_surplus"], flags["control_total_accepted"]
-    needs_plan = [n for n, r in rules if r["condition"].startswith("control_total_not_accepted")]
+    rules = overrides(pack)
+    surplus, accepted = flags.planned_surplus, flags.control_total_accepted
+    needs_plan = [r.name for r in rules if r.condition.startswith("control_total_not_accepted")]
     if surplus is None and needs_plan and not accepted.all():
         msg = (
             "must be given where the control total is not accepted (a planned surplus or "
@@ -480,26 +379,26 @@ def _apply_overrides(
         )
         raise ValidationError([Problem("planned_surplus", msg)])
     overall = rounded.copy()
-    held: dict[str, np.ndarray] = {}
-    sets: list[tuple[np.ndarray, int]] = []
-    for name, rule in rules:
-        held[name] = np.broadcast_to(_condition(rule, scores, flags), rounded.shape).copy()
-        if "cap" in rule:
-            overall = np.where(held[name], np.maximum(overall, rule["cap"]), overall)
-        else:
-            sets.append((held[name], rule["set"]))
+    held: dict[str, BoolArray] = {}
+    sets: list[tuple[BoolArray, int]] = []
+    for rule in rules:
+        held[rule.name] = np.broadcast_to(_condition(rule, scores, flags), rounded.shape).copy()
+        if rule.cap is not None:
+            overall = np.where(held[rule.name], np.maximum(overall, rule.cap), overall)
+        elif rule.set is not None:
+            sets.append((held[rule.name], rule.set))
     for where, value in sorted(sets, key=lambda s: s[1]):  # the worst set wins
         overall = np.where(where, value, overall)
     return overall, held
 
 
 def score(
-    values: Mapping[str, Any],
+    values: Mapping[str, ArrayLike | None],
     *,
-    pack: _PackLike = "sof-2016",
-    control_total_accepted: Any = True,
-    planned_surplus: Any = None,
-    financial_special_measures: Any = False,
+    pack: PackLike = "sof-2016",
+    control_total_accepted: ArrayLike = True,
+    planned_surplus: ArrayLike | None = None,
+    financial_special_measures: ArrayLike = False,
 ) -> ScoreResult:
     """The overall finance and use of resources score from the metric values.
 
@@ -543,7 +442,7 @@ def score(
         planned_surplus=planned_surplus,
         financial_special_measures=financial_special_measures,
     )
-    shape = flags["control_total_accepted"].shape
+    shape = flags.control_total_accepted.shape
     applicable = {n: ~np.isnan(v) for n, v in raw.items()}
     scores = {
         n: _score_metric(pack, n, v)
@@ -551,13 +450,7 @@ def score(
         else np.full(shape, NOT_APPLICABLE, dtype=SCORE_DTYPE)
         for n, v in raw.items()
     }
-    weights = pack.get("weights")
-    wsum = sum(np.where(applicable[n], weights[n], 0.0) for n in names)
-    if np.any(wsum <= 0):
-        msg = "no applicable metric (with a weight above 0) to score"
-        raise ValidationError([Problem("values", msg)])
-    total = sum(np.where(applicable[n], weights[n] * scores[n], 0.0) for n in names)
-    mean = np.round(total / wsum, 9)
+    mean = _weighted_mean(pack, names, applicable, scores)
     if pack.get("rounding") == "half_up_to_worse":
         rounded = np.floor(mean + 0.5).astype(SCORE_DTYPE)
     else:
@@ -577,3 +470,25 @@ def score(
         scalar=False,
     )
     return result.item(()) if scalar else result
+
+
+def _weighted_mean(
+    pack: RulePack,
+    names: tuple[str, ...],
+    applicable: dict[str, BoolArray],
+    scores: dict[str, ScoreArray],
+) -> FloatArray:
+    """The weighted mean of the applicable scores, weights renormalised over them (rounded
+    to 9 decimals, so a tie is exactly .5)."""
+    weights = pack.weights("weights")
+    wsum: FloatArray = sum(
+        (np.where(applicable[n], weights[n], 0.0) for n in names), start=np.zeros(())
+    )
+    if np.any(wsum <= 0):
+        msg = "no applicable metric (with a weight above 0) to score"
+        raise ValidationError([Problem("values", msg)])
+    total: FloatArray = sum(
+        (np.where(applicable[n], weights[n] * scores[n], 0.0) for n in names), start=np.zeros(())
+    )
+    mean: FloatArray = np.round(total / wsum, 9)
+    return mean

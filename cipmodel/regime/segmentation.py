@@ -27,14 +27,15 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TypedDict, TypeGuard
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.regime.packs import RulePack, load_pack
+from cipmodel.regime.packs import PackLike, RulePack, TomlValue, load_pack
 
 __all__ = [
     "CONDITIONS",
@@ -42,6 +43,7 @@ __all__ = [
     "THEMES",
     "CandidateSegment",
     "CandidateSegments",
+    "SegmentDict",
     "candidate_segment",
     "candidate_segments",
     "finance_trigger",
@@ -64,7 +66,8 @@ CONDITIONS = (
 """Conditions a segmentation rule may use (a rule holds when any of its conditions holds)."""
 
 _SM_LABEL = {"quality": "quality special measures", "finance": "financial special measures"}
-_PackLike = str | Path | RulePack
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 # --------------------------------------------------------------------------------------
@@ -72,7 +75,7 @@ _PackLike = str | Path | RulePack
 # --------------------------------------------------------------------------------------
 
 
-def segmentation_pack(pack: _PackLike = "segmentation-2016") -> RulePack:
+def segmentation_pack(pack: PackLike = "segmentation-2016") -> RulePack:
     """Load (name, ``name:variant`` or path) and validate a segmentation pack.
 
     A :class:`RulePack` passed in is validated and returned as a copy with a fresh record of
@@ -89,7 +92,7 @@ def segmentation_pack(pack: _PackLike = "segmentation-2016") -> RulePack:
     return pack
 
 
-def _score_1_4(v: Any) -> bool:
+def _score_1_4(v: TomlValue | None) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4
 
 
@@ -127,10 +130,11 @@ def validate_segmentation_pack(pack: RulePack) -> None:
     if not _score_1_4(pack.peek("finance_trigger.score_at_least")):
         got = pack.leaf("finance_trigger.score_at_least").value
         raise pack.error("finance_trigger.score_at_least", f"must be a score 1-4, got {got!r}")
-    levels = pack.peek("theme_levels")
-    ok = isinstance(levels, list) and len(levels) >= 2 and len(set(levels)) == len(levels)
-    if not (ok and all(isinstance(x, str) for x in levels)):
-        reason = f"must be a list of 2 or more distinct level names, mildest first, got {levels!r}"
+    raw = pack.peek("theme_levels")
+    levels = [x for x in raw if isinstance(x, str)] if isinstance(raw, list) else []
+    ok = isinstance(raw, list) and len(levels) == len(raw)
+    if not (ok and len(levels) >= 2 and len(set(levels)) == len(levels)):
+        reason = f"must be a list of 2 or more distinct level names, mildest first, got {raw!r}"
         raise pack.error("theme_levels", reason)
     if not _score_1_4(pack.peek("default_segment")):
         got = pack.leaf("default_segment").value
@@ -147,18 +151,20 @@ def validate_segmentation_pack(pack: RulePack) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _finance_scores(name: str, scores: Any) -> np.ndarray:
+def _finance_scores(name: str, scores: ArrayLike) -> IntArray:
     arr = np.asarray(scores)
     if arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
-        arr = arr.astype(np.int64)
-        if np.all((arr >= 1) & (arr <= 4)):
-            return arr
+        whole = arr.astype(np.int64)
+        if np.all((whole >= 1) & (whole <= 4)):
+            return whole
     got = repr(scores) if arr.ndim == 0 else f"an array ({arr.dtype}) with other values"
     msg = f"must be whole finance and use of resources scores 1-4, got {got}"
     raise ValidationError([Problem(name, msg)])
 
 
-def finance_trigger(overall_score: Any, *, pack: _PackLike = "segmentation-2016") -> Any:
+def finance_trigger(
+    overall_score: ArrayLike, *, pack: PackLike = "segmentation-2016"
+) -> bool | BoolArray:
     """Whether a finance and use of resources score prompts a potential support need.
 
     Parameters
@@ -173,13 +179,13 @@ def finance_trigger(overall_score: Any, *, pack: _PackLike = "segmentation-2016"
     bool or bool ndarray
     """
     pack = segmentation_pack(pack)
-    fired = _finance_scores("overall_score", overall_score) >= pack.get(
+    fired = _finance_scores("overall_score", overall_score) >= pack.number(
         "finance_trigger.score_at_least"
     )
     return bool(fired) if fired.ndim == 0 else fired
 
 
-def _levels(name: str, value: Any, levels: list[str]) -> np.ndarray:
+def _levels(name: str, value: ArrayLike | None, levels: list[str]) -> IntArray:
     """Concern level(s) as indices into ``levels``; None means the mildest level."""
     arr = np.asarray(value if value is not None else levels[0], dtype=object)
     codes = []
@@ -192,22 +198,53 @@ def _levels(name: str, value: Any, levels: list[str]) -> np.ndarray:
     return np.array(codes, dtype=np.int64).reshape(arr.shape)
 
 
-def _bool(name: str, value: Any) -> np.ndarray:
+def _bool(name: str, value: ArrayLike) -> BoolArray:
     arr = np.asarray(value)
     if arr.dtype != bool:
         raise ValidationError([Problem(name, f"must be True or False, got {value!r}")])
     return arr
 
 
+@dataclass(frozen=True)
+class _Rule:
+    """One rule of a validated segmentation pack: the segment it gives and its conditions."""
+
+    key: str
+    segment: int
+    special_measures: tuple[str, ...]
+    finance_score_at_least: int | None
+    finance_trigger: bool
+    theme_level_at_least: str | None
+
+    @classmethod
+    def read(cls, pack: RulePack, key: str) -> _Rule:
+        """The rule at ``key``, read (and so recorded as used)."""
+        rule = pack.table(key)
+        segment = rule.get("segment")
+        if not _score_1_4(segment):  # validate_segmentation_pack refuses it first
+            raise pack.error(key, "must be a table with segment = 1-4")
+        n = rule.get("finance_score_at_least")
+        level = rule.get("theme_level_at_least")
+        sm = rule.get("special_measures", [])
+        return cls(
+            key=key,
+            segment=segment,
+            special_measures=tuple(str(k) for k in sm) if isinstance(sm, list) else (),
+            finance_score_at_least=n if isinstance(n, int) else None,
+            finance_trigger=bool(rule.get("finance_trigger")),
+            theme_level_at_least=level if isinstance(level, str) else None,
+        )
+
+
 def _evaluate(
     pack: RulePack,
-    finance_score: Any,
-    themes: dict[str, Any],
-    special: dict[str, Any],
-) -> tuple[np.ndarray, list[tuple[str, int, str, np.ndarray]]]:
+    finance_score: ArrayLike,
+    themes: Mapping[str, ArrayLike | None],
+    special: Mapping[str, ArrayLike],
+) -> tuple[IntArray, list[tuple[str, int, str, BoolArray]]]:
     """Segments and every (rule, segment, condition label, where it held)."""
     fs = _finance_scores("finance_score", finance_score)
-    levels = pack.get("theme_levels")
+    levels = pack.texts("theme_levels")
     codes = {t: _levels(t, v, levels) for t, v in themes.items()}
     sm = {k: _bool(f"special_measures_{k}", v) for k, v in special.items()}
     try:
@@ -217,32 +254,41 @@ def _evaluate(
     except ValueError:
         msg = "finance scores, theme levels and flags must broadcast together"
         raise ValidationError([Problem("finance_score", msg)]) from None
-    trigger = pack.get("finance_trigger.score_at_least")
-    segment = np.full(shape, pack.get("default_segment"), dtype=np.int64)
-    held: list[tuple[str, int, str, np.ndarray]] = []
+    trigger = pack.number("finance_trigger.score_at_least")
+    segment = np.full(shape, pack.number("default_segment"), dtype=np.int64)
+    held: list[tuple[str, int, str, BoolArray]] = []
     for key in pack.leaves:
         if not key.startswith("rules."):
             continue
-        rule = pack.get(key)
-        seg = rule["segment"]
-        conds: list[tuple[str, np.ndarray]] = []
-        for kind in rule.get("special_measures", []):
+        rule = _Rule.read(pack, key)
+        conds: list[tuple[str, BoolArray]] = []
+        for kind in rule.special_measures:
             conds.append((_SM_LABEL[kind], sm[kind]))
-        if "finance_score_at_least" in rule:
-            n = rule["finance_score_at_least"]
+        if rule.finance_score_at_least is not None:
+            n = rule.finance_score_at_least
             conds.append((f"finance score >= {n}", fs >= n))
-        if rule.get("finance_trigger"):
+        if rule.finance_trigger:
             conds.append((f"finance trigger (score >= {trigger})", fs >= trigger))
-        if "theme_level_at_least" in rule:
-            at = levels.index(rule["theme_level_at_least"])
+        if rule.theme_level_at_least is not None:
+            at = levels.index(rule.theme_level_at_least)
             for theme, c in codes.items():
                 for i in range(at, len(levels)):
                     conds.append((f"{theme}: {levels[i]}", c == i))
-        for label, where in conds:
-            where = np.broadcast_to(where, shape)
-            held.append((key, seg, label, where))
-            segment = np.where(where, np.maximum(segment, seg), segment)
+        for label, cond in conds:
+            where = np.broadcast_to(cond, shape)
+            held.append((key, rule.segment, label, where))
+            segment = np.where(where, np.maximum(segment, rule.segment), segment)
     return segment, held
+
+
+class SegmentDict(TypedDict):
+    """A candidate segment as JSON (:meth:`CandidateSegment.to_dict`)."""
+
+    segment: int
+    label: str
+    reasons: list[str]
+    rules: str
+    unverified: list[str]
 
 
 @dataclass(frozen=True)
@@ -270,7 +316,7 @@ class CandidateSegment:
     rules: str = ""
     unverified: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SegmentDict:
         """JSON-ready dict: segment, label, reasons, rules, unverified."""
         return {
             "segment": self.segment,
@@ -285,7 +331,7 @@ class CandidateSegment:
 class CandidateSegments:
     """Candidate SOF segments for many trusts or draws (see :func:`candidate_segments`)."""
 
-    segment: np.ndarray
+    segment: IntArray
     label: str = "candidate"
     rules: str = ""
     unverified: tuple[str, ...] = ()
@@ -297,15 +343,15 @@ class CandidateSegments:
 
 
 def candidate_segments(
-    finance_scores: Any,
+    finance_scores: ArrayLike,
     *,
-    quality: Any = None,
-    operational: Any = None,
-    strategic_change: Any = None,
-    leadership: Any = None,
-    special_measures_quality: Any = False,
-    special_measures_finance: Any = False,
-    pack: _PackLike = "segmentation-2016",
+    quality: ArrayLike | None = None,
+    operational: ArrayLike | None = None,
+    strategic_change: ArrayLike | None = None,
+    leadership: ArrayLike | None = None,
+    special_measures_quality: ArrayLike = False,
+    special_measures_finance: ArrayLike = False,
+    pack: PackLike = "segmentation-2016",
 ) -> CandidateSegments:
     """Candidate segments, vectorised: every argument may be a scalar or an array.
 
@@ -328,7 +374,7 @@ def candidate_segment(
     leadership: str | None = None,
     special_measures_quality: bool = False,
     special_measures_finance: bool = False,
-    pack: _PackLike = "segmentation-2016",
+    pack: PackLike = "segmentation-2016",
 ) -> CandidateSegment:
     """The candidate SOF segment for one trust, with the reasons.
 

@@ -7,12 +7,22 @@ is £000; rates are shown as percentages.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cipmodel.calendar import MONTH_NAMES, QUARTER_END_INDEX
-from cipmodel.engine.project import STAGES
+from cipmodel.engine.compile import STAGES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cipmodel.montecarlo.result import SimulationResult
+    from cipmodel.montecarlo.solve import ProbabilitySolveResult
+    from cipmodel.results.run import RunResult
+
+#: A matplotlib ``Axes`` (matplotlib is optional and carries no type information here).
+Axes = Any
 
 __all__ = [
     "ytd_vs_control_total",
@@ -39,14 +49,14 @@ def _plt() -> Any:
     return plt
 
 
-def _axes(ax: Any) -> Any:
+def _axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
     _, ax = _plt().subplots(figsize=(8, 4.5))
     return ax
 
 
-def _trust_index(result: Any, trust: str | None) -> int:
+def _trust_index(result: RunResult, trust: str | None) -> int:
     codes = list(result.plan.codes)
     if trust is None:
         return 0
@@ -57,7 +67,7 @@ def _trust_index(result: Any, trust: str | None) -> int:
     return codes.index(trust)
 
 
-def _thousands(ax: Any, axis: str = "y") -> None:
+def _thousands(ax: Axes, axis: str = "y") -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     target = ax.yaxis if axis == "y" else ax.xaxis
@@ -70,7 +80,9 @@ def _thousands(ax: Any, axis: str = "y") -> None:
 MONTHS = MONTH_NAMES
 
 
-def ytd_vs_control_total(result: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+def ytd_vs_control_total(
+    result: RunResult, trust: str | None = None, *, ax: Axes | None = None
+) -> Axes:
     """Year-to-date pre-STF surplus against the control-total profile, first plan year."""
     ax = _axes(ax)
     i = _trust_index(result, trust)
@@ -91,7 +103,7 @@ def ytd_vs_control_total(result: Any, trust: str | None = None, *, ax: Any = Non
     return ax
 
 
-def cip_by_category(result: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+def cip_by_category(result: RunResult, trust: str | None = None, *, ax: Axes | None = None) -> Axes:
     """In-year CIP by category and stage, first plan year (stacked bars)."""
     ax = _axes(ax)
     i = _trust_index(result, trust)
@@ -112,7 +124,9 @@ def cip_by_category(result: Any, trust: str | None = None, *, ax: Any = None) ->
     return ax
 
 
-def funding_by_quarter(result: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+def funding_by_quarter(
+    result: RunResult, trust: str | None = None, *, ax: Axes | None = None
+) -> Axes:
     """STF/PSF earned and lost in each quarter (stacked bars)."""
     ax = _axes(ax)
     i = _trust_index(result, trust)
@@ -129,7 +143,7 @@ def funding_by_quarter(result: Any, trust: str | None = None, *, ax: Any = None)
     return ax
 
 
-def score_counts(table: Any, *, ax: Any = None, prefix: str = "score_") -> Any:
+def score_counts(table: pd.DataFrame, *, ax: Axes | None = None, prefix: str = "score_") -> Axes:
     """Stacked bars of trusts at each score (or segment) by trust type.
 
     ``table`` is ``sector_tables(result)["score"]`` or ``["segment"]`` (with
@@ -157,7 +171,7 @@ def score_counts(table: Any, *, ax: Any = None, prefix: str = "score_") -> Any:
 
 
 # -- Monte Carlo --------------------------------------------------------------------------
-def fan_chart(sim: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+def fan_chart(sim: SimulationResult, trust: str | None = None, *, ax: Axes | None = None) -> Axes:
     """Year-to-date pre-STF surplus: P5-P95 and P25-P75 bands, median, control total."""
     ax = _axes(ax)
     code = sim.codes[_trust_index(sim.run, trust)]
@@ -177,8 +191,12 @@ def fan_chart(sim: Any, trust: str | None = None, *, ax: Any = None) -> Any:
 
 
 def s_curve(
-    sim: Any, trust: str | None = None, *, output: str = "surplus_pre_stf", ax: Any = None
-) -> Any:
+    sim: SimulationResult,
+    trust: str | None = None,
+    *,
+    output: str = "surplus_pre_stf",
+    ax: Axes | None = None,
+) -> Axes:
     """Cumulative distribution of a per-draw output (kept draws), with the control total."""
     ax = _axes(ax)
     i = _trust_index(sim.run, trust)
@@ -198,7 +216,9 @@ def s_curve(
     return ax
 
 
-def tornado(sim: Any, trust: str | None = None, *, top: int = 12, ax: Any = None) -> Any:
+def tornado(
+    sim: SimulationResult, trust: str | None = None, *, top: int = 12, ax: Axes | None = None
+) -> Axes:
     """What drives the surplus: rank correlation of each uncertain input (top ``top``)."""
     ax = _axes(ax)
     code = sim.codes[_trust_index(sim.run, trust)]
@@ -214,7 +234,9 @@ def tornado(sim: Any, trust: str | None = None, *, top: int = 12, ax: Any = None
     return ax
 
 
-def score_distribution(sim: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+def score_distribution(
+    sim: SimulationResult, trust: str | None = None, *, ax: Axes | None = None
+) -> Axes:
     """P(score = 1..4) for each metric and overall (stacked horizontal bars)."""
     ax = _axes(ax)
     code = sim.codes[_trust_index(sim.run, trust)]
@@ -233,7 +255,9 @@ def score_distribution(sim: Any, trust: str | None = None, *, ax: Any = None) ->
     return ax
 
 
-def probability_vs_cip(goal: Any, trust: str | None = None, *, ax: Any = None) -> Any:
+def probability_vs_cip(
+    goal: ProbabilitySolveResult, trust: str | None = None, *, ax: Axes | None = None
+) -> Axes:
     """P(meet the control total) against the CIP delivered (% of operating expenditure)."""
     ax = _axes(ax)
     codes = list(goal.codes) if hasattr(goal, "codes") else None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Literal, NotRequired, TypedDict
 
 from cipmodel.formatting import json_float
+from cipmodel.regime.score import ScoreDict
 from cipmodel.results.figures import (
     MetricResult,
     TrustFigures,
@@ -123,7 +124,7 @@ class TrustDict(TypedDict):
     funding: FundingDict
     reported_surplus: float | None
     metrics: dict[str, MetricDict]
-    score: dict[str, object]
+    score: ScoreDict
     score_by_quarter: dict[str, int]
     finance_trigger: bool
     candidate_segment: CandidateSegmentDict

@@ -18,6 +18,7 @@ from cipmodel.engine.assess import Assessment, assess
 from cipmodel.engine.project import PlanArrays, Projection, compile_plan, project
 from cipmodel.engine.solve import SolveResult, solve_cip
 from cipmodel.inputs.records import Portfolio
+from cipmodel.regime.packs import RulePack
 from cipmodel.results.contract import RunDict, run_dict
 from cipmodel.results.figures import MET_TOLERANCE, TrustFigures, trust_figures
 from cipmodel.results.provenance import Provenance, input_hash, provenance
@@ -99,8 +100,8 @@ class RunResult:
 def run_plan(
     portfolio: Portfolio,
     *,
-    funding_rules: str | None = None,
-    sof_rules: str = "sof-2016",
+    funding_rules: str | RulePack | None = None,
+    sof_rules: str | RulePack = "sof-2016",
     catch_up: bool | None = None,
     bonus: bool = False,
     **provenance_extra: object,

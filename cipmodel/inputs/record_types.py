@@ -1,0 +1,326 @@
+"""The record classes: one frozen, validated dataclass per input table.
+
+:class:`Trust`, :class:`IncomeLine`, :class:`CostLine`, :class:`Scheme`,
+:class:`ControlTotal`, :class:`Funding`, :class:`Financing`, :class:`Drivers` and
+:class:`Profile` mirror the schema's tables field for field (``tests/test_records.py`` holds
+their fields, order, defaults and optional-ness to ``cipmodel/data/schema.toml``; their
+parameter docs are generated from it). Each record coerces and checks its values on
+creation with the one schema-driven checker (:func:`check_record`) and raises
+:class:`~cipmodel.errors.ValidationError` naming the field, the rule and the bad value. A
+record takes raw values (``"2.5%"``, ``"Y"``, a blank) and holds typed ones.
+
+Import them from :mod:`cipmodel.inputs.records`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cipmodel.errors import Problem, ValidationError
+from cipmodel.inputs.schema import MISSING, Table, load_schema
+
+__all__ = [
+    "RECORD_CLASSES",
+    "SCHEMA",
+    "TABLE_NAMES",
+    "TABLE_OF",
+    "ControlTotal",
+    "CostLine",
+    "Drivers",
+    "Financing",
+    "Funding",
+    "IncomeLine",
+    "Profile",
+    "Record",
+    "Scheme",
+    "Source",
+    "Trust",
+    "blank",
+    "check_record",
+    "place",
+]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a record came from: a sheet, its 1-based row, and the column letter of each
+    field found (so a problem can name ``Sheet!C14``)."""
+
+    sheet: str
+    row: int
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    def cell(self, field_name: str | None = None) -> str:
+        """``Sheet!C14`` for a field, or ``Sheet!row 14`` if the column is not known."""
+        col = self.columns.get(field_name or "", "")
+        return f"{self.sheet}!{col}{self.row}" if col else f"{self.sheet}!row {self.row}"
+
+
+def blank() -> Any:
+    """The default of a field whose blank the checker fills with the schema's default.
+
+    Used for the money and rate fields whose schema default is the whole number ``0``: a
+    blank gives that ``0`` while an entered ``0`` is coerced to ``0.0``, so the two keep the
+    reprs (and so the input hash) they have always had. A literal ``0.0`` default could not
+    tell them apart.
+    """
+    return field(default=None)
+
+
+class Record:
+    """Base of the record classes: the table a record belongs to and its checks.
+
+    Each subclass is a frozen dataclass naming its table in ``TABLE``; creating one runs
+    :func:`check_record`, which coerces every field in place.
+    """
+
+    TABLE: ClassVar[str]
+    trust_code: str
+    source: Source | None
+
+    if TYPE_CHECKING:
+        # What each record class's generated __init__ takes, for code that builds a record
+        # of a class known only at run time (``RECORD_CLASSES[table](**row)``).
+        def __init__(self, *, source: Source | None = None, **fields: object) -> None: ...
+
+    def __post_init__(self) -> None:
+        check_record(self)
+
+
+def place(record: Record, field_name: str | None = None) -> str:
+    """Where a record's field is, for messages: a workbook cell or ``table[key].field``."""
+    src = getattr(record, "source", None)
+    if isinstance(src, Source):
+        return src.cell(field_name)
+    table = TABLE_OF[type(record)]
+    key = "/".join(str(getattr(record, k, "?")) for k in table.key) or "?"
+    return f"{table.name}[{key}]" + (f".{field_name}" if field_name else "")
+
+
+def check_record(record: Record) -> None:
+    """Coerce every field of ``record`` in place by its schema rules.
+
+    Raises
+    ------
+    ValidationError
+        With one problem per bad field, each naming its place.
+    """
+    table = TABLE_OF[type(record)]
+    problems: list[Problem] = []
+    for attr in table.attributes:
+        cols = table.group(attr)
+        raw = getattr(record, attr)
+        if len(cols) == 1 and cols[0].group is None:
+            value, msg = cols[0].coerce(raw)
+            if msg:
+                problems.append(Problem(place(record, cols[0].name), msg))
+            object.__setattr__(record, attr, value)
+            continue
+        # a repeated field: a sequence of len(cols) values, or blank
+        if raw is None or raw is MISSING:
+            items: list[object] = [None] * len(cols)
+        elif isinstance(raw, (list, tuple)) and len(raw) == len(cols):
+            items = list(raw)
+        else:
+            problems.append(
+                Problem(place(record, attr), f"{attr} must be {len(cols)} values, got {raw!r}")
+            )
+            continue
+        out = []
+        for col, item in zip(cols, items, strict=True):
+            value, msg = col.coerce(item)
+            if msg:
+                problems.append(Problem(place(record, col.name), msg))
+            out.append(value)
+        object.__setattr__(record, attr, None if all(v is None for v in out) else tuple(out))
+    if problems:
+        raise ValidationError(problems)
+
+
+# -- the record classes -----------------------------------------------------------------
+# One per schema table, fields in the table's order. A required field with no default
+# defaults to MISSING (so leaving it out is a located ValidationError, not a TypeError); a
+# field with a schema default defaults to it; any other field may be blank (None).
+
+
+@dataclass(frozen=True)
+class Trust(Record):
+    """A trust: code, name, type, planning year and horizon."""
+
+    TABLE: ClassVar[str] = "trusts"
+
+    trust_code: str = MISSING
+    name: str = MISSING
+    trust_type: str = MISSING
+    financial_year: str = "2017/18"
+    horizon_years: int = 1
+    agency_ceiling: float | None = None
+    financial_special_measures: bool = False
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class IncomeLine(Record):
+    """One income line of a trust (base run rate, £000 a year)."""
+
+    TABLE: ClassVar[str] = "income"
+
+    trust_code: str = MISSING
+    line: str = MISSING
+    annual_value: float = MISSING
+    profile: str = "flat"
+    description: str | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class CostLine(Record):
+    """One cost line of a trust (base run rate, £000 a year)."""
+
+    TABLE: ClassVar[str] = "costs"
+
+    trust_code: str = MISSING
+    line: str = MISSING
+    annual_value: float = MISSING
+    profile: str = "flat"
+    description: str | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Scheme(Record):
+    """One cost improvement scheme."""
+
+    TABLE: ClassVar[str] = "cip"
+
+    trust_code: str = MISSING
+    scheme_id: str = MISSING
+    name: str = MISSING
+    category: str = MISSING
+    target_line: str | None = None
+    value_fye: float = MISSING
+    start_year: int = 1
+    start_month: int = 1
+    ramp_months: int = 0
+    recurrent: bool = True
+    stage: str = "plan"
+    rag: str = "amber"
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class ControlTotal(Record):
+    """A trust's pre-STF control total for one plan year."""
+
+    TABLE: ClassVar[str] = "control_total"
+
+    trust_code: str = MISSING
+    year: int = 1
+    target_pre_stf: float = MISSING
+    accepted: bool = True
+    #: Twelve monthly figures, or None for a flat profile. A month may be None until the
+    #: Portfolio checks (which require all twelve or none).
+    month: tuple[float | None, ...] | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Funding(Record):
+    """A trust's STF/PSF allocation and A&E trajectory."""
+
+    TABLE: ClassVar[str] = "funding"
+
+    trust_code: str = MISSING
+    allocation: float = blank()
+    ae_applies: bool = False
+    ae_trajectory: tuple[float | None, ...] | None = None
+    ae_forecast: tuple[float | None, ...] | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Financing(Record):
+    """A trust's opening balance sheet and financing plan."""
+
+    TABLE: ClassVar[str] = "financing"
+
+    trust_code: str = MISSING
+    opening_cash: float = blank()
+    opening_working_capital: float = blank()
+    opening_loans: float = blank()
+    loan_drawdown: float = blank()
+    principal_repayment: float = blank()
+    capital_expenditure: float = blank()
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Drivers(Record):
+    """Year-on-year drivers for one trust and plan year."""
+
+    TABLE: ClassVar[str] = "drivers"
+
+    trust_code: str = MISSING
+    year: int = MISSING
+    tariff_uplift: float = blank()
+    efficiency_factor: float = blank()
+    activity_growth: float = blank()
+    pay_award: float = blank()
+    non_pay_inflation: float = blank()
+    drug_inflation: float = blank()
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Profile(Record):
+    """A named monthly profile (twelve weights)."""
+
+    TABLE: ClassVar[str] = "profiles"
+
+    trust_code: str = MISSING
+    profile: str = MISSING
+    weight: tuple[float, ...] = MISSING
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+def _parameters_doc(summary: str, table: Table) -> str:
+    """A record class's docstring: its summary and each field's description from the schema."""
+    lines = [summary, "", "Parameters", "----------"]
+    for attr in table.attributes:
+        cols = table.group(attr)
+        unit = f" [{cols[0].unit}]" if cols[0].unit else ""
+        desc = cols[0].description
+        if len(cols) > 1:
+            desc = f"{len(cols)} values ({cols[0].name}..{cols[-1].name}): " + desc.replace(
+                "{n}", "n"
+            )
+        lines += [f"{attr} :", f"    {desc}{unit}"]
+    return "\n".join(lines)
+
+
+#: The input schema the record classes mirror.
+SCHEMA = load_schema()
+TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in SCHEMA.tables)
+#: The record class of each table, in schema order.
+RECORD_CLASSES: dict[str, type[Record]] = {
+    cls.TABLE: cls
+    for cls in (
+        Trust,
+        IncomeLine,
+        CostLine,
+        Scheme,
+        ControlTotal,
+        Funding,
+        Financing,
+        Drivers,
+        Profile,
+    )
+}
+if tuple(RECORD_CLASSES) != TABLE_NAMES:  # pragma: no cover - a schema edit without a class
+    raise ImportError(f"record classes {tuple(RECORD_CLASSES)} do not match tables {TABLE_NAMES}")
+#: The schema table of each record class.
+TABLE_OF: dict[type[Record], Table] = {cls: SCHEMA.table(t) for t, cls in RECORD_CLASSES.items()}
+for _cls, _table in TABLE_OF.items():
+    _cls.__doc__ = _parameters_doc((_cls.__doc__ or "").strip(), _table)
