@@ -7,7 +7,10 @@
     ├── WorkbookError (ValueError)     a file that cannot be read as a plan workbook at all
     │   └── InPlaceRefused             writing results into a workbook would lose something
     ├── RulePackError (ValueError)     a rule pack that is missing a key or inconsistent
+    ├── SimulationError (ValueError)   bad simulation settings or priors
     └── SolveError (RuntimeError)      the solver could not bracket or converge
+
+    SamplingWarning (UserWarning)      a sampling design used outside its sweet spot
 
 The CLI turns each of these into a message on stderr and exit code 2; no traceback
 reaches a user.
@@ -76,6 +79,14 @@ class InPlaceRefused(WorkbookError):
 
 class RulePackError(CipModelError, ValueError):
     """A rule pack is missing a value, has values out of order, or names an unknown rule."""
+
+
+class SimulationError(CipModelError, ValueError):
+    """Bad simulation settings or priors (the CLI reports it with exit code 2)."""
+
+
+class SamplingWarning(UserWarning):
+    """A sampling design is used outside its sweet spot (e.g. Sobol' with n not 2**k)."""
 
 
 class SolveError(CipModelError, RuntimeError):

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
-from cipmodel.errors import CipModelError
+from cipmodel.errors import SimulationError
 
 __all__ = [
     "SHARE_KINDS",
@@ -28,10 +28,6 @@ __all__ = [
 ]
 
 SHARE_KINDS = ("pert", "beta", "bernoulli", "fixed")
-
-
-class SimulationError(CipModelError, ValueError):
-    """Bad simulation settings or priors (the CLI reports it with exit code 2)."""
 
 
 # --------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.stats import qmc
 
+from cipmodel.errors import SamplingWarning
 from cipmodel.montecarlo.streams import PhiloxRows, SeedLike, as_seed_sequence, substream
 
 __all__ = [
@@ -59,10 +60,6 @@ __all__ = [
 ]
 
 SOBOL_MAX_DIMS = 21201  # scipy.stats.qmc.Sobol direction numbers (Joe & Kuo)
-
-
-class SamplingWarning(UserWarning):
-    """A sampling design is used outside its sweet spot (e.g. Sobol' with n not 2**k)."""
 
 
 class Sampler(Protocol):
