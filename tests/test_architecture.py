@@ -197,3 +197,28 @@ def test_modules_and_functions_are_short_or_say_why() -> None:
                 if n > MAX_FUNCTION_LINES and not _marked(lines, node.lineno, node.lineno + 40):
                     bad.append(f"{name}.{node.name}: {n} lines of code (> {MAX_FUNCTION_LINES})")
     assert not bad, "\n".join(bad)
+
+
+#: Packages whose public signatures name precise types (mypy runs strict flags on the first
+#: three). ``Any`` stays allowed in inputs (parsed TOML, ``replace(**changes)``), io and cli
+#: (openpyxl and click objects), and montecarlo's settings passthrough.
+PRECISE = ("engine", "regime", "results", "examples", "report")
+
+
+def test_no_any_in_public_signatures_of_the_core() -> None:
+    """Public functions and methods in the model's core name their types (no ``Any``)."""
+    bad = []
+    for pkg in PRECISE:
+        for path in sorted((PACKAGE / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                if node.name.startswith("_"):
+                    continue
+                a = node.args
+                params = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+                anns = [p.annotation for p in params if p is not None and p.annotation]
+                anns += [node.returns] if node.returns is not None else []
+                if any("Any" in ast.unparse(x) for x in anns):
+                    bad.append(f"{module_name(path)}:{node.lineno} {node.name}")
+    assert not bad, "\n".join(bad)
