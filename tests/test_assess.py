@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from cipmodel.engine.assess import assess
 from cipmodel.engine.project import compile_plan, project
 from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import CostLine
@@ -144,3 +145,14 @@ def test_plan_run_equals_engine_projection() -> None:
     assert t["control_total"]["forecast"] == pytest.approx(
         float(pr.by_year(pr.surplus_pre_stf)[0, 0, 0]), abs=1e-6
     )
+
+
+def test_default_funding_rules_come_from_the_plans_own_year() -> None:
+    """Called without rules or years, assess uses the plan's financial year, not a default."""
+    p = example_portfolio("acute-11pc")
+    p18 = p.replace(
+        trusts=tuple(dataclasses.replace(t, financial_year="2018/19") for t in p.trusts)
+    )
+    for portfolio, pack in ((p, "stf-2017-18"), (p18, "psf-2018-19")):
+        proj = project(compile_plan(portfolio))
+        assert assess(proj, proj).rules["funding"] == pack

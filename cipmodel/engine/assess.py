@@ -102,6 +102,8 @@ RULES_BY_YEAR: dict[str, str] = {
 
 def default_funding_pack(financial_years: set[str]) -> str:
     """The funding pack for the portfolio's financial year (one year per run)."""
+    if not financial_years:
+        raise RulePackError("the plan names no financial year: choose the funding rules")
     if len(financial_years) != 1:
         years = ", ".join(sorted(financial_years))
         raise RulePackError(
@@ -204,14 +206,16 @@ def assess(
         portfolio``): for one trust or an ICS the national pool is not in the portfolio,
         so the default is off.
     financial_years : set of str, optional
-        The portfolio's financial years (to choose the default funding pack).
+        The portfolio's financial years (to choose the default funding pack); default: the
+        plan's own (``PlanArrays.financial_years``), never an assumed year.
     ae_met : array of bool broadcastable to (D, T, 4), optional
         Whether the A&E trajectory is met in each quarter, e.g. drawn by a simulation;
         default: the plan's forecast at or above its trajectory.
     """
     plan = actual.plan
     if funding_rules is None:
-        funding_rules = default_funding_pack(financial_years or {"2017/18"})
+        # the plan's own years (never a silent default year)
+        funding_rules = default_funding_pack(financial_years or set(plan.financial_years))
     fpack = (
         funding_rules
         if isinstance(funding_rules, RulePack)

@@ -110,6 +110,8 @@ class PlanArrays:
     financing : ndarray (T, 6)
         Opening cash, opening working capital, opening loans, and the annual loan drawdown,
         principal repayment and capital expenditure, in :data:`FINANCING` order [£000].
+    financial_years : tuple of str
+        Each trust's first plan year (e.g. ``"2017/18"``), which chooses the default rules.
     """
 
     codes: tuple[str, ...]
@@ -136,6 +138,7 @@ class PlanArrays:
     ae_trajectory: NDArray[np.float64]
     ae_forecast: NDArray[np.float64]
     financing: NDArray[np.float64]
+    financial_years: tuple[str, ...] = ()
 
     @property
     def n_trusts(self) -> int:
@@ -251,6 +254,7 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         ae_trajectory=funding.ae_trajectory,
         ae_forecast=funding.ae_forecast,
         financing=_compile_financing(portfolio, t_index),
+        financial_years=tuple(t.financial_year for t in portfolio.trusts),
     )
 
 
