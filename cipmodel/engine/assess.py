@@ -35,7 +35,7 @@ from cipmodel.calendar import QUARTER_END_INDEX, QUARTER_END_MONTHS
 from cipmodel.engine.compile import PlanArrays
 from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics
 from cipmodel.engine.project import Projection
-from cipmodel.errors import Problem, RulePackError, ValidationError
+from cipmodel.errors import Problem, ValidationError
 from cipmodel.regime.funding import (
     FundingResult,
     ae_trajectory_met,
@@ -43,6 +43,7 @@ from cipmodel.regime.funding import (
     distribute_bonus,
     validate_funding_pack,
 )
+from cipmodel.regime.funding_pack import RULES_BY_YEAR, default_funding_pack
 from cipmodel.regime.packs import RulePack, load_pack
 from cipmodel.regime.score import ScoreDict, ScoreResult, score, sof_pack
 from cipmodel.regime.segmentation import (
@@ -90,35 +91,6 @@ def _check_scorable(
             )
     if problems:
         raise ValidationError(problems)
-
-
-# The funding regime of each financial year: data, not engine branches.
-RULES_BY_YEAR: dict[str, str] = {
-    "2016/17": "stf-2016-17",
-    "2017/18": "stf-2017-18",
-    "2018/19": "psf-2018-19",
-}
-
-
-def default_funding_pack(financial_years: set[str]) -> str:
-    """The funding pack for the portfolio's financial year (one year per run)."""
-    if not financial_years:
-        raise RulePackError("the plan names no financial year: choose the funding rules")
-    if len(financial_years) != 1:
-        years = ", ".join(sorted(financial_years))
-        raise RulePackError(
-            f"trusts plan for different financial years ({years}): choose the funding rules "
-            "with --funding-rules"
-        )
-    (year,) = financial_years
-    try:
-        return RULES_BY_YEAR[year]
-    except KeyError:
-        known = ", ".join(RULES_BY_YEAR)
-        raise RulePackError(
-            f"no funding rule pack for {year} (packs exist for {known}): copy one "
-            "(docs/funding.md) and pass it with --funding-rules"
-        ) from None
 
 
 @dataclass(frozen=True)

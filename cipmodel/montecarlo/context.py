@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cipmodel.engine.assess import Assessment, assess, default_funding_pack
+from cipmodel.engine.assess import Assessment, assess
 from cipmodel.engine.compile import PlanArrays
 from cipmodel.engine.project import Projection, project
 from cipmodel.inputs.records import Portfolio
@@ -22,6 +22,7 @@ from cipmodel.montecarlo.inputs import DrawnInputs, InputModel
 from cipmodel.montecarlo.priors import Priors
 from cipmodel.montecarlo.samplers import Sampler, make_sampler
 from cipmodel.montecarlo.streams import SeedLike
+from cipmodel.regime.funding_pack import default_funding_pack
 from cipmodel.regime.packs import RulePack, load_pack
 from cipmodel.regime.score import sof_pack
 from cipmodel.regime.segmentation import segmentation_pack

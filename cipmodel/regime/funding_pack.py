@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cipmodel.errors import RulePackError
 from cipmodel.regime.packs import RulePack, is_number
 
 __all__ = [
@@ -18,7 +19,9 @@ __all__ = [
     "GATE_BASES",
     "NO_AE_RULES",
     "N_QUARTERS",
+    "RULES_BY_YEAR",
     "UNTRACKED_RULES",
+    "default_funding_pack",
     "validate_funding_pack",
 ]
 
@@ -136,3 +139,32 @@ def _check_phasing(pack: RulePack) -> None:
         raise pack.error(key, f"every quarter must be a number >= 0, got {phasing!r}")
     if abs(sum(quarters) - 1.0) > _SUM_TOL:
         raise pack.error(key, f"must sum to 1, got {sum(quarters):.12g}")
+
+
+# The funding regime of each financial year: data, not engine branches.
+RULES_BY_YEAR: dict[str, str] = {
+    "2016/17": "stf-2016-17",
+    "2017/18": "stf-2017-18",
+    "2018/19": "psf-2018-19",
+}
+
+
+def default_funding_pack(financial_years: set[str]) -> str:
+    """The funding pack for the portfolio's financial year (one year per run)."""
+    if not financial_years:
+        raise RulePackError("the plan names no financial year: choose the funding rules")
+    if len(financial_years) != 1:
+        years = ", ".join(sorted(financial_years))
+        raise RulePackError(
+            f"trusts plan for different financial years ({years}): choose the funding rules "
+            "with --funding-rules"
+        )
+    (year,) = financial_years
+    try:
+        return RULES_BY_YEAR[year]
+    except KeyError:
+        known = ", ".join(RULES_BY_YEAR)
+        raise RulePackError(
+            f"no funding rule pack for {year} (packs exist for {known}): copy one "
+            "(docs/funding.md) and pass it with --funding-rules"
+        ) from None
