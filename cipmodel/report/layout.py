@@ -90,7 +90,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a table: its heading, width [inches] and alignment."""
+    """One column of a table: its heading (``\n`` breaks it), width [inches] and alignment."""
 
     title: str
     width: float
@@ -185,9 +185,7 @@ class Page:
 
     def axes(self, x: float, y: float, w: float, h: float) -> Any:
         """Axes whose plotting area has its top-left corner at ``x``, ``y`` [inches]."""
-        return self.fig.add_axes(
-            (self.fx(x), self.fy(y + h), w / PAGE_WIDTH, h / PAGE_HEIGHT)
-        )
+        return self.fig.add_axes((self.fx(x), self.fy(y + h), w / PAGE_WIDTH, h / PAGE_HEIGHT))
 
     def heading(self, x: float, y: float, s: str, *, size: float = 11) -> float:
         """A section heading in dark blue; returns the y below it."""
@@ -211,8 +209,10 @@ class Page:
         width = sum(c.width for c in columns)
         height = row_height(size)
         if header:
-            self._cells(x, y, height, columns, [c.title for c in columns], size, bold=True)
-            y += height
+            lines = max(c.title.count("\n") + 1 for c in columns)
+            head = height + (lines - 1) * size * 1.2 / 72
+            self._cells(x, y, head, columns, [c.title for c in columns], size, bold=True)
+            y += head
             self.rule(x, y, width, colour=DARK, lw=0.8)
         for row in rows:
             y = self._row(x, y, height, width, columns, row, size)
@@ -301,7 +301,11 @@ class Page:
 
     def _header(self, heading: str) -> None:
         self.box(0, 0, PAGE_WIDTH, 0.12, BLUE)
-        self.text(MARGIN, 0.3, self.frame.title, fontsize=15, fontweight="bold", color=DARK)
+        title, size = self.frame.title, 15.0
+        if len(title) > 48:  # a long name: smaller, and cut to leave room for the subtitle
+            size = 12.0
+            title = title if len(title) <= 60 else title[:59].rstrip() + "…"
+        self.text(MARGIN, 0.3, title, fontsize=size, fontweight="bold", color=DARK)
         self.text(
             PAGE_WIDTH - MARGIN, 0.33, self.frame.subtitle, fontsize=9, color=GREY, ha="right"
         )
@@ -321,5 +325,10 @@ class Page:
         self.rule(MARGIN, y - 0.1, PAGE_WIDTH - 2 * MARGIN, colour=LIGHT, lw=0.8)
         self.text(MARGIN, y, self.frame.footer, fontsize=7, color=GREY)
         self.text(
-            PAGE_WIDTH - MARGIN, y, f"page {number} of {total}", fontsize=7.5, color=GREY, ha="right"
+            PAGE_WIDTH - MARGIN,
+            y,
+            f"page {number} of {total}",
+            fontsize=7.5,
+            color=GREY,
+            ha="right",
         )

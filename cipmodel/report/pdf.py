@@ -18,6 +18,7 @@ atomically), so a failed report never leaves a half-written file.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -179,7 +180,7 @@ def _plan(
     """The frame (header and footer) and the pages of the report, in order."""
     run = result.to_dict()
     prov = run["provenance"]
-    sim = simulation.to_dict() if simulation is not None else None
+    sim = _simulation_dict(simulation) if simulation is not None else None
     footer = f"cipmodel {__version__} · input {str(prov.get('input_hash', ''))[:19]}"
     footer += f" · rules {', '.join(prov.get('rules', []))}"
     if simulation is not None:
@@ -205,7 +206,7 @@ def _plan(
         subtitle=f"Board report · {', '.join(years)} {what} · {when.day} {when:%B %Y}",
         footer=footer,
     )
-    return frame, _portfolio_pages(result, simulation)
+    return frame, _portfolio_pages(result, sim)
 
 
 def _trust_view(result: RunResult, simulation: Any, sim: dict[str, Any] | None) -> TrustView:
@@ -228,9 +229,7 @@ def _trust_view(result: RunResult, simulation: Any, sim: dict[str, Any] | None) 
     )
 
 
-def _trust_pages(
-    result: RunResult, v: TrustView, simulation: Any, goal: Any
-) -> list[_PageSpec]:
+def _trust_pages(result: RunResult, v: TrustView, simulation: Any, goal: Any) -> list[_PageSpec]:
     from cipmodel.report.trust_pages import charts_page, regime_page, summary_page
 
     pages = [
@@ -253,10 +252,21 @@ def _trust_pages(
     return pages
 
 
-def _portfolio_pages(result: RunResult, simulation: Any) -> list[_PageSpec]:
+def _portfolio_pages(result: RunResult, sim: dict[str, Any] | None) -> list[_PageSpec]:
     from cipmodel.report.portfolio_pages import portfolio_specs
 
-    return [_PageSpec(h, d) for h, d in portfolio_specs(result, simulation)]
+    return [_PageSpec(h, d) for h, d in portfolio_specs(result, sim)]
+
+
+def _simulation_dict(simulation: SimulationResult) -> dict[str, Any]:
+    """The ``simulate --json`` contract of a simulation.
+
+    A metric that does not apply to a trust (no agency ceiling, say) has no percentiles:
+    numpy warns on the all-NaN slice while they come out as None, which is what they are.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        return simulation.to_dict()
 
 
 def _metadata(result: RunResult, simulation: Any, when: datetime) -> dict[str, Any]:

@@ -353,7 +353,9 @@ def score_distribution(sim: Any, trust: str | None = None, *, ax: Any = None) ->
     ax = _axes(ax)
     code = sim.codes[_trust_index(sim.run, trust)]
     df = sim.scores()
-    df = df[(df.trust_code == code) & (df.period == "full year") & (df.metric != "candidate_segment")]
+    df = df[
+        (df.trust_code == code) & (df.period == "full year") & (df.metric != "candidate_segment")
+    ]
     # read top to bottom: the overall score, then the metrics in their usual order
     is_overall = df.metric.to_numpy() == "overall"
     df = df.iloc[[*np.flatnonzero(~is_overall)[::-1], *np.flatnonzero(is_overall)]]
@@ -368,7 +370,7 @@ def score_distribution(sim: Any, trust: str | None = None, *, ax: Any = None) ->
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability")
     ax.set_title(f"{code}: finance and use of resources score, full year")
-    ax.legend(fontsize=8, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.08), frameon=False)
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     return ax
 
 

@@ -112,7 +112,9 @@ def simulation_page(page: Page, v: TrustView, simulation: Any, goal: Any) -> Non
     ax.set_title("")
     ax.legend(fontsize=7, loc="lower right")
 
-    _title(page, left, low, "Finance and use of resources score: how likely each", _score_caption(v))
+    _title(
+        page, left, low, "Finance and use of resources score: how likely each", _score_caption(v)
+    )
     ax = page.axes(left + 1.6, low + 0.72, 3.45, 1.5)
     plots.score_distribution(simulation, code, ax=ax)
     ax.set_title("")

@@ -167,17 +167,13 @@ KEY_COLUMNS = (
 
 def key_figure_rows(v: TrustView) -> list[Row]:
     """The key-figures table: control total, CIP, STF/PSF and oversight, first plan year."""
-    t, first = v.t, v.figures.first_year
-    ct, cip, f = t["control_total"], t["cip"], t["funding"]
+    return [*_control_rows(v), *_cip_rows(v), *_funding_rows(v), *_oversight_rows(v)]
+
+
+def _control_rows(v: TrustView) -> list[Row]:
+    ct = v.t["control_total"]
     met = ct["met"]
-    met_text = "n/a" if met is None else ("met" if met else "missed")
-    met_colour = GREY if met is None else (GREEN if met else RED)
-    allocation = f["allocation"] or 0.0
-    post = None if ct["target"] is None else ct["target"] + allocation
-    unidentified_pct = (
-        first.cip_unidentified / first.opex_do_nothing if first.opex_do_nothing > 0 else None
-    )
-    rows = [
+    return [
         Row([f"Control total {v.fy} (pre-STF)"], kind="section"),
         Row(
             [
@@ -189,10 +185,24 @@ def key_figure_rows(v: TrustView) -> list[Row]:
         ),
         Row(["Forecast surplus/(deficit)", money(ct["forecast"]), "", ""]),
         Row(
-            ["Variance", money(ct["variance"]), "", met_text],
+            [
+                "Variance",
+                money(ct["variance"]),
+                "",
+                "n/a" if met is None else ("met" if met else "missed"),
+            ],
             kind="total",
-            colours={3: met_colour},
+            colours={3: GREY if met is None else (GREEN if met else RED)},
         ),
+    ]
+
+
+def _cip_rows(v: TrustView) -> list[Row]:
+    cip, first = v.t["cip"], v.figures.first_year
+    unidentified_pct = (
+        first.cip_unidentified / first.opex_do_nothing if first.opex_do_nothing > 0 else None
+    )
+    return [
         Row(["Cost improvement programme (in year)"], kind="section"),
         Row(
             [
@@ -221,16 +231,31 @@ def key_figure_rows(v: TrustView) -> list[Row]:
             ],
             kind="total",
         ),
+    ]
+
+
+def _funding_rows(v: TrustView) -> list[Row]:
+    t = v.t
+    ct, f = t["control_total"], t["funding"]
+    post = None if ct["target"] is None else ct["target"] + (f["allocation"] or 0.0)
+    return [
         Row([f"STF/PSF ({f['rules']})"], kind="section"),
         Row(["Allocation", money(f["allocation"]), "", ""]),
         Row(["STF/PSF earned", money(f["earned"]), "", "incl. catch-up, incentive"]),
         Row(["STF/PSF lost", money(f["lost"]), "", ""], colours={1: RED} if f["lost"] else {}),
         Row(["Reported position (with STF/PSF)", money(t["reported_surplus"]), "", ""]),
         Row(["Control total with STF/PSF", money(post), "", "plus allocation"]),
+    ]
+
+
+def _oversight_rows(v: TrustView) -> list[Row]:
+    t = v.t
+    overall = v.figures.score.overall
+    rows = [
         Row(["Single Oversight Framework (full year)"], kind="section"),
         Row(
-            ["Finance and use of resources score", str(t["score"]["overall"]), "", "1 best, 4 worst"],
-            fills={1: SCORE_COLOURS.get(int(str(t["score"]["overall"])), GREY)},
+            ["Finance and use of resources score", str(overall), "", "1 best, 4 worst"],
+            fills={1: SCORE_COLOURS.get(overall, GREY)},
         ),
         Row(
             [
@@ -319,7 +344,11 @@ def year_table(v: TrustView) -> tuple[list[Column], list[Row]]:
         ),
         Row(
             ["Control total", *(met(y) for y in years)],
-            colours={j + 1: GREEN if y["met"] else RED for j, y in enumerate(years) if y["met"] is not None},
+            colours={
+                j + 1: GREEN if y["met"] else RED
+                for j, y in enumerate(years)
+                if y["met"] is not None
+            },
         ),
         Row(["CIP planned", *(money(y["cip_planned"]) for y in years)]),
         Row(["CIP, % of operating expenditure", *(pct(y["cip_planned_pct"]) for y in years)]),
@@ -354,14 +383,15 @@ def risk_table(v: TrustView, top: int = 5) -> list[Row]:
         )
     risky = df[(df.stage != "unidentified") & df.rag.isin(["red", "amber"])]
     risky = risky.sort_values(["in_year_y1", "scheme_id"], ascending=[False, True]).head(top)
-    for s in risky.itertuples():
-        label = f"{s.scheme_id} {s.name}"
+    for s in risky.to_dict("records"):
+        label = f"{s['scheme_id']} {s['name']}"
         if len(label) > 36:
             label = label[:35].rstrip() + "…"
+        stage, rag = str(s["stage"]), str(s["rag"])
         rows.append(
             Row(
-                [label, STAGE_LABELS.get(str(s.stage), str(s.stage)), str(s.rag), money(float(s.in_year_y1))],
-                fills={2: RAG_COLOURS[str(s.rag)]},
+                [label, STAGE_LABELS.get(stage, stage), rag, money(float(s["in_year_y1"]))],
+                fills={2: RAG_COLOURS[rag]},
             )
         )
     named = df[df.stage != "unidentified"]

@@ -122,9 +122,7 @@ def _headline(page: Page, v: TrustView) -> float:
         linespacing=1.2,
     )
     x = MARGIN + 1.35
-    y = page.paragraph(
-        x, BODY_TOP - 0.02, headline(v), 88, size=13, fontweight="bold", color=DARK
-    )
+    y = page.paragraph(x, BODY_TOP - 0.02, headline(v), 88, size=13, fontweight="bold", color=DARK)
     y = max(y, BODY_TOP + 0.5) + 0.05
     for sentence in supporting_sentences(v):
         y = page.paragraph(x, y, sentence, 150, size=9)
@@ -138,7 +136,9 @@ def charts_page(page: Page, v: TrustView, result: Any) -> None:
     left, right = MARGIN + 0.75, MARGIN + 6.05
     top, low = BODY_TOP, BODY_TOP + 3.3
 
-    _chart_title(page, MARGIN, top, "Year to date against the control total (pre-STF)", _ytd_caption(v))
+    _chart_title(
+        page, MARGIN, top, "Year to date against the control total (pre-STF)", _ytd_caption(v)
+    )
     ax = page.axes(left, top + 0.72, 4.45, 1.45)
     plots.ytd_vs_control_total(result, code, ax=ax)
     ax.set_title("")
@@ -196,7 +196,11 @@ def _ytd_caption(v: TrustView) -> str:
 
 def _funding_caption(v: TrustView) -> str:
     f = v.t["funding"]
-    lost = [f"{k.upper()} {money(f['quarters'][k]['lost'])}" for k in QUARTERS if (f["quarters"][k]["lost"] or 0) >= 0.5]
+    lost = [
+        f"{k.upper()} {money(f['quarters'][k]['lost'])}"
+        for k in QUARTERS
+        if (f["quarters"][k]["lost"] or 0) >= 0.5
+    ]
     text = f"Earned {money(f['earned'])} of the {money(f['allocation'])} allocation"
     if lost:
         return f"{text}; lost {money(f['lost'])} ({', '.join(lost)})."
@@ -237,13 +241,17 @@ def regime_page(page: Page, v: TrustView) -> None:
         note += f" Later plan years ({later}) are on page 1: surplus against control total and CIP."
     page.text(MARGIN, BODY_TOP, note, fontsize=8.5, color=GREY)
 
-    y = page.heading(MARGIN, BODY_TOP + 0.3, f"STF/PSF by quarter, {fy1} ({v.t['funding']['rules']})")
+    y = page.heading(
+        MARGIN, BODY_TOP + 0.3, f"STF/PSF by quarter, {fy1} ({v.t['funding']['rules']})"
+    )
     cols, rows = _funding_rows(v)
     y = page.table(MARGIN, y + 0.02, cols, rows, size=8.5)
     _funding_notes(page, v, MARGIN + 6.25, BODY_TOP + 0.3)
 
     score_top = y + 0.3
-    y = page.heading(MARGIN, score_top, f"Finance and use of resources score, {fy1} ({v.t['score']['rules']})")
+    y = page.heading(
+        MARGIN, score_top, f"Finance and use of resources score, {fy1} ({v.t['score']['rules']})"
+    )
     cols, rows = _score_rows(v)
     y = page.table(MARGIN, y + 0.02, cols, rows, size=8.5)
     _score_notes(page, v, y + 0.3)
@@ -265,10 +273,22 @@ def _funding_rows(v: TrustView) -> tuple[list[Column], list[Row]]:
             colours={j + 1: GREEN if g == "met" else RED for j, g in enumerate(gate)},
         ),
         Row(["For the quarter, £000"], kind="section"),
-        Row(["Available", *(money(q["available"]) for q in qd), money(sum(q["available"] or 0 for q in qd))]),
+        Row(
+            [
+                "Available",
+                *(money(q["available"]) for q in qd),
+                money(sum(q["available"] or 0 for q in qd)),
+            ]
+        ),
         Row(["Earned: finance element", *(money(q.finance_earned) for q in fq), ""], indent=True),
-        Row(["Earned: performance element", *(money(q.performance_earned) for q in fq), ""], indent=True),
-        Row(["Earned", *(money(q["earned"]) for q in qd), money(sum(q["earned"] or 0 for q in qd))], kind="total"),
+        Row(
+            ["Earned: performance element", *(money(q.performance_earned) for q in fq), ""],
+            indent=True,
+        ),
+        Row(
+            ["Earned", *(money(q["earned"]) for q in qd), money(sum(q["earned"] or 0 for q in qd))],
+            kind="total",
+        ),
         Row(
             ["Lost", *(money(q["lost"]) for q in qd), money(sum(q["lost"] or 0 for q in qd))],
             colours={j + 1: RED for j, q in enumerate(qd) if (q["lost"] or 0) >= 0.5},
@@ -283,12 +303,16 @@ def _funding_notes(page: Page, v: TrustView, x: float, y: float) -> None:
     cols = [Column("", 2.65, "left"), Column("£000", 0.95)]
     rows = [
         Row(["Allocation", money(f["allocation"])]),
-        Row(["Earned in the quarters", money(sum(q["earned"] or 0 for q in f["quarters"].values()))]),
+        Row(
+            ["Earned in the quarters", money(sum(q["earned"] or 0 for q in f["quarters"].values()))]
+        ),
         Row(["Catch-up released at year end", money(f["catch_up_released"])]),
         Row(["Incentive", money(f["incentive"])]),
         Row(["Bonus (shared forfeits)", money(f["bonus"])]),
         Row(["STF/PSF earned", money(f["earned"])], kind="total"),
-        Row(["STF/PSF lost", money(f["lost"])], colours={1: RED} if (f["lost"] or 0) >= 0.5 else {}),
+        Row(
+            ["STF/PSF lost", money(f["lost"])], colours={1: RED} if (f["lost"] or 0) >= 0.5 else {}
+        ),
         Row(["Reported position (with STF/PSF)", money(v.t["reported_surplus"])], kind="total"),
     ]
     page.table(x, y + 0.02, cols, rows, size=8.5, header=False)
