@@ -127,7 +127,9 @@ def test_pdf_has_one_to_eight_pages_none_blank(
         assert f"page {k} of {n}" in page_text(pdf, k)
 
 
-def test_page_one_shows_the_json_numbers(poppler: None, plain: Path, run_json: dict[str, Any]) -> None:
+def test_page_one_shows_the_json_numbers(
+    poppler: None, plain: Path, run_json: dict[str, Any]
+) -> None:
     """Page 1 shows control total, forecast, variance, CIP needed and STF/PSF earned exactly
     as run --json gives them, formatted with money()."""
     t = run_json["trusts"][0]
