@@ -116,26 +116,41 @@ def headline(v: TrustView) -> str:
     )
 
 
+def _funding_sentence(v: TrustView) -> str:
+    """The reported position with STF/PSF against the control total with STF/PSF."""
+    t = v.t
+    ct, f = t["control_total"], t["funding"]
+    allocation = f["allocation"] or 0.0
+    reported = money(t["reported_surplus"])
+    if allocation <= 0 or ct["target"] is None:
+        return f"No STF/PSF is allocated: the reported position is {reported}."
+    post = ct["target"] + allocation
+    gap = (t["reported_surplus"] or 0.0) - post
+    against = (
+        f"{_by(gap)} {'above' if gap >= 0 else 'below'} the control total with STF/PSF of "
+        f"{money(post)}"
+    )
+    if not ct["accepted"]:
+        return (
+            f"The control total is not accepted, so no STF/PSF can be earned (the "
+            f"{money(allocation)} allocation is lost): the reported position is {reported}."
+        )
+    if money(f["earned"]) == "0":
+        return (
+            f"No STF/PSF is earned (all {money(allocation)} lost): the reported position is "
+            f"{reported}, {against}."
+        )
+    return (
+        f"With STF/PSF earned of {money(f['earned'])} ({money(f['lost'])} lost of the "
+        f"{money(allocation)} allocation), the reported position is {reported}: {against}."
+    )
+
+
 def supporting_sentences(v: TrustView) -> list[str]:
     """The reported position with STF/PSF, the CIP it takes and, simulated, P(meet)."""
     t = v.t
-    ct, cip, f = t["control_total"], t["cip"], t["funding"]
-    out = []
-    allocation = f["allocation"] or 0.0
-    if allocation > 0 and ct["target"] is not None:
-        post = ct["target"] + allocation
-        gap = (t["reported_surplus"] or 0.0) - post
-        side = "above" if gap >= 0 else "below"
-        out.append(
-            f"With STF/PSF earned of {money(f['earned'])} ({money(f['lost'])} lost of the "
-            f"{money(allocation)} allocation), the reported position is "
-            f"{money(t['reported_surplus'])}: {_by(gap)} {side} the control total with "
-            f"STF/PSF of {money(post)}."
-        )
-    else:
-        out.append(
-            f"No STF/PSF is allocated: the reported position is {money(t['reported_surplus'])}."
-        )
+    cip = t["cip"]
+    out = [_funding_sentence(v)]
     if cip["met_without_cip"]:
         out.append(f"The control total is met without any CIP; {money(cip['planned'])} is planned.")
     else:
@@ -143,16 +158,15 @@ def supporting_sentences(v: TrustView) -> list[str]:
         share = unidentified / cip["planned"] if cip["planned"] else None
         out.append(
             f"Meeting it takes a CIP of {money(cip['needed'])} ({pct(cip['needed_pct'])} of "
-            f"operating expenditure, evidence band: {cip['needed_band']}); "
-            f"{money(cip['planned'])} is planned, of which {money(unidentified)} "
-            f"({pct(share, 0)}) is not yet identified."
+            f"operating expenditure: {cip['needed_band']}); {money(cip['planned'])} is "
+            f"planned, {money(unidentified)} ({pct(share, 0)}) of it not yet identified."
         )
     if v.p_meet is not None:
         s = v.sim["percentiles"]["surplus_pre_stf"] if v.sim else {}
         out.append(
-            f"Simulated ({v.draws:,} draws, seed {v.seed}): the control total is met in "
-            f"{pct(v.p_meet)} of outcomes; median pre-STF position {money(s.get('p50'))}, "
-            f"90% between {money(s.get('p5'))} and {money(s.get('p95'))}."
+            f"Simulated ({v.draws:,} draws, seed {v.seed}): met in {pct(v.p_meet)} of "
+            f"outcomes; median pre-STF position {money(s.get('p50'))}, 90% between "
+            f"{money(s.get('p5'))} and {money(s.get('p95'))}."
         )
     return out
 
@@ -295,8 +309,8 @@ def quarter_table(v: TrustView) -> tuple[list[Column], list[Row]]:
     """Year to date by quarter: variance to the control total, STF/PSF earned and lost, score."""
     t = v.t
     ct, f = t["control_total"], t["funding"]
-    cols = [Column("Year to date", 1.6, "left")] + [Column(q.upper(), 0.56) for q in QUARTERS]
-    cols.append(Column("Year", 0.7))
+    cols = [Column("Year to date", 1.45, "left")] + [Column(q.upper(), 0.63) for q in QUARTERS]
+    cols.append(Column("Year", 0.62))
     variance = [ct["quarters"][q] for q in QUARTERS]
     earned = [f["quarters"][q]["earned"] for q in QUARTERS]
     lost = [f["quarters"][q]["lost"] for q in QUARTERS]
@@ -304,7 +318,7 @@ def quarter_table(v: TrustView) -> tuple[list[Column], list[Row]]:
     scores = [t["score_by_quarter"][q] for q in QUARTERS]
     rows = [
         Row(
-            ["Variance to control total", *map(money, variance), money(ct["variance"])],
+            ["Variance", *map(money, variance), money(ct["variance"])],
             colours={j + 1: RED for j, x in enumerate(variance) if (x or 0) < -0.5},
         ),
         Row(
@@ -385,8 +399,8 @@ def risk_table(v: TrustView, top: int = 5) -> list[Row]:
     risky = risky.sort_values(["in_year_y1", "scheme_id"], ascending=[False, True]).head(top)
     for s in risky.to_dict("records"):
         label = f"{s['scheme_id']} {s['name']}"
-        if len(label) > 36:
-            label = label[:35].rstrip() + "…"
+        if len(label) > 34:
+            label = label[:33].rstrip() + "…"
         stage, rag = str(s["stage"]), str(s["rag"])
         rows.append(
             Row(
@@ -398,9 +412,7 @@ def risk_table(v: TrustView, top: int = 5) -> list[Row]:
     parts = []
     for rag in ("red", "amber"):
         sel = named[named.rag == rag]
-        parts.append(f"{len(sel)} {rag} schemes, {money(float(sel.in_year_y1.sum()))}")
+        parts.append(f"{rag} {len(sel)} schemes, {money(float(sel.in_year_y1.sum()))}")
     total = float(df.in_year_y1.sum())
-    rows.append(
-        Row([f"In year: {'; '.join(parts)}; of {money(total)} planned in all."], kind="note")
-    )
+    rows.append(Row([f"All schemes: {'; '.join(parts)} (of {money(total)})."], kind="note"))
     return rows

@@ -92,15 +92,15 @@ def summary_page(page: Page, v: TrustView) -> None:
 
     y = page.heading(RIGHT, top, "Year to date at each quarter end") + 0.02
     cols, rows = quarter_table(v)
-    y = page.table(RIGHT, y, cols, rows, size=8.5) + 0.18
+    y = page.table(RIGHT, y, cols, rows, size=8.5) + 0.14
     years = v.t["years"]
     if len(years) > 1:
         y = page.heading(RIGHT, y, "Plan years side by side") + 0.02
         cols, rows = year_table(v)
-        y = page.table(RIGHT, y, cols, rows, size=8.5) + 0.18
+        y = page.table(RIGHT, y, cols, rows, size=8.5) + 0.14
     y = page.heading(RIGHT, y, "Largest risks in the CIP (in year, £000)") + 0.02
     # as many schemes as fit above the footer (a header row, unidentified CIP and a note)
-    fit = int((BODY_BOTTOM - y - 0.25) / row_height(8.5)) - 2
+    fit = int((BODY_BOTTOM - y - 0.3) / row_height(8.5)) - 2
     page.table(RIGHT, y, RISK_COLUMNS, risk_table(v, top=max(1, min(7, fit))), size=8.5)
 
 
@@ -125,7 +125,7 @@ def _headline(page: Page, v: TrustView) -> float:
     y = page.paragraph(x, BODY_TOP - 0.02, headline(v), 88, size=13, fontweight="bold", color=DARK)
     y = max(y, BODY_TOP + 0.5) + 0.05
     for sentence in supporting_sentences(v):
-        y = page.paragraph(x, y, sentence, 150, size=9)
+        y = page.paragraph(x, y, sentence, 140, size=9)
     return y
 
 
@@ -185,26 +185,24 @@ def _chart_title(page: Page, x: float, y: float, title: str, caption: str) -> No
 def _ytd_caption(v: TrustView) -> str:
     q = v.t["control_total"]["quarters"]
     behind = [k.upper() for k in QUARTERS if (q[k] or 0.0) < -0.5]
-    year = v.t["control_total"]["variance"]
+    year = money(v.t["control_total"]["variance"])
     if not behind:
-        return f"Ahead of the year-to-date control total at every quarter end; {money(year)} at year end."
-    return (
-        f"Behind the year-to-date control total at {', '.join(behind)}; "
-        f"{money(year)} against it at year end."
-    )
+        return f"Ahead of the control total at every quarter end; {year} at year end."
+    when = "every quarter end" if len(behind) == len(QUARTERS) else ", ".join(behind)
+    return f"Behind the control total at {when}; {year} at year end."
 
 
 def _funding_caption(v: TrustView) -> str:
     f = v.t["funding"]
-    lost = [
-        f"{k.upper()} {money(f['quarters'][k]['lost'])}"
-        for k in QUARTERS
-        if (f["quarters"][k]["lost"] or 0) >= 0.5
-    ]
+    quarters = f["quarters"]
+    lost = [k for k in QUARTERS if (quarters[k]["lost"] or 0) >= 0.5]
     text = f"Earned {money(f['earned'])} of the {money(f['allocation'])} allocation"
-    if lost:
-        return f"{text}; lost {money(f['lost'])} ({', '.join(lost)})."
-    return f"{text}; nothing lost."
+    if not lost:
+        return f"{text}; nothing lost."
+    if len(lost) == len(QUARTERS):
+        return f"{text}; lost {money(f['lost'])}, in every quarter."
+    where = ", ".join(f"{k.upper()} {money(quarters[k]['lost'])}" for k in lost)
+    return f"{text}; lost {money(f['lost'])} ({where})."
 
 
 def _pipeline_caption(v: TrustView) -> str:
