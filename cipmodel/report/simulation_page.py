@@ -98,7 +98,7 @@ def simulation_page(page: Page, v: TrustView, simulation: Any, goal: Any) -> Non
     ax = page.axes(left + 0.75, top + 0.62, 4.3, 1.58)
     plots.fan_chart(simulation, code, ax=ax)
     ax.set_title("")
-    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    ax.legend(fontsize=7, loc="best", ncol=2)
 
     if goal is not None:
         _title(page, right, top, "Is the CIP achievable?", _goal_caption(v, goal))

@@ -123,6 +123,11 @@ def _funding_sentence(v: TrustView) -> str:
     allocation = f["allocation"] or 0.0
     reported = money(t["reported_surplus"])
     if allocation <= 0 or ct["target"] is None:
+        if money(f["earned"]) != "0":
+            return (
+                f"No STF/PSF is allocated, but {money(f['earned'])} is earned (incentive): "
+                f"the reported position is {reported}."
+            )
         return f"No STF/PSF is allocated: the reported position is {reported}."
     post = ct["target"] + allocation
     gap = (t["reported_surplus"] or 0.0) - post
@@ -141,8 +146,8 @@ def _funding_sentence(v: TrustView) -> str:
             f"{reported}, {against}."
         )
     return (
-        f"With STF/PSF earned of {money(f['earned'])} ({money(f['lost'])} lost of the "
-        f"{money(allocation)} allocation), the reported position is {reported}: {against}."
+        f"With {money(f['earned'])} STF/PSF earned ({money(f['lost'])} lost of "
+        f"{money(allocation)}), the reported position is {reported}: {against}."
     )
 
 
@@ -156,10 +161,15 @@ def supporting_sentences(v: TrustView) -> list[str]:
     else:
         unidentified = cip["unidentified"] or 0.0
         share = unidentified / cip["planned"] if cip["planned"] else None
+        gap = (
+            f"{money(unidentified)} ({pct(share, 0)}) of it not yet identified"
+            if money(unidentified) != "0"
+            else "all of it in identified schemes"
+        )
         out.append(
             f"Meeting it takes a CIP of {money(cip['needed'])} ({pct(cip['needed_pct'])} of "
             f"operating expenditure: {cip['needed_band']}); {money(cip['planned'])} is "
-            f"planned, {money(unidentified)} ({pct(share, 0)}) of it not yet identified."
+            f"planned, {gap}."
         )
     if v.p_meet is not None:
         s = v.sim["percentiles"]["surplus_pre_stf"] if v.sim else {}
