@@ -10,6 +10,7 @@
     simulate    simulate, and solve --probability
     score       score
     portfolio   portfolio (sector tables)
+    report      report (the board report, PDF)
     demo        demo
     reference   the generated reference (docs/cli.md)
 

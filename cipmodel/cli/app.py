@@ -29,6 +29,7 @@ __all__ = ["COMMANDS", "LazyGroup", "cli", "main"]
 COMMANDS: dict[str, str] = {
     "demo": "cipmodel.cli.demo:demo",
     "portfolio": "cipmodel.cli.portfolio:portfolio",
+    "report": "cipmodel.cli.report:report",
     "run": "cipmodel.cli.plan:run",
     "score": "cipmodel.cli.score:score",
     "simulate": "cipmodel.cli.simulate:simulate",

@@ -113,8 +113,11 @@ def check_draw_cap(draws: int, allow_large: bool) -> None:
         )
 
 
-def check_output_path(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
-    """Check an output path: never an input file; an existing file only with --force."""
+def check_output_path(
+    out: Path, force: bool, inputs: tuple[Path, ...] = (), suffix: str = ".xlsx"
+) -> Path:
+    """Check an output path: never an input file; an existing file only with --force; its
+    name ends in ``suffix`` (``.xlsx`` for a results workbook, ``.pdf`` for a report)."""
     for src in inputs:
         if out.exists() and src.exists() and out.resolve() == src.resolve():
             raise click.UsageError(
@@ -122,8 +125,8 @@ def check_output_path(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> 
             )
     if out.exists() and not force:
         raise click.UsageError(f"{out} already exists: choose another name or add --force")
-    if out.suffix.lower() != ".xlsx":
-        raise click.UsageError(f"{out}: results are written as .xlsx")
+    if out.suffix.lower() != suffix:
+        raise click.UsageError(f"{out}: results are written as {suffix}")
     return out
 
 

@@ -17,6 +17,7 @@ from cipmodel.engine.compile import STAGES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cipmodel.inputs.records import Portfolio
     from cipmodel.montecarlo.result import SimulationResult
     from cipmodel.montecarlo.solve import ProbabilitySolveResult
     from cipmodel.results.run import RunResult
@@ -26,12 +27,16 @@ Axes = Any
 
 __all__ = [
     "ytd_vs_control_total",
+    "ytd_variance",
     "cip_by_category",
+    "cip_pipeline",
+    "cip_by_month",
     "funding_by_quarter",
     "score_counts",
     "fan_chart",
     "s_curve",
     "tornado",
+    "input_label",
     "score_distribution",
     "probability_vs_cip",
 ]
@@ -79,6 +84,21 @@ def _thousands(ax: Axes, axis: str = "y") -> None:
 
 MONTHS = MONTH_NAMES
 
+#: Fill of each RAG rating (blue: delivered) and of unidentified CIP.
+RAG_FILLS = {"blue": "#41B6E6", "green": "#009639", "amber": "#ED8B00", "red": "#DA291C"}
+UNIDENTIFIED_FILL = "#768692"
+#: How a delivery stage reads on an axis.
+STAGE_NAMES = {"qia_approved": "QIA approved"}
+#: Each SOF metric as a chart labels it.
+METRIC_NAMES = {
+    "capital_service_capacity": "Capital service capacity",
+    "liquidity_days": "Liquidity",
+    "ie_margin": "I&E margin",
+    "distance_from_plan": "Distance from plan",
+    "agency_vs_ceiling": "Agency against ceiling",
+    "overall": "Overall score",
+}
+
 
 def ytd_vs_control_total(
     result: RunResult, trust: str | None = None, *, ax: Axes | None = None
@@ -100,6 +120,93 @@ def ytd_vs_control_total(
     _thousands(ax)
     ax.set_title(f"{result.plan.codes[i]}: year to date against the control total")
     ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def ytd_variance(result: RunResult, trust: str | None = None, *, ax: Axes | None = None) -> Axes:
+    """Year-to-date variance to the control total at each month end, first plan year (bars:
+    green ahead, red behind)."""
+    ax = _axes(ax)
+    i = _trust_index(result, trust)
+    pr = result.projection
+    variance = pr.ytd(pr.surplus_pre_stf)[0, i, 0] - pr.control_total_ytd()[i, 0]
+    x = np.arange(12)
+    ax.bar(x, variance, color=np.where(variance >= 0, "#009639", "#DA291C"), width=0.7)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(x, MONTHS)
+    ax.set_ylabel("£000")
+    _thousands(ax)
+    ax.set_title(f"{result.plan.codes[i]}: year-to-date variance to the control total")
+    return ax
+
+
+def cip_pipeline(result: RunResult, trust: str | None = None, *, ax: Axes | None = None) -> Axes:
+    """In-year CIP by delivery stage, stacked by RAG rating, first plan year.
+
+    Unidentified CIP (no scheme yet) is its own grey bar, whatever its rating, so it is never
+    hidden inside a stage or a category. Each bar carries its total.
+    """
+    ax = _axes(ax)
+    i = _trust_index(result, trust)
+    df = result.schemes()
+    df = df[df.trust_code == result.plan.codes[i]]
+    stages = list(STAGES)
+    x = np.arange(len(stages))
+    unidentified = df[df.stage == "unidentified"].in_year_y1.sum()
+    ax.bar(
+        [0],
+        [unidentified],
+        color=UNIDENTIFIED_FILL,
+        hatch="//",
+        edgecolor="white",
+        label="unidentified",
+    )
+    named = df[df.stage != "unidentified"]
+    bottom = np.zeros(len(stages))
+    for rag in RAG_FILLS:
+        vals = np.array(
+            [named[(named.stage == s) & (named.rag == rag)].in_year_y1.sum() for s in stages]
+        )
+        if vals.any():
+            label = "blue (complete)" if rag == "blue" else rag
+            ax.bar(x, vals, bottom=bottom, color=RAG_FILLS[rag], label=label)
+        bottom += vals
+    totals = bottom + np.where(np.array(stages) == "unidentified", unidentified, 0.0)
+    for xi, total in zip(x, totals, strict=True):
+        ax.annotate(
+            f"{total:,.0f}",
+            (xi, total),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xticks(x, [STAGE_NAMES.get(s, s) for s in stages])
+    ax.set_ylabel("£000 in year")
+    ax.set_ylim(0, max(float(totals.max()), 1.0) * 1.15)
+    _thousands(ax)
+    ax.set_title(f"{result.plan.codes[i]}: CIP pipeline by stage and RAG")
+    ax.legend(fontsize=8, ncol=5, loc="upper right")
+    return ax
+
+
+def cip_by_month(result: RunResult, trust: str | None = None, *, ax: Axes | None = None) -> Axes:
+    """In-year CIP by month, first plan year (bars; the second half shaded darker)."""
+    ax = _axes(ax)
+    i = _trust_index(result, trust)
+    df = result.monthly()
+    df = df[(df.trust_code == result.plan.codes[i]) & (df.year == 1)].sort_values("month")
+    x = np.arange(len(df))
+    cip = df.cip.to_numpy(dtype=float)
+    first = x < 6
+    ax.bar(x[first], cip[first], color="#41B6E6", width=0.7, label="April to September")
+    ax.bar(x[~first], cip[~first], color="#005EB8", width=0.7, label="October to March")
+    ax.set_xticks(x, MONTHS[: len(x)])
+    ax.set_ylabel("£000")
+    _thousands(ax)
+    ax.set_title(f"{result.plan.codes[i]}: CIP by month")
+    ax.legend(fontsize=8)
     return ax
 
 
@@ -134,6 +241,18 @@ def funding_by_quarter(
     q = ["Q1", "Q2", "Q3", "Q4"]
     ax.bar(q, f.earned[0, i], color="#009639", label="earned")
     ax.bar(q, f.lost[0, i], bottom=f.earned[0, i], color="#DA291C", label="lost")
+    top = f.earned[0, i] + f.lost[0, i]
+    for x, (earned, height) in enumerate(zip(f.earned[0, i], top, strict=True)):
+        ax.annotate(
+            f"{earned:,.0f} of {height:,.0f}",
+            (x, height),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_ylim(0, max(float(top.max()), 1.0) * 1.15)
     ax.set_ylabel("£000")
     _thousands(ax)
     ax.set_title(
@@ -216,6 +335,16 @@ def s_curve(
     return ax
 
 
+def input_label(portfolio: Portfolio, trust: str, name: str, scheme_id: object = None) -> str:
+    """An uncertain input as a reader knows it: a scheme's delivery by the scheme's name
+    (``U01 Unidentified CIP: delivered``), anything else by its own name."""
+    if isinstance(scheme_id, str):
+        for scheme in portfolio.cip:
+            if scheme.trust_code == trust and scheme.scheme_id == scheme_id:
+                return f"{scheme_id} {scheme.name}: delivered"
+    return name
+
+
 def tornado(
     sim: SimulationResult, trust: str | None = None, *, top: int = 12, ax: Axes | None = None
 ) -> Axes:
@@ -226,7 +355,13 @@ def tornado(
     df = df[df.trust_code == code].copy()
     df = df.reindex(df.spearman.abs().sort_values(ascending=False).index).head(top)[::-1]
     colours = np.where(df.spearman >= 0, "#009639", "#DA291C")
-    ax.barh(df.input, df.spearman, color=colours)
+    labels = [
+        input_label(sim.run.portfolio, code, str(row.input), row.scheme_id)
+        for row in df.itertuples()
+    ]
+    labels = [x if len(x) <= 44 else x[:43].rstrip() + "…" for x in labels]
+    ax.barh(np.arange(len(df)), df.spearman, color=colours)
+    ax.set_yticks(np.arange(len(df)), labels)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("rank correlation with the pre-STF surplus")
     ax.set_title(f"{code}: what drives missing the control total")
@@ -241,17 +376,24 @@ def score_distribution(
     ax = _axes(ax)
     code = sim.codes[_trust_index(sim.run, trust)]
     df = sim.scores()
-    df = df[(df.trust_code == code) & (df.period == "full year")]
+    df = df[
+        (df.trust_code == code) & (df.period == "full year") & (df.metric != "candidate_segment")
+    ]
+    # read top to bottom: the overall score, then the metrics in their usual order
+    is_overall = df.metric.to_numpy() == "overall"
+    df = df.iloc[[*np.flatnonzero(~is_overall)[::-1], *np.flatnonzero(is_overall)]]
     colours = ["#009639", "#FFB81C", "#ED8B00", "#DA291C"]
     left = np.zeros(len(df))
+    y = np.arange(len(df))
     for s, colour in zip((1, 2, 3, 4), colours, strict=True):
         vals = df[f"p_{s}"].to_numpy(dtype=float)
-        ax.barh(df.metric, vals, left=left, color=colour, label=f"score {s}")
+        ax.barh(y, vals, left=left, color=colour, label=f"score {s}")
         left += vals
+    ax.set_yticks(y, [METRIC_NAMES.get(m, m) for m in df.metric])
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability")
     ax.set_title(f"{code}: finance and use of resources score, full year")
-    ax.legend(fontsize=8, ncol=4, loc="lower center", bbox_to_anchor=(0.5, -0.35))
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     return ax
 
 

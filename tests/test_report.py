@@ -1,0 +1,288 @@
+"""The board report (``cipmodel report``): a PDF of 1-8 pages whose numbers are the JSON's.
+
+The PDFs are read back with poppler (``pdfinfo``, ``pdftotext``, ``pdftoppm``, ``pdffonts``).
+Where poppler is missing these checks are skipped with a reason (a user's laptop); CI sets
+``CIPMODEL_REQUIRE_POPPLER=1`` (see ``.ci/run``) and then a missing poppler fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cipmodel.cli import cli
+from cipmodel.examples import example_portfolio
+from cipmodel.formatting import money, pct
+from cipmodel.io import write_template
+from cipmodel.version import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "templates" / "example-acute-11pc.xlsx"
+POPPLER = ("pdfinfo", "pdftotext", "pdftoppm", "pdffonts")
+
+
+def invoke(*args: object) -> Any:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def poppler() -> None:
+    """poppler's tools: skipped with a reason where missing, failed in CI."""
+    missing = [tool for tool in POPPLER if shutil.which(tool) is None]
+    if not missing:
+        return
+    if os.environ.get("CIPMODEL_REQUIRE_POPPLER") == "1":
+        pytest.fail(f"CIPMODEL_REQUIRE_POPPLER=1 but {', '.join(missing)} not installed")
+    pytest.skip(f"poppler-utils not found ({', '.join(missing)}): install it to check the PDF")
+
+
+def tool(*args: object) -> str:
+    done = subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, check=True, encoding="utf-8"
+    )
+    return done.stdout
+
+
+def pages(pdf: Path) -> int:
+    return int(re.search(r"^Pages:\s+(\d+)", tool("pdfinfo", pdf), re.M).group(1))  # type: ignore[union-attr]
+
+
+def page_text(pdf: Path, first: int, last: int | None = None) -> str:
+    return tool("pdftotext", "-layout", "-f", first, "-l", last or first, pdf, "-")
+
+
+def ink(png: Path) -> float:
+    """Share of the page that is not white."""
+    from matplotlib.image import imread
+
+    img = imread(png)
+    return float((img[..., :3] < 0.92).any(axis=-1).mean())
+
+
+def shows(text: str, label: str, value: str) -> bool:
+    """Whether a line of ``text`` has ``label`` followed by ``value`` as the next field."""
+    pattern = re.compile(rf"{re.escape(label)}\s+{re.escape(value)}(\s|$)")
+    return any(pattern.search(line) for line in text.splitlines())
+
+
+@pytest.fixture(scope="module")
+def run_json() -> dict[str, Any]:
+    r = invoke("run", EXAMPLE, "--json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("plain") / "board.pdf"
+    r = invoke("report", EXAMPLE, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert "Board report written to" in r.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("simulated") / "board.pdf"
+    r = invoke("report", EXAMPLE, "-o", out, "--simulate", 2048, "--seed", 1)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def multi_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_results_workbook import multi_portfolio
+
+    path = tmp_path_factory.mktemp("multi") / "three-trusts.xlsx"
+    write_template(path, multi_portfolio())
+    return path
+
+
+# -- the document -----------------------------------------------------------------------
+@pytest.mark.parametrize("which", ["plain", "simulated"])
+def test_pdf_has_one_to_eight_pages_none_blank(
+    poppler: None, which: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """1-8 pages (3 for a plan run, 4 simulated), and every page has real content on it."""
+    pdf = request.getfixturevalue(which)
+    n = pages(pdf)
+    assert n == (3 if which == "plain" else 4)
+    tool("pdftoppm", "-r", 30, "-png", pdf, tmp_path / "page")
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == n
+    for png in pngs:
+        assert ink(png) > 0.08, f"{png.name} is nearly blank ({ink(png):.1%} ink)"
+    for k in range(1, n + 1):
+        assert f"page {k} of {n}" in page_text(pdf, k)
+
+
+def test_page_one_shows_the_json_numbers(
+    poppler: None, plain: Path, run_json: dict[str, Any]
+) -> None:
+    """Page 1 shows control total, forecast, variance, CIP needed and STF/PSF earned exactly
+    as run --json gives them, formatted with money()."""
+    t = run_json["trusts"][0]
+    text = page_text(plain, 1)
+    ct = t["control_total"]
+    assert shows(text, "Control total", money(ct["target"]))
+    assert shows(text, "Forecast surplus/(deficit)", money(ct["forecast"]))
+    assert shows(text, "Variance", money(ct["variance"]))
+    assert shows(text, "CIP needed for the control total", money(t["cip"]["needed"]))
+    assert shows(text, "STF/PSF earned", money(t["funding"]["earned"]))
+    assert shows(text, "STF/PSF lost", money(t["funding"]["lost"]))
+    assert shows(text, "Finance and use of resources score", str(t["score"]["overall"]))
+    # the headline sentence and the title
+    assert "The plan meets the 2017/18 pre-STF control total of (4,000)" in text
+    assert f"{t['name']} ({t['code']})" in text
+    # each plan year side by side
+    for y in t["years"]:
+        assert money(y["surplus_pre_stf"]) in text
+        assert money(y["cip_planned"]) in text
+    assert "2018/19" in text
+    # unidentified CIP on its own line
+    assert shows(text, "of which unidentified", money(t["cip"]["unidentified"]))
+
+
+def test_simulated_pages_show_the_simulation_probability(poppler: None, simulated: Path) -> None:
+    """With --simulate 2048 --seed 1, P(meet) is the simulate JSON's, as the page shows it."""
+    r = invoke("simulate", EXAMPLE, "--json", "-n", 2048, "--seed", 1)
+    assert r.exit_code == 0, r.output
+    p = json.loads(r.output)["trusts"][0]["probability"]["meet_control_total"]
+    shown = pct(p)
+    assert shows(page_text(simulated, 1), "P(meet the control total)", shown)
+    last = page_text(simulated, 4)
+    assert shown in last
+    assert "Is the CIP achievable?" in last
+    assert "seed 1 · 2,048 draws" in last  # the footer names the seed
+
+
+def test_metadata_and_real_text(poppler: None, simulated: Path, run_json: dict[str, Any]) -> None:
+    """Title, version, input hash and seed in the metadata; TrueType fonts (searchable)."""
+    info = tool("pdfinfo", simulated)
+    assert "Example Acute Hospitals NHS Trust (RXX): board report 2017/18" in info
+    assert f"cipmodel {__version__}" in info
+    assert run_json["provenance"]["input_hash"] in info
+    assert "seed 1" in info
+    fonts = tool("pdffonts", simulated)
+    assert "TrueType" in fonts
+    assert "Type 3" not in fonts
+
+
+# -- the command --------------------------------------------------------------------------
+def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    """An existing file is kept (exit 2) unless --force; the input is never the output."""
+    out = tmp_path / "board.pdf"
+    out.write_bytes(b"keep me")
+    r = invoke("report", EXAMPLE, "-o", out)
+    assert r.exit_code == 2
+    assert "already exists" in r.output
+    assert out.read_bytes() == b"keep me"
+    r = invoke("report", EXAMPLE, "-o", out, "--force")
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["board.pdf"]  # no temporary file left
+
+    plan = tmp_path / "plan.xlsx"
+    shutil.copy(EXAMPLE, plan)
+    before = plan.read_bytes()
+    r = invoke("report", plan, "-o", plan, "--force")
+    assert r.exit_code == 2
+    assert "is the input file" in r.output
+    assert plan.read_bytes() == before
+
+
+def test_output_must_be_a_pdf_in_an_existing_folder(tmp_path: Path) -> None:
+    r = invoke("report", EXAMPLE, "-o", tmp_path / "board.xlsx")
+    assert r.exit_code == 2
+    assert "written as .pdf" in r.output
+    r = invoke("report", EXAMPLE, "-o", tmp_path / "missing" / "board.pdf")
+    assert r.exit_code == 2
+    assert "does not exist" in r.output
+    r = invoke("report", EXAMPLE)
+    assert r.exit_code == 2
+    assert "--output" in r.output
+
+
+def test_seed_needs_simulate(tmp_path: Path) -> None:
+    r = invoke("report", EXAMPLE, "-o", tmp_path / "b.pdf", "--seed", 3)
+    assert r.exit_code == 2
+    assert "--simulate" in r.output
+    assert not (tmp_path / "b.pdf").exists()
+
+
+def test_missing_matplotlib_is_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without matplotlib: what to install, exit 2, no traceback and no file."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = tmp_path / "board.pdf"
+    r = CliRunner().invoke(cli, ["report", str(EXAMPLE), "-o", str(out)])
+    assert r.exit_code == 2
+    assert "pip install 'cipmodel[plot]'" in r.output
+    assert "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_default_seed_is_the_libraries() -> None:
+    from cipmodel.cli.report import REPORT_SEED
+    from cipmodel.report.pdf import DEFAULT_SEED
+
+    assert REPORT_SEED == DEFAULT_SEED
+
+
+def test_same_inputs_give_the_same_bytes() -> None:
+    """Same plan, same date: the same PDF, byte for byte (a report can be reproduced)."""
+    from cipmodel.report.pdf import board_report
+
+    when = datetime(2017, 4, 1, 9, 0, tzinfo=UTC)
+    first = board_report(example_portfolio(), generated=when)
+    assert first.startswith(b"%PDF")
+    assert board_report(example_portfolio(), generated=when) == first
+
+
+# -- several trusts ------------------------------------------------------------------------
+def test_multi_trust_plan_stays_within_eight_pages(
+    poppler: None, multi_plan: Path, tmp_path: Path
+) -> None:
+    """Three trusts, simulated: a portfolio summary, variances, charts and P(meet) — not one
+    page per trust — and the counts are the run's."""
+    out = tmp_path / "board.pdf"
+    r = invoke("report", multi_plan, "-o", out, "--simulate", 256)
+    assert r.exit_code == 0, r.output
+    n = pages(out)
+    assert 1 <= n <= 8
+    first = page_text(out, 1)
+    run = json.loads(invoke("run", multi_plan, "--json").output)
+    met = sum(1 for t in run["trusts"] if t["control_total"]["met"])
+    assert f"{met} of 3 trusts meet their pre-STF control total" in first
+    assert "(3 trusts)" in first
+    text = page_text(out, 1, n)
+    for t in run["trusts"]:
+        if t["control_total"]["variance"] is not None:
+            assert money(t["control_total"]["variance"]) in text
+    tool("pdftoppm", "-r", 30, "-png", out, tmp_path / "page")
+    for png in sorted(tmp_path.glob("page-*.png")):
+        assert ink(png) > 0.08, png.name
+
+
+def test_the_sector_stays_within_eight_pages(poppler: None, tmp_path: Path) -> None:
+    """235 trusts: still a few pages, with the largest variances listed."""
+    from cipmodel.report.pdf import MAX_PAGES, board_report
+
+    out = tmp_path / "sector.pdf"
+    out.write_bytes(board_report(example_portfolio("national")))
+    n = pages(out)
+    assert 1 <= n <= MAX_PAGES
+    assert "159 of 235 trusts meet their pre-STF control total" in page_text(out, 1)
+    assert "Furthest behind the control total" in page_text(out, 2)
