@@ -85,7 +85,7 @@ def write_in_place(
     clean_stale_temps(p)
     backup = write_backup(p, data)
     try:
-        atomic_write(p, locked(built.workbook.save))
+        atomic_write(p, locked(built.save))
     except BaseException:
         with contextlib.suppress(OSError):
             backup.unlink()  # the original is untouched: no backup needed

@@ -37,20 +37,22 @@ write to the same target removes it (POSIX; on Windows it stays until deleted by
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from cipmodel.errors import WorkbookError
 from cipmodel.inputs.schema import load_schema
 from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps, locked
 from cipmodel.io.cells import PROVENANCE_SHEET, safe_sheet_name, write_frame, write_provenance
 from cipmodel.io.charts import write_charts
+from cipmodel.io.grid import GridWorkbook, grid_workbook
 from cipmodel.io.reader import README_SHEET
 from cipmodel.io.results_base import (
     CHARTS,
@@ -89,16 +91,31 @@ class ResultsWorkbook:
 
     Attributes
     ----------
-    workbook : openpyxl.Workbook
+    workbook : GridWorkbook
+        An openpyxl workbook; the cells of the sheets cipmodel writes are kept in its
+        ``grids`` until :meth:`save` (or ``workbook.save``) writes them, each formula with
+        its value.
     expected : dict of str to Expected
         For every formula cell, keyed ``"Sheet!A1"``, the engine's value.
     sheets : tuple of str
         The result sheets written (with ``Provenance``), in order.
     """
 
-    workbook: Workbook
+    workbook: GridWorkbook
     expected: dict[str, Expected] = field(default_factory=dict)
     sheets: tuple[str, ...] = ()
+
+    def save(self, filename: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Write the workbook (a path or a binary file object), formulas with their values."""
+        self.workbook.save(filename)
+
+    def reopen(self, *, data_only: bool = False) -> Workbook:
+        """The workbook saved and opened again by openpyxl: every cell as a reader sees it
+        (``data_only``: each formula's saved value instead of its text)."""
+        buf = io.BytesIO()
+        self.save(buf)
+        buf.seek(0)
+        return load_workbook(buf, data_only=data_only)
 
 
 def write_results_workbook(
@@ -141,7 +158,7 @@ def write_results_workbook(
     target = _check_target(path, overwrite)
     built = build_results_workbook(result, simulation=simulation, extra_sheets=extra_sheets)
     clean_stale_temps(target)
-    return atomic_write(target, locked(built.workbook.save))
+    return atomic_write(target, locked(built.save))
 
 
 def build_results_workbook(
@@ -161,6 +178,7 @@ def build_results_workbook(
     if workbook is None:
         workbook = plan_workbook(result.portfolio)
         workbook.properties.title = "cipmodel results"
+    workbook = grid_workbook(workbook)
     extra = dict(extra_sheets or {})
     b = Builder(workbook, result, _simulation_dict(simulation))
     _check_names(b, extra, fresh)

@@ -18,7 +18,7 @@ from openpyxl.utils import get_column_letter
 
 from cipmodel.calendar import MONTH_NAMES, MONTHS_PER_YEAR, QUARTER_END_INDEX, QUARTERS, cip_share
 from cipmodel.engine.project import CATEGORIES
-from cipmodel.io.cells import BOLD, HEADER_FILL, MONEY_FORMAT, TITLE, set_text
+from cipmodel.io.cells import BOLD, HEADER_FILL, MONEY_FORMAT, TITLE
 from cipmodel.io.results_base import (
     DETAIL,
     INTEGER,
@@ -69,10 +69,8 @@ def write_summary(b: Builder, ws: Any) -> dict[str, int]:
 
 def _heading(s: SummaryRows) -> None:
     """Title, reading notes, the row of trust codes, and each trust's name, type and year."""
-    ws, plan, pf = s.ws, s.plan, s.r.portfolio
-    title = ws.cell(row=1, column=1)
-    set_text(title, f"cipmodel results: {pf.name}")
-    title.font = TITLE
+    ws, plan, pf, grid, styles = s.ws, s.plan, s.r.portfolio, s.grid, s.b.styles
+    grid.text(1, 1, f"cipmodel results: {pf.name}", styles.id(font=TITLE))
     s.row = 2
     years = sorted({t.financial_year for t in pf.trusts})
     s.label(
@@ -85,24 +83,21 @@ def _heading(s: SummaryRows) -> None:
     )
     s.row += 1
     head = s.row
-    s.label("Trust")
-    ws.cell(row=head, column=1).font = BOLD
+    grid.text(head, 1, "Trust", styles.id(font=BOLD))
+    s.row += 1
+    code_style = styles.id(font=BOLD, fill=HEADER_FILL)
     for i in range(s.n_t):
-        cell = ws.cell(row=head, column=s.first_col + i)
-        set_text(cell, plan.codes[i])
-        cell.font = BOLD
-        cell.fill = HEADER_FILL
+        grid.text(head, s.first_col + i, plan.codes[i], code_style)
     if s.b.multi:
-        cell = ws.cell(row=head, column=ALL_TRUSTS_COL)
-        set_text(cell, "All trusts")
-        cell.font, cell.fill = BOLD, HEADER_FILL
+        grid.text(head, ALL_TRUSTS_COL, "All trusts", code_style)
+    s.rows["head"] = head
     s.values("Name", [t.name or "" for t in pf.trusts], None, total=False)
     s.values("Trust type", [t.trust_type or "" for t in pf.trusts], None, total=False)
     s.values("Financial year", [t.financial_year for t in pf.trusts], None, total=False)
     ws.column_dimensions["A"].width = 58
     for j in range(2, s.first_col + s.n_t):
         ws.column_dimensions[get_column_letter(j)].width = 14
-    ws.freeze_panes = ws.cell(row=head + 1, column=s.first_col)
+    ws.freeze_panes = f"{get_column_letter(s.first_col)}{head + 1}"
 
 
 def _income_and_expenditure(s: SummaryRows, y1: Any) -> int:

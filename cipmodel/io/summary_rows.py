@@ -18,7 +18,7 @@ import numpy as np
 from openpyxl.utils import get_column_letter
 
 from cipmodel.calendar import MONTHS_PER_YEAR
-from cipmodel.io.cells import MONEY_FORMAT, set_text
+from cipmodel.io.cells import MONEY_FORMAT
 from cipmodel.io.results_base import (
     INDENT,
     INTEGER,
@@ -51,6 +51,9 @@ class SummaryRows:
         self.n_t = b.n_t
         self.first_col = 3 if b.multi else 2  # column of the first trust
         self.cols = [get_column_letter(self.first_col + i) for i in range(self.n_t)]
+        self.grid = b.grid(ws)
+        self._indent = b.styles.id(alignment=INDENT)
+        self.sections: list[int] = []
         self.row = 1
         #: rows the charts read, by name (see :func:`cipmodel.io.charts.write_charts`)
         self.rows: dict[str, int] = {}
@@ -59,10 +62,7 @@ class SummaryRows:
     def label(self, text: str, *, indent: bool = False) -> int:
         """A row with only its label; returns the row."""
         r = self.row
-        cell = self.ws.cell(row=r, column=1)
-        set_text(cell, text)
-        if indent:
-            cell.alignment = INDENT
+        self.grid.text(r, 1, text, self._indent if indent else 0)
         self.row += 1
         return r
 
@@ -70,11 +70,13 @@ class SummaryRows:
         """A blank row, then a section heading across the sheet."""
         self.row += 1
         r = self.row
-        for j in range(1, self.first_col + self.n_t):
-            self.ws.cell(row=r, column=j).fill = SECTION_FILL
-        cell = self.ws.cell(row=r, column=1)
-        set_text(cell, text)
-        cell.font = SECTION
+        styles = self.b.styles
+        fill = styles.id(fill=SECTION_FILL)
+        for j in range(2, self.first_col + self.n_t):
+            self.grid.blank(r, j, fill)
+        self.grid.text(r, 1, text, styles.id(fill=SECTION_FILL, font=SECTION))
+        #: first row of each section, for page breaks
+        self.sections.append(r)
         self.row += 1
 
     def trust_range(self, r: int) -> str:
