@@ -181,13 +181,18 @@ def test_sheets_in_order_and_the_plan_reads_back_unchanged(
 def test_input_sheets_are_those_of_the_plan_template(
     tmp_path: Path, example_result: RunResult
 ) -> None:
-    """Every input sheet of the results workbook is cell for cell the plan workbook's."""
+    """Every input sheet of the results workbook is cell for cell the plan workbook's; in
+    the results workbook they are hidden (printing the workbook prints the results), the
+    result sheets are not."""
     plan, res = tmp_path / "plan.xlsx", tmp_path / "results.xlsx"
     write_template(plan, example_result.portfolio)
     write_results_workbook(res, example_result)
     a, b = openpyxl.load_workbook(plan), openpyxl.load_workbook(res)
     for title in ["README", *INPUT_SHEETS]:
-        assert sheet_summary(a[title]) == sheet_summary(b[title]), title
+        assert a[title].sheet_state == "visible" and b[title].sheet_state == "hidden", title
+        sa, sb = sheet_summary(a[title]), sheet_summary(b[title])
+        assert {**sa, "(state)": None} == {**sb, "(state)": None}, title
+    assert all(b[t].sheet_state == "visible" for t in RESULT_SHEETS)
 
 
 @pytest.mark.parametrize("which", ["example", "multi"])

@@ -30,7 +30,8 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 from openpyxl import Workbook
@@ -238,30 +239,54 @@ class Grid:
         return max((max(c) for c in self.rows.values() if c), default=1)
 
     # -- XML --------------------------------------------------------------------------
-    def sheet_data(self, row_attrs: dict[int, dict[str, str]]) -> Iterator[str]:
-        """The ``<sheetData>`` element, in pieces; ``row_attrs``: row heights and such."""
+    def sheet_data(self, row_attrs: dict[int, dict[str, str]]) -> str:
+        """The ``<sheetData>`` element; ``row_attrs``: row heights and such, by row."""
         letters = [""] + [get_column_letter(j) for j in range(1, self.max_column + 1)]
-        yield "<sheetData>"
+        out = ["<sheetData>"]
+        append = out.append
+        styles: dict[int, str] = {0: ""}
+        texts: dict[str, str] = {}  # text -> its <is> element (codes, names repeat)
         for r in sorted(self.rows.keys() | row_attrs.keys()):
             attrs = "".join(f' {k}="{v}"' for k, v in row_attrs.get(r, {}).items())
             cells = self.rows.get(r)
             if not cells:
-                yield f'<row r="{r}"{attrs}/>'
+                append(f'<row r="{r}"{attrs}/>')
                 continue
-            yield f'<row r="{r}"{attrs}>'
-            yield "".join([_cell_xml(f"{letters[c]}{r}", cells[c]) for c in sorted(cells)])
-            yield "</row>"
-        yield "</sheetData>"
+            append(f'<row r="{r}"{attrs}>')
+            rs = str(r)
+            for c in sorted(cells):
+                entry = cells[c]
+                style, kind, value = entry[0], entry[1], entry[2]
+                s = styles.get(style)
+                if s is None:
+                    s = styles[style] = f' s="{style}"'
+                if kind == NUMBER:  # the common case, inline
+                    if type(value) is float:
+                        v = repr(value)
+                        if v[-2:] == ".0":
+                            v = v[:-2]
+                    else:
+                        v = str(value)
+                    append(f'<c r="{letters[c]}{rs}"{s} t="n"><v>{v}</v></c>')
+                elif kind == TEXT:
+                    t = texts.get(value)
+                    if t is None:
+                        t = texts[value] = _inline_string(value)
+                    append(f'<c r="{letters[c]}{rs}"{s} t="inlineStr">{t}</c>')
+                else:
+                    append(_cell_xml(letters[c] + rs, s, entry))
+            append("</row>")
+        append("</sheetData>")
+        return "".join(out)
 
 
-def _cell_xml(ref: str, entry: Entry) -> str:
-    style, kind, value, cached = entry
-    s = f' s="{style}"' if style else ""
+def _cell_xml(ref: str, s: str, entry: Entry) -> str:
+    """One cell's XML; ``s`` is its style attribute (``' s="3"'`` or empty)."""
+    _style, kind, value, cached = entry
     if kind == NUMBER:
         return f'<c r="{ref}"{s} t="n"><v>{_number_text(value)}</v></c>'
     if kind == TEXT:
-        space = ' xml:space="preserve"' if value != value.strip() and value.strip() else ""
-        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{xml_text(value)}</t></is></c>'
+        return f'<c r="{ref}"{s} t="inlineStr">{_inline_string(value)}</c>'
     if kind == FORMULA:
         f = xml_text(value[1:])
         if cached is None:
@@ -274,6 +299,12 @@ def _cell_xml(ref: str, entry: Entry) -> str:
     if kind == BOOL:
         return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
     return f'<c r="{ref}"{s}/>'
+
+
+def _inline_string(text: str) -> str:
+    """``<is><t>text</t></is>``, spaces at either end kept."""
+    space = ' xml:space="preserve"' if text != text.strip() and text.strip() else ""
+    return f"<is><t{space}>{xml_text(text)}</t></is>"
 
 
 class GridWorkbook(Workbook):
@@ -366,7 +397,7 @@ def _fill(
     if title is None:
         return data
     grid = wb.grids[title]
-    body = "".join(grid.sheet_data(row_attrs[title])).encode("utf-8")
+    body = grid.sheet_data(row_attrs[title]).encode("utf-8")
     r0, c0, r1, c1 = grid.bounds()
     ref = f"{get_column_letter(c0)}{r0}:{get_column_letter(c1)}{r1}".encode()
     data = _DIMENSION.sub(b'<dimension ref="' + ref + b'"/>', data, count=1)
@@ -384,18 +415,29 @@ def _repack(
     level: int,
     transform: Callable[[str, bytes], bytes],
 ) -> None:
-    """Copy the uncompressed package to ``filename``, compressed, each part transformed."""
+    """Copy the uncompressed package to ``filename``, compressed, each part transformed.
+
+    A second thread compresses and writes each part while this one writes the cells of
+    the next (zlib releases the interpreter lock): on two cores the compression is free.
+    """
     buf.seek(0)
     with (
         zipfile.ZipFile(buf) as src,
         zipfile.ZipFile(
             filename, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=level
         ) as out,
+        ThreadPoolExecutor(max_workers=1) as pool,
     ):
+        pending: Future[None] | None = None
         for info in src.infolist():
             zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
             zi.compress_type = zipfile.ZIP_DEFLATED
-            out.writestr(zi, transform(info.filename, src.read(info)))
+            data = transform(info.filename, src.read(info))
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(out.writestr, zi, data)
+        if pending is not None:
+            pending.result()
 
 
 def _name_table_columns(ws: Any, grid: Grid) -> None:

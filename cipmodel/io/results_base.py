@@ -201,6 +201,10 @@ class Builder:
         #: sheet title -> its columns, filled as each sheet's header row is written
         self.layouts: dict[str, Layout] = {}
         self.has_ct = np.isfinite(self.plan.ct_target)  # (T, Y)
+        #: whether the plan's input sheets are hidden (a new results workbook)
+        self.hide_inputs = False
+        #: the headline figures' defined names, name -> cell
+        self.names: dict[str, str] = {}
 
     # -- cells --------------------------------------------------------------------
     def style(self, fmt: str, value: bool) -> int:

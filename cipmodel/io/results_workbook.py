@@ -53,6 +53,7 @@ from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps, 
 from cipmodel.io.cells import PROVENANCE_SHEET, safe_sheet_name, write_frame, write_provenance
 from cipmodel.io.charts import write_charts
 from cipmodel.io.grid import GridWorkbook, grid_workbook
+from cipmodel.io.names import headline_names
 from cipmodel.io.reader import README_SHEET
 from cipmodel.io.results_base import (
     CHARTS,
@@ -66,9 +67,11 @@ from cipmodel.io.results_base import (
     Builder,
     Expected,
 )
+from cipmodel.io.results_print import print_sheets
 from cipmodel.io.sheets_data import write_lines, write_monthly, write_schemes, write_stf
 from cipmodel.io.sheets_metrics import write_metrics
 from cipmodel.io.sheets_summary import write_summary
+from cipmodel.io.summary_rows import ALL_TRUSTS_COL, SummaryRows
 from cipmodel.io.template import plan_workbook
 from cipmodel.io.xlsx import sheet_key
 
@@ -99,11 +102,15 @@ class ResultsWorkbook:
         For every formula cell, keyed ``"Sheet!A1"``, the engine's value.
     sheets : tuple of str
         The result sheets written (with ``Provenance``), in order.
+    names : dict of str to str
+        The headline figures' defined names (``RXX_CT_variance``...) and the cells they
+        refer to (:mod:`cipmodel.io.names`).
     """
 
     workbook: GridWorkbook
     expected: dict[str, Expected] = field(default_factory=dict)
     sheets: tuple[str, ...] = ()
+    names: dict[str, str] = field(default_factory=dict)
 
     def save(self, filename: str | os.PathLike[str] | IO[bytes]) -> None:
         """Write the workbook (a path or a binary file object), formulas with their values."""
@@ -181,18 +188,21 @@ def build_results_workbook(
     workbook = grid_workbook(workbook)
     extra = dict(extra_sheets or {})
     b = Builder(workbook, result, _simulation_dict(simulation))
+    b.hide_inputs = fresh
     _check_names(b, extra, fresh)
     existing = list(workbook.sheetnames)
     written = _write_result_sheets(b, extra)
-    if fresh:  # result sheets first, then README and the input sheets
+    if fresh:  # result sheets first, then README and the input sheets, hidden
         order = [workbook[t] for t in written] + [workbook[t] for t in existing]
         workbook._sheets = order  # noqa: SLF001 - openpyxl has no public reorder of many sheets
+        for title in existing:
+            workbook[title].sheet_state = "hidden"
     for ws in workbook.worksheets:
         ws.sheet_view.tabSelected = False
     workbook.active = workbook.sheetnames.index(SUMMARY)
     workbook[SUMMARY].sheet_view.tabSelected = True
     workbook.calculation.fullCalcOnLoad = True
-    return ResultsWorkbook(workbook, b.expected, tuple(written))
+    return ResultsWorkbook(workbook, b.expected, tuple(written), b.names)
 
 
 def new_sheet_names(result: Any, extra: Mapping[str, Any] | None) -> list[str]:
@@ -209,7 +219,7 @@ def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[
 
     The sheets are added in reading order, then filled in the order their formulas need:
     the data sheets first (each records its rows and columns), the Summary over them, the
-    charts over the Summary.
+    charts over the Summary; then the defined names and every sheet's print setup.
     """
     summary = b.new_sheet(SUMMARY)
     charts = b.new_sheet(CHARTS) if b.multi else None
@@ -220,19 +230,30 @@ def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[
     write_stf(b, stf)
     write_metrics(b, metrics)
     write_lines(b, lines)
-    rows = write_summary(b, summary)
-    write_charts(b, charts if charts is not None else summary, rows)
-    extra_titles = []
+    s = write_summary(b, summary)
+    tops = write_charts(b, charts or summary, s.rows, 3 if b.multi else s.row + 1)
+    _define_names(b, s)
+    extra_sheets = []
     for raw, frame in extra.items():
         ws = b.new_sheet(safe_sheet_name(raw))
         write_frame(ws, frame)
-        extra_titles.append(ws.title)
+        extra_sheets.append(ws)
     prov = b.new_sheet(PROVENANCE_SHEET)
     sheets = (summary, charts, monthly, stf, metrics, schemes, lines)
     written = [s.title for s in sheets if s is not None]
-    written += [*extra_titles, PROVENANCE_SHEET]
+    written += [*(ws.title for ws in extra_sheets), PROVENANCE_SHEET]
     write_provenance(prov, _provenance(b, written))
+    tables = [(monthly, 2), (stf, 2), (metrics, 2), (schemes, 3), (lines, 3)]
+    print_sheets(b, s, tops, [*tables, *((ws, 1) for ws in extra_sheets)])
     return written
+
+
+def _define_names(b: Builder, s: SummaryRows) -> None:
+    """The headline figures' defined names (:mod:`cipmodel.io.names`)."""
+    columns = [(code, s.first_col + i) for i, code in enumerate(b.plan.codes)]
+    if b.multi:
+        columns.append(("", ALL_TRUSTS_COL))
+    b.names = headline_names(b.wb, s.grid, s.rows, columns)
 
 
 def _check_names(b: Builder, extra: Mapping[str, Any], fresh: bool) -> None:
