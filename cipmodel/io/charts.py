@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from openpyxl.chart import BarChart, LineChart, Reference, Series
+from openpyxl.drawing.text import CharacterProperties, ParagraphProperties
 
 from cipmodel.calendar import MONTHS_PER_YEAR
 from cipmodel.engine.project import CATEGORIES
@@ -109,7 +110,16 @@ def _funding_chart(summary: Any, rows: Mapping[str, int], who: str) -> BarChart:
     return chart
 
 
+def _title_size(chart: Any, points: int = 11) -> None:
+    """Set the chart title in bold ``points`` type (the default, 18 pt, crowds the plot)."""
+    for para in chart.title.tx.rich.p:
+        para.pPr = ParagraphProperties(defRPr=CharacterProperties(sz=points * 100, b=True))
+        for run in para.r or ():
+            run.rPr = CharacterProperties(sz=points * 100, b=True)
+
+
 def _size(chart: Any) -> None:
+    _title_size(chart)
     chart.width = 13.4  # cm: within columns A and B of the Summary, on an A4 portrait page
     chart.height = 6.6
     # openpyxl 3.1 marks axes as deleted unless told otherwise; Excel then hides them

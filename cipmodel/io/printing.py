@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.pagebreak import Break
@@ -42,7 +43,9 @@ __all__ = [
     "PageHeading",
     "block_sheet",
     "column_points",
+    "print_provenance",
     "table_sheet",
+    "tall_header",
     "wrapped_lines",
 ]
 
@@ -56,6 +59,7 @@ LANDSCAPE_HEIGHT = (8.27 - 1.5) * 72  # 487 pt
 MIN_SCALE = 0.55
 #: Excel's default row height (Calibri 11), points.
 ROW_HEIGHT = 15.0
+_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 _SPARE = 0.92  # room for the difference between Excel's and LibreOffice's fonts
 _DEFAULT_WIDTH = 8.43
 
@@ -124,13 +128,15 @@ def table_sheet(
     gridlines: bool = True,
 ) -> None:
     """A table's print setup (see the module docstring): header rows ``1..title_rows``
-    repeated on every page, fitted to one page wide where that keeps it readable."""
+    (none for 0) repeated on every page, fitted to one page wide where that keeps it
+    readable."""
     last_row, last_col = max(grid.max_row, 1), max(grid.max_column, 1)
     width = column_points(ws, last_col)
     landscape = width * 0.9 > PORTRAIT_WIDTH
     usable = LANDSCAPE_WIDTH if landscape else PORTRAIT_WIDTH
     _common(ws, heading, f"A1:{get_column_letter(last_col)}{last_row}", landscape)
-    ws.print_title_rows = f"1:{title_rows}"
+    if title_rows:
+        ws.print_title_rows = f"1:{title_rows}"
     pages_wide = max(1, math.ceil(width * MIN_SCALE / usable))
     if pages_wide > 1:  # too wide for one page: its first columns on each page
         ws.print_title_cols = f"A:{get_column_letter(title_cols)}"
@@ -206,3 +212,35 @@ def wrapped_lines(text: str, per_line: int) -> int:
                 length += need
         total += lines
     return total
+
+
+def tall_header(ws: Any, grid: Grid) -> None:
+    """Give row 1 (wrapped column headers) the height of its longest header, so headers
+    print in full instead of over each other."""
+    lines = 1
+    for col, entry in (grid.rows.get(1) or {}).items():
+        text = entry[2]
+        if not isinstance(text, str):
+            continue
+        dim = ws.column_dimensions[get_column_letter(col)]
+        per_line = max(int((dim.width or 8.43) * 0.95) - 1, 4)  # bold, and wider fonts
+        lines = max(lines, wrapped_lines(text, per_line))
+    ws.row_dimensions[1].height = ROW_HEIGHT * min(lines, 6)
+
+
+def print_provenance(ws: Any, grid: Grid, page: PageHeading) -> None:
+    """Provenance on a page or two: keys and wrapped values, each row as tall as its text."""
+    ws.column_dimensions["A"].width = 22
+    ws.column_dimensions["B"].width = 66
+    wrap = grid.styles.id(alignment=_WRAP_TOP)
+    for row, cells in grid.rows.items():
+        if row == 1:
+            continue
+        for col, (style, kind, value, cached) in list(cells.items()):
+            if style == 0:
+                cells[col] = (wrap, kind, value, cached)
+        text = cells.get(2, (0, "", "", None))[2]
+        lines = wrapped_lines(str(text), 70) if text is not None else 1
+        if lines > 1:
+            ws.row_dimensions[row].height = ROW_HEIGHT * min(lines, 27)
+    table_sheet(ws, grid, page, gridlines=True)

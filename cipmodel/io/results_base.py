@@ -25,7 +25,7 @@ import numpy as np
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 
-from cipmodel.io.cells import BOLD, HEADER_FILL
+from cipmodel.io.cells import BOLD, FONT_NAME, HEADER_FILL
 from cipmodel.io.grid import Grid, GridWorkbook
 
 __all__ = [
@@ -78,14 +78,14 @@ MARGIN = "0.00%"
 DAYS = "0.0"
 TIMES = '0.00"x"'
 INTEGER = "0"
-DETAIL = "#,##0.00;(#,##0.00)"
+DETAIL = '#,##0.00;(#,##0.00);"-"'
 NA = "n/a"
 
-BLUE = Font(color="FF1F4E9A")  # values computed by cipmodel
-BLACK = Font(color="FF000000")  # Excel formulas
-SECTION = Font(bold=True, size=12)
+BLUE = Font(name=FONT_NAME, size=11, color="FF1F4E9A")  # values computed by cipmodel
+BLACK = Font(name=FONT_NAME, size=11, color="FF000000")  # Excel formulas
+SECTION = Font(name=FONT_NAME, size=12, bold=True)
 SECTION_FILL = PatternFill(fill_type="solid", fgColor="FFF2F2F2")
-INDENT = Alignment(indent=1)
+INDENT = Alignment(horizontal="left", indent=1)
 _HEADER_ALIGN = Alignment(wrap_text=True, vertical="top")
 _PLAIN_NAME = re.compile(r"[A-Za-z]{4,}")
 

@@ -17,9 +17,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from openpyxl.styles import Alignment
-from openpyxl.utils import get_column_letter
-
 from cipmodel.io.cells import PROVENANCE_SHEET
 from cipmodel.io.charts import CHART_ROWS
 from cipmodel.io.grid import Grid
@@ -30,8 +27,9 @@ from cipmodel.io.printing import (
     PageHeading,
     block_sheet,
     column_points,
+    print_provenance,
     table_sheet,
-    wrapped_lines,
+    tall_header,
 )
 from cipmodel.io.results_base import Builder
 from cipmodel.io.summary_rows import SummaryRows
@@ -39,24 +37,21 @@ from cipmodel.io.summary_rows import SummaryRows
 __all__ = [
     "heading",
     "print_charts",
-    "print_provenance",
     "print_sheets",
     "print_summary",
     "print_table",
-    "tall_header",
 ]
 
 #: Trusts a portfolio Summary fits across one landscape page; more run across pages.
 FIT_TRUSTS = 8
 _WIDE_SCALE = 70
-_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 
 
 def heading(b: Builder) -> PageHeading:
     """The page header and footer of the results workbook."""
     pf, prov = b.r.portfolio, b.r.provenance
     if b.multi:
-        who = f"Portfolio of {b.n_t} trusts: {pf.name}"
+        who = f"Portfolio of {b.n_t} trusts"
     else:
         t = pf.trusts[0]
         who = f"{t.trust_code} {t.name or ''}".strip()
@@ -109,42 +104,10 @@ def print_charts(ws: Any, charts: Sequence[int], page: PageHeading) -> None:
     )
 
 
-def tall_header(ws: Any, grid: Grid) -> None:
-    """Give row 1 (wrapped column headers) the height of its longest header, so headers
-    print in full instead of over each other."""
-    lines = 1
-    for col, entry in (grid.rows.get(1) or {}).items():
-        text = entry[2]
-        if not isinstance(text, str):
-            continue
-        dim = ws.column_dimensions[get_column_letter(col)]
-        per_line = max(int((dim.width or 8.43) * 0.95) - 1, 4)  # bold, and wider fonts
-        lines = max(lines, wrapped_lines(text, per_line))
-    ws.row_dimensions[1].height = ROW_HEIGHT * min(lines, 6)
-
-
 def print_table(ws: Any, grid: Grid, page: PageHeading, *, title_cols: int = 1) -> None:
     """A data or sector table: header row and ``title_cols`` columns repeated."""
     tall_header(ws, grid)
     table_sheet(ws, grid, page, title_cols=title_cols)
-
-
-def print_provenance(ws: Any, grid: Grid, page: PageHeading) -> None:
-    """Provenance on a page or two: keys and wrapped values, each row as tall as its text."""
-    ws.column_dimensions["A"].width = 22
-    ws.column_dimensions["B"].width = 66
-    wrap = grid.styles.id(alignment=_WRAP_TOP)
-    for row, cells in grid.rows.items():
-        if row == 1:
-            continue
-        for col, (style, kind, value, cached) in list(cells.items()):
-            if style == 0:
-                cells[col] = (wrap, kind, value, cached)
-        text = cells.get(2, (0, "", "", None))[2]
-        lines = wrapped_lines(str(text), 70) if text is not None else 1
-        if lines > 1:
-            ws.row_dimensions[row].height = ROW_HEIGHT * min(lines, 27)
-    table_sheet(ws, grid, page, gridlines=True)
 
 
 def print_sheets(

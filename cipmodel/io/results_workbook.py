@@ -197,6 +197,7 @@ def build_results_workbook(
         workbook._sheets = order  # noqa: SLF001 - openpyxl has no public reorder of many sheets
         for title in existing:
             workbook[title].sheet_state = "hidden"
+            workbook[title].print_area = None  # LibreOffice prints a hidden print area
     for ws in workbook.worksheets:
         ws.sheet_view.tabSelected = False
     workbook.active = workbook.sheetnames.index(SUMMARY)

@@ -47,13 +47,15 @@ from cipmodel.io.cells import (
     write_provenance,
 )
 from cipmodel.io.grid import Grid, GridWorkbook
+from cipmodel.io.printing import PageHeading, print_provenance, table_sheet, tall_header
 from cipmodel.io.reader import OPTIONAL_TABLES, README_SHEET
 from cipmodel.io.xlsx import sheet_key
+from cipmodel.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["plan_workbook", "write_results", "write_template"]
+__all__ = ["plan_heading", "plan_workbook", "write_results", "write_template"]
 
 TEMPLATE_ROWS = 1000  # rows below the header that carry drop-downs in a blank template
 EXTRA_ROWS = 500  # rows below the last record that carry drop-downs in a filled plan
@@ -143,14 +145,20 @@ def write_results(
     target = _check_target(path, overwrite)
     wb = plan_workbook(portfolio)
     reserved = {sheet_key(n) for n in wb.sheetnames} | {sheet_key(PROVENANCE_SHEET)}
+    page = plan_heading(portfolio)
     for raw_name, frame in sheets.items():
         name = safe_sheet_name(raw_name)
         if sheet_key(name) in reserved:
             msg = f"result sheet name {raw_name!r} clashes with a sheet of the plan workbook"
             raise WorkbookError(msg)
         reserved.add(sheet_key(name))
-        write_frame(wb.grid_sheet(name)[0], frame)
-    write_provenance(wb.grid_sheet(PROVENANCE_SHEET)[0], provenance)
+        ws, grid = wb.grid_sheet(name)
+        write_frame(ws, frame)
+        tall_header(ws, grid)
+        table_sheet(ws, grid, page)
+    ws, grid = wb.grid_sheet(PROVENANCE_SHEET)
+    write_provenance(ws, provenance)
+    print_provenance(ws, grid, page)
     return atomic_write(target, wb.save)
 
 
@@ -234,14 +242,32 @@ def plan_workbook(portfolio: Portfolio | None) -> GridWorkbook:
     wb.remove(wb.active)
     ws, grid = wb.grid_sheet(README_SHEET)
     _write_readme(ws, grid)
+    page = plan_heading(portfolio)
+    table_sheet(ws, grid, page, title_rows=0, gridlines=False)
     for table in schema.tables:
         records = () if portfolio is None else getattr(portfolio, table.name)
-        _write_input_sheet(*wb.grid_sheet(table.sheet), table, records)
+        sheet, sheet_grid = wb.grid_sheet(table.sheet)
+        _write_input_sheet(sheet, sheet_grid, table, records)
+        table_sheet(sheet, sheet_grid, page)
     props = wb.properties
     props.creator = "cipmodel"
     props.title = "cipmodel plan workbook"
     props.created = props.modified = _dt.datetime(2000, 1, 1)
     return wb
+
+
+def plan_heading(portfolio: Portfolio | None) -> PageHeading:
+    """The printed pages' header and footer of a plan workbook."""
+    made = f"cipmodel {__version__}, schema {load_schema().version}"
+    if portfolio is None or not portfolio.trusts:
+        return PageHeading(who="cipmodel plan workbook", year="", made=made)
+    trusts = portfolio.trusts
+    if len(trusts) == 1:
+        who = f"{trusts[0].trust_code} {trusts[0].name or ''}".strip()
+    else:
+        who = f"Portfolio of {len(trusts)} trusts"
+    years = ", ".join(sorted({t.financial_year for t in trusts}))
+    return PageHeading(who=who, year=f"Plan year {years}", made=made)
 
 
 _STYLE_LABELS = {
