@@ -21,13 +21,14 @@ from typing import Any
 
 import openpyxl
 import pytest
-from lo_support import recalc_profile
+from lo_support import export_pdf, need_poppler, pages_per_sheet, pdf_pages, recalc_profile
 from test_results_workbook import fake_simulation, multi_portfolio, reverse_data_columns
 
 from cipmodel.examples import example_portfolio
 from cipmodel.io import in_place_losses, read_plan, write_in_place, write_template
-from cipmodel.io.results_workbook import Expected, build_results_workbook
+from cipmodel.io.results_workbook import Expected, build_results_workbook, write_results_workbook
 from cipmodel.results.run import run_plan
+from cipmodel.results.sector import sector_tables
 
 pytestmark = pytest.mark.libreoffice
 
@@ -183,3 +184,47 @@ def test_in_place_into_a_plan_saved_by_libreoffice(soffice: str, tmp_path: Path)
     n, bad = _compare(_recalc(soffice, plan, tmp_path, "recalc"), expected, plan)
     assert not bad, "\n".join(bad[:20])
     assert n == len(expected)
+
+
+# -- printing: LibreOffice's PDF export of the whole workbook ------------------------------
+def test_one_trust_workbook_prints_in_at_most_15_pages(soffice: str, tmp_path: Path) -> None:
+    """Exported to PDF (A4) the worked example's results workbook is at most 15 pages:
+    every page has the header naming its sheet, the Summary takes a handful, each table a
+    page or two, Provenance one or two, the hidden input sheets none, and the three
+    charts share one page."""
+    need_poppler()
+    src = tmp_path / "results.xlsx"
+    write_results_workbook(src, run_plan(example_portfolio("acute-11pc")))
+    pages = pdf_pages(export_pdf(soffice, src, tmp_path))
+    sheets = ["Summary", "Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
+    counts = pages_per_sheet(pages, [*sheets, "Provenance"])
+    print(f"\none trust: {len(pages)} pages, {dict(counts)}")
+    assert len(pages) <= 15, counts
+    assert "?" not in counts, counts  # every page carries the header
+    assert 3 <= counts["Summary"] <= 6
+    assert all(1 <= counts[s] <= 2 for s in sheets[1:]), counts
+    assert 1 <= counts["Provenance"] <= 2
+    titles = ("Year to date against control total", "CIP planned by category", "STF/PSF by")
+    with_charts = [i for i, text in enumerate(pages) if all(t in text for t in titles)]
+    assert len(with_charts) == 1, with_charts
+    assert all("Page " in text and " of " in text for text in pages)
+
+
+def test_sector_sheets_print_on_a_page_each(soffice: str, tmp_path: Path) -> None:
+    """A portfolio's results workbook with the sector tables of `cipmodel portfolio`:
+    each Sector sheet, the Charts and Provenance print on at most three pages (here one)."""
+    need_poppler()
+    result = run_plan(multi_portfolio())
+    tables = sector_tables(result)
+    extra = {f"Sector {k}": v.reset_index(names="type") for k, v in tables.items()}
+    src = tmp_path / "results.xlsx"
+    write_results_workbook(src, result, extra_sheets=extra)
+    pages = pdf_pages(export_pdf(soffice, src, tmp_path))
+    sector = list(extra)
+    data = ["Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
+    counts = pages_per_sheet(pages, ["Summary", "Charts", *data, *sector, "Provenance"])
+    print(f"\nthree trusts with sector tables: {len(pages)} pages, {dict(counts)}")
+    for title in [*sector, "Charts", "Provenance"]:
+        assert 1 <= counts[title] <= 3, (title, counts)
+    assert "?" not in counts and counts["Summary"] <= 8
+    assert any("Portfolio of 3 trusts" in text for text in pages)

@@ -21,10 +21,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from cipmodel.io.grid import Grid
+from cipmodel.io.results_base import sheet_ref
 
 __all__ = [
     "ALL_TRUSTS_PREFIX",
@@ -75,7 +76,7 @@ def headline_names(
 
     A name the workbook already has (the user's own, in place) is left as it is.
     """
-    sheet = quote_sheetname(grid.title)
+    sheet = sheet_ref(grid.title)
     out: dict[str, str] = {}
     taken: set[str] = {n.casefold() for n in wb.defined_names}
     prefixes: set[str] = set()

@@ -1,10 +1,10 @@
 """How each sheet of the results workbook prints (the rules are in :mod:`cipmodel.io.printing`).
 
 * **Summary**: one trust, A4 portrait at full size, each section kept on one page and the
-  three charts together on a page of their own after the figures; a portfolio, landscape
-  (scaled to fit up to eight trusts across; more trusts run across pages at 70%, the row
-  labels and the "All trusts" column repeated on each); the row of trust codes repeated on
-  every page.
+  three charts together on a page of their own after the figures; a portfolio of up to
+  eight trusts, scaled to fit the width, portrait down to 3/4 size, else landscape; more
+  trusts run across landscape pages at 70%, the row labels and the "All trusts" column
+  repeated on each; the row of trust codes repeated on every page.
 * **Charts** (portfolio): the three charts on one portrait page.
 * the data sheets, the sector tables and the input sheets: tables, fitted to the page width,
   header row and first columns repeated;
@@ -45,6 +45,7 @@ __all__ = [
 #: Trusts a portfolio Summary fits across one landscape page; more run across pages.
 FIT_TRUSTS = 8
 _WIDE_SCALE = 70
+_PORTRAIT_MIN = 0.75
 
 
 def heading(b: Builder) -> PageHeading:
@@ -72,12 +73,14 @@ def print_summary(ws: Any, s: SummaryRows, charts: Sequence[int], page: PageHead
     kw: dict[str, Any] = {"landscape": False, "scale": 100}
     heights.update({r: h for r, h in s.heights.items()})
     width = column_points(ws, last_col)
-    if width > PORTRAIT_WIDTH:
-        kw["landscape"] = True
-        if s.n_t <= FIT_TRUSTS:
-            kw["scale"] = max(_WIDE_SCALE, min(100, math.floor(LANDSCAPE_WIDTH / width * 98)))
+    if width > PORTRAIT_WIDTH:  # a portfolio: portrait down to 3/4 size, else landscape
+        if s.n_t > FIT_TRUSTS:
+            kw.update(landscape=True, scale=_WIDE_SCALE, title_cols=s.first_col - 1)
+        elif PORTRAIT_WIDTH / width >= _PORTRAIT_MIN:
+            kw["scale"] = math.floor(PORTRAIT_WIDTH / width * 98)
         else:
-            kw.update(scale=_WIDE_SCALE, title_cols=s.first_col - 1)
+            kw["landscape"] = True
+            kw["scale"] = max(_WIDE_SCALE, min(100, math.floor(LANDSCAPE_WIDTH / width * 98)))
     last_row = max(grid.max_row, charts[-1] + CHART_ROWS - 1 if charts else 0)
     block_sheet(
         ws,
