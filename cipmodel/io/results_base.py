@@ -231,6 +231,9 @@ class Builder:
 
     def value(self, ws: Any, row: int, col: int, v: Any, fmt: str | None = None) -> None:
         """A value the engine computed (blue when it is a number with a format)."""
+        if fmt is not None and (type(v) is float or type(v) is np.float64):  # the usual case
+            self.wb.grids[ws.title].number(row, col, float(v), self.style(fmt, True))
+            return
         if isinstance(v, (float, np.floating)):
             v = float(v)
         elif isinstance(v, (np.integer,)):
