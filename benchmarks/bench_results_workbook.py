@@ -94,9 +94,7 @@ def main() -> None:
         parts = {f"xl/worksheets/sheet{i}.xml": {} for i in range(1, len(wb.worksheets) + 1)}
         for key, exp in built.expected.items():
             sheet, ref = key.split("!")
-            parts[f"xl/worksheets/sheet{wb.sheetnames.index(sheet) + 1}.xml"][ref] = str(
-                exp.value
-            )
+            parts[f"xl/worksheets/sheet{wb.sheetnames.index(sheet) + 1}.xml"][ref] = str(exp.value)
         patch = best(lambda: _add_values(Path(tmp) / "old.xlsx", parts, Path(tmp) / "b.xlsx"), 1)
     print(
         f"\nResults workbook: 235 trusts ({size / 1e6:.1f} MB .xlsx, {n_formulas:,} formulas "

@@ -2,10 +2,9 @@
 
 Three charts of plan year 1, for the one trust or the "All trusts" column: the year to date
 against the control-total profile (line), CIP planned by category (columns) and STF/PSF
-earned and lost by quarter (stacked columns). They sit on the Summary sheet beside the
-figures for one trust (below them, from :data:`CHART_ROWS` rows apart, each starting a
-printed page's block), on a ``Charts`` sheet for a portfolio. Three charts fit one A4
-portrait page.
+earned and lost by quarter (stacked columns). They sit on the Summary sheet below the
+figures for one trust, on a ``Charts`` sheet for a portfolio, one under the other
+(:data:`CHART_ROWS` rows apart): the three fit one A4 portrait page.
 """
 
 from __future__ import annotations

@@ -230,8 +230,8 @@ def tall_header(ws: Any, grid: Grid) -> None:
 
 def print_provenance(ws: Any, grid: Grid, page: PageHeading) -> None:
     """Provenance on a page or two: keys and wrapped values, each row as tall as its text."""
-    ws.column_dimensions["A"].width = 22
-    ws.column_dimensions["B"].width = 66
+    ws.column_dimensions["A"].width = 18
+    ws.column_dimensions["B"].width = 74  # a sha256 hash fits on one line
     wrap = grid.styles.id(alignment=_WRAP_TOP)
     for row, cells in grid.rows.items():
         if row == 1:
@@ -240,7 +240,7 @@ def print_provenance(ws: Any, grid: Grid, page: PageHeading) -> None:
             if style == 0:
                 cells[col] = (wrap, kind, value, cached)
         text = cells.get(2, (0, "", "", None))[2]
-        lines = wrapped_lines(str(text), 70) if text is not None else 1
+        lines = wrapped_lines(str(text), 72) if text is not None else 1
         if lines > 1:
             ws.row_dimensions[row].height = ROW_HEIGHT * min(lines, 27)
     table_sheet(ws, grid, page, gridlines=True)

@@ -8,16 +8,21 @@
   recurrent), STF/PSF earned and lost by quarter, the five SOF metric values and scores
   with overrides, trigger and candidate segment; under a simulation, its probabilities and
   percentiles; later plan years; three native Excel charts (year to date against the
-  control-total profile, CIP by category, STF/PSF by quarter) on the Summary sheet for one
-  trust or a ``Charts`` sheet for a portfolio (:mod:`cipmodel.io.sheets_summary`,
-  :mod:`cipmodel.io.charts`);
+  control-total profile, CIP by category, STF/PSF by quarter) below the figures for one
+  trust or on a ``Charts`` sheet for a portfolio (:mod:`cipmodel.io.sheets_summary`,
+  :mod:`cipmodel.io.charts`); defined names for each trust's headline figures
+  (:mod:`cipmodel.io.names`);
 * **Monthly**: income, pay (of which agency), non-pay, non-operating costs, surplus, CIP
   and the year to date against the control-total profile, per trust and month;
 * **STF by quarter** (the input sheet is called ``Funding``), **Metrics** (the metric
   components and the five ratios at each quarter end), **Schemes**, **Lines**
   (:mod:`cipmodel.io.sheets_data`, :mod:`cipmodel.io.sheets_metrics`);
 * **Provenance**: package version, rule packs, seed, sampler, draws, input hash;
-* the plan's input sheets, unchanged, so ``read_plan`` of the results gives the same plan.
+* the plan's input sheets, unchanged but hidden (printing the workbook prints the results),
+  so ``read_plan`` of the results gives the same plan.
+
+Every formula is saved with the engine's value of it (:mod:`cipmodel.io.grid`), and every
+sheet is set up to print on A4 (:mod:`cipmodel.io.results_print`).
 
 Numbers the engine computed are written as values (blue), and everything derived from them
 is a live Excel formula over the workbook's own numbers (black): totals, EBITDA, surplus,
