@@ -14,7 +14,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from test_results_workbook import multi_portfolio
+from test_results_workbook import fake_simulation, multi_portfolio
 
 from cipmodel import __version__
 from cipmodel.examples import example_portfolio
@@ -189,10 +189,17 @@ def test_names_written_in_place_again_are_replaced(
 
     wb.defined_names["my_rate"] = DefinedName("my_rate", attr_text="Drivers!$C$2")
     wb.save(plan)
-    write_in_place(plan, example_result)
-    write_in_place(plan, example_result)
+    write_in_place(plan, example_result, simulation=fake_simulation(["RXX"]))
+    first = openpyxl.load_workbook(plan).defined_names["RXX_finance_score"].attr_text
+    write_in_place(plan, example_result)  # no simulation: the same rows, or fewer
     wb = openpyxl.load_workbook(plan)
     assert "my_rate" in wb.defined_names
+    ((sheet, ref),) = list(wb.defined_names["RXX_finance_score"].destinations)
+    assert (
+        wb[sheet][ref.replace("$", "")].value
+        == example_result.to_dict()["trusts"][0]["score"]["overall"]
+    )
+    assert first  # defined by the first run, redefined by the second
     ours = [n for n in wb.defined_names if n.startswith("RXX_")]
     assert len(ours) == len(HEADLINES)
     assert wb["Summary"].sheet_state == "visible" and wb["CIP"].sheet_state == "visible"
