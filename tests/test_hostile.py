@@ -25,6 +25,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from lo_support import recalc_profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `python tests/test_hostile.py`
 
@@ -279,7 +280,7 @@ def test_formula_injection_stays_text_after_libreoffice_recalculates(
     write_template(plan, p)
     out = _run_out(plan, tmp_path)
     converted = tmp_path / "lo-out"
-    profile = tmp_path / "lo-profile"
+    profile = recalc_profile(tmp_path / "lo-profile")  # the formulas, not saved values
     cmd = [
         soffice,
         f"-env:UserInstallation={profile.as_uri()}",

@@ -1,14 +1,19 @@
 """Results workbooks recalculated by a real spreadsheet application (LibreOffice Calc).
 
-openpyxl writes formulas without results. LibreOffice opens the workbook headless,
-calculates every formula and saves it; the saved values are then compared, cell by cell,
-with the engine's value of each formula (``ResultsWorkbook.expected``): money to £1k
-(1.0 in £000), ratios to 1e-9, counts and text exactly. Each conversion uses its own
-LibreOffice profile folder, so tests can run in parallel.
+cipmodel saves every formula with its value. LibreOffice opens the workbook headless with a
+profile set to recalculate every formula on load (it would otherwise show the saved values),
+and saves it; its values are then compared, cell by cell, with the engine's value of each
+formula (``ResultsWorkbook.expected``), and so are the values cipmodel saved: money to £1k
+(1.0 in £000), ratios to 1e-9, counts and text exactly. A workbook whose saved values are
+all wrong on purpose still recalculates to the engine's values: the comparison checks the
+formulas, not the saved values. Each conversion uses its own LibreOffice profile folder, so
+tests can run in parallel.
 """
 
 from __future__ import annotations
 
+import io
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -16,12 +21,14 @@ from typing import Any
 
 import openpyxl
 import pytest
+from lo_support import export_pdf, need_poppler, pages_per_sheet, pdf_pages, recalc_profile
 from test_results_workbook import fake_simulation, multi_portfolio, reverse_data_columns
 
 from cipmodel.examples import example_portfolio
 from cipmodel.io import in_place_losses, read_plan, write_in_place, write_template
-from cipmodel.io.results_workbook import Expected, build_results_workbook
+from cipmodel.io.results_workbook import Expected, build_results_workbook, write_results_workbook
 from cipmodel.results.run import run_plan
+from cipmodel.results.sector import sector_tables
 
 pytestmark = pytest.mark.libreoffice
 
@@ -33,7 +40,7 @@ def _recalc(soffice: str, src: Path, tmp_path: Path, tag: str = "lo") -> Path:
     """Open ``src`` in LibreOffice headless (which calculates it) and save it as .xlsx."""
     out = tmp_path / f"{tag}-out"
     out.mkdir()
-    profile = tmp_path / f"{tag}-profile"
+    profile = recalc_profile(tmp_path / f"{tag}-profile")
     cmd = [
         soffice,
         f"-env:UserInstallation={profile.as_uri()}",
@@ -53,24 +60,45 @@ def _recalc(soffice: str, src: Path, tmp_path: Path, tag: str = "lo") -> Path:
     return saved
 
 
-def _compare(saved: Path, expected: dict[str, Expected]) -> tuple[int, list[str]]:
-    """(cells compared, mismatches) of the recalculated workbook against the engine."""
+def _equal(got: Any, exp: Expected) -> bool:
+    if exp.kind == "text":
+        return bool(got == exp.value)
+    return (
+        isinstance(got, (int, float))
+        and not isinstance(got, bool)
+        and abs(got - float(exp.value)) <= TOLERANCE[exp.kind]
+    )
+
+
+def _compare(
+    saved: Path, expected: dict[str, Expected], written: Path | None = None
+) -> tuple[int, list[str]]:
+    """(cells compared, mismatches) of the recalculated workbook against the engine and,
+    with ``written`` (the file cipmodel wrote), of the values cipmodel saved too."""
     wb = openpyxl.load_workbook(saved, data_only=True)
+    ours = openpyxl.load_workbook(written, data_only=True) if written is not None else None
     bad = []
     for key, exp in expected.items():
         sheet, ref = key.split("!")
         got: Any = wb[sheet][ref].value
-        if exp.kind == "text":
-            ok = got == exp.value
-        else:
-            ok = (
-                isinstance(got, (int, float))
-                and not isinstance(got, bool)
-                and abs(got - float(exp.value)) <= TOLERANCE[exp.kind]
-            )
-        if not ok:
+        if not _equal(got, exp):
             bad.append(f"{key}: LibreOffice {got!r}, engine {exp.value!r} ({exp.kind})")
+        if ours is not None and not _equal(cached := ours[sheet][ref].value, exp):
+            bad.append(f"{key}: saved value {cached!r}, engine {exp.value!r} ({exp.kind})")
     return len(expected), bad
+
+
+def _poison(src: Path, dst: Path) -> None:
+    """A copy of ``src`` whose every saved formula value is wrong (999999)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb"</f><v>[^<]*</v>", b"</f><v>999999</v>", data)
+                data = data.replace(b' t="str"><f>', b"><f>")
+            zout.writestr(item, data)
+    dst.write_bytes(out.getvalue())
 
 
 @pytest.mark.parametrize("case", ["acute-11pc", "three trusts", "with simulation"])
@@ -84,15 +112,31 @@ def test_every_formula_recalculated_equals_the_engine(
     sim = fake_simulation(list(result.plan.codes)) if case == "with simulation" else None
     built = build_results_workbook(result, simulation=sim)
     src = tmp_path / "results.xlsx"
-    built.workbook.save(src)
-    n, bad = _compare(_recalc(soffice, src, tmp_path), built.expected)
-    print(f"\n{case}: {n} formula cells compared with the engine, {len(bad)} mismatches")
+    built.save(src)
+    n, bad = _compare(_recalc(soffice, src, tmp_path), built.expected, src)
+    print(f"\n{case}: {n} formula cells (recalculated and saved) compared, {len(bad)} mismatches")
     assert not bad, "\n".join(bad[:20])
     kinds = {e.kind for e in built.expected.values()}
     assert {"money", "ratio", "text"} <= kinds
     assert n > (800 if case == "three trusts" else 300)
     if case == "three trusts":  # a metric not applicable is "n/a", as in the engine
         assert any(e.value == "n/a" for e in built.expected.values())
+
+
+def test_recalculation_ignores_the_saved_values(soffice: str, tmp_path: Path) -> None:
+    """With every saved formula value replaced by a wrong number, LibreOffice's values still
+    equal the engine's: the comparisons above check the formulas, not what cipmodel saved."""
+    built = build_results_workbook(run_plan(multi_portfolio()))
+    src, poisoned = tmp_path / "results.xlsx", tmp_path / "poisoned.xlsx"
+    built.save(src)
+    _poison(src, poisoned)
+    wrong = openpyxl.load_workbook(poisoned, data_only=True)
+    assert all(
+        wrong[k.split("!")[0]][k.split("!")[1]].value == 999999 for k in list(built.expected)[:50]
+    )
+    n, bad = _compare(_recalc(soffice, poisoned, tmp_path), built.expected)
+    assert not bad, "\n".join(bad[:20])
+    assert n > 800
 
 
 def test_formulas_follow_moved_columns(
@@ -103,10 +147,10 @@ def test_formulas_follow_moved_columns(
     reverse_data_columns(monkeypatch)
     result = run_plan(multi_portfolio())
     built = build_results_workbook(result, simulation=fake_simulation(list(result.plan.codes)))
-    assert built.workbook["Monthly"]["A1"].value != "trust_code"
+    assert built.reopen()["Monthly"]["A1"].value != "trust_code"
     src = tmp_path / "results.xlsx"
-    built.workbook.save(src)
-    n, bad = _compare(_recalc(soffice, src, tmp_path), built.expected)
+    built.save(src)
+    n, bad = _compare(_recalc(soffice, src, tmp_path), built.expected, src)
     assert not bad, "\n".join(bad[:20])
     assert n > 800
 
@@ -116,7 +160,7 @@ def test_charts_and_plan_survive_libreoffice(soffice: str, tmp_path: Path) -> No
     back as the original plan."""
     portfolio = example_portfolio("acute-11pc")
     src = tmp_path / "results.xlsx"
-    build_results_workbook(run_plan(portfolio)).workbook.save(src)
+    build_results_workbook(run_plan(portfolio)).save(src)
     saved = _recalc(soffice, src, tmp_path)
     with zipfile.ZipFile(saved) as zf:
         assert len([n for n in zf.namelist() if n.startswith("xl/charts/chart")]) == 3
@@ -135,7 +179,52 @@ def test_in_place_into_a_plan_saved_by_libreoffice(soffice: str, tmp_path: Path)
     backup = write_in_place(plan, result)
     assert backup.is_file()
     assert read_plan(plan) == portfolio
-    expected = build_results_workbook(result).expected  # same layout as in place
-    n, bad = _compare(_recalc(soffice, plan, tmp_path, "recalc"), expected)
+    # the layout of results written in place (no note about hidden input sheets)
+    expected = build_results_workbook(result, workbook=openpyxl.load_workbook(backup)).expected
+    n, bad = _compare(_recalc(soffice, plan, tmp_path, "recalc"), expected, plan)
     assert not bad, "\n".join(bad[:20])
     assert n == len(expected)
+
+
+# -- printing: LibreOffice's PDF export of the whole workbook ------------------------------
+def test_one_trust_workbook_prints_in_at_most_15_pages(soffice: str, tmp_path: Path) -> None:
+    """Exported to PDF (A4) the worked example's results workbook is at most 15 pages:
+    every page has the header naming its sheet, the Summary takes a handful, each table a
+    page or two, Provenance one or two, the hidden input sheets none, and the three
+    charts share one page."""
+    need_poppler()
+    src = tmp_path / "results.xlsx"
+    write_results_workbook(src, run_plan(example_portfolio("acute-11pc")))
+    pages = pdf_pages(export_pdf(soffice, src, tmp_path))
+    sheets = ["Summary", "Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
+    counts = pages_per_sheet(pages, [*sheets, "Provenance"])
+    print(f"\none trust: {len(pages)} pages, {dict(counts)}")
+    assert len(pages) <= 15, counts
+    assert "?" not in counts, counts  # every page carries the header
+    assert 3 <= counts["Summary"] <= 6
+    assert all(1 <= counts[s] <= 2 for s in sheets[1:]), counts
+    assert 1 <= counts["Provenance"] <= 2
+    titles = ("Year to date against control total", "CIP planned by category", "STF/PSF by")
+    with_charts = [i for i, text in enumerate(pages) if all(t in text for t in titles)]
+    assert len(with_charts) == 1, with_charts
+    assert all("Page " in text and " of " in text for text in pages)
+
+
+def test_sector_sheets_print_on_a_page_each(soffice: str, tmp_path: Path) -> None:
+    """A portfolio's results workbook with the sector tables of `cipmodel portfolio`:
+    each Sector sheet, the Charts and Provenance print on at most three pages (here one)."""
+    need_poppler()
+    result = run_plan(multi_portfolio())
+    tables = sector_tables(result)
+    extra = {f"Sector {k}": v.reset_index(names="type") for k, v in tables.items()}
+    src = tmp_path / "results.xlsx"
+    write_results_workbook(src, result, extra_sheets=extra)
+    pages = pdf_pages(export_pdf(soffice, src, tmp_path))
+    sector = list(extra)
+    data = ["Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
+    counts = pages_per_sheet(pages, ["Summary", "Charts", *data, *sector, "Provenance"])
+    print(f"\nthree trusts with sector tables: {len(pages)} pages, {dict(counts)}")
+    for title in [*sector, "Charts", "Provenance"]:
+        assert 1 <= counts[title] <= 3, (title, counts)
+    assert "?" not in counts and counts["Summary"] <= 8
+    assert any("Portfolio of 3 trusts" in text for text in pages)

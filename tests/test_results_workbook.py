@@ -181,13 +181,18 @@ def test_sheets_in_order_and_the_plan_reads_back_unchanged(
 def test_input_sheets_are_those_of_the_plan_template(
     tmp_path: Path, example_result: RunResult
 ) -> None:
-    """Every input sheet of the results workbook is cell for cell the plan workbook's."""
+    """Every input sheet of the results workbook is cell for cell the plan workbook's; in
+    the results workbook they are hidden (printing the workbook prints the results), the
+    result sheets are not."""
     plan, res = tmp_path / "plan.xlsx", tmp_path / "results.xlsx"
     write_template(plan, example_result.portfolio)
     write_results_workbook(res, example_result)
     a, b = openpyxl.load_workbook(plan), openpyxl.load_workbook(res)
     for title in ["README", *INPUT_SHEETS]:
-        assert sheet_summary(a[title]) == sheet_summary(b[title]), title
+        assert a[title].sheet_state == "visible" and b[title].sheet_state == "hidden", title
+        sa, sb = sheet_summary(a[title]), sheet_summary(b[title])
+        assert {**sa, "(state)": None} == {**sb, "(state)": None}, title
+    assert all(b[t].sheet_state == "visible" for t in RESULT_SHEETS)
 
 
 @pytest.mark.parametrize("which", ["example", "multi"])
@@ -198,7 +203,7 @@ def test_every_formula_has_its_engine_value(
     formula refers only to result sheets (never to the input sheets or another file)."""
     result = example_result if which == "example" else multi_result
     built = build_results_workbook(result)
-    wb = built.workbook
+    wb = built.reopen()
     formulas = {
         f"{ws.title}!{c.coordinate}": c.value
         for ws in wb.worksheets
@@ -220,11 +225,59 @@ def test_every_formula_has_its_engine_value(
     assert len(ratios) >= 5 * 4 * n_trusts
 
 
+@pytest.mark.parametrize("which", ["example", "multi", "simulation"])
+def test_every_formula_is_saved_with_its_engine_value(
+    which: str, example_result: RunResult, multi_result: RunResult
+) -> None:
+    """A viewer that does not recalculate (openpyxl ``data_only``, pandas, a mail preview)
+    sees a number or text in every formula cell, equal to the engine's value: numbers to
+    1e-9 (they are the engine's floats, written exactly), text exactly; never an error."""
+    result = multi_result if which == "multi" else example_result
+    sim = fake_simulation(list(result.plan.codes)) if which == "simulation" else None
+    built = build_results_workbook(result, simulation=sim)
+    wb = built.reopen(data_only=True)
+    bad = []
+    for key, exp in built.expected.items():
+        sheet, ref = key.split("!")
+        got = wb[sheet][ref].value
+        if exp.kind == "text":
+            ok = got == exp.value
+        else:
+            ok = type(got) in (int, float) and got == pytest.approx(float(exp.value), abs=1e-9)
+        if not ok:
+            bad.append(f"{key}: saved {got!r}, engine {exp.value!r}")
+    assert not bad, bad[:20]
+    assert len(built.expected) > (800 if which == "multi" else 300)
+    # the XML types: text results t="str", numbers untyped, never an error
+    buf = io.BytesIO()
+    built.save(buf)
+    with zipfile.ZipFile(buf) as zf:
+        xml = b"".join(zf.read(n) for n in zf.namelist() if n.startswith("xl/worksheets/"))
+    cells = re.findall(rb'<c r="[A-Z]+\d+"(?: s="\d+")?( t="\w+")?><f>[^<]*</f><v>', xml)
+    assert len(cells) == len(built.expected)
+    assert set(cells) <= {b"", b' t="str"'} and b't="e"' not in xml
+
+
+def test_pandas_reads_the_summary_figures(tmp_path: Path, example_result: RunResult) -> None:
+    """``pandas.read_excel`` (no recalculation) shows the Summary's figures, not blanks."""
+    path = tmp_path / "results.xlsx"
+    write_results_workbook(path, example_result)
+    frame = pd.read_excel(path, sheet_name="Summary", header=None, index_col=0)
+    t = example_result.to_dict()["trusts"][0]
+    col = frame.columns[0]
+    assert frame.loc["Surplus/(deficit) before STF/PSF", col] == pytest.approx(
+        t["control_total"]["forecast"], abs=1e-6
+    )
+    assert frame.loc["Meets control total?", col] == ("yes" if t["control_total"]["met"] else "NO")
+    monthly = pd.read_excel(path, sheet_name="Monthly")
+    assert monthly["EBITDA (£000)"].notna().all()
+
+
 def test_expected_values_are_the_run_answers(example_result: RunResult) -> None:
     """The Summary's engine values are the answers of ``run --json`` (so the LibreOffice
     comparison checks the formulas against the engine, not against themselves)."""
     built = build_results_workbook(example_result)
-    ws = built.workbook["Summary"]
+    ws = built.reopen()["Summary"]
     t = example_result.to_dict()["trusts"][0]
 
     def exp(label: str, start: int = 1) -> Any:
@@ -276,12 +329,12 @@ def test_expected_values_are_the_run_answers(example_result: RunResult) -> None:
 def test_summary_formulas_read_like_an_audit_trail(example_result: RunResult) -> None:
     """Totals are SUMs over the Monthly rows, derived lines are arithmetic on the rows above,
     and values computed by cipmodel are blue while formulas are black."""
-    ws = build_results_workbook(example_result).workbook["Summary"]
+    ws = build_results_workbook(example_result).reopen()["Summary"]
     inc = _row_of(ws, "Operating income")
     assert ws.cell(row=inc, column=2).value == "=SUM(Monthly!E2:E13)"
     opex = _row_of(ws, "Operating expenditure")
     assert ws.cell(row=opex, column=2).value == f"=B{opex - 2}+B{opex - 1}"
-    monthly = build_results_workbook(example_result).workbook["Monthly"]
+    monthly = build_results_workbook(example_result).reopen()["Monthly"]
     assert monthly["N13"].value == "=SUM(L2:L13)"
     assert monthly["Q13"].value == "=N13-P13"
     dn = _row_of(ws, "Operating expenditure before CIP (do nothing)")
@@ -348,9 +401,10 @@ def test_formulas_find_columns_by_header_not_by_letter(
     before = build_results_workbook(multi_result, simulation=fake_simulation(["T0"]))
     reverse_data_columns(monkeypatch)
     after = build_results_workbook(multi_result, simulation=fake_simulation(["T0"]))
-    assert after.workbook["Monthly"]["A1"].value == "YTD variance against control total (£000)"
-    a = _by_header(before.workbook, before.expected)
-    b = _by_header(after.workbook, after.expected)
+    after_wb = after.reopen()
+    assert after_wb["Monthly"]["A1"].value == "YTD variance against control total (£000)"
+    a = _by_header(before.reopen(), before.expected)
+    b = _by_header(after_wb, after.expected)
     assert len(a) == len(before.expected) > 800
     assert a == b
 

@@ -27,6 +27,7 @@ from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import Portfolio
 from cipmodel.io import atomic as atomicmod
 from cipmodel.io import read_plan, write_in_place, write_results_workbook, write_template
+from cipmodel.io.grid import GridWorkbook
 from cipmodel.results.run import run_plan
 
 TIMEOUT_S = 300
@@ -172,7 +173,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
         Path(filename).write_bytes(b"PK\x03\x04 half a zip")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    monkeypatch.setattr(GridWorkbook, "save", broken_save)
     with pytest.raises(WorkbookError, match="disk is full"):
         write_results_workbook(target, result, overwrite=True)
     assert target.read_bytes() == old

@@ -2,8 +2,9 @@
 
 Three charts of plan year 1, for the one trust or the "All trusts" column: the year to date
 against the control-total profile (line), CIP planned by category (columns) and STF/PSF
-earned and lost by quarter (stacked columns). They sit on the Summary sheet beside the
-figures for one trust, on a ``Charts`` sheet for a portfolio.
+earned and lost by quarter (stacked columns). They sit on the Summary sheet below the
+figures for one trust, on a ``Charts`` sheet for a portfolio, one under the other
+(:data:`CHART_ROWS` rows apart): the three fit one A4 portrait page.
 """
 
 from __future__ import annotations
@@ -12,20 +13,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from openpyxl.chart import BarChart, LineChart, Reference, Series
+from openpyxl.drawing.text import CharacterProperties, ParagraphProperties
 
 from cipmodel.calendar import MONTHS_PER_YEAR
 from cipmodel.engine.project import CATEGORIES
 from cipmodel.io.cells import BOLD, MONEY_FORMAT
 from cipmodel.io.results_base import SUMMARY, Builder
 
-__all__ = ["write_charts"]
+__all__ = ["CHART_ROWS", "write_charts"]
 
+#: Rows from one chart's top to the next (a chart is 6.6 cm tall; rows are 15 pt).
+CHART_ROWS = 14
 _VALUES_COL = 2  # on the Summary sheet: the trust (one trust) or "All trusts" column
 _LABELS_COL = 1  # on the Summary sheet: the row labels
 
 
-def write_charts(b: Builder, ws: Any, rows: Mapping[str, int]) -> None:
-    """Add the three charts to ``ws``.
+def write_charts(b: Builder, ws: Any, rows: Mapping[str, int], first: int) -> list[int]:
+    """Add the three charts to ``ws``, from row ``first`` down; return their first rows.
 
     ``rows`` are the Summary rows the charts read: ``ytd_surplus`` and ``ytd_ct`` (the first
     of twelve months), ``cip_category`` (the first category), ``stf_earned`` and
@@ -37,9 +41,8 @@ def write_charts(b: Builder, ws: Any, rows: Mapping[str, int]) -> None:
         b.text(
             ws, 1, 1, "Charts of the 'All trusts' column of the Summary sheet (plan year 1).", BOLD
         )
-        anchors = ("A3", "A21", "A39")
-    else:
-        anchors = ("D4", "D22", "D40")
+    tops = [first + k * CHART_ROWS for k in range(3)]
+    anchors = [f"A{r}" for r in tops]
     charts = (
         _ytd_chart(summary, rows, who),
         _category_chart(summary, rows, who),
@@ -47,6 +50,7 @@ def write_charts(b: Builder, ws: Any, rows: Mapping[str, int]) -> None:
     )
     for chart, anchor in zip(charts, anchors, strict=True):
         ws.add_chart(chart, anchor)
+    return tops
 
 
 def _column(summary: Any, first: int, n: int, col: int = _VALUES_COL) -> Reference:
@@ -105,9 +109,18 @@ def _funding_chart(summary: Any, rows: Mapping[str, int], who: str) -> BarChart:
     return chart
 
 
+def _title_size(chart: Any, points: int = 11) -> None:
+    """Set the chart title in bold ``points`` type (the default, 18 pt, crowds the plot)."""
+    for para in chart.title.tx.rich.p:
+        para.pPr = ParagraphProperties(defRPr=CharacterProperties(sz=points * 100, b=True))
+        for run in para.r or ():
+            run.rPr = CharacterProperties(sz=points * 100, b=True)
+
+
 def _size(chart: Any) -> None:
-    chart.width = 18
-    chart.height = 8.5
+    _title_size(chart)
+    chart.width = 13.4  # cm: within columns A and B of the Summary, on an A4 portrait page
+    chart.height = 6.6
     # openpyxl 3.1 marks axes as deleted unless told otherwise; Excel then hides them
     chart.x_axis.delete = False
     chart.y_axis.delete = False

@@ -25,6 +25,7 @@ from cipmodel.errors import InPlaceRefused, WorkbookError
 from cipmodel.io.atomic import atomic_write, clean_stale_temps, locked, write_backup
 from cipmodel.io.cells import PROVENANCE_SHEET
 from cipmodel.io.losses import previous_results, workbook_losses
+from cipmodel.io.names import drop_names_on
 from cipmodel.io.results_base import LINES_SHEET, METRICS, MONTHLY, SCHEMES, STF, SUMMARY
 from cipmodel.io.results_workbook import build_results_workbook, new_sheet_names
 from cipmodel.io.xlsx import read_bytes
@@ -73,9 +74,11 @@ def write_in_place(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wb = load_workbook(io.BytesIO(data), keep_links=True, rich_text=True)
-    for title in previous_results(data):
+    previous = previous_results(data)
+    for title in previous:
         if title in wb.sheetnames:
             del wb[title]
+    drop_names_on(wb, previous)  # the earlier run's headline names: defined anew
     for ws in wb.worksheets:
         _exact_numbers(ws)
     built = build_results_workbook(
@@ -85,7 +88,7 @@ def write_in_place(
     clean_stale_temps(p)
     backup = write_backup(p, data)
     try:
-        atomic_write(p, locked(built.workbook.save))
+        atomic_write(p, locked(built.save))
     except BaseException:
         with contextlib.suppress(OSError):
             backup.unlink()  # the original is untouched: no backup needed

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 
-from cipmodel.io.cells import BOLD, HEADER_FILL, set_text, set_value
+from cipmodel.io.cells import BOLD, FONT_NAME, HEADER_FILL
+from cipmodel.io.grid import Grid, GridWorkbook
 
 __all__ = [
     "BLACK",
@@ -78,14 +78,14 @@ MARGIN = "0.00%"
 DAYS = "0.0"
 TIMES = '0.00"x"'
 INTEGER = "0"
-DETAIL = "#,##0.00;(#,##0.00)"
+DETAIL = '#,##0.00;(#,##0.00);"-"'
 NA = "n/a"
 
-BLUE = Font(color="FF1F4E9A")  # values computed by cipmodel
-BLACK = Font(color="FF000000")  # Excel formulas
-SECTION = Font(bold=True, size=12)
+BLUE = Font(name=FONT_NAME, size=11, color="FF1F4E9A")  # values computed by cipmodel
+BLACK = Font(name=FONT_NAME, size=11, color="FF000000")  # Excel formulas
+SECTION = Font(name=FONT_NAME, size=12, bold=True)
 SECTION_FILL = PatternFill(fill_type="solid", fgColor="FFF2F2F2")
-INDENT = Alignment(indent=1)
+INDENT = Alignment(horizontal="left", indent=1)
 _HEADER_ALIGN = Alignment(wrap_text=True, vertical="top")
 _PLAIN_NAME = re.compile(r"[A-Za-z]{4,}")
 
@@ -173,16 +173,17 @@ class Builder:
 
     Parameters
     ----------
-    wb : openpyxl.Workbook
-        The workbook the result sheets go into.
+    wb : GridWorkbook
+        The workbook the result sheets go into (their cells are kept in grids).
     result : RunResult
         The plan run.
     simulation : dict, optional
         A simulation result in the ``simulate --json`` shape.
     """
 
-    def __init__(self, wb: Workbook, result: Any, simulation: dict[str, Any] | None) -> None:
+    def __init__(self, wb: GridWorkbook, result: Any, simulation: dict[str, Any] | None) -> None:
         self.wb = wb
+        self.styles = wb.styles
         self.r = result
         self.plan = result.plan
         self.pr = result.projection
@@ -190,7 +191,8 @@ class Builder:
         self.expected: dict[str, Expected] = {}
         self.n_t = len(self.plan.codes)
         self.multi = self.n_t > 1
-        self._styles: dict[tuple[str, bool], str] = {}
+        self._styles: dict[tuple[str, bool], int] = {}
+        self._letters = [""] + [get_column_letter(j) for j in range(1, self.n_t + 200)]
         # row maps filled as the data sheets are written
         self.month_row: dict[tuple[int, int, int], int] = {}  # (trust, year, month) -> row
         self.stf_row: dict[tuple[int, int], int] = {}  # (trust, quarter) -> row
@@ -199,56 +201,62 @@ class Builder:
         #: sheet title -> its columns, filled as each sheet's header row is written
         self.layouts: dict[str, Layout] = {}
         self.has_ct = np.isfinite(self.plan.ct_target)  # (T, Y)
+        #: whether the plan's input sheets are hidden (a new results workbook)
+        self.hide_inputs = False
+        #: the headline figures' defined names, name -> cell
+        self.names: dict[str, str] = {}
 
     # -- cells --------------------------------------------------------------------
-    def style(self, cell: Any, fmt: str, value: bool) -> None:
-        """Give ``cell`` a named style: number format, blue font (values) or black (formulas)."""
+    def style(self, fmt: str, value: bool) -> int:
+        """The cell format of a number: its number format, blue font (values) or black
+        (formulas), as a named style."""
         key = (fmt, value)
-        name = self._styles.get(key)
-        if name is None:
+        sid = self._styles.get(key)
+        if sid is None:
             name = f"cipmodel {'value' if value else 'formula'} {fmt}"
             if name not in self.wb.named_styles:
                 self.wb.add_named_style(
                     NamedStyle(name=name, number_format=fmt, font=BLUE if value else BLACK)
                 )
-            self._styles[key] = name
-        cell.style = name  # a named style: much faster than font + number format
+            sid = self._styles[key] = self.styles.id(name)
+        return sid
+
+    def grid(self, ws: Any) -> Grid:
+        return self.wb.grids[ws.title]
 
     def formula(self, ws: Any, row: int, col: int, text: str, exp: Expected, fmt: str) -> None:
-        """A formula cell (black), recording the engine's value of it."""
-        cell = ws.cell(row=row, column=col)
-        cell.value = text
-        self.style(cell, fmt, False)
-        self.expected[f"{ws.title}!{cell.coordinate}"] = exp
+        """A formula cell (black), saved with the engine's value, which is also recorded."""
+        self.wb.grids[ws.title].formula(row, col, text, exp.value, self.style(fmt, False))
+        self.expected[f"{ws.title}!{self._letters[col]}{row}"] = exp
 
     def value(self, ws: Any, row: int, col: int, v: Any, fmt: str | None = None) -> None:
         """A value the engine computed (blue when it is a number with a format)."""
-        cell = ws.cell(row=row, column=col)
+        if fmt is not None and (type(v) is float or type(v) is np.float64):  # the usual case
+            self.wb.grids[ws.title].number(row, col, float(v), self.style(fmt, True))
+            return
         if isinstance(v, (float, np.floating)):
             v = float(v)
         elif isinstance(v, (np.integer,)):
             v = int(v)
         elif isinstance(v, np.bool_):
             v = bool(v)
-        set_value(cell, v)
+        grid = self.wb.grids[ws.title]
         if fmt is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
-            self.style(cell, fmt, True)
+            grid.value(row, col, v, self.style(fmt, True))
+        elif v is not None:
+            grid.value(row, col, v)
 
     def text(self, ws: Any, row: int, col: int, v: str, font: Font | None = None) -> None:
         """A text cell (never read as a formula)."""
-        cell = ws.cell(row=row, column=col)
-        set_text(cell, str(v))
-        if font is not None:
-            cell.font = font
+        style = 0 if font is None else self.styles.id(font=font)
+        self.wb.grids[ws.title].text(row, col, str(v), style)
 
     def header(self, ws: Any, heads: Sequence[Head]) -> Columns:
         """Write a data sheet's header row; record and return where each column went."""
+        grid = self.wb.grids[ws.title]
+        style = self.styles.id(font=BOLD, fill=HEADER_FILL, alignment=_HEADER_ALIGN)
         for j, head in enumerate(heads, start=1):
-            cell = ws.cell(row=1, column=j)
-            set_text(cell, head.text)
-            cell.font = BOLD
-            cell.fill = HEADER_FILL
-            cell.alignment = _HEADER_ALIGN
+            grid.text(1, j, head.text, style)
             ws.column_dimensions[get_column_letter(j)].width = head.width
         ws.freeze_panes = "C2"
         columns = Columns([h.key for h in heads])
@@ -260,7 +268,8 @@ class Builder:
         return self.layouts[title]
 
     def new_sheet(self, title: str) -> Any:
-        return self.wb.create_sheet(title)
+        """A new result sheet, its cells kept in a grid."""
+        return self.wb.grid_sheet(title)[0]
 
 
 class Row:

@@ -8,16 +8,21 @@
   recurrent), STF/PSF earned and lost by quarter, the five SOF metric values and scores
   with overrides, trigger and candidate segment; under a simulation, its probabilities and
   percentiles; later plan years; three native Excel charts (year to date against the
-  control-total profile, CIP by category, STF/PSF by quarter) on the Summary sheet for one
-  trust or a ``Charts`` sheet for a portfolio (:mod:`cipmodel.io.sheets_summary`,
-  :mod:`cipmodel.io.charts`);
+  control-total profile, CIP by category, STF/PSF by quarter) below the figures for one
+  trust or on a ``Charts`` sheet for a portfolio (:mod:`cipmodel.io.sheets_summary`,
+  :mod:`cipmodel.io.charts`); defined names for each trust's headline figures
+  (:mod:`cipmodel.io.names`);
 * **Monthly**: income, pay (of which agency), non-pay, non-operating costs, surplus, CIP
   and the year to date against the control-total profile, per trust and month;
 * **STF by quarter** (the input sheet is called ``Funding``), **Metrics** (the metric
   components and the five ratios at each quarter end), **Schemes**, **Lines**
   (:mod:`cipmodel.io.sheets_data`, :mod:`cipmodel.io.sheets_metrics`);
 * **Provenance**: package version, rule packs, seed, sampler, draws, input hash;
-* the plan's input sheets, unchanged, so ``read_plan`` of the results gives the same plan.
+* the plan's input sheets, unchanged but hidden (printing the workbook prints the results),
+  so ``read_plan`` of the results gives the same plan.
+
+Every formula is saved with the engine's value of it (:mod:`cipmodel.io.grid`), and every
+sheet is set up to print on A4 (:mod:`cipmodel.io.results_print`).
 
 Numbers the engine computed are written as values (blue), and everything derived from them
 is a live Excel formula over the workbook's own numbers (black): totals, EBITDA, surplus,
@@ -37,20 +42,23 @@ write to the same target removes it (POSIX; on Windows it stays until deleted by
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from cipmodel.errors import WorkbookError
 from cipmodel.inputs.schema import load_schema
 from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps, locked
 from cipmodel.io.cells import PROVENANCE_SHEET, safe_sheet_name, write_frame, write_provenance
 from cipmodel.io.charts import write_charts
+from cipmodel.io.grid import GridWorkbook, grid_workbook
+from cipmodel.io.names import headline_names
 from cipmodel.io.reader import README_SHEET
 from cipmodel.io.results_base import (
     CHARTS,
@@ -64,9 +72,11 @@ from cipmodel.io.results_base import (
     Builder,
     Expected,
 )
+from cipmodel.io.results_print import print_sheets
 from cipmodel.io.sheets_data import write_lines, write_monthly, write_schemes, write_stf
 from cipmodel.io.sheets_metrics import write_metrics
 from cipmodel.io.sheets_summary import write_summary
+from cipmodel.io.summary_rows import ALL_TRUSTS_COL, SummaryRows
 from cipmodel.io.template import plan_workbook
 from cipmodel.io.xlsx import sheet_key
 
@@ -89,16 +99,35 @@ class ResultsWorkbook:
 
     Attributes
     ----------
-    workbook : openpyxl.Workbook
+    workbook : GridWorkbook
+        An openpyxl workbook; the cells of the sheets cipmodel writes are kept in its
+        ``grids`` until :meth:`save` (or ``workbook.save``) writes them, each formula with
+        its value.
     expected : dict of str to Expected
         For every formula cell, keyed ``"Sheet!A1"``, the engine's value.
     sheets : tuple of str
         The result sheets written (with ``Provenance``), in order.
+    names : dict of str to str
+        The headline figures' defined names (``RXX_CT_variance``...) and the cells they
+        refer to (:mod:`cipmodel.io.names`).
     """
 
-    workbook: Workbook
+    workbook: GridWorkbook
     expected: dict[str, Expected] = field(default_factory=dict)
     sheets: tuple[str, ...] = ()
+    names: dict[str, str] = field(default_factory=dict)
+
+    def save(self, filename: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Write the workbook (a path or a binary file object), formulas with their values."""
+        self.workbook.save(filename)
+
+    def reopen(self, *, data_only: bool = False) -> Workbook:
+        """The workbook saved and opened again by openpyxl: every cell as a reader sees it
+        (``data_only``: each formula's saved value instead of its text)."""
+        buf = io.BytesIO()
+        self.save(buf)
+        buf.seek(0)
+        return load_workbook(buf, data_only=data_only)
 
 
 def write_results_workbook(
@@ -141,7 +170,7 @@ def write_results_workbook(
     target = _check_target(path, overwrite)
     built = build_results_workbook(result, simulation=simulation, extra_sheets=extra_sheets)
     clean_stale_temps(target)
-    return atomic_write(target, locked(built.workbook.save))
+    return atomic_write(target, locked(built.save))
 
 
 def build_results_workbook(
@@ -161,20 +190,25 @@ def build_results_workbook(
     if workbook is None:
         workbook = plan_workbook(result.portfolio)
         workbook.properties.title = "cipmodel results"
+    workbook = grid_workbook(workbook)
     extra = dict(extra_sheets or {})
     b = Builder(workbook, result, _simulation_dict(simulation))
+    b.hide_inputs = fresh
     _check_names(b, extra, fresh)
     existing = list(workbook.sheetnames)
     written = _write_result_sheets(b, extra)
-    if fresh:  # result sheets first, then README and the input sheets
+    if fresh:  # result sheets first, then README and the input sheets, hidden
         order = [workbook[t] for t in written] + [workbook[t] for t in existing]
         workbook._sheets = order  # noqa: SLF001 - openpyxl has no public reorder of many sheets
+        for title in existing:
+            workbook[title].sheet_state = "hidden"
+            workbook[title].print_area = None  # LibreOffice prints a hidden print area
     for ws in workbook.worksheets:
         ws.sheet_view.tabSelected = False
     workbook.active = workbook.sheetnames.index(SUMMARY)
     workbook[SUMMARY].sheet_view.tabSelected = True
     workbook.calculation.fullCalcOnLoad = True
-    return ResultsWorkbook(workbook, b.expected, tuple(written))
+    return ResultsWorkbook(workbook, b.expected, tuple(written), b.names)
 
 
 def new_sheet_names(result: Any, extra: Mapping[str, Any] | None) -> list[str]:
@@ -191,7 +225,7 @@ def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[
 
     The sheets are added in reading order, then filled in the order their formulas need:
     the data sheets first (each records its rows and columns), the Summary over them, the
-    charts over the Summary.
+    charts over the Summary; then the defined names and every sheet's print setup.
     """
     summary = b.new_sheet(SUMMARY)
     charts = b.new_sheet(CHARTS) if b.multi else None
@@ -202,19 +236,30 @@ def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[
     write_stf(b, stf)
     write_metrics(b, metrics)
     write_lines(b, lines)
-    rows = write_summary(b, summary)
-    write_charts(b, charts if charts is not None else summary, rows)
-    extra_titles = []
+    s = write_summary(b, summary)
+    tops = write_charts(b, charts or summary, s.rows, 3 if b.multi else s.row + 1)
+    _define_names(b, s)
+    extra_sheets = []
     for raw, frame in extra.items():
         ws = b.new_sheet(safe_sheet_name(raw))
         write_frame(ws, frame)
-        extra_titles.append(ws.title)
+        extra_sheets.append(ws)
     prov = b.new_sheet(PROVENANCE_SHEET)
     sheets = (summary, charts, monthly, stf, metrics, schemes, lines)
     written = [s.title for s in sheets if s is not None]
-    written += [*extra_titles, PROVENANCE_SHEET]
+    written += [*(ws.title for ws in extra_sheets), PROVENANCE_SHEET]
     write_provenance(prov, _provenance(b, written))
+    tables = [(monthly, 2), (stf, 2), (metrics, 2), (schemes, 3), (lines, 3)]
+    print_sheets(b, s, tops, [*tables, *((ws, 1) for ws in extra_sheets)])
     return written
+
+
+def _define_names(b: Builder, s: SummaryRows) -> None:
+    """The headline figures' defined names (:mod:`cipmodel.io.names`)."""
+    columns = [(code, s.first_col + i) for i, code in enumerate(b.plan.codes)]
+    if b.multi:
+        columns.append(("", ALL_TRUSTS_COL))
+    b.names = headline_names(b.wb, s.grid, s.rows, columns)
 
 
 def _check_names(b: Builder, extra: Mapping[str, Any], fresh: bool) -> None:

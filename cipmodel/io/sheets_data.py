@@ -38,7 +38,7 @@ M = MONEY_FORMAT
 MONTHLY_HEADS = (
     Head("trust_code", "trust_code", 11),
     Head("year", "year", 6),
-    Head("month", "month", 6),
+    Head("month", "month", 7),
     Head("month_name", "month name", 8),
     Head("income", "Operating income (£000)", 14),
     Head("pay", "Pay (£000)", 14),

@@ -14,11 +14,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 
 from cipmodel.calendar import MONTH_NAMES, MONTHS_PER_YEAR, QUARTER_END_INDEX, QUARTERS, cip_share
 from cipmodel.engine.project import CATEGORIES
-from cipmodel.io.cells import BOLD, HEADER_FILL, MONEY_FORMAT, TITLE, set_text
+from cipmodel.io.cells import BOLD, HEADER_FILL, MONEY_FORMAT, TITLE
 from cipmodel.io.results_base import (
     DETAIL,
     INTEGER,
@@ -40,9 +41,11 @@ M = MONEY_FORMAT
 _LAST_MONTH = MONTHS_PER_YEAR - 1
 
 
-def write_summary(b: Builder, ws: Any) -> dict[str, int]:
-    """Write the Summary sheet; return the rows the charts read (see
-    :func:`cipmodel.io.charts.write_charts`). Needs every data sheet written first."""
+def write_summary(b: Builder, ws: Any) -> SummaryRows:
+    """Write the Summary sheet; return its rows: ``.rows`` the rows the charts and the
+    defined names read (see :func:`cipmodel.io.charts.write_charts`,
+    :mod:`cipmodel.io.names`), ``.sections`` the first row of each section, ``.row`` the
+    first free row. Needs every data sheet written first."""
     s = SummaryRows(b, ws)
     ts = b.r.trust_summary()
     y1 = ts[ts.year == 1].set_index("trust_code").loc[list(b.plan.codes)]
@@ -59,50 +62,59 @@ def write_summary(b: Builder, ws: Any) -> dict[str, int]:
         _later_years(s, ts)
     s.row += 1
     prov = b.r.provenance
-    s.label(
+    s.note(
         f"Produced by cipmodel {prov.get('version', '')}; rules: "
         f"{', '.join(map(str, prov.get('rules', [])))}; input {prov.get('input_hash', '')}. "
         "Full record on the Provenance sheet."
     )
-    return s.rows
+    return s
 
 
 def _heading(s: SummaryRows) -> None:
     """Title, reading notes, the row of trust codes, and each trust's name, type and year."""
-    ws, plan, pf = s.ws, s.plan, s.r.portfolio
-    title = ws.cell(row=1, column=1)
-    set_text(title, f"cipmodel results: {pf.name}")
-    title.font = TITLE
+    ws, plan, pf, grid, styles = s.ws, s.plan, s.r.portfolio, s.grid, s.b.styles
+    grid.text(1, 1, f"cipmodel results: {pf.name}", styles.id(font=TITLE))
     s.row = 2
     years = sorted({t.financial_year for t in pf.trusts})
-    s.label(
+    s.note(
         f"Plan year 1 ({', '.join(years)}). Money in £000, deficits in brackets; "
         "rates as percentages."
     )
-    s.label(
+    s.note(
         "Blue: numbers computed by cipmodel. Black: Excel formulas over the result "
         "sheets (Formulas > Trace Precedents shows where each comes from)."
+        + ("" if s.b.multi else " Charts below the figures.")
     )
+    if s.b.hide_inputs:
+        s.note(
+            "The plan's input sheets (README, Trusts, Income...) follow Provenance, hidden so "
+            "that printing prints the results: right-click a sheet tab > Unhide to see them."
+        )
     s.row += 1
     head = s.row
-    s.label("Trust")
-    ws.cell(row=head, column=1).font = BOLD
+    grid.text(head, 1, "Trust", styles.id(font=BOLD))
+    s.row += 1
+    code_style = styles.id(font=BOLD, fill=HEADER_FILL)
     for i in range(s.n_t):
-        cell = ws.cell(row=head, column=s.first_col + i)
-        set_text(cell, plan.codes[i])
-        cell.font = BOLD
-        cell.fill = HEADER_FILL
+        grid.text(head, s.first_col + i, plan.codes[i], code_style)
     if s.b.multi:
-        cell = ws.cell(row=head, column=ALL_TRUSTS_COL)
-        set_text(cell, "All trusts")
-        cell.font, cell.fill = BOLD, HEADER_FILL
-    s.values("Name", [t.name or "" for t in pf.trusts], None, total=False)
+        grid.text(head, ALL_TRUSTS_COL, "All trusts", code_style)
+    s.rows["head"] = head
+    names = [t.name or "" for t in pf.trusts]
+    r_name = s.values("Name", names, None, total=False)
+    wrap = styles.id(alignment=Alignment(wrap_text=True, vertical="top"))
+    grid.text(r_name, 1, "Name", styles.id(alignment=Alignment(vertical="top")))
+    for i in range(s.n_t):
+        entry = grid.rows[r_name].get(s.first_col + i)
+        if entry is not None:
+            grid.text(r_name, s.first_col + i, entry[2], wrap)
+    s.wrap_height(r_name, names, 12)
     s.values("Trust type", [t.trust_type or "" for t in pf.trusts], None, total=False)
     s.values("Financial year", [t.financial_year for t in pf.trusts], None, total=False)
     ws.column_dimensions["A"].width = 58
     for j in range(2, s.first_col + s.n_t):
         ws.column_dimensions[get_column_letter(j)].width = 14
-    ws.freeze_panes = ws.cell(row=head + 1, column=s.first_col)
+    ws.freeze_panes = f"{get_column_letter(s.first_col)}{head + 1}"
 
 
 def _income_and_expenditure(s: SummaryRows, y1: Any) -> int:
@@ -134,6 +146,7 @@ def _income_and_expenditure(s: SummaryRows, y1: Any) -> int:
     r_nonop = s.formulas(
         "Non-operating costs, net", s.month_sum("non_operating"), y1.non_operating.tolist(), M
     )
+    s.rows["surplus"] = s.row
     return s.formulas(
         "Surplus/(deficit) before STF/PSF",
         s.same(f"={{c}}{r_ebitda}-{{c}}{r_nonop}"),
@@ -150,14 +163,14 @@ def _control_total(s: SummaryRows, y1: Any, r_sur: int) -> None:
     b, plan = s.b, s.plan
     s.section("Control total (pre-STF basis), plan year 1 (£000)")
     live = s.ct_live(0)
-    r_ct = s.formulas(
+    r_ct = s.rows["ct"] = s.formulas(
         "Control total",
         s.monthly_at("ytd_ct", 0, _LAST_MONTH, when=live),
         plan.ct_target[:, 0].tolist(),
         M,
     )
     var = y1.variance.to_numpy(dtype=float)
-    r_var = s.formulas(
+    r_var = s.rows["ct_variance"] = s.formulas(
         "Forecast against control total (surplus less control total)",
         s.same(f"={{c}}{r_sur}-{{c}}{r_ct}", need_ct=True),
         var.tolist(),
@@ -173,7 +186,7 @@ def _control_total(s: SummaryRows, y1: Any, r_sur: int) -> None:
             return "no control total"
         return f'=IF({c}{r_var}>=-{MET_TOLERANCE:.6f},"yes","NO")'
 
-    s.formulas(
+    s.rows["ct_met"] = s.formulas(
         "Meets control total?" + (" (All trusts: how many do)" if b.multi else ""),
         meets,
         met,
@@ -206,7 +219,8 @@ def _cip(s: SummaryRows, y1: Any) -> None:
     dn = np.asarray(sv.opex, dtype=float)
     r_dn = s.values("Operating expenditure before CIP (do nothing)", dn.tolist())
     r_plan = s.formulas("CIP planned, in year", s.month_sum("cip"), sv.planned.tolist(), M)
-    s.formulas(
+    s.rows["cip_planned"] = r_plan
+    s.rows["cip_planned_pct"] = s.formulas(
         "CIP planned, % of operating expenditure before CIP",
         s.same(f'=IF({{c}}{r_dn}>0,{{c}}{r_plan}/{{c}}{r_dn},"{NA}")'),
         sv.planned_pct.tolist(),
@@ -225,8 +239,10 @@ def _cip(s: SummaryRows, y1: Any) -> None:
         total="same",
         total_expected=sv.planned.sum(),
     )
-    r_need = s.values("CIP needed to meet the control total", sv.needed.tolist())
-    s.formulas(
+    r_need = s.rows["cip_needed"] = s.values(
+        "CIP needed to meet the control total", sv.needed.tolist()
+    )
+    s.rows["cip_needed_pct"] = s.formulas(
         "CIP needed, % of operating expenditure before CIP",
         s.same(f'=IF({{c}}{r_dn}>0,{{c}}{r_need}/{{c}}{r_dn},"{NA}")'),
         sv.needed_pct.tolist(),
@@ -235,7 +251,7 @@ def _cip(s: SummaryRows, y1: Any) -> None:
         total="same",
         total_expected=float(cip_share(sv.needed.sum(), dn.sum())),
     )
-    s.formulas(
+    s.rows["cip_gap"] = s.formulas(
         "Gap: CIP needed less CIP planned",
         s.same(f"={{c}}{r_need}-{{c}}{r_plan}"),
         (sv.needed - sv.planned).tolist(),
@@ -324,7 +340,7 @@ def _funding(s: SummaryRows, r_sur: int) -> None:
     r_cu = s.values("Catch-up released at year end", f.released_catch_up[0].tolist())
     r_inc = s.values("Year-end incentive", f.incentive[0].tolist())
     r_bon = s.values("Bonus (share of the forfeited pool)", f.bonus[0].tolist())
-    r_tot = s.formulas(
+    r_tot = s.rows["stf_earned_total"] = s.formulas(
         "Total earned",
         s.same(f"=SUM({{c}}{e_rows[0]}:{{c}}{e_rows[-1]})+{{c}}{r_cu}+{{c}}{r_inc}+{{c}}{r_bon}"),
         f.total_earned[0].tolist(),
@@ -332,7 +348,7 @@ def _funding(s: SummaryRows, r_sur: int) -> None:
         total="same",
         total_expected=f.total_earned[0].sum(),
     )
-    s.formulas(
+    s.rows["stf_lost_total"] = s.formulas(
         "Total lost (forfeited)",
         s.same(f"=SUM({{c}}{l_rows[0]}:{{c}}{l_rows[-1]})-{{c}}{r_cu}"),
         f.forfeited[0].tolist(),
@@ -341,7 +357,7 @@ def _funding(s: SummaryRows, r_sur: int) -> None:
         total_expected=f.forfeited[0].sum(),
     )
     rep = a.reported_surplus_ytd[0, :, 3]
-    s.formulas(
+    s.rows["reported_surplus"] = s.formulas(
         "Reported surplus/(deficit), with STF/PSF earned",
         s.same(f"={{c}}{r_sur}+{{c}}{r_tot}"),
         rep.tolist(),
@@ -371,7 +387,7 @@ def _sof(s: SummaryRows) -> None:
         )
         scores = [int(x) if int(x) else NA for x in sc.metric_scores[name][0]]
         s.values("score (1 best, 4 worst)", scores, INTEGER, total=False, indent=True)
-    s.values(
+    s.rows["finance_score"] = s.values(
         "Overall score, after overrides",
         [int(x) for x in np.asarray(sc.overall)[0]],
         INTEGER,
@@ -387,13 +403,13 @@ def _sof(s: SummaryRows) -> None:
             total=False,
             indent=True,
         )
-    s.values(
+    s.rows["finance_trigger"] = s.values(
         "Finance trigger (score 3 or 4)",
         ["yes" if a.trigger[0, i] else "no" for i in trusts],
         None,
         total=False,
     )
-    s.values(
+    s.rows["segment"] = s.values(
         "Candidate segment (finance theme only; the regulator decides)",
         [int(a.segment.segment[0, i]) for i in trusts],
         INTEGER,
@@ -418,7 +434,7 @@ def _simulation(s: SummaryRows, sim: Mapping[str, Any]) -> None:
     by_code = {str(t.get("code")): t for t in sim.get("trusts", []) if isinstance(t, Mapping)}
     draws = (sim.get("provenance") or {}).get("draws")
     s.section("Simulation" + (f" ({draws:,} draws)" if isinstance(draws, int) else ""))
-    for part, fmt in (("probability", PERCENT), ("percentiles", DETAIL)):
+    for part, fmt in (("probability", PERCENT), ("percentiles", M)):
         keys: list[str] = []
         flat: list[dict[str, Any]] = []
         for code in s.plan.codes:
@@ -431,7 +447,19 @@ def _simulation(s: SummaryRows, sim: Mapping[str, Any]) -> None:
         for k in keys:
             vals = [d.get(k) for d in flat]
             vals = [v if isinstance(v, (int, float, str)) or v is None else str(v) for v in vals]
-            s.values(k.replace("_", " "), vals, fmt, total=False, indent=True)
+            shown = fmt if part == "probability" else _percentile_format(k)
+            s.values(k.replace("_", " "), vals, shown, total=False, indent=True)
+
+
+def _percentile_format(key: str) -> str:
+    """The number format of a percentile row (``"metrics / ie_margin / p50"``...): a
+    metric's own, a percentage for a ``_pct`` figure, £000 otherwise."""
+    parts = key.split(" / ")
+    if parts[0] == "metrics" and len(parts) > 1:
+        return METRIC_FORMATS.get(parts[1], DETAIL)
+    if any(p.endswith("_pct") for p in parts):
+        return PERCENT
+    return M
 
 
 def _year_to_date(s: SummaryRows) -> None:

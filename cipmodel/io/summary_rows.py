@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 
 from cipmodel.calendar import MONTHS_PER_YEAR
-from cipmodel.io.cells import MONEY_FORMAT, set_text
+from cipmodel.io.cells import MONEY_FORMAT
+from cipmodel.io.printing import wrapped_lines
 from cipmodel.io.results_base import (
     INDENT,
     INTEGER,
@@ -30,7 +32,7 @@ from cipmodel.io.results_base import (
     expected,
 )
 
-__all__ = ["ALL_TRUSTS_COL", "PerTrust", "SummaryRows"]
+__all__ = ["ALL_TRUSTS_COL", "LINE", "NOTE_CHARS", "PerTrust", "SummaryRows"]
 
 #: A row's formula for one trust: ``(trust index, its column letter, row) -> text or None``
 #: (None leaves the cell blank; text not starting with ``=`` is written as text). For the
@@ -38,6 +40,9 @@ __all__ = ["ALL_TRUSTS_COL", "PerTrust", "SummaryRows"]
 PerTrust = Callable[[int, str, int], str | None]
 #: The "All trusts" column of a portfolio's Summary.
 ALL_TRUSTS_COL = 2
+#: Characters a note wraps at across columns A and B; points per line of text.
+NOTE_CHARS, LINE = 62, 15.0
+_WRAP = Alignment(wrap_text=True, vertical="top")
 
 
 class SummaryRows:
@@ -51,6 +56,11 @@ class SummaryRows:
         self.n_t = b.n_t
         self.first_col = 3 if b.multi else 2  # column of the first trust
         self.cols = [get_column_letter(self.first_col + i) for i in range(self.n_t)]
+        self.grid = b.grid(ws)
+        self._indent = b.styles.id(alignment=INDENT)
+        self.sections: list[int] = []
+        #: rows taller than one line (wrapped text), points
+        self.heights: dict[int, float] = {}
         self.row = 1
         #: rows the charts read, by name (see :func:`cipmodel.io.charts.write_charts`)
         self.rows: dict[str, int] = {}
@@ -59,22 +69,38 @@ class SummaryRows:
     def label(self, text: str, *, indent: bool = False) -> int:
         """A row with only its label; returns the row."""
         r = self.row
-        cell = self.ws.cell(row=r, column=1)
-        set_text(cell, text)
-        if indent:
-            cell.alignment = INDENT
+        self.grid.text(r, 1, text, self._indent if indent else 0)
         self.row += 1
         return r
+
+    def note(self, text: str) -> int:
+        """A row of text wrapped across columns A and B (merged), as tall as it needs."""
+        r = self.row
+        self.grid.text(r, 1, text, self.b.styles.id(alignment=_WRAP))
+        self.ws.merged_cells.add(f"A{r}:B{r}")
+        self.wrap_height(r, [text], NOTE_CHARS)
+        self.row += 1
+        return r
+
+    def wrap_height(self, r: int, texts: Sequence[str], per_line: int) -> None:
+        """Make row ``r`` tall enough for the longest of ``texts`` wrapped at ``per_line``
+        characters (with room for wider fonts than Calibri)."""
+        lines = max((wrapped_lines(t, per_line) for t in texts), default=1)
+        if lines > 1:
+            self.heights[r] = LINE * lines
+            self.ws.row_dimensions[r].height = LINE * lines
 
     def section(self, text: str) -> None:
         """A blank row, then a section heading across the sheet."""
         self.row += 1
         r = self.row
-        for j in range(1, self.first_col + self.n_t):
-            self.ws.cell(row=r, column=j).fill = SECTION_FILL
-        cell = self.ws.cell(row=r, column=1)
-        set_text(cell, text)
-        cell.font = SECTION
+        styles = self.b.styles
+        fill = styles.id(fill=SECTION_FILL)
+        for j in range(2, self.first_col + self.n_t):
+            self.grid.blank(r, j, fill)
+        self.grid.text(r, 1, text, styles.id(fill=SECTION_FILL, font=SECTION))
+        #: first row of each section, for page breaks
+        self.sections.append(r)
         self.row += 1
 
     def trust_range(self, r: int) -> str:

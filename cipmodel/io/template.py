@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
 from openpyxl.styles import Alignment, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -44,18 +43,19 @@ from cipmodel.io.cells import (
     TEXT_FORMAT,
     TITLE,
     safe_sheet_name,
-    set_text,
-    set_value,
     write_frame,
     write_provenance,
 )
+from cipmodel.io.grid import Grid, GridWorkbook
+from cipmodel.io.printing import PageHeading, print_provenance, table_sheet, tall_header
 from cipmodel.io.reader import OPTIONAL_TABLES, README_SHEET
 from cipmodel.io.xlsx import sheet_key
+from cipmodel.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["plan_workbook", "write_results", "write_template"]
+__all__ = ["plan_heading", "plan_workbook", "write_results", "write_template"]
 
 TEMPLATE_ROWS = 1000  # rows below the header that carry drop-downs in a blank template
 EXTRA_ROWS = 500  # rows below the last record that carry drop-downs in a filled plan
@@ -145,14 +145,20 @@ def write_results(
     target = _check_target(path, overwrite)
     wb = plan_workbook(portfolio)
     reserved = {sheet_key(n) for n in wb.sheetnames} | {sheet_key(PROVENANCE_SHEET)}
+    page = plan_heading(portfolio)
     for raw_name, frame in sheets.items():
         name = safe_sheet_name(raw_name)
         if sheet_key(name) in reserved:
             msg = f"result sheet name {raw_name!r} clashes with a sheet of the plan workbook"
             raise WorkbookError(msg)
         reserved.add(sheet_key(name))
-        write_frame(wb.create_sheet(name), frame)
-    write_provenance(wb.create_sheet(PROVENANCE_SHEET), provenance)
+        ws, grid = wb.grid_sheet(name)
+        write_frame(ws, frame)
+        tall_header(ws, grid)
+        table_sheet(ws, grid, page)
+    ws, grid = wb.grid_sheet(PROVENANCE_SHEET)
+    write_provenance(ws, provenance)
+    print_provenance(ws, grid, page)
     return atomic_write(target, wb.save)
 
 
@@ -229,20 +235,39 @@ def _validation(field: Field, sqref: str) -> DataValidation:
     return dv
 
 
-def plan_workbook(portfolio: Portfolio | None) -> Workbook:
+def plan_workbook(portfolio: Portfolio | None) -> GridWorkbook:
     """The README sheet plus every input sheet, filled from ``portfolio`` if given."""
     schema = load_schema()
-    wb = Workbook()
-    wb.active.title = README_SHEET
-    _write_readme(wb.active)
+    wb = GridWorkbook()
+    wb.remove(wb.active)
+    ws, grid = wb.grid_sheet(README_SHEET)
+    _write_readme(ws, grid)
+    page = plan_heading(portfolio)
+    table_sheet(ws, grid, page, title_rows=0, gridlines=False)
     for table in schema.tables:
         records = () if portfolio is None else getattr(portfolio, table.name)
-        _write_input_sheet(wb.create_sheet(table.sheet), table, records)
+        sheet, sheet_grid = wb.grid_sheet(table.sheet)
+        _write_input_sheet(sheet, sheet_grid, table, records)
+        table_sheet(sheet, sheet_grid, page)
     props = wb.properties
     props.creator = "cipmodel"
     props.title = "cipmodel plan workbook"
     props.created = props.modified = _dt.datetime(2000, 1, 1)
     return wb
+
+
+def plan_heading(portfolio: Portfolio | None) -> PageHeading:
+    """The printed pages' header and footer of a plan workbook."""
+    made = f"cipmodel {__version__}, schema {load_schema().version}"
+    if portfolio is None or not portfolio.trusts:
+        return PageHeading(who="cipmodel plan workbook", year="", made=made)
+    trusts = portfolio.trusts
+    if len(trusts) == 1:
+        who = f"{trusts[0].trust_code} {trusts[0].name or ''}".strip()
+    else:
+        who = f"Portfolio of {len(trusts)} trusts"
+    years = ", ".join(sorted({t.financial_year for t in trusts}))
+    return PageHeading(who=who, year=f"Plan year {years}", made=made)
 
 
 _STYLE_LABELS = {
@@ -255,43 +280,43 @@ _STYLE_LABELS = {
 }
 
 
-def _input_style(wb: Workbook, fmt: str) -> str:
-    """The name of the workbook's input-cell style with number format ``fmt`` (added once)."""
+def _input_style(grid: Grid, fmt: str) -> int:
+    """The workbook's input-cell style with number format ``fmt`` (a named style, added
+    once): its cell format index."""
+    wb = grid.styles.wb
     name = f"cipmodel input {_STYLE_LABELS.get(fmt, fmt)}"
     if name not in wb.named_styles:
         wb.add_named_style(NamedStyle(name=name, fill=_INPUT_FILL, number_format=fmt))
-    return name
+    return grid.styles.id(name)
 
 
-def _write_input_sheet(ws: Any, table: Table, records: Iterable[Any]) -> None:
+def _write_input_sheet(ws: Any, grid: Grid, table: Table, records: Iterable[Any]) -> None:
     """One input sheet: header row, records, Excel Table, validations, formats."""
     fields = table.fields
     last_col = get_column_letter(len(fields))
+    head_style = grid.styles.id(font=BOLD, fill=HEADER_FILL)
     for j, field in enumerate(fields, start=1):
-        cell = ws.cell(row=1, column=j)
-        set_text(cell, field.header)
-        cell.font = BOLD
-        cell.fill = HEADER_FILL
+        grid.text(1, j, field.header, head_style)
         letter = get_column_letter(j)
         dim = ws.column_dimensions[letter]
         dim.width = _column_width(field)
         # a column style, so cells typed below the records get the fill and the format
         dim.fill = _INPUT_FILL
         dim.number_format = _number_format(field)
-    styles = [_input_style(ws.parent, _number_format(f)) for f in fields]
+    styles = [_input_style(grid, _number_format(f)) for f in fields]
+    getters = [(j, f.group or f.name, f.group is not None, f.index) for j, f in enumerate(fields)]
     n = 0
+    value = grid.value
     for n, rec in enumerate(records, start=1):
         row = n + 1
-        for j, field in enumerate(fields, start=1):
-            value = getattr(rec, field.group or field.name)
-            if field.group is not None:
-                value = None if value is None else value[field.index]
-            cell = ws.cell(row=row, column=j)
-            cell.style = styles[j - 1]  # a named style: much faster than fill + format
-            set_value(cell, value, yes_no=True)
+        for j, name, grouped, index in getters:
+            v = getattr(rec, name)
+            if grouped and v is not None:
+                v = v[index]
+            value(row, j + 1, v, styles[j], yes_no=True)
     if n == 0:  # an Excel Table needs one data row: leave it blank, styled for input
         for j in range(1, len(fields) + 1):
-            ws.cell(row=2, column=j).style = styles[j - 1]
+            grid.blank(2, j, styles[j - 1])
     last_row = max(n, 1) + 1
     tbl = XlTable(
         displayName="tbl" + re.sub(r"\W", "", table.sheet),
@@ -317,7 +342,7 @@ def _readme_default(field: Field) -> str:
     return str(d)
 
 
-def _write_readme(ws: Any) -> None:
+def _write_readme(ws: Any, grid: Grid) -> None:
     """The README sheet: how to fill the workbook, every sheet, every column."""
     schema = load_schema()
     lines = [
@@ -331,27 +356,27 @@ def _write_readme(ws: Any) -> None:
         "fine: the value saved with the workbook is read.",
         "Check a filled workbook with: cipmodel validate plan.xlsx",
     ]
-    ws["A1"] = "cipmodel plan workbook"
-    ws["A1"].font = TITLE
+    styles = grid.styles
+    bold, wrap = styles.id(font=BOLD), styles.id(alignment=_WRAP)
+    head = styles.id(font=BOLD, fill=HEADER_FILL)
+    grid.text(1, 1, "cipmodel plan workbook", styles.id(font=TITLE))
     row = 2
     for text in lines:
-        set_text(ws.cell(row=row, column=1), text)
+        grid.text(row, 1, text)
         row += 1
-    set_text(ws.cell(row=row, column=1), f"Schema version {schema.version}.")
+    grid.text(row, 1, f"Schema version {schema.version}.")
     row += 2
-    ws.cell(row=row, column=1, value="Sheets").font = BOLD
+    grid.text(row, 1, "Sheets", bold)
     row += 1
-    for j, head in enumerate(("Sheet", "Required", "What it holds"), start=1):
-        c = ws.cell(row=row, column=j, value=head)
-        c.font, c.fill = BOLD, HEADER_FILL
+    for j, text in enumerate(("Sheet", "Required", "What it holds"), start=1):
+        grid.text(row, j, text, head)
     for table in schema.tables:
         row += 1
-        ws.cell(row=row, column=1, value=table.sheet)
-        ws.cell(row=row, column=2, value="no" if table.name in OPTIONAL_TABLES else "yes")
-        set_text(ws.cell(row=row, column=3), table.description)
-        ws.cell(row=row, column=3).alignment = _WRAP
+        grid.text(row, 1, table.sheet)
+        grid.text(row, 2, "no" if table.name in OPTIONAL_TABLES else "yes")
+        grid.text(row, 3, table.description, wrap)
     row += 2
-    ws.cell(row=row, column=1, value="Columns").font = BOLD
+    grid.text(row, 1, "Columns", bold)
     row += 1
     heads = (
         "Sheet",
@@ -362,9 +387,8 @@ def _write_readme(ws: Any) -> None:
         "Default (if blank)",
         "Description",
     )
-    for j, head in enumerate(heads, start=1):
-        c = ws.cell(row=row, column=j, value=head)
-        c.font, c.fill = BOLD, HEADER_FILL
+    for j, text in enumerate(heads, start=1):
+        grid.text(row, j, text, head)
     for table in schema.tables:
         for field in table.fields:
             row += 1
@@ -377,9 +401,7 @@ def _write_readme(ws: Any) -> None:
                 _readme_default(field),
                 field.description,
             )
-            for j, value in enumerate(values, start=1):
-                set_text(ws.cell(row=row, column=j), value)
-            ws.cell(row=row, column=3).alignment = _WRAP
-            ws.cell(row=row, column=7).alignment = _WRAP
+            for j, text in enumerate(values, start=1):
+                grid.text(row, j, text, wrap if j in (3, 7) else 0)
     for letter, width in zip("ABCDEFG", (16, 30, 40, 8, 10, 18, 90), strict=True):
         ws.column_dimensions[letter].width = width
