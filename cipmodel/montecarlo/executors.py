@@ -63,6 +63,7 @@ __all__ = [
     "Missing",
     "Runner",
     "Shared",
+    "check_workers",
     "connect",
     "open_runner",
     "run_cached",
@@ -395,22 +396,71 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     Raises
     ------
     SimulationError
-        Dask distributed is not installed (the message names the extra), or no scheduler
-        answered at ``address`` within ``timeout`` seconds.
+        Dask distributed is not installed (the message names the extra), ``address`` is not
+        a scheduler address, or no scheduler answered there within ``timeout`` seconds.
     """
     try:
         from distributed import Client
+        from distributed.comm.addressing import parse_address, parse_host_port
+        from distributed.comm.registry import backends
     except ImportError:
         raise SimulationError(
             f"running on a Dask cluster (scheduler {address}) needs Dask distributed, which is "
             f"not installed: {DISTRIBUTED_EXTRA}"
         ) from None
+    deadline = time.monotonic() + timeout
     try:
-        return Client(address, timeout=timeout, set_as_default=False)
+        scheme, location = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"unknown scheme {scheme!r} (known: {', '.join(sorted(backends))})")
+        if scheme == "tcp":
+            host, port = parse_host_port(location)
+    except ValueError as exc:
+        raise SimulationError(
+            f"{address!r} is not a Dask scheduler address (tcp://HOST:PORT): {exc}"
+        ) from None
+    if scheme == "tcp":  # fail within the timeout, without a half-made Client
+        _wait_for_port(address, str(host), int(port), deadline, timeout)
+    try:
+        return Client(address, timeout=max(1.0, deadline - time.monotonic()), set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise SimulationError(
             f"could not reach the Dask scheduler at {address} within {timeout:g} s: {exc}"
         ) from None
+
+
+def _wait_for_port(address: str, host: str, port: int, deadline: float, timeout: float) -> None:
+    """Return once something listens at ``host:port``; retry (a scheduler may be starting)
+    until ``deadline``, then raise :class:`SimulationError`."""
+    import socket
+
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host, port), timeout=max(0.05, left)):
+                return
+        except OSError as exc:
+            if deadline - time.monotonic() <= 0:
+                why = exc.strerror or str(exc) or type(exc).__name__
+                raise SimulationError(
+                    f"could not reach the Dask scheduler at {address} within {timeout:g} s "
+                    f"({why}): is the scheduler running, and the address and port right?"
+                ) from None
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def check_workers(workers: int | None, remote: bool = False) -> int:
+    """Threads computing chunks (1 with an executor or client, whose workers compute them)."""
+    if workers is None:
+        return 1
+    if isinstance(workers, bool) or int(workers) < 1:
+        raise SimulationError(f"workers must be >= 1, got {workers!r}")
+    if remote and int(workers) > 1:
+        raise SimulationError(
+            f"workers={workers} sets local threads; with an executor or a Dask client, "
+            "its own workers compute the chunks (leave workers unset)"
+        )
+    return int(workers)
 
 
 def open_runner(

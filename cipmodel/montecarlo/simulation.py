@@ -13,15 +13,18 @@ size (trusts x lines x months, schemes, sample dimensions) unless given, whateve
 number of draws.
 
 Reproducibility: the same inputs, seed and settings give bit-identical results whatever the
-chunk size, because (1) every draw's sample point depends only on the seed and the draw's
-index (counter-based streams), (2) the engine computes every draw by the same operations
-whatever the batch, and (3) the summaries are merged in fixed blocks of draws. The seed,
-sampler, draw count and chunk size are recorded in the provenance.
+chunk size and wherever the chunks run (this thread, threads, processes, a Dask cluster:
+:mod:`~cipmodel.montecarlo.executors`), because (1) every draw's sample point depends only on
+the seed and the draw's index (counter-based streams), (2) the engine computes every draw by
+the same operations whatever the batch, and (3) the chunks come back and are merged in draw
+order, the sums in fixed blocks of draws. The seed, sampler, draw count, chunk size and local
+thread count are recorded in the provenance; where the chunks ran is not (so the JSON is the
+same wherever it ran).
 
 The parts: :mod:`~cipmodel.montecarlo.context` (settings, packs, the context of a run),
 :mod:`~cipmodel.montecarlo.outputs` (what a chunk of draws produces),
 :mod:`~cipmodel.montecarlo.result` (:class:`SimulationResult`: tables and JSON) and this
-module (the chunked run).
+module (the chunked run); :mod:`~cipmodel.montecarlo.executors` says where chunks run.
 
 With ``priors="none"`` (or :meth:`Priors.none`) nothing is uncertain and every draw
 reproduces the plan run exactly.
@@ -47,7 +50,7 @@ from cipmodel.montecarlo.context import (
     check_draws,
     resolve_packs,
 )
-from cipmodel.montecarlo.executors import Runner, open_runner, sample_points
+from cipmodel.montecarlo.executors import Runner, check_workers, open_runner, sample_points
 from cipmodel.montecarlo.outputs import (
     FLOAT_WIDTH,
     OUTPUTS,
@@ -183,7 +186,7 @@ def simulate(
         keep = max(1024, KEEP_VALUES // max(1, plan.n_trusts * FLOAT_WIDTH))
     col = Collector(OUTPUTS, plan.n_trusts, min(int(keep), n))
 
-    workers = _check_workers(workers, remote=executor is not None or client is not None)
+    workers = check_workers(workers, remote=executor is not None or client is not None)
     with open_runner(chunk_at, ctx, workers=workers, executor=executor, client=client) as runner:
         start, converged = _run_chunks(runner, col, n, chunk, tolerance, progress)
     unverified = sorted({*run.provenance.get("unverified", []), *pri.unverified})
@@ -213,20 +216,6 @@ def simulate(
     return SimulationResult(
         run=run, context=ctx, collector=col, priors=pri, seed=seed, provenance=prov
     )
-
-
-def _check_workers(workers: int | None, remote: bool = False) -> int:
-    """Threads computing chunks (1 with an executor or client, whose workers compute them)."""
-    if workers is None:
-        return 1
-    if isinstance(workers, bool) or int(workers) < 1:
-        raise SimulationError(f"workers must be >= 1, got {workers!r}")
-    if remote and int(workers) > 1:
-        raise SimulationError(
-            f"workers={workers} sets local threads; with an executor or a Dask client, "
-            "its own workers compute the chunks (leave workers unset)"
-        )
-    return int(workers)
 
 
 def chunk_plan(n: int, chunk: int, tolerance: float | None) -> Iterator[tuple[int, int]]:
