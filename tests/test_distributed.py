@@ -350,8 +350,7 @@ def test_bad_settings_are_refused(one_trust: Any) -> None:
         with pytest.raises(SimulationError, match="workers=2 sets local threads"):
             simulate(one_trust, draws=64, seed=1, workers=2, executor=ex)
         with pytest.raises(SimulationError, match="not both"):
-            with open_runner(_first, 1, executor=ex, client="tcp://127.0.0.1:1"):
-                pass
+            open_runner(_first, 1, executor=ex, client="tcp://127.0.0.1:1")
 
 
 # -- without the extra ----------------------------------------------------------------------
