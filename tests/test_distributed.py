@@ -57,18 +57,28 @@ def cluster() -> Iterator[Any]:
     """A LocalCluster of 2 worker processes (1 thread each) on 127.0.0.1, and its client."""
     from distributed import Client, LocalCluster
 
+    saved = dict(os.environ)  # nannies write their workers' settings into os.environ
     with (
         LocalCluster(
             n_workers=2,
             processes=True,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # None still binds :8787, and warns if taken
         ) as lc,
         Client(lc, set_as_default=False) as client,
     ):
         client.wait_for_workers(2)
+        _restore(saved)
         yield lc, client
+    _restore(saved)
+
+
+def _restore(saved: dict[str, str]) -> None:
+    """Put this process's environment back (later subprocesses must not inherit Dask's
+    worker settings, e.g. MALLOC_TRIM_THRESHOLD_ or OMP_NUM_THREADS)."""
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -197,6 +197,7 @@ class Runner:
         self.fn, self.value = fn, value
         self._pending: deque[_Task] = deque()
         self._group = 1
+        self.tasks = 0  # tasks submitted (remote tasks may hold several chunks)
 
     # -- what each kind of runner provides ------------------------------------------------
     def capacity(self) -> int:
@@ -241,6 +242,7 @@ class Runner:
                     exhausted = True
                     break
                 self._pending.append(_Task(group, self.submit(group)))
+                self.tasks += 1
                 exhausted = len(group) < self._group
             if not self._pending:
                 return
