@@ -18,7 +18,7 @@ Columns:
   2-core VM the caller and the workers sharing the cores);
 - **tasks**: remote tasks (a task holds several chunks once the first say how long one
   takes: ~0.2 s of work a task, ``cipmodel.montecarlo.executors.TASK_SECONDS``);
-- **CPU ms/draw**: CPU time (user + system) where the chunks were computed, per draw: this
+- **CPU µs/draw**: CPU time (user + system) where the chunks were computed, per draw: this
   process for threads (folding included), the workers for Dask (folding is the caller's,
   below); less sensitive than wall time to other load on the machine;
 - **faults/chunk**: minor page faults per chunk where they computed (this process for
@@ -163,7 +163,7 @@ def _table(label: str, ctx: Any, draws: int, chunk: int, setups: list[Any]) -> l
     )
     print(
         f"{'where':<22} {'workers':>7} {'seconds':>8} {'draws/s':>9} {'x 1 thread':>10} "
-        f"{'overhead/chunk':>15} {'tasks':>6} {'CPU ms/draw':>12} {'faults/chunk':>13}"
+        f"{'overhead/chunk':>15} {'tasks':>6} {'CPU µs/draw':>12} {'faults/chunk':>13}"
     )
     base = best[0]["seconds"]
     rows = []
@@ -173,7 +173,7 @@ def _table(label: str, ctx: Any, draws: int, chunk: int, setups: list[Any]) -> l
         if used is None:
             counters = f"{'-':>12} {'-':>13}"
         else:
-            counters = f"{used[1] / draws * 1e3:>12.3f} {used[0] / chunks:>13,.0f}"
+            counters = f"{used[1] / draws * 1e6:>12,.1f} {used[0] / chunks:>13,.0f}"
         print(
             f"{name:<22} {n:>7} {sec:>8.2f} {draws / sec:>9,.0f} {base / sec:>10.2f} "
             f"{over * 1e3:>12.1f} ms {best[i]['tasks']:>6} {counters}"
