@@ -55,10 +55,13 @@ needs_distributed = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """A LocalCluster of 2 worker processes (1 thread each) on 127.0.0.1, and its client."""
+    import dask
     from distributed import Client, LocalCluster
 
     saved = dict(os.environ)  # nannies write their workers' settings into os.environ
     with (
+        # the scheduler (in this process) gives up on a killed worker's address in seconds
+        dask.config.set({"distributed.comm.timeouts.connect": "5s"}),
         LocalCluster(
             n_workers=2,
             processes=True,

@@ -34,6 +34,7 @@ only then) and refuses otherwise. Dask is imported only when a client or address
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
@@ -334,6 +335,10 @@ class _ExecutorRunner(Runner):
         result: tuple[list[Any], float] = out
         return result
 
+    def close(self) -> None:
+        with _CACHE_LOCK:  # an executor in this process (threads) cached it here
+            _CACHE.pop(self.token, None)
+
 
 class _DaskRunner(Runner):
     kind = "dask"
@@ -382,11 +387,15 @@ class _DaskRunner(Runner):
 
     def cancel(self, tasks: list[_Task]) -> None:
         if tasks:
-            self.client.cancel([t.future for t in tasks])
+            # clean-up only: a cluster that is gone has nothing left to cancel, and the
+            # run's own error (if any) is the one to report
+            with contextlib.suppress(Exception):
+                self.client.cancel([t.future for t in tasks])
 
     def close(self) -> None:
         try:
-            self.client.cancel([self._shared])
+            with contextlib.suppress(Exception):  # as in cancel()
+                self.client.cancel([self._shared])
         finally:
             if self.owned:
                 self.client.close()
