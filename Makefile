@@ -25,8 +25,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[plot]'
 	touch $@
 
+# The distributed extra (Dask) too, so tests/test_distributed.py runs; `.[test]` alone works
+# (those tests then skip, saying why).
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[test]'
+	$(PIP) -e '.[test,distributed]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

@@ -2,7 +2,8 @@
 
 These are behavioural checks, not timings (``benchmarks/bench_startup.py`` times the
 processes): importing :mod:`cipmodel.cli`, building every command for ``--help`` and
-validating a plan must not load pandas, scipy, matplotlib or the Monte Carlo.
+validating a plan must not load pandas, scipy, matplotlib, Dask or the Monte Carlo (Dask is
+imported only when ``--scheduler`` is given).
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ import pytest
 from cipmodel.cli import cli
 from cipmodel.cli.app import COMMANDS
 from cipmodel.cli.errors import Command
-from cipmodel.cli.options import DEFAULT_DRAWS, DEFAULT_SAMPLER, MAX_DRAWS, SAMPLER_NAMES
+from cipmodel.cli.options import (
+    DEFAULT_DRAWS,
+    DEFAULT_SAMPLER,
+    MAX_DRAWS,
+    SAMPLER_NAMES,
+    SCHEDULER_TIMEOUT,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("pandas", "scipy", "matplotlib")
+HEAVY = ("pandas", "scipy", "matplotlib", "dask", "distributed")
 
 #: Run in a fresh interpreter; prints the heavy top-level packages (and the Monte Carlo) loaded.
 LOADED = """
@@ -90,10 +97,18 @@ def test_unknown_command_is_a_usage_error() -> None:
 
 def test_simulation_defaults_match_the_monte_carlo() -> None:
     """The simulation options' literal defaults and sampler names are the Monte Carlo's own."""
-    from cipmodel.montecarlo import simulation
+    from cipmodel.montecarlo import executors, simulation
     from cipmodel.montecarlo.samplers import SAMPLERS
 
     assert tuple(sorted(SAMPLERS)) == SAMPLER_NAMES
     assert DEFAULT_DRAWS == simulation.DEFAULT_DRAWS
     assert DEFAULT_SAMPLER == simulation.DEFAULT_SAMPLER
     assert MAX_DRAWS == simulation.MAX_DRAWS
+    assert SCHEDULER_TIMEOUT == executors.CONNECT_TIMEOUT
+
+
+def test_monte_carlo_loads_no_dask() -> None:
+    """``import cipmodel`` and the Monte Carlo itself do not import Dask (only a client or
+    a scheduler address does)."""
+    body = "import cipmodel\nfrom cipmodel.montecarlo import simulate, solve_probability\n"
+    assert not {"dask", "distributed"} & set(_loaded(body))

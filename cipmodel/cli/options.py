@@ -11,6 +11,8 @@ defaults are therefore written out here; ``tests/test_cli_startup.py`` checks th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,13 @@ __all__ = [
     "DEFAULT_SAMPLER",
     "MAX_DRAWS",
     "SAMPLER_NAMES",
+    "SCHEDULER_TIMEOUT",
     "check_draw_cap",
     "check_output_path",
     "load",
     "plan_argument",
     "rules_options",
+    "scheduler_client",
     "simulation_options",
     "write_results",
 ]
@@ -38,6 +42,8 @@ DEFAULT_DRAWS = 16_384
 DEFAULT_SAMPLER = "sobol"
 #: :data:`cipmodel.montecarlo.simulation.MAX_DRAWS`: refused above this without --allow-large.
 MAX_DRAWS = 10_000_000
+#: :data:`cipmodel.montecarlo.executors.CONNECT_TIMEOUT`: seconds to wait for --scheduler.
+SCHEDULER_TIMEOUT = 10.0
 
 plan_argument = click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
@@ -66,6 +72,21 @@ def rules_options(fn: Any) -> Any:
 
 def simulation_options(fn: Any) -> Any:
     """Options shared by ``simulate`` and ``solve --probability``."""
+    fn = click.option(
+        "--scheduler-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=SCHEDULER_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for the --scheduler to answer.",
+    )(fn)
+    fn = click.option(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="Compute the draws on this Dask cluster (pip install 'cipmodel[distributed]'; "
+        "docs/scale-out.md); results do not depend on it.",
+    )(fn)
     fn = click.option("--allow-large", is_flag=True, help=f"Allow more than {MAX_DRAWS:,} draws.")(
         fn
     )
@@ -111,6 +132,22 @@ def check_draw_cap(draws: int, allow_large: bool) -> None:
             f"{draws:,} draws is more than {MAX_DRAWS:,}: add --allow-large if you mean it",
             param_hint="-n/--draws",
         )
+
+
+@contextmanager
+def scheduler_client(address: str | None, timeout: float) -> Iterator[Any]:
+    """A Dask client connected to ``address`` for the command's run (None: no cluster),
+    closed after it. Dask is imported only here, when --scheduler is given."""
+    if address is None:
+        yield None
+        return
+    from cipmodel.montecarlo.executors import connect
+
+    client = connect(address, timeout)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def check_output_path(

@@ -18,10 +18,12 @@ import click
 
 from cipmodel.cli.errors import Command
 from cipmodel.cli.options import (
+    SCHEDULER_TIMEOUT,
     check_draw_cap,
     check_output_path,
     load,
     plan_argument,
+    scheduler_client,
     simulation_options,
     write_results,
 )
@@ -109,6 +111,8 @@ def simulate(
     priors: str,
     no_uncertainty: bool,
     allow_large: bool,
+    scheduler: str | None,
+    scheduler_timeout: float,
     chunk_size: int | None,
     tolerance: float | None,
     workers: int,
@@ -130,33 +134,40 @@ def simulate(
     from cipmodel.montecarlo.samplers import SamplingWarning
 
     check_draw_cap(draws, allow_large)
+    if scheduler is not None and workers > 1:
+        raise click.BadParameter(
+            "sets local threads: with --scheduler the cluster's workers compute the draws",
+            param_hint="--workers",
+        )
     if output is not None:
         check_output_path(output, force, (plan,))
     portfolio, prov = load(plan)
     n_s = max(1, len(portfolio.cip))
-    callback, bar = _progress_bar(draws * (n_s + 200 * len(portfolio.trusts)), draws)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", SamplingWarning)
-            result = run_simulation(
-                portfolio,
-                draws=draws,
-                seed=seed,
-                sampler=sampler,
-                priors="none" if no_uncertainty else priors,
-                chunk_size=chunk_size,
-                tolerance=tolerance,
-                workers=workers,
-                funding_rules=funding_rules,
-                sof_rules=sof_rules,
-                catch_up=catch_up,
-                allow_large=allow_large,
-                progress=callback,
-                **prov,
-            )
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    with scheduler_client(scheduler, scheduler_timeout) as client:
+        callback, bar = _progress_bar(draws * (n_s + 200 * len(portfolio.trusts)), draws)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SamplingWarning)
+                result = run_simulation(
+                    portfolio,
+                    draws=draws,
+                    seed=seed,
+                    sampler=sampler,
+                    priors="none" if no_uncertainty else priors,
+                    chunk_size=chunk_size,
+                    tolerance=tolerance,
+                    workers=workers,
+                    client=client,
+                    funding_rules=funding_rules,
+                    sof_rules=sof_rules,
+                    catch_up=catch_up,
+                    allow_large=allow_large,
+                    progress=callback,
+                    **prov,
+                )
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
     for w in caught:
         if issubclass(w.category, SamplingWarning):
             click.echo(f"Note: {w.message}", err=True)
@@ -185,6 +196,8 @@ def solve_probability_command(
     allow_large: bool,
     as_json: bool,
     year: int = 1,
+    scheduler: str | None = None,
+    scheduler_timeout: float = SCHEDULER_TIMEOUT,
 ) -> None:
     """``cipmodel solve PLAN --probability P``: the CIP needed for P(meet) >= P."""
     from cipmodel.montecarlo import solve_probability
@@ -195,16 +208,18 @@ def solve_probability_command(
         )
     check_draw_cap(draws, allow_large)
     portfolio, prov = load(plan)
-    res = solve_probability(
-        portfolio,
-        probability,
-        draws=draws,
-        seed=seed,
-        sampler=sampler,
-        priors="none" if no_uncertainty else priors,
-        allow_large=allow_large,
-        **prov,
-    )
+    with scheduler_client(scheduler, scheduler_timeout) as client:
+        res = solve_probability(
+            portfolio,
+            probability,
+            draws=draws,
+            seed=seed,
+            sampler=sampler,
+            priors="none" if no_uncertainty else priors,
+            allow_large=allow_large,
+            client=client,
+            **prov,
+        )
     d = res.to_dict()
     if as_json:
         curve = res.curve(points=21)

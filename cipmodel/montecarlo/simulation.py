@@ -13,15 +13,18 @@ size (trusts x lines x months, schemes, sample dimensions) unless given, whateve
 number of draws.
 
 Reproducibility: the same inputs, seed and settings give bit-identical results whatever the
-chunk size, because (1) every draw's sample point depends only on the seed and the draw's
-index (counter-based streams), (2) the engine computes every draw by the same operations
-whatever the batch, and (3) the summaries are merged in fixed blocks of draws. The seed,
-sampler, draw count and chunk size are recorded in the provenance.
+chunk size and wherever the chunks run (this thread, threads, processes, a Dask cluster:
+:mod:`~cipmodel.montecarlo.executors`), because (1) every draw's sample point depends only on
+the seed and the draw's index (counter-based streams), (2) the engine computes every draw by
+the same operations whatever the batch, and (3) the chunks come back and are merged in draw
+order, the sums in fixed blocks of draws. The seed, sampler, draw count, chunk size and local
+thread count are recorded in the provenance; where the chunks ran is not (so the JSON is the
+same wherever it ran).
 
 The parts: :mod:`~cipmodel.montecarlo.context` (settings, packs, the context of a run),
 :mod:`~cipmodel.montecarlo.outputs` (what a chunk of draws produces),
 :mod:`~cipmodel.montecarlo.result` (:class:`SimulationResult`: tables and JSON) and this
-module (the chunked run).
+module (the chunked run); :mod:`~cipmodel.montecarlo.executors` says where chunks run.
 
 With ``priors="none"`` (or :meth:`Priors.none`) nothing is uncertain and every draw
 reproduces the plan run exactly.
@@ -29,9 +32,8 @@ reproduces the plan run exactly.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ from cipmodel.montecarlo.context import (
     check_draws,
     resolve_packs,
 )
+from cipmodel.montecarlo.executors import Runner, check_workers, open_runner, sample_points
 from cipmodel.montecarlo.outputs import (
     FLOAT_WIDTH,
     OUTPUTS,
@@ -96,6 +99,8 @@ def simulate(
     bonus: bool = False,
     allow_large: bool = False,
     workers: int | None = None,
+    executor: Executor | None = None,
+    client: Any = None,
     progress: Callable[[int, int], None] | None = None,
     **provenance_extra: Any,
 ) -> SimulationResult:
@@ -129,9 +134,18 @@ def simulate(
         Allow more than :data:`MAX_DRAWS` draws.
     workers : int, optional
         Threads computing chunks at once (NumPy releases the GIL); default 1. Results do not
-        depend on it; memory grows with it.
+        depend on it; memory grows with it. Only 1 (or None) with an executor or client.
+    executor : concurrent.futures.Executor, optional
+        Compute the chunks there instead: a ``ProcessPoolExecutor``, Dask's
+        ``client.get_executor()``, ... (:mod:`cipmodel.montecarlo.executors`). Results do not
+        depend on it.
+    client : distributed.Client or str, optional
+        Compute the chunks on a Dask cluster: a ``Client`` or a scheduler address
+        (``"tcp://host:8786"``; needs ``pip install 'cipmodel[distributed]'``). The context
+        is sent to every worker once; a lost worker's chunks are computed again elsewhere.
+        Results do not depend on it (docs/scale-out.md).
     progress : callable(done, total), optional
-        Called after each chunk.
+        Called after each chunk is folded in, in draw order (in the calling thread).
     **provenance_extra
         Added to the provenance.
 
@@ -172,8 +186,9 @@ def simulate(
         keep = max(1024, KEEP_VALUES // max(1, plan.n_trusts * FLOAT_WIDTH))
     col = Collector(OUTPUTS, plan.n_trusts, min(int(keep), n))
 
-    workers = _check_workers(workers)
-    start, converged = _run_chunks(ctx, col, n, chunk, tolerance, workers, progress)
+    workers = check_workers(workers, remote=executor is not None or client is not None)
+    with open_runner(chunk_at, ctx, workers=workers, executor=executor, client=client) as runner:
+        start, converged = _run_chunks(runner, col, n, chunk, tolerance, progress)
     unverified = sorted({*run.provenance.get("unverified", []), *pri.unverified})
     prov = dict(run.provenance)
     prov.update(
@@ -203,68 +218,52 @@ def simulate(
     )
 
 
-def _check_workers(workers: int | None) -> int:
-    if workers is None:
-        return 1
-    if isinstance(workers, bool) or int(workers) < 1:
-        raise SimulationError(f"workers must be >= 1, got {workers!r}")
-    return int(workers)
+def chunk_plan(n: int, chunk: int, tolerance: float | None) -> Iterator[tuple[int, int]]:
+    """``(start, count)`` of the chunks of draws 0..n-1: ``chunk`` draws each, and with a
+    tolerance cut at the convergence check points (1,024, 2,048, 4,096, ... draws)."""
+    start, next_check = 0, CHECK_FIRST
+    while start < n:
+        stop = min(start + chunk, n)
+        if tolerance is not None:
+            stop = min(stop, next_check)
+            if stop == next_check:
+                next_check *= 2
+        yield start, stop - start
+        start = stop
+
+
+def chunk_at(ctx: SimulationContext, start: int, count: int) -> Outputs:
+    """The per-draw outputs of draws ``start .. start + count - 1``: what one chunk computes,
+    in a worker thread, process or Dask worker (a module-level function: picklable)."""
+    return chunk_outputs(ctx, sample_points(ctx.sampler, start, count))
 
 
 def _run_chunks(
-    ctx: SimulationContext,
+    runner: Runner,
     col: Collector,
     n: int,
     chunk: int,
     tolerance: float | None,
-    workers: int,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[int, int | None]:
     """Stream draws 0..n-1 through the model in chunks; return (draws done, converged at).
 
-    Sample points are drawn in the main thread, in order; chunks are computed by up to
-    ``workers`` threads and folded into the collector in draw order, so the result is the
-    same for any number of workers. With a tolerance, chunks end at the check points and
-    everything in flight is folded in before each check.
+    The runner computes chunks wherever it computes them (this thread, threads, processes,
+    a Dask cluster) and hands them back in draw order; they are folded into the collector
+    in that order, so the result is the same for any runner, worker count and chunk size.
+    With a tolerance, the check after 1,024, 2,048, ... draws sees exactly the chunks up to
+    that point (chunks computed ahead are dropped if it stops), so the stop is the same too.
     """
-    pending: deque[tuple[int, Future[Outputs] | Outputs]] = deque()
-    done = 0
-
-    def fold(block: bool) -> None:
-        nonlocal done
-        while pending and (block or len(pending) >= workers):
-            stop, item = pending.popleft()
-            col.add(item.result() if isinstance(item, Future) else item)
-            done = stop
-            if progress is not None:
-                progress(done, n)
-
-    start, next_check = 0, CHECK_FIRST
-    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-    try:
-        while start < n:
-            stop = min(start + chunk, n)
-            if tolerance is not None:
-                stop = min(stop, next_check)
-            u = ctx.sampler.sample(start, stop - start)
-            if pool is None:
-                pending.append((stop, chunk_outputs(ctx, u)))
-            else:
-                pending.append((stop, pool.submit(chunk_outputs, ctx, u)))
-            start = stop
-            at_check = tolerance is not None and start == next_check
-            fold(block=at_check or pool is None)
-            if at_check and tolerance is not None:
-                if _half_width(col) <= tolerance:
-                    return done, done
-                next_check *= 2
-        fold(block=True)
-    finally:
-        if pool is not None:
-            for _, item in pending:
-                if isinstance(item, Future):
-                    item.cancel()
-            pool.shutdown(wait=True)
+    done, next_check = 0, CHECK_FIRST
+    for start, count, outputs in runner.map(chunk_plan(n, chunk, tolerance)):
+        col.add(outputs)
+        done = start + count
+        if progress is not None:
+            progress(done, n)
+        if tolerance is not None and done == next_check:
+            if _half_width(col) <= tolerance:
+                return done, done
+            next_check *= 2
     return done, None
 
 

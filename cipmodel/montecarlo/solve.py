@@ -23,6 +23,7 @@ programme, e.g. through shocks a programme that delivers nothing cannot offset) 
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from cipmodel.montecarlo.context import (
     check_draws,
     resolve_packs,
 )
+from cipmodel.montecarlo.executors import check_workers, open_runner, sample_points
 from cipmodel.montecarlo.outputs import auto_chunk_size
 from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
 from cipmodel.montecarlo.samplers import SAMPLERS
@@ -180,6 +182,9 @@ def solve_probability(
     priors: str | Path | RulePack | Priors | None = DEFAULT_PRIORS,
     chunk_size: int | None = None,
     allow_large: bool = False,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    client: Any = None,
     **provenance_extra: Any,
 ) -> ProbabilitySolveResult:
     """The CIP (% and £000) each trust needs for P(meet the control total) >= ``probability``.
@@ -189,8 +194,9 @@ def solve_probability(
     portfolio : Portfolio
     probability : float
         Target, strictly between 0 and 1.
-    draws, seed, sampler, priors, chunk_size, allow_large
-        As for :func:`cipmodel.montecarlo.simulate` (same seed: same draws).
+    draws, seed, sampler, priors, chunk_size, allow_large, workers, executor, client
+        As for :func:`cipmodel.montecarlo.simulate` (same seed: same draws; the result does
+        not depend on where the chunks are computed).
 
     Returns
     -------
@@ -210,7 +216,8 @@ def solve_probability(
     planned, opex = solved.planned, solved.opex
     has_prog = planned > 1e-9
     chunk = int(chunk_size) if chunk_size is not None else auto_chunk_size(plan, ctx.inputs.n_dims)
-    thresholds = _thresholds(ctx, n, chunk, has_prog)  # (T, n) sorted
+    job = ThresholdJob(ctx, plan.ct_target[:, 0] - MET_TOLERANCE, has_prog)
+    thresholds = _thresholds(job, n, chunk, workers, executor, client)  # (T, n) sorted
     j = max(0, math.ceil(probability * n) - 1)
     kth = thresholds[:, j]
     reachable = np.isfinite(kth)
@@ -286,26 +293,48 @@ def _check_settings(
     return n
 
 
+@dataclass(frozen=True)
+class ThresholdJob:
+    """What every chunk of the probability solve needs (sent to each worker once)."""
+
+    ctx: SimulationContext
+    target: NDArray[np.float64]  # (T,) first-year control total less the met tolerance
+    has_programme: NDArray[np.bool_]  # (T,)
+
+
+def threshold_chunk(job: ThresholdJob, start: int, count: int) -> NDArray[np.float64]:
+    """(count, T) each draw's ``k*`` (the programme multiplier from which it meets the control
+    total; for a trust without a programme, the notional CIP it needs [£000]) for draws
+    ``start .. start + count - 1`` (a module-level function: runs on any worker)."""
+    ctx, target = job.ctx, job.target
+    _, proj = ctx.project_points(sample_points(ctx.sampler, start, count))
+    surplus = proj.by_year(proj.surplus_pre_stf)[..., 0]
+    cip = proj.by_year(proj.cip_total)[..., 0]
+    base = surplus - cip  # the surplus with no programme
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(
+            cip > 0,
+            (target - base) / np.where(cip > 0, cip, 1.0),
+            np.where(base >= target, -np.inf, np.inf),
+        )
+    # trusts without a programme: the notional, certain CIP needed [£000]
+    return np.where(job.has_programme, k, target - surplus)
+
+
 def _thresholds(
-    ctx: SimulationContext, n: int, chunk: int, has_prog: NDArray[np.bool_]
+    job: ThresholdJob,
+    n: int,
+    chunk: int,
+    workers: int | None,
+    executor: Executor | None,
+    client: Any,
 ) -> NDArray[np.float64]:
-    """(T, n) each draw's ``k*`` (the programme multiplier from which it meets the control
-    total; for a trust without a programme, the notional CIP it needs [£000]), sorted."""
-    plan = ctx.plan
-    target = plan.ct_target[:, 0] - MET_TOLERANCE
-    thresholds = np.empty((n, plan.n_trusts))
-    for start in range(0, n, chunk):
-        c = min(chunk, n - start)
-        _, proj = ctx.projection(start, c)
-        surplus = proj.by_year(proj.surplus_pre_stf)[..., 0]
-        cip = proj.by_year(proj.cip_total)[..., 0]
-        base = surplus - cip  # the surplus with no programme
-        with np.errstate(divide="ignore", invalid="ignore"):
-            k = np.where(
-                cip > 0,
-                (target - base) / np.where(cip > 0, cip, 1.0),
-                np.where(base >= target, -np.inf, np.inf),
-            )
-        # trusts without a programme: the notional, certain CIP needed [£000]
-        thresholds[start : start + c] = np.where(has_prog, k, target - surplus)
+    """(T, n) every draw's threshold (:func:`threshold_chunk`), sorted per trust; the chunks
+    computed where ``workers``, ``executor`` or ``client`` say."""
+    threads = check_workers(workers, remote=executor is not None or client is not None)
+    thresholds = np.empty((n, job.ctx.plan.n_trusts))
+    chunks = ((s, min(chunk, n - s)) for s in range(0, n, chunk))
+    with open_runner(threshold_chunk, job, workers=threads, executor=executor, client=client) as r:
+        for start, count, k in r.map(chunks):
+            thresholds[start : start + count] = k
     return np.sort(thresholds.T, axis=1)
