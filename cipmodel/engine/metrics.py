@@ -32,6 +32,7 @@ without that reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,9 @@ METRICS: tuple[str, ...] = (
 )
 _L = {k: i for i, k in enumerate(LINES)}
 _F = {k: i for i, k in enumerate(FINANCING)}
+_YTD_LINES = tuple(
+    _L[k] for k in ("interest_receivable", "interest_payable", "pdc_dividend", "pay_agency")
+)
 DAYS_IN_YEAR = 360.0  # SOF convention, domain.md §1.4 [B]
 _REASONS = {
     "capital_service_capacity": "no capital service (no PDC, interest or repayments)",
@@ -71,8 +75,9 @@ class MetricValues:
     ----------
     values : dict of str -> ndarray (D, T)
         Metric values (NaN where not applicable).
-    not_applicable : dict of str -> ndarray (D, T) of str
-        Reason a value is not applicable, '' where it is.
+    not_applicable : mapping of str -> ndarray (D, T) of str
+        Reason a value is not applicable, '' where it is (each text array is built when
+        first read).
     components : dict of str -> ndarray (D, T)
         The numbers the metrics are made of (reported surplus, income, working capital,
         cash, capital service, ...), for audit.
@@ -81,7 +86,7 @@ class MetricValues:
     """
 
     values: dict[str, FloatArray]
-    not_applicable: dict[str, NDArray[np.str_]]
+    not_applicable: Mapping[str, NDArray[np.str_]]
     components: dict[str, FloatArray]
     year: int
     months: int
@@ -118,7 +123,8 @@ def _ytd(arr: FloatArray, sl: slice) -> FloatArray:
 
 
 def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, sl: slice, frac: float) -> _Flows:
-    lines = actual.lines[..., sl].sum(axis=-1)  # (D, T, L)
+    # the four lines read here, year to date (the same numbers as lines[..., sl].sum(-1))
+    lines = actual.line_ytd(_YTD_LINES, sl.stop - sl.start)  # (D, T, 4)
     stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), lines.shape[:2])
     income = _ytd(actual.operating_income, sl) + stf
     opex = _ytd(actual.operating_expenditure, sl)
@@ -129,10 +135,10 @@ def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, sl: slice, frac: f
         ebitda=income - opex,
         stf=stf,
         surplus=_ytd(actual.surplus_pre_stf, sl) + stf,
-        int_rec=lines[..., _L["interest_receivable"]],
-        int_pay=lines[..., _L["interest_payable"]],
-        pdc=lines[..., _L["pdc_dividend"]],
-        agency=lines[..., _L["pay_agency"]],
+        int_rec=lines[..., 0],
+        int_pay=lines[..., 1],
+        pdc=lines[..., 2],
+        agency=lines[..., 3],
         principal=fin[:, _F["principal_repayment"]] * frac,
         capex=fin[:, _F["capital_expenditure"]] * frac,
         drawdown=fin[:, _F["loan_drawdown"]] * frac,
@@ -157,22 +163,48 @@ def _planned_margin(
     return _safe_div(p_surplus, p_income), p_income
 
 
+class _Reasons(Mapping[str, NDArray[np.str_]]):
+    """Each metric's reason text (D, T), built from its reason code when first read.
+
+    Code 0: applicable, 1: the metric's own reason, 2: too extreme. A simulation reads the
+    values and never the texts, so the (D, T) string arrays are not made for every chunk.
+    """
+
+    def __init__(self, codes: dict[str, NDArray[np.int8]]) -> None:
+        self._codes = codes
+        self._texts: dict[str, NDArray[np.str_]] = {}
+
+    def __getitem__(self, name: str) -> NDArray[np.str_]:
+        text = self._texts.get(name)
+        if text is None:
+            code = self._codes[name]
+            text = np.array(["", _REASONS[name], _TOO_EXTREME])[code]
+            self._texts[name] = text
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
 def _not_applicable(
     values: dict[str, FloatArray], masks: dict[str, NDArray[np.bool_]], shape: tuple[int, int]
-) -> dict[str, NDArray[np.str_]]:
+) -> Mapping[str, NDArray[np.str_]]:
     """Each metric's reason text (D, T); ``values`` is set to NaN where there is one.
 
-    Reasons are boolean masks first; the text arrays are built once per metric (an index
-    into the three possible strings), not by string comparisons.
+    Reasons are boolean masks first, kept as small codes; the text arrays are built only
+    when read (see :class:`_Reasons`), not by string comparisons.
     """
-    reasons = {}
+    codes = {}
     for name in METRICS:
         value = np.broadcast_to(values[name], shape)
         mask = np.broadcast_to(masks[name], shape)
-        code = np.where(mask, 1, np.where(np.isfinite(value), 0, 2)).astype(np.intp)
-        reasons[name] = np.array(["", _REASONS[name], _TOO_EXTREME])[code]
+        code = np.where(mask, 1, np.where(np.isfinite(value), 0, 2)).astype(np.int8)
+        codes[name] = code
         values[name] = np.where(code == 0, value, np.nan)
-    return reasons
+    return _Reasons(codes)
 
 
 # A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported

@@ -35,6 +35,7 @@ recurrent scheme and 0 for a non-recurrent one;
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import cast
@@ -230,6 +231,42 @@ class Projection:
             else:
                 out[:, li] -= self._cip_c[:, k]
         return out.transpose(2, 3, 1, 0)
+
+    @cached_property
+    def _line_ytd_cache(self) -> dict[tuple[int, ...], FloatArray]:
+        return {}
+
+    def line_ytd(self, lines: Sequence[int], months: int) -> FloatArray:
+        """(D, T, k) the selected lines after CIP [£000, costs positive] summed over the
+        first ``months`` months of plan year 1.
+
+        The same numbers as ``self.lines[..., :months].sum(-1)[..., lines]`` (months added
+        one at a time, in order), without forming every line: the running sums of the
+        selected lines are computed once and serve every ``months``.
+        """
+        key = tuple(int(li) for li in lines)
+        run = self._line_ytd_cache.get(key)
+        if run is None:
+            run = self._running_lines(key)
+            self._line_ytd_cache[key] = run
+        return run[months - 1].transpose(1, 2, 0)
+
+    def _running_lines(self, lines: tuple[int, ...]) -> FloatArray:
+        """(12, k, D, T) year-1 running sums over months of the selected lines after CIP."""
+        d, t = self.n_draws, self.plan.n_trusts
+        run = np.empty((12, len(lines), d, t))
+        cip_pos = {int(li): k for k, li in enumerate(self._cip_lines)}
+        for j, li in enumerate(lines):
+            run[:, j] = self._dn[:12, li]
+            k = cip_pos.get(li)
+            if k is not None:
+                if SIGN[li] > 0:
+                    run[:, j] += self._cip_c[:12, k]
+                else:
+                    run[:, j] -= self._cip_c[:12, k]
+        for m in range(1, 12):  # a month at a time, in order
+            run[m] += run[m - 1]
+        return run
 
     # Aggregates are built from four group sums per source (do-nothing, CIP), each line
     # read once: income, pay, non-pay and the signed non-operating lines.
