@@ -249,7 +249,8 @@ class Projection:
         if run is None:
             run = self._running_lines(key)
             self._line_ytd_cache[key] = run
-        return run[months - 1].transpose(1, 2, 0)
+        out: FloatArray = run[months - 1].transpose(1, 2, 0)
+        return out
 
     def _running_lines(self, lines: tuple[int, ...]) -> FloatArray:
         """(12, k, D, T) year-1 running sums over months of the selected lines after CIP."""
