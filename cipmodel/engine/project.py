@@ -482,23 +482,25 @@ def _cip_by_line(
     row = np.searchsorted(lines, plan.scheme_line) * n_t + plan.scheme_trust
     base = (np.arange(d_v, dtype=np.intp) * (width * block))[:, None] + row[None, :]
     n_ev = 2 if n_m <= 12 else 4
-    idx = np.empty((n_ev, d_v, plan.n_schemes), dtype=np.intp)
-    wts = np.empty((n_ev, d_v, plan.n_schemes))
-    np.divide(value, r1, out=wts[0])  # the ramp's slope starts ...
-    np.negative(wts[0], out=wts[1])  # ... and stops
-    np.minimum(start, n_m, out=idx[0])
-    np.add(start, r1, out=idx[1])
+    # draw-major (draw, event, scheme): one draw's events land in its own block of bins
+    # while that block is in cache; each bin still sums its events in (event, scheme) order
+    idx = np.empty((d_v, n_ev, plan.n_schemes), dtype=np.intp)
+    wts = np.empty((d_v, n_ev, plan.n_schemes))
+    np.divide(value, r1, out=wts[:, 0])  # the ramp's slope starts ...
+    np.negative(wts[:, 0], out=wts[:, 1])  # ... and stops
+    np.minimum(start, n_m, out=idx[:, 0])
+    np.add(start, r1, out=idx[:, 1])
     if n_m > 12:  # later years: the ramp stops at the year end, then a jump to the level
         year_end = (start // 12 + 1) * 12  # of later years (the full effect or 0)
-        np.minimum(idx[1], year_end, out=idx[1])
-        level = np.maximum(np.minimum(year_end - start, r1), 0) * wts[0]
-        np.subtract(np.where(plan.scheme_recurrent[None, :], value, 0.0), level, out=wts[2])
-        np.negative(wts[2], out=wts[3])
-        np.minimum(year_end, n_m, out=idx[2])
-        np.minimum(year_end + 1, n_m, out=idx[3])
-    np.minimum(idx[1], n_m, out=idx[1])
+        np.minimum(idx[:, 1], year_end, out=idx[:, 1])
+        level = np.maximum(np.minimum(year_end - start, r1), 0) * wts[:, 0]
+        np.subtract(np.where(plan.scheme_recurrent[None, :], value, 0.0), level, out=wts[:, 2])
+        np.negative(wts[:, 2], out=wts[:, 3])
+        np.minimum(year_end, n_m, out=idx[:, 2])
+        np.minimum(year_end + 1, n_m, out=idx[:, 3])
+    np.minimum(idx[:, 1], n_m, out=idx[:, 1])
     idx *= block
-    idx += base[None]
+    idx += base[:, None, :]
     if plan.n_schemes:
         # with weights, bincount sums floats
         summed = cast(
