@@ -476,14 +476,14 @@ def _cip_by_line(
     value = np.broadcast_to(value, (d_v, plan.n_schemes))
     start = np.broadcast_to(start, (d_v, plan.n_schemes))
     r1 = plan.scheme_ramp + 1
-    # events of draw d are binned in its own block (month e, line l', trust t), so the
-    # bins one draw touches stay in cache: bin = ((d * W + e) * L' + l') * T + t
-    block = n_lc * n_t  # one month of one draw
-    row = np.searchsorted(lines, plan.scheme_line) * n_t + plan.scheme_trust
-    base = (np.arange(d_v, dtype=np.intp) * (width * block))[:, None] + row[None, :]
+    # events are binned month-major, bin = ((e * L' + l') * D + d) * T + t, so the running
+    # sums over months add whole contiguous blocks and the result needs no transposition;
+    # events are listed (draw, event, scheme), so each bin sums its events in (event,
+    # scheme) order
+    block = n_lc * d_v * n_t  # one month of every draw
+    row = np.searchsorted(lines, plan.scheme_line) * (d_v * n_t) + plan.scheme_trust
+    base = (np.arange(d_v, dtype=np.intp) * n_t)[:, None] + row[None, :]
     n_ev = 2 if n_m <= 12 else 4
-    # draw-major (draw, event, scheme): one draw's events land in its own block of bins
-    # while that block is in cache; each bin still sums its events in (event, scheme) order
     idx = np.empty((d_v, n_ev, plan.n_schemes), dtype=np.intp)
     wts = np.empty((d_v, n_ev, plan.n_schemes))
     np.divide(value, r1, out=wts[:, 0])  # the ramp's slope starts ...
@@ -505,17 +505,18 @@ def _cip_by_line(
         # with weights, bincount sums floats
         summed = cast(
             FloatArray,
-            np.bincount(idx.ravel(), weights=wts.ravel(), minlength=d_v * width * block),
+            np.bincount(idx.ravel(), weights=wts.ravel(), minlength=width * block),
         )
-        events = summed.reshape(d_v, width, block)
+        events = summed.reshape(width, n_lc, d_v, n_t)
     else:
-        events = np.zeros((d_v, width, block))
+        events = np.zeros((width, n_lc, d_v, n_t))
     for _ in range(2):  # two running sums over months, a month at a time (fixed order)
         for e in range(1, n_m):
-            events[:, e] += events[:, e - 1]
-    # to the month-major layout (M, L', D, T)
+            events[e] += events[e - 1]
+    if d_v == n_d:  # already month-major (M, L', D, T)
+        return events[:n_m]
     cip = np.empty((n_m, n_lc, n_d, n_t))
-    cip[...] = events[:, :n_m].reshape(d_v, n_m, n_lc, n_t).transpose(1, 2, 0, 3)
+    cip[...] = events[:n_m]
     return cip
 
 
