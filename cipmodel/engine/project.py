@@ -161,6 +161,57 @@ def _public(arr: FloatArray | None, shape: tuple[int, int, int]) -> FloatArray:
     return out
 
 
+@dataclass(frozen=True)
+class _RunRate:
+    """The do-nothing run rate, base month x cumulative driver growth, formed a line at a
+    time when asked (the aggregates never need every line at once).
+
+    ``line(l)[y * 12 + m, d, t] = base[m, l, t] * growth[y, l, d, t]`` (x the month mask),
+    the same product as the full array's, so either way gives the same numbers.
+    """
+
+    base: FloatArray  # (12, L, T) base month of each line
+    growth: FloatArray  # (Y, L, D' in {1, D}, T) cumulative growth
+    mask: NDArray[np.bool_] | None  # (M, 1, T) months that count, None when all do
+
+    def line(self, li: int, out: FloatArray | None = None) -> FloatArray:
+        """(M, D', T) the run rate of line ``li`` (into ``out``, if given)."""
+        n_y, _, d_n, n_t = self.growth.shape
+        buf = np.empty((n_y, 12, d_n, n_t)) if out is None else out.reshape(n_y, 12, d_n, n_t)
+        np.multiply(self.base[None, :, li, None, :], self.growth[:, None, li], out=buf)
+        res = buf.reshape(n_y * 12, d_n, n_t)
+        if self.mask is not None:
+            res *= self.mask
+        return res
+
+    def full(self) -> FloatArray:
+        """(M, L, D', T) every line."""
+        n_y, n_l, d_n, n_t = self.growth.shape
+        out = np.empty((n_y * 12, n_l, d_n, n_t))
+        for li in range(n_l):
+            out[:, li] = self.line(li)
+        return out
+
+    def line_sum(self, weights: FloatArray) -> FloatArray | None:
+        """``sum_l weights[l] * line(l)`` for weights in {-1, 0, 1}, as :func:`_line_sum`
+        adds them (line order), or None if every weight is 0."""
+        idx = np.flatnonzero(weights)
+        if idx.size == 0:
+            return None
+        first = int(idx[0])
+        acc = self.line(first)
+        if weights[first] < 0:
+            np.negative(acc, out=acc)
+        tmp = None
+        for li in idx[1:]:
+            tmp = self.line(int(li), tmp)
+            if weights[li] > 0:
+                acc += tmp
+            else:
+                acc -= tmp
+        return acc
+
+
 @dataclass(frozen=True, eq=False)
 class Projection:
     """Result of :func:`project`. Arrays are computed on first use and cached.
@@ -191,13 +242,18 @@ class Projection:
 
     plan: PlanArrays
     n_draws: int
-    _dn: FloatArray = field(repr=False)  # (M, L, D' in {1, D}, T)
+    _rate: _RunRate = field(repr=False)  # the do-nothing run rate, by line on demand
     _cip_c: FloatArray = field(repr=False)  # (M, L', D, T): CIP on the lines in _cip_lines
     _cip_lines: NDArray[np.intp] = field(repr=False)  # (L',) line indices
     _value: FloatArray = field(repr=False)  # (D', S) monthly full effect of each scheme
     _start: NDArray[np.int64] = field(repr=False)  # (D'', S) start month after slip
 
     # -- arrays by line -------------------------------------------------------------
+    @cached_property
+    def _dn(self) -> FloatArray:
+        """(M, L, D' in {1, D}, T) the do-nothing run rate of every line."""
+        return self._rate.full()
+
     @property
     def _shape(self) -> tuple[int, int, int, int]:
         return (self.n_draws, self.plan.n_trusts, len(LINES), self.plan.n_months)
@@ -258,7 +314,7 @@ class Projection:
         run = np.empty((12, len(lines), d, t))
         cip_pos = {int(li): k for k, li in enumerate(self._cip_lines)}
         for j, li in enumerate(lines):
-            run[:, j] = self._dn[:12, li]
+            run[:, j] = self._rate.line(li)[:12]
             k = cip_pos.get(li)
             if k is not None:
                 if SIGN[li] > 0:
@@ -275,10 +331,10 @@ class Projection:
     def _groups(self) -> dict[str, FloatArray | None]:
         cl = self._cip_lines
         return {
-            "income_dn": _line_sum(self._dn, IS_INCOME.astype(float)),
-            "pay_dn": _line_sum(self._dn, IS_PAY.astype(float)),
-            "non_pay_dn": _line_sum(self._dn, IS_NON_PAY.astype(float)),
-            "non_op_dn": _line_sum(self._dn, SIGN * IS_NON_OPERATING),
+            "income_dn": self._rate.line_sum(IS_INCOME.astype(float)),
+            "pay_dn": self._rate.line_sum(IS_PAY.astype(float)),
+            "non_pay_dn": self._rate.line_sum(IS_NON_PAY.astype(float)),
+            "non_op_dn": self._rate.line_sum(SIGN * IS_NON_OPERATING),
             "income_cip": _line_sum(self._cip_c, IS_INCOME[cl].astype(float)),
             "pay_cip": _line_sum(self._cip_c, IS_PAY[cl].astype(float)),
             "non_pay_cip": _line_sum(self._cip_c, IS_NON_PAY[cl].astype(float)),
@@ -303,7 +359,7 @@ class Projection:
         w_dn = (SIGN if signed else np.ones_like(SIGN)) * weight
         # lines = do_nothing + SIGN * cip, so sign * lines = sign * do_nothing + cip
         w_cip = (weight if signed else SIGN * weight)[self._cip_lines]
-        return self._combine(_line_sum(self._dn, w_dn), _line_sum(self._cip_c, w_cip))
+        return self._combine(self._rate.line_sum(w_dn), _line_sum(self._cip_c, w_cip))
 
     @cached_property
     def operating_income(self) -> FloatArray:
@@ -405,9 +461,9 @@ class Projection:
         return self.ytd(self.surplus_pre_stf) - self.control_total_ytd()[None]
 
 
-def _do_nothing(plan: PlanArrays, draws: Draws) -> FloatArray:
-    """(M, L, D' in {1, D}, T) do-nothing run rate: base month x cumulative driver growth."""
-    n_y, n_t = plan.n_years, plan.n_trusts
+def _do_nothing(plan: PlanArrays, draws: Draws) -> _RunRate:
+    """The do-nothing run rate (M, L, D' in {1, D}, T), base month x cumulative driver growth,
+    formed line by line when asked."""
     drv = plan.drivers[None]
     if draws.driver_shift is not None:
         drv = drv + np.asarray(draws.driver_shift, dtype=float)
@@ -416,18 +472,12 @@ def _do_nothing(plan: PlanArrays, draws: Draws) -> FloatArray:
     if draws.line_scale is not None:
         # (D, T, L), (T, L) or (L,) broadcast from the right against (D', T, L, Y)
         growth = growth * np.asarray(draws.line_scale, dtype=float)[..., None]
-    d_n = growth.shape[0]
-    by_year = np.empty((n_y, 12, len(LINES), d_n, n_t))
-    # by_year[y, m, l, d, t] = base[t, l, m] * growth[d, t, l, y]
-    np.multiply(
-        plan.base_month.transpose(2, 1, 0)[None, :, :, None, :],
-        growth.transpose(3, 2, 0, 1)[:, None],
-        out=by_year,
+    # line(l)[y * 12 + m, d, t] = base[t, l, m] * growth[d, t, l, y]
+    return _RunRate(
+        base=plan.base_month.transpose(2, 1, 0),
+        growth=growth.transpose(3, 2, 0, 1),
+        mask=None if plan.month_mask.all() else plan.month_mask.T[:, None, :],
     )
-    out = by_year.reshape(plan.n_months, len(LINES), d_n, n_t)
-    if not plan.month_mask.all():
-        out *= plan.month_mask.T[:, None, None, :]
-    return out
 
 
 def _scheme_inputs(plan: PlanArrays, draws: Draws) -> tuple[FloatArray, NDArray[np.int64]]:
@@ -581,7 +631,7 @@ def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
     if not plan.month_mask.all():
         cip *= plan.month_mask.T[:, None, None, :]
     return Projection(
-        plan=plan, n_draws=n_d, _dn=dn, _cip_c=cip, _cip_lines=lines, _value=value, _start=start
+        plan=plan, n_draws=n_d, _rate=dn, _cip_c=cip, _cip_lines=lines, _value=value, _start=start
     )
 
 
