@@ -468,7 +468,7 @@ def _do_nothing(plan: PlanArrays, draws: Draws) -> _RunRate:
     if draws.driver_shift is not None:
         drv = drv + np.asarray(draws.driver_shift, dtype=float)
     rate = line_growth(drv).swapaxes(-1, -2)  # (D', T, Y, L) -> (D', T, L, Y)
-    growth: FloatArray = np.cumprod(rate, axis=-1)  # (D', T, L, Y)
+    growth = cast(FloatArray, np.cumprod(rate, axis=-1))  # (D', T, L, Y)
     if draws.line_scale is not None:
         # (D, T, L), (T, L) or (L,) broadcast from the right against (D', T, L, Y)
         growth = growth * np.asarray(draws.line_scale, dtype=float)[..., None]
