@@ -473,9 +473,10 @@ def _do_nothing(plan: PlanArrays, draws: Draws) -> _RunRate:
         # (D, T, L), (T, L) or (L,) broadcast from the right against (D', T, L, Y)
         growth = growth * np.asarray(draws.line_scale, dtype=float)[..., None]
     # line(l)[y * 12 + m, d, t] = base[t, l, m] * growth[d, t, l, y]
+    # both contiguous along trusts, so each line's product runs along contiguous rows
     return _RunRate(
-        base=plan.base_month.transpose(2, 1, 0),
-        growth=growth.transpose(3, 2, 0, 1),
+        base=np.ascontiguousarray(plan.base_month.transpose(2, 1, 0)),
+        growth=np.ascontiguousarray(growth.transpose(3, 2, 0, 1)),
         mask=None if plan.month_mask.all() else plan.month_mask.T[:, None, :],
     )
 
