@@ -528,30 +528,33 @@ def _cip_by_line(
     start = np.broadcast_to(start, (d_v, plan.n_schemes))
     r1 = plan.scheme_ramp + 1
     # events are binned month-major, bin = ((e * L' + l') * D + d) * T + t, so the running
-    # sums over months add whole contiguous blocks and the result needs no transposition;
-    # events are listed (draw, event, scheme), so each bin sums its events in (event,
-    # scheme) order
+    # sums over months add whole contiguous blocks and the result needs no transposition.
+    # They are listed (event, scheme, draw): one scheme's events of consecutive draws fall
+    # in neighbouring bins (the same line, trust and month), so the scatter walks memory
+    # nearly in order; each bin still sums its events in (event, scheme) order.
     block = n_lc * d_v * n_t  # one month of every draw
     row = np.searchsorted(lines, plan.scheme_line) * (d_v * n_t) + plan.scheme_trust
-    base = (np.arange(d_v, dtype=np.intp) * n_t)[:, None] + row[None, :]
+    base = row[:, None] + (np.arange(d_v, dtype=np.intp) * n_t)[None, :]  # (S, D)
     n_ev = 2 if n_m <= 12 else 4
-    idx = np.empty((d_v, n_ev, plan.n_schemes), dtype=np.intp)
-    wts = np.empty((d_v, n_ev, plan.n_schemes))
-    np.divide(value, r1, out=wts[:, 0])  # the ramp's slope starts ...
-    np.negative(wts[:, 0], out=wts[:, 1])  # ... and stops
-    np.minimum(start, n_m, out=idx[:, 0])
-    np.add(start, r1, out=idx[:, 1])
+    value_t, start_t, r1_t = value.T, start.T, r1[:, None]  # (S, D), (S, D), (S, 1)
+    idx = np.empty((n_ev, plan.n_schemes, d_v), dtype=np.intp)
+    wts = np.empty((n_ev, plan.n_schemes, d_v))
+    np.divide(value_t, r1_t, out=wts[0])  # the ramp's slope starts ...
+    np.negative(wts[0], out=wts[1])  # ... and stops
+    np.minimum(start_t, n_m, out=idx[0])
+    np.add(start_t, r1_t, out=idx[1])
     if n_m > 12:  # later years: the ramp stops at the year end, then a jump to the level
-        year_end = (start // 12 + 1) * 12  # of later years (the full effect or 0)
-        np.minimum(idx[:, 1], year_end, out=idx[:, 1])
-        level = np.maximum(np.minimum(year_end - start, r1), 0) * wts[:, 0]
-        np.subtract(np.where(plan.scheme_recurrent[None, :], value, 0.0), level, out=wts[:, 2])
-        np.negative(wts[:, 2], out=wts[:, 3])
-        np.minimum(year_end, n_m, out=idx[:, 2])
-        np.minimum(year_end + 1, n_m, out=idx[:, 3])
-    np.minimum(idx[:, 1], n_m, out=idx[:, 1])
+        year_end = (start_t // 12 + 1) * 12  # of later years (the full effect or 0)
+        np.minimum(idx[1], year_end, out=idx[1])
+        level = np.maximum(np.minimum(year_end - start_t, r1_t), 0) * wts[0]
+        recurrent = plan.scheme_recurrent[:, None]
+        np.subtract(np.where(recurrent, value_t, 0.0), level, out=wts[2])
+        np.negative(wts[2], out=wts[3])
+        np.minimum(year_end, n_m, out=idx[2])
+        np.minimum(year_end + 1, n_m, out=idx[3])
+    np.minimum(idx[1], n_m, out=idx[1])
     idx *= block
-    idx += base[:, None, :]
+    idx += base[None]
     if plan.n_schemes:
         # with weights, bincount sums floats
         summed = cast(
