@@ -222,7 +222,7 @@ def assess(
     gpack = segmentation_pack(segmentation_rules)
 
     q_idx = list(QUARTER_END_INDEX)
-    ytd_surplus = actual.ytd(actual.surplus_pre_stf)[:, :, 0, q_idx]  # (D, T, 4)
+    ytd_surplus = actual.surplus_ytd[:, :, 0, q_idx]  # (D, T, 4)
     result = _funding(actual, fpack, ytd_surplus, ae_met, catch_up, bonus)
     year_end = result.released_catch_up + result.incentive + result.bonus
     earned_ytd = np.cumsum(result.earned, axis=-1)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import cast
 
 import numpy as np
@@ -456,9 +456,14 @@ class Projection:
         """(T, Y, 12) year-to-date control-total plan [£000]; NaN where no target."""
         return np.cumsum(self.plan.ct_month, axis=-1)
 
+    @cached_property
+    def surplus_ytd(self) -> FloatArray:
+        """(D, T, Y, 12) year-to-date pre-STF surplus, ``ytd(surplus_pre_stf)`` [£000]."""
+        return self.ytd(self.surplus_pre_stf)
+
     def ytd_variance(self) -> FloatArray:
         """(D, T, Y, 12) YTD pre-STF surplus minus YTD control-total plan [£000]."""
-        return self.ytd(self.surplus_pre_stf) - self.control_total_ytd()[None]
+        return self.surplus_ytd - self.control_total_ytd()[None]
 
 
 def _do_nothing(plan: PlanArrays, draws: Draws) -> _RunRate:
@@ -574,6 +579,19 @@ def _cip_by_line(
     return cip
 
 
+@lru_cache(maxsize=8)
+def _year_one_months(max_ramp: int) -> FloatArray:
+    """(14, max_ramp + 1) months of full effect in plan year 1 by start month (rows 0-11;
+    row 12: a later start, row 13 (index -1): an earlier one) and ramp: the values of
+    :func:`ramp_months_in_year`, computed by it."""
+    n_in = (12 - np.arange(12, dtype=np.int64))[:, None]
+    ramp = np.arange(max_ramp + 1, dtype=np.int_)[None, :]
+    table = np.zeros((14, max_ramp + 1))
+    table[:12] = ramp_months_in_year(n_in, ramp)
+    table.flags.writeable = False
+    return table
+
+
 def _scheme_year(
     plan: PlanArrays, value: FloatArray, start: NDArray[np.int64], n_d: int
 ) -> FloatArray:
@@ -584,12 +602,13 @@ def _scheme_year(
     then, else ``n - ramp / 2``; in later years 12 months (recurrent) or none.
     """
     n_y = plan.n_years
-    start_year = start // 12
-    n_in = 12 - (start - 12 * start_year)  # months of the start year from the start month on
-    first = ramp_months_in_year(n_in, plan.scheme_ramp)
-    if n_y == 1:
-        months = np.where(start_year == 0, first, 0.0)[..., None]
+    if n_y == 1:  # the same closed form, looked up by start month (a simulation's case)
+        table = _year_one_months(int(plan.scheme_ramp.max()) if plan.n_schemes else 0)
+        months = table[np.clip(start, -1, 12), plan.scheme_ramp][..., None]
     else:
+        start_year = start // 12
+        n_in = 12 - (start - 12 * start_year)  # months of the start year from the start on
+        first = ramp_months_in_year(n_in, plan.scheme_ramp)
         years = np.arange(n_y)
         later = np.where(plan.scheme_recurrent, 12.0, 0.0)
         months = np.where(

@@ -133,7 +133,7 @@ def draw_outputs(
         "stf_earned_q": f.earned,
         "stf_lost_q": f.lost,
         "ytd_variance_q": ytd_var[..., _Q_IDX],
-        "ytd_surplus": proj.ytd(proj.surplus_pre_stf)[:, :, 0, :],
+        "ytd_surplus": proj.surplus_ytd[:, :, 0, :],
         "cip_delivered": cip,
         "cip_delivered_pct": cip_share(cip, opex_dn),
         "cip_nonrecurrent": _nonrecurrent_cip(ctx, proj),

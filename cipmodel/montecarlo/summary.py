@@ -254,7 +254,7 @@ class Collector:
         if np.isnan(pos).any():  # values that are not finite are not counted
             flat = pos[~np.isnan(pos)].astype(np.intp)
         else:
-            flat = pos.astype(np.intp).ravel()
+            flat = pos.astype(np.intp, order="C").ravel()  # one copy, in that order
         np.add.at(self._hist.reshape(-1), flat, 1)  # cost grows with the chunk, not the histogram
 
     # -- results ----------------------------------------------------------------------
