@@ -541,7 +541,8 @@ def _cip_by_line(
     row = np.searchsorted(lines, plan.scheme_line) * (d_v * n_t) + plan.scheme_trust
     base = row[:, None] + (np.arange(d_v, dtype=np.intp) * n_t)[None, :]  # (S, D)
     n_ev = 2 if n_m <= 12 else 4
-    value_t, start_t, r1_t = value.T, start.T, r1[:, None]  # (S, D), (S, D), (S, 1)
+    # (S, D), (S, D), (S, 1): start read across once, then in order
+    value_t, start_t, r1_t = value.T, np.ascontiguousarray(start.T), r1[:, None]
     idx = np.empty((n_ev, plan.n_schemes, d_v), dtype=np.intp)
     wts = np.empty((n_ev, plan.n_schemes, d_v))
     np.divide(value_t, r1_t, out=wts[0])  # the ramp's slope starts ...
