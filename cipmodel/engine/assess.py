@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from cipmodel.calendar import QUARTER_END_INDEX, QUARTER_END_MONTHS
 from cipmodel.engine.compile import PlanArrays
-from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics
+from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics_by_period
 from cipmodel.engine.project import Projection
 from cipmodel.errors import Problem, RulePackError, ValidationError
 from cipmodel.regime.funding import (
@@ -231,15 +231,12 @@ def assess(
     phasing = np.cumsum(np.asarray(fpack.get("phasing.quarters"), dtype=float))
     planned_ytd = np.where(accepted, 1.0, 0.0)[:, None] * plan.allocation[:, None] * phasing[None]
 
-    metrics = tuple(
-        compute_metrics(
-            actual,
-            planned,
-            stf_earned_ytd=earned_ytd[..., q],
-            stf_planned_ytd=planned_ytd[:, q],
-            months=m,
-        )
-        for q, m in enumerate(QUARTER_END_MONTHS)
+    metrics = compute_metrics_by_period(
+        actual,
+        planned,
+        stf_earned_ytd=earned_ytd,
+        stf_planned_ytd=planned_ytd,
+        months=tuple(QUARTER_END_MONTHS),
     )
     _check_scorable(metrics, plan.codes, spack)
     scores = _scores(metrics, plan, planned, spack)

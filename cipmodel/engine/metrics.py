@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from cipmodel.engine.compile import FINANCING, LINES, PlanArrays
 from cipmodel.engine.project import Projection
 
-__all__ = ["METRICS", "MetricValues", "compute_metrics"]
+__all__ = ["METRICS", "MetricValues", "compute_metrics", "compute_metrics_by_period"]
 
 METRICS: tuple[str, ...] = (
     "capital_service_capacity",
@@ -122,26 +122,34 @@ def _ytd(arr: FloatArray, sl: slice) -> FloatArray:
     return out
 
 
-def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, sl: slice, frac: float) -> _Flows:
-    # the four lines read here, year to date (the same numbers as lines[..., sl].sum(-1))
-    lines = actual.line_ytd(_YTD_LINES, sl.stop - sl.start)  # (D, T, 4)
-    stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), lines.shape[:2])
-    income = _ytd(actual.operating_income, sl) + stf
-    opex = _ytd(actual.operating_expenditure, sl)
+def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, months: tuple[int, ...]) -> _Flows:
+    """The flows year to date at each of ``months`` (the last axis, P): arrays (D, T, P),
+    or (T, P) for the inputs phased evenly from the annual financing plan."""
+    n_d, n_t, n_p = actual.n_draws, actual.plan.n_trusts, len(months)
+    # the four lines read here, year to date (the same numbers as lines[..., :m].sum(-1))
+    lines = np.stack([actual.line_ytd(_YTD_LINES, m) for m in months], axis=-1)  # (D, T, 4, P)
+    stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), (n_d, n_t, n_p))
+
+    def ytd(arr: FloatArray) -> FloatArray:
+        return np.stack([_ytd(arr, slice(0, m)) for m in months], axis=-1)
+
+    income = ytd(actual.operating_income) + stf
+    opex = ytd(actual.operating_expenditure)
     fin = actual.plan.financing  # (T, 6), annual flows phased evenly
+    frac = np.asarray(months) / 12.0
     return _Flows(
         income=income,
         opex=opex,
         ebitda=income - opex,
         stf=stf,
-        surplus=_ytd(actual.surplus_pre_stf, sl) + stf,
-        int_rec=lines[..., 0],
-        int_pay=lines[..., 1],
-        pdc=lines[..., 2],
-        agency=lines[..., 3],
-        principal=fin[:, _F["principal_repayment"]] * frac,
-        capex=fin[:, _F["capital_expenditure"]] * frac,
-        drawdown=fin[:, _F["loan_drawdown"]] * frac,
+        surplus=ytd(actual.surplus_pre_stf) + stf,
+        int_rec=lines[:, :, 0],
+        int_pay=lines[:, :, 1],
+        pdc=lines[:, :, 2],
+        agency=lines[:, :, 3],
+        principal=fin[:, _F["principal_repayment"], None] * frac,
+        capex=fin[:, _F["capital_expenditure"], None] * frac,
+        drawdown=fin[:, _F["loan_drawdown"], None] * frac,
     )
 
 
@@ -189,10 +197,11 @@ class _Reasons(Mapping[str, NDArray[np.str_]]):
         return len(self._codes)
 
 
-def _not_applicable(
-    values: dict[str, FloatArray], masks: dict[str, NDArray[np.bool_]], shape: tuple[int, int]
-) -> Mapping[str, NDArray[np.str_]]:
-    """Each metric's reason text (D, T); ``values`` is set to NaN where there is one.
+def _reason_codes(
+    values: dict[str, FloatArray], masks: dict[str, NDArray[np.bool_]], shape: tuple[int, ...]
+) -> dict[str, NDArray[np.int8]]:
+    """Each metric's reason code (0 applicable, 1 its own reason, 2 too extreme); ``values``
+    is set to NaN where there is a reason.
 
     Reasons are boolean masks first, kept as small codes; the text arrays are built only
     when read (see :class:`_Reasons`), not by string comparisons.
@@ -204,12 +213,9 @@ def _not_applicable(
         code = np.where(mask, 1, np.where(np.isfinite(value), 0, 2)).astype(np.int8)
         codes[name] = code
         values[name] = np.where(code == 0, value, np.nan)
-    return _Reasons(codes)
+    return codes
 
 
-# A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported
-# as not applicable with a reason below, so numpy's warnings are not wanted.
-@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def compute_metrics(
     actual: Projection,
     planned: Projection,
@@ -238,28 +244,64 @@ def compute_metrics(
         Plan year; only 1 is supported (STF/PSF and the working-capital projection cover
         the first plan year).
     """
-    if not 1 <= months <= 12:
-        raise ValueError(f"months must be from 1 to 12, got {months}")
+    (out,) = compute_metrics_by_period(
+        actual,
+        planned,
+        stf_earned_ytd=np.asarray(stf_earned_ytd, dtype=float)[..., None],
+        stf_planned_ytd=np.asarray(stf_planned_ytd, dtype=float)[..., None],
+        months=(months,),
+        year=year,
+    )
+    return out
+
+
+# A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported
+# as not applicable with a reason below, so numpy's warnings are not wanted.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
+def compute_metrics_by_period(
+    actual: Projection,
+    planned: Projection,
+    *,
+    stf_earned_ytd: ArrayLike,
+    stf_planned_ytd: ArrayLike,
+    months: tuple[int, ...],
+    year: int = 1,
+) -> tuple[MetricValues, ...]:
+    """:func:`compute_metrics` at several period ends at once (e.g. the four quarter ends):
+    the same numbers, computed on arrays with a period axis.
+
+    ``stf_earned_ytd`` broadcasts to (D, T, P) and ``stf_planned_ytd`` to (T, P) for the
+    P = ``len(months)`` periods; returns one :class:`MetricValues` a period.
+    """
+    for m in months:
+        if not 1 <= m <= 12:
+            raise ValueError(f"months must be from 1 to 12, got {m}")
     if year != 1:
         # STF/PSF is assessed for the first plan year only, and the working-capital
         # projection starts from the opening balances, so later years are not scored.
         raise ValueError(f"metrics are computed for plan year 1 only, got year {year}")
     plan = actual.plan
-    sl = slice(12 * (year - 1), 12 * (year - 1) + months)
-    frac = months / 12.0
-    f = _ytd_flows(actual, stf_earned_ytd, sl, frac)
+    n_p = len(months)
+    f = _ytd_flows(actual, stf_earned_ytd, months)
     fin = plan.financing
+    frac = np.asarray(months) / 12.0
 
     revenue_available = f.ebitda + f.int_rec
     capital_service = f.pdc + f.int_pay + f.principal
     cash_movement = f.ebitda + f.int_rec - f.int_pay - f.pdc - f.capex - f.principal + f.drawdown
-    wc_close = fin[:, _F["opening_working_capital"]] + cash_movement
-    cash_close = fin[:, _F["opening_cash"]] + cash_movement
+    wc_close = fin[:, _F["opening_working_capital"], None] + cash_movement
+    cash_close = fin[:, _F["opening_cash"], None] + cash_movement
     annual_opex = f.opex / frac
-    planned_margin, p_income = _planned_margin(plan, planned, stf_planned_ytd, year, months, sl)
-    ceiling = plan.agency_ceiling * frac
+    stf_planned = np.broadcast_to(np.asarray(stf_planned_ytd, dtype=float), (plan.n_trusts, n_p))
+    planned_parts = [
+        _planned_margin(plan, planned, stf_planned[:, q], year, m, slice(0, m))
+        for q, m in enumerate(months)
+    ]
+    planned_margin = np.stack([pm for pm, _ in planned_parts], axis=-1)  # (T, P)
+    p_income = np.stack([pi for _, pi in planned_parts], axis=-1)
+    ceiling = plan.agency_ceiling[:, None] * frac
 
-    shape = (f.agency.shape[0], f.agency.shape[1])
+    shape = f.agency.shape  # (D, T, P)
     values = {
         "capital_service_capacity": _safe_div(revenue_available, capital_service),
         "liquidity_days": _safe_div(wc_close, annual_opex) * DAYS_IN_YEAR,
@@ -273,9 +315,9 @@ def compute_metrics(
         "liquidity_days": f.opex <= 0,
         "ie_margin": no_income,
         "distance_from_plan": no_income | np.broadcast_to(p_income <= 0, shape),
-        "agency_vs_ceiling": np.broadcast_to(~(plan.agency_ceiling > 0), shape),
+        "agency_vs_ceiling": np.broadcast_to(~(plan.agency_ceiling[:, None] > 0), shape),
     }
-    reasons = _not_applicable(values, masks, shape)
+    codes = _reason_codes(values, masks, shape)
     components = {
         "operating_income_incl_stf": f.income,
         "operating_expenditure": f.opex,
@@ -290,4 +332,13 @@ def compute_metrics(
         "agency": f.agency,
         "agency_ceiling": np.broadcast_to(ceiling, shape),
     }
-    return MetricValues(values, reasons, components, year, months)
+    return tuple(
+        MetricValues(
+            {k: v[..., q] for k, v in values.items()},
+            _Reasons({k: c[..., q] for k, c in codes.items()}),
+            {k: v[..., q] for k, v in components.items()},
+            year,
+            m,
+        )
+        for q, m in enumerate(months)
+    )
