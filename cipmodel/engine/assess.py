@@ -303,13 +303,29 @@ def _scores(
     """The score at each quarter end, with the overrides ``plan`` decides."""
     # O2/O3: with no accepted control total, is the trust's own plan a surplus or a deficit?
     own_plan = planned.by_year(planned.surplus_pre_stf)[0, :, 0]
+    accepted = plan.ct_accepted[:, 0]
+    special = np.asarray(plan.special_measures)
+    names = tuple(metrics[0].values)
+    # Scored once on the quarters stacked (the same elementwise rules) when every metric is
+    # applicable somewhere in all quarters or in none: then each quarter's score reads the
+    # same rule values as when scored alone. Otherwise quarter by quarter.
+    seen = np.array([[bool(np.any(~np.isnan(mv.values[n]))) for n in names] for mv in metrics])
+    if (seen == seen[0]).all():
+        stacked = score(
+            {n: np.stack([mv.values[n] for mv in metrics], axis=-1) for n in names},
+            pack=spack,
+            control_total_accepted=accepted[:, None],
+            planned_surplus=(own_plan >= 0)[:, None],
+            financial_special_measures=special[:, None],
+        )
+        return tuple(stacked.period(q) for q in range(len(metrics)))
     return tuple(
         score(
             mv.values,
             pack=spack,
-            control_total_accepted=plan.ct_accepted[:, 0],
+            control_total_accepted=accepted,
             planned_surplus=own_plan >= 0,
-            financial_special_measures=plan.special_measures,
+            financial_special_measures=special,
         )
         for mv in metrics
     )
