@@ -160,9 +160,12 @@ def cip_by_line(
         events = summed.reshape(width, n_lc, d_v, n_t)
     else:
         events = np.zeros((width, n_lc, d_v, n_t))
-    for _ in range(2):  # two running sums over months, a month at a time (fixed order)
-        for e in range(1, n_m):
-            events[e] += events[e - 1]
+    # two running sums over months, a month at a time (fixed order), in one sweep: ``first``
+    # holds the first running sum of the month before, ``events`` becomes the second
+    first = events[0].copy()
+    for e in range(1, n_m):
+        first += events[e]  # first[e] = first[e - 1] + events[e]
+        np.add(events[e - 1], first, out=events[e])  # second[e] = second[e - 1] + first[e]
     if d_v == n_d:  # already month-major (M, L', D, T)
         return events[:n_m]
     cip = np.empty((n_m, n_lc, n_d, n_t))

@@ -299,7 +299,9 @@ class Projection:
             return _public(dn, self._shape3)
         if dn is None:
             return _public(cip if sign > 0 else -cip, self._shape3)
-        return _public(dn + cip if sign > 0 else dn - cip, self._shape3)
+        out = np.empty(self._shape3)  # dn +/- cip written straight into the (D, T, M) layout
+        (np.add if sign > 0 else np.subtract)(dn, cip, out=out.transpose(2, 0, 1))
+        return out
 
     def _sum(self, mask: NDArray[np.bool_], signed: bool = False) -> FloatArray:
         """(D, T, M) sum over the masked lines after CIP (signed: with each line's sign)."""
