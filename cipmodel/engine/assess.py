@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from cipmodel.calendar import QUARTER_END_INDEX, QUARTER_END_MONTHS
 from cipmodel.engine.compile import PlanArrays
-from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics
+from cipmodel.engine.metrics import METRICS, MetricValues, compute_metrics_by_period
 from cipmodel.engine.project import Projection
 from cipmodel.errors import Problem, ValidationError
 from cipmodel.regime.funding import (
@@ -198,7 +198,7 @@ def assess(
     gpack = segmentation_pack(segmentation_rules)
 
     q_idx = list(QUARTER_END_INDEX)
-    ytd_surplus = actual.ytd(actual.surplus_pre_stf)[:, :, 0, q_idx]  # (D, T, 4)
+    ytd_surplus = actual.surplus_ytd[:, :, 0, q_idx]  # (D, T, 4)
     result = _funding(actual, fpack, ytd_surplus, ae_met, catch_up, bonus)
     year_end = result.released_catch_up + result.incentive + result.bonus
     earned_ytd = np.cumsum(result.earned, axis=-1)
@@ -207,15 +207,12 @@ def assess(
     phasing = np.cumsum(np.asarray(fpack.get("phasing.quarters"), dtype=float))
     planned_ytd = np.where(accepted, 1.0, 0.0)[:, None] * plan.allocation[:, None] * phasing[None]
 
-    metrics = tuple(
-        compute_metrics(
-            actual,
-            planned,
-            stf_earned_ytd=earned_ytd[..., q],
-            stf_planned_ytd=planned_ytd[:, q],
-            months=m,
-        )
-        for q, m in enumerate(QUARTER_END_MONTHS)
+    metrics = compute_metrics_by_period(
+        actual,
+        planned,
+        stf_earned_ytd=earned_ytd,
+        stf_planned_ytd=planned_ytd,
+        months=tuple(QUARTER_END_MONTHS),
     )
     _check_scorable(metrics, plan.codes, spack)
     scores = _scores(metrics, plan, planned, spack)
@@ -282,13 +279,29 @@ def _scores(
     """The score at each quarter end, with the overrides ``plan`` decides."""
     # O2/O3: with no accepted control total, is the trust's own plan a surplus or a deficit?
     own_plan = planned.by_year(planned.surplus_pre_stf)[0, :, 0]
+    accepted = plan.ct_accepted[:, 0]
+    special = np.asarray(plan.special_measures)
+    names = tuple(metrics[0].values)
+    # Scored once on the quarters stacked (the same elementwise rules) when every metric is
+    # applicable somewhere in all quarters or in none: then each quarter's score reads the
+    # same rule values as when scored alone. Otherwise quarter by quarter.
+    seen = np.array([[bool(np.any(~np.isnan(mv.values[n]))) for n in names] for mv in metrics])
+    if (seen == seen[0]).all():
+        stacked = score(
+            {n: np.stack([mv.values[n] for mv in metrics], axis=-1) for n in names},
+            pack=spack,
+            control_total_accepted=accepted[:, None],
+            planned_surplus=(own_plan >= 0)[:, None],
+            financial_special_measures=special[:, None],
+        )
+        return tuple(stacked.period(q) for q in range(len(metrics)))
     return tuple(
         score(
             mv.values,
             pack=spack,
-            control_total_accepted=plan.ct_accepted[:, 0],
+            control_total_accepted=accepted,
             planned_surplus=own_plan >= 0,
-            financial_special_measures=plan.special_measures,
+            financial_special_measures=special,
         )
         for mv in metrics
     )

@@ -32,6 +32,7 @@ without that reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from cipmodel.engine.compile import FINANCING, LINES, PlanArrays
 from cipmodel.engine.project import Projection
 
-__all__ = ["METRICS", "MetricValues", "compute_metrics"]
+__all__ = ["METRICS", "MetricValues", "compute_metrics", "compute_metrics_by_period"]
 
 METRICS: tuple[str, ...] = (
     "capital_service_capacity",
@@ -51,6 +52,9 @@ METRICS: tuple[str, ...] = (
 )
 _L = {k: i for i, k in enumerate(LINES)}
 _F = {k: i for i, k in enumerate(FINANCING)}
+_YTD_LINES = tuple(
+    _L[k] for k in ("interest_receivable", "interest_payable", "pdc_dividend", "pay_agency")
+)
 DAYS_IN_YEAR = 360.0  # SOF convention, domain.md §1.4 [B]
 _REASONS = {
     "capital_service_capacity": "no capital service (no PDC, interest or repayments)",
@@ -71,8 +75,9 @@ class MetricValues:
     ----------
     values : dict of str -> ndarray (D, T)
         Metric values (NaN where not applicable).
-    not_applicable : dict of str -> ndarray (D, T) of str
-        Reason a value is not applicable, '' where it is.
+    not_applicable : mapping of str -> ndarray (D, T) of str
+        Reason a value is not applicable, '' where it is (each text array is built when
+        first read).
     components : dict of str -> ndarray (D, T)
         The numbers the metrics are made of (reported surplus, income, working capital,
         cash, capital service, ...), for audit.
@@ -81,7 +86,7 @@ class MetricValues:
     """
 
     values: dict[str, FloatArray]
-    not_applicable: dict[str, NDArray[np.str_]]
+    not_applicable: Mapping[str, NDArray[np.str_]]
     components: dict[str, FloatArray]
     year: int
     months: int
@@ -117,25 +122,34 @@ def _ytd(arr: FloatArray, sl: slice) -> FloatArray:
     return out
 
 
-def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, sl: slice, frac: float) -> _Flows:
-    lines = actual.lines[..., sl].sum(axis=-1)  # (D, T, L)
-    stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), lines.shape[:2])
-    income = _ytd(actual.operating_income, sl) + stf
-    opex = _ytd(actual.operating_expenditure, sl)
+def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, months: tuple[int, ...]) -> _Flows:
+    """The flows year to date at each of ``months`` (the last axis, P): arrays (D, T, P),
+    or (T, P) for the inputs phased evenly from the annual financing plan."""
+    n_d, n_t, n_p = actual.n_draws, actual.plan.n_trusts, len(months)
+    # the four lines read here, year to date (the same numbers as lines[..., :m].sum(-1))
+    lines = np.stack([actual.line_ytd(_YTD_LINES, m) for m in months], axis=-1)  # (D, T, 4, P)
+    stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), (n_d, n_t, n_p))
+
+    def ytd(arr: FloatArray) -> FloatArray:
+        return np.stack([_ytd(arr, slice(0, m)) for m in months], axis=-1)
+
+    income = ytd(actual.operating_income) + stf
+    opex = ytd(actual.operating_expenditure)
     fin = actual.plan.financing  # (T, 6), annual flows phased evenly
+    frac = np.asarray(months) / 12.0
     return _Flows(
         income=income,
         opex=opex,
         ebitda=income - opex,
         stf=stf,
-        surplus=_ytd(actual.surplus_pre_stf, sl) + stf,
-        int_rec=lines[..., _L["interest_receivable"]],
-        int_pay=lines[..., _L["interest_payable"]],
-        pdc=lines[..., _L["pdc_dividend"]],
-        agency=lines[..., _L["pay_agency"]],
-        principal=fin[:, _F["principal_repayment"]] * frac,
-        capex=fin[:, _F["capital_expenditure"]] * frac,
-        drawdown=fin[:, _F["loan_drawdown"]] * frac,
+        surplus=ytd(actual.surplus_pre_stf) + stf,
+        int_rec=lines[:, :, 0],
+        int_pay=lines[:, :, 1],
+        pdc=lines[:, :, 2],
+        agency=lines[:, :, 3],
+        principal=fin[:, _F["principal_repayment"], None] * frac,
+        capex=fin[:, _F["capital_expenditure"], None] * frac,
+        drawdown=fin[:, _F["loan_drawdown"], None] * frac,
     )
 
 
@@ -157,27 +171,51 @@ def _planned_margin(
     return _safe_div(p_surplus, p_income), p_income
 
 
-def _not_applicable(
-    values: dict[str, FloatArray], masks: dict[str, NDArray[np.bool_]], shape: tuple[int, int]
-) -> dict[str, NDArray[np.str_]]:
-    """Each metric's reason text (D, T); ``values`` is set to NaN where there is one.
+class _Reasons(Mapping[str, NDArray[np.str_]]):
+    """Each metric's reason text (D, T), built from its reason code when first read.
 
-    Reasons are boolean masks first; the text arrays are built once per metric (an index
-    into the three possible strings), not by string comparisons.
+    Code 0: applicable, 1: the metric's own reason, 2: too extreme. A simulation reads the
+    values and never the texts, so the (D, T) string arrays are not made for every chunk.
     """
-    reasons = {}
+
+    def __init__(self, codes: dict[str, NDArray[np.int8]]) -> None:
+        self._codes = codes
+        self._texts: dict[str, NDArray[np.str_]] = {}
+
+    def __getitem__(self, name: str) -> NDArray[np.str_]:
+        text = self._texts.get(name)
+        if text is None:
+            code = self._codes[name]
+            text = np.array(["", _REASONS[name], _TOO_EXTREME])[code]
+            self._texts[name] = text
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
+def _reason_codes(
+    values: dict[str, FloatArray], masks: dict[str, NDArray[np.bool_]], shape: tuple[int, ...]
+) -> dict[str, NDArray[np.int8]]:
+    """Each metric's reason code (0 applicable, 1 its own reason, 2 too extreme); ``values``
+    is set to NaN where there is a reason.
+
+    Reasons are boolean masks first, kept as small codes; the text arrays are built only
+    when read (see :class:`_Reasons`), not by string comparisons.
+    """
+    codes = {}
     for name in METRICS:
         value = np.broadcast_to(values[name], shape)
         mask = np.broadcast_to(masks[name], shape)
-        code = np.where(mask, 1, np.where(np.isfinite(value), 0, 2)).astype(np.intp)
-        reasons[name] = np.array(["", _REASONS[name], _TOO_EXTREME])[code]
+        code = np.where(mask, 1, np.where(np.isfinite(value), 0, 2)).astype(np.int8)
+        codes[name] = code
         values[name] = np.where(code == 0, value, np.nan)
-    return reasons
+    return codes
 
 
-# A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported
-# as not applicable with a reason below, so numpy's warnings are not wanted.
-@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def compute_metrics(
     actual: Projection,
     planned: Projection,
@@ -206,28 +244,64 @@ def compute_metrics(
         Plan year; only 1 is supported (STF/PSF and the working-capital projection cover
         the first plan year).
     """
-    if not 1 <= months <= 12:
-        raise ValueError(f"months must be from 1 to 12, got {months}")
+    (out,) = compute_metrics_by_period(
+        actual,
+        planned,
+        stf_earned_ytd=np.asarray(stf_earned_ytd, dtype=float)[..., None],
+        stf_planned_ytd=np.asarray(stf_planned_ytd, dtype=float)[..., None],
+        months=(months,),
+        year=year,
+    )
+    return out
+
+
+# A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported
+# as not applicable with a reason below, so numpy's warnings are not wanted.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
+def compute_metrics_by_period(
+    actual: Projection,
+    planned: Projection,
+    *,
+    stf_earned_ytd: ArrayLike,
+    stf_planned_ytd: ArrayLike,
+    months: tuple[int, ...],
+    year: int = 1,
+) -> tuple[MetricValues, ...]:
+    """:func:`compute_metrics` at several period ends at once (e.g. the four quarter ends):
+    the same numbers, computed on arrays with a period axis.
+
+    ``stf_earned_ytd`` broadcasts to (D, T, P) and ``stf_planned_ytd`` to (T, P) for the
+    P = ``len(months)`` periods; returns one :class:`MetricValues` a period.
+    """
+    for m in months:
+        if not 1 <= m <= 12:
+            raise ValueError(f"months must be from 1 to 12, got {m}")
     if year != 1:
         # STF/PSF is assessed for the first plan year only, and the working-capital
         # projection starts from the opening balances, so later years are not scored.
         raise ValueError(f"metrics are computed for plan year 1 only, got year {year}")
     plan = actual.plan
-    sl = slice(12 * (year - 1), 12 * (year - 1) + months)
-    frac = months / 12.0
-    f = _ytd_flows(actual, stf_earned_ytd, sl, frac)
+    n_p = len(months)
+    f = _ytd_flows(actual, stf_earned_ytd, months)
     fin = plan.financing
+    frac = np.asarray(months) / 12.0
 
     revenue_available = f.ebitda + f.int_rec
     capital_service = f.pdc + f.int_pay + f.principal
     cash_movement = f.ebitda + f.int_rec - f.int_pay - f.pdc - f.capex - f.principal + f.drawdown
-    wc_close = fin[:, _F["opening_working_capital"]] + cash_movement
-    cash_close = fin[:, _F["opening_cash"]] + cash_movement
+    wc_close = fin[:, _F["opening_working_capital"], None] + cash_movement
+    cash_close = fin[:, _F["opening_cash"], None] + cash_movement
     annual_opex = f.opex / frac
-    planned_margin, p_income = _planned_margin(plan, planned, stf_planned_ytd, year, months, sl)
-    ceiling = plan.agency_ceiling * frac
+    stf_planned = np.broadcast_to(np.asarray(stf_planned_ytd, dtype=float), (plan.n_trusts, n_p))
+    planned_parts = [
+        _planned_margin(plan, planned, stf_planned[:, q], year, m, slice(0, m))
+        for q, m in enumerate(months)
+    ]
+    planned_margin = np.stack([pm for pm, _ in planned_parts], axis=-1)  # (T, P)
+    p_income = np.stack([pi for _, pi in planned_parts], axis=-1)
+    ceiling = plan.agency_ceiling[:, None] * frac
 
-    shape = (f.agency.shape[0], f.agency.shape[1])
+    shape = f.agency.shape  # (D, T, P)
     values = {
         "capital_service_capacity": _safe_div(revenue_available, capital_service),
         "liquidity_days": _safe_div(wc_close, annual_opex) * DAYS_IN_YEAR,
@@ -241,9 +315,9 @@ def compute_metrics(
         "liquidity_days": f.opex <= 0,
         "ie_margin": no_income,
         "distance_from_plan": no_income | np.broadcast_to(p_income <= 0, shape),
-        "agency_vs_ceiling": np.broadcast_to(~(plan.agency_ceiling > 0), shape),
+        "agency_vs_ceiling": np.broadcast_to(~(plan.agency_ceiling[:, None] > 0), shape),
     }
-    reasons = _not_applicable(values, masks, shape)
+    codes = _reason_codes(values, masks, shape)
     components = {
         "operating_income_incl_stf": f.income,
         "operating_expenditure": f.opex,
@@ -258,4 +332,13 @@ def compute_metrics(
         "agency": f.agency,
         "agency_ceiling": np.broadcast_to(ceiling, shape),
     }
-    return MetricValues(values, reasons, components, year, months)
+    return tuple(
+        MetricValues(
+            {k: v[..., q] for k, v in values.items()},
+            _Reasons({k: c[..., q] for k, c in codes.items()}),
+            {k: v[..., q] for k, v in components.items()},
+            year,
+            m,
+        )
+        for q, m in enumerate(months)
+    )

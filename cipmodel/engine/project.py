@@ -35,9 +35,9 @@ recurrent scheme and 0 for a non-recurrent one;
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -61,7 +61,7 @@ from cipmodel.engine.compile import (
     PlanArrays,
     compile_plan,
 )
-from cipmodel.engine.formulas import line_growth, ramp_months_in_year
+from cipmodel.engine.kernels import RunRate, cip_by_line, do_nothing_rate, scheme_year
 from cipmodel.inputs.records import Portfolio
 
 FloatArray = NDArray[np.float64]
@@ -190,13 +190,18 @@ class Projection:
 
     plan: PlanArrays
     n_draws: int
-    _dn: FloatArray = field(repr=False)  # (M, L, D' in {1, D}, T)
+    _rate: RunRate = field(repr=False)  # the do-nothing run rate, by line on demand
     _cip_c: FloatArray = field(repr=False)  # (M, L', D, T): CIP on the lines in _cip_lines
     _cip_lines: NDArray[np.intp] = field(repr=False)  # (L',) line indices
     _value: FloatArray = field(repr=False)  # (D', S) monthly full effect of each scheme
     _start: NDArray[np.int64] = field(repr=False)  # (D'', S) start month after slip
 
     # -- arrays by line -------------------------------------------------------------
+    @cached_property
+    def _dn(self) -> FloatArray:
+        """(M, L, D' in {1, D}, T) the do-nothing run rate of every line."""
+        return self._rate.full()
+
     @property
     def _shape(self) -> tuple[int, int, int, int]:
         return (self.n_draws, self.plan.n_trusts, len(LINES), self.plan.n_months)
@@ -231,16 +236,53 @@ class Projection:
                 out[:, li] -= self._cip_c[:, k]
         return out.transpose(2, 3, 1, 0)
 
+    @cached_property
+    def _line_ytd_cache(self) -> dict[tuple[int, ...], FloatArray]:
+        return {}
+
+    def line_ytd(self, lines: Sequence[int], months: int) -> FloatArray:
+        """(D, T, k) the selected lines after CIP [£000, costs positive] summed over the
+        first ``months`` months of plan year 1.
+
+        The same numbers as ``self.lines[..., :months].sum(-1)[..., lines]`` (months added
+        one at a time, in order), without forming every line: the running sums of the
+        selected lines are computed once and serve every ``months``.
+        """
+        key = tuple(int(li) for li in lines)
+        run = self._line_ytd_cache.get(key)
+        if run is None:
+            run = self._running_lines(key)
+            self._line_ytd_cache[key] = run
+        out: FloatArray = run[months - 1].transpose(1, 2, 0)
+        return out
+
+    def _running_lines(self, lines: tuple[int, ...]) -> FloatArray:
+        """(12, k, D, T) year-1 running sums over months of the selected lines after CIP."""
+        d, t = self.n_draws, self.plan.n_trusts
+        run = np.empty((12, len(lines), d, t))
+        cip_pos = {int(li): k for k, li in enumerate(self._cip_lines)}
+        for j, li in enumerate(lines):
+            run[:, j] = self._rate.line(li)[:12]
+            k = cip_pos.get(li)
+            if k is not None:
+                if SIGN[li] > 0:
+                    run[:, j] += self._cip_c[:12, k]
+                else:
+                    run[:, j] -= self._cip_c[:12, k]
+        for m in range(1, 12):  # a month at a time, in order
+            run[m] += run[m - 1]
+        return run
+
     # Aggregates are built from four group sums per source (do-nothing, CIP), each line
     # read once: income, pay, non-pay and the signed non-operating lines.
     @cached_property
     def _groups(self) -> dict[str, FloatArray | None]:
         cl = self._cip_lines
         return {
-            "income_dn": _line_sum(self._dn, IS_INCOME.astype(float)),
-            "pay_dn": _line_sum(self._dn, IS_PAY.astype(float)),
-            "non_pay_dn": _line_sum(self._dn, IS_NON_PAY.astype(float)),
-            "non_op_dn": _line_sum(self._dn, SIGN * IS_NON_OPERATING),
+            "income_dn": self._rate.line_sum(IS_INCOME.astype(float)),
+            "pay_dn": self._rate.line_sum(IS_PAY.astype(float)),
+            "non_pay_dn": self._rate.line_sum(IS_NON_PAY.astype(float)),
+            "non_op_dn": self._rate.line_sum(SIGN * IS_NON_OPERATING),
             "income_cip": _line_sum(self._cip_c, IS_INCOME[cl].astype(float)),
             "pay_cip": _line_sum(self._cip_c, IS_PAY[cl].astype(float)),
             "non_pay_cip": _line_sum(self._cip_c, IS_NON_PAY[cl].astype(float)),
@@ -257,7 +299,9 @@ class Projection:
             return _public(dn, self._shape3)
         if dn is None:
             return _public(cip if sign > 0 else -cip, self._shape3)
-        return _public(dn + cip if sign > 0 else dn - cip, self._shape3)
+        out = np.empty(self._shape3)  # dn +/- cip written straight into the (D, T, M) layout
+        (np.add if sign > 0 else np.subtract)(dn, cip, out=out.transpose(2, 0, 1))
+        return out
 
     def _sum(self, mask: NDArray[np.bool_], signed: bool = False) -> FloatArray:
         """(D, T, M) sum over the masked lines after CIP (signed: with each line's sign)."""
@@ -265,7 +309,7 @@ class Projection:
         w_dn = (SIGN if signed else np.ones_like(SIGN)) * weight
         # lines = do_nothing + SIGN * cip, so sign * lines = sign * do_nothing + cip
         w_cip = (weight if signed else SIGN * weight)[self._cip_lines]
-        return self._combine(_line_sum(self._dn, w_dn), _line_sum(self._cip_c, w_cip))
+        return self._combine(self._rate.line_sum(w_dn), _line_sum(self._cip_c, w_cip))
 
     @cached_property
     def operating_income(self) -> FloatArray:
@@ -325,7 +369,7 @@ class Projection:
     @cached_property
     def cip_scheme_year(self) -> FloatArray:
         """(D, S, Y) in-year effect of each scheme in each plan year [£000]."""
-        return _scheme_year(self.plan, self._value, self._start, self.n_draws)
+        return scheme_year(self.plan, self._value, self._start, self.n_draws)
 
     def cip_of_schemes(self, schemes: ArrayLike) -> FloatArray:
         """(D, len(schemes), Y) in-year effect of the selected schemes [£000].
@@ -343,7 +387,7 @@ class Projection:
         )
         value = np.broadcast_to(self._value, (self._value.shape[0], self.plan.n_schemes))[:, sel]
         start = np.broadcast_to(self._start, (self._start.shape[0], self.plan.n_schemes))[:, sel]
-        out = _scheme_year(sub, value, start, self.n_draws)
+        out = scheme_year(sub, value, start, self.n_draws)
         return out.reshape(self.n_draws, n_s, self.plan.n_years)
 
     # -- by year ------------------------------------------------------------------
@@ -362,34 +406,14 @@ class Projection:
         """(T, Y, 12) year-to-date control-total plan [£000]; NaN where no target."""
         return np.cumsum(self.plan.ct_month, axis=-1)
 
+    @cached_property
+    def surplus_ytd(self) -> FloatArray:
+        """(D, T, Y, 12) year-to-date pre-STF surplus, ``ytd(surplus_pre_stf)`` [£000]."""
+        return self.ytd(self.surplus_pre_stf)
+
     def ytd_variance(self) -> FloatArray:
         """(D, T, Y, 12) YTD pre-STF surplus minus YTD control-total plan [£000]."""
-        return self.ytd(self.surplus_pre_stf) - self.control_total_ytd()[None]
-
-
-def _do_nothing(plan: PlanArrays, draws: Draws) -> FloatArray:
-    """(M, L, D' in {1, D}, T) do-nothing run rate: base month x cumulative driver growth."""
-    n_y, n_t = plan.n_years, plan.n_trusts
-    drv = plan.drivers[None]
-    if draws.driver_shift is not None:
-        drv = drv + np.asarray(draws.driver_shift, dtype=float)
-    rate = line_growth(drv).swapaxes(-1, -2)  # (D', T, Y, L) -> (D', T, L, Y)
-    growth = np.cumprod(rate, axis=-1)  # (D', T, L, Y)
-    if draws.line_scale is not None:
-        # (D, T, L), (T, L) or (L,) broadcast from the right against (D', T, L, Y)
-        growth = growth * np.asarray(draws.line_scale, dtype=float)[..., None]
-    d_n = growth.shape[0]
-    by_year = np.empty((n_y, 12, len(LINES), d_n, n_t))
-    # by_year[y, m, l, d, t] = base[t, l, m] * growth[d, t, l, y]
-    np.multiply(
-        plan.base_month.transpose(2, 1, 0)[None, :, :, None, :],
-        growth.transpose(3, 2, 0, 1)[:, None],
-        out=by_year,
-    )
-    out = by_year.reshape(plan.n_months, len(LINES), d_n, n_t)
-    if not plan.month_mask.all():
-        out *= plan.month_mask.T[:, None, None, :]
-    return out
+        return self.surplus_ytd - self.control_total_ytd()[None]
 
 
 def _scheme_inputs(plan: PlanArrays, draws: Draws) -> tuple[FloatArray, NDArray[np.int64]]:
@@ -414,103 +438,6 @@ def _cip_lines(plan: PlanArrays, extra: bool) -> NDArray[np.intp]:
     return np.array(sorted(used), dtype=np.intp)
 
 
-def _cip_by_line(
-    plan: PlanArrays,
-    value: FloatArray,
-    start: NDArray[np.int64],
-    lines: NDArray[np.intp],
-    n_d: int,
-) -> FloatArray:
-    """(M, L', D, T) CIP on each line in ``lines`` from the schemes' ramps.
-
-    Each scheme's monthly effect is piecewise linear in the month: 0 before its start, a
-    ramp of ``value / (ramp + 1)`` a month up to ``value`` within its start year, then
-    ``value`` (recurrent) or 0 (non-recurrent) in later years. Its second difference is
-    zero except at two points (ramp starts, ramp stops) plus two more at the end of the
-    start year (the jump to the later-year level), so the effect of all schemes is
-    accumulated as those "events" with one ``np.bincount`` and turned into months with two
-    running sums over months: O(D x S) work instead of O(D x S x M).
-    """
-    n_t, n_m = plan.n_trusts, plan.n_months
-    n_lc = len(lines)
-    width = n_m + 1  # one slot past the horizon collects the events that fall beyond it
-    d_v = max(value.shape[0], start.shape[0])
-    value = np.broadcast_to(value, (d_v, plan.n_schemes))
-    start = np.broadcast_to(start, (d_v, plan.n_schemes))
-    r1 = plan.scheme_ramp + 1
-    # events of draw d are binned in its own block (month e, line l', trust t), so the
-    # bins one draw touches stay in cache: bin = ((d * W + e) * L' + l') * T + t
-    block = n_lc * n_t  # one month of one draw
-    row = np.searchsorted(lines, plan.scheme_line) * n_t + plan.scheme_trust
-    base = (np.arange(d_v, dtype=np.intp) * (width * block))[:, None] + row[None, :]
-    n_ev = 2 if n_m <= 12 else 4
-    idx = np.empty((n_ev, d_v, plan.n_schemes), dtype=np.intp)
-    wts = np.empty((n_ev, d_v, plan.n_schemes))
-    np.divide(value, r1, out=wts[0])  # the ramp's slope starts ...
-    np.negative(wts[0], out=wts[1])  # ... and stops
-    np.minimum(start, n_m, out=idx[0])
-    np.add(start, r1, out=idx[1])
-    if n_m > 12:  # later years: the ramp stops at the year end, then a jump to the level
-        year_end = (start // 12 + 1) * 12  # of later years (the full effect or 0)
-        np.minimum(idx[1], year_end, out=idx[1])
-        level = np.maximum(np.minimum(year_end - start, r1), 0) * wts[0]
-        np.subtract(np.where(plan.scheme_recurrent[None, :], value, 0.0), level, out=wts[2])
-        np.negative(wts[2], out=wts[3])
-        np.minimum(year_end, n_m, out=idx[2])
-        np.minimum(year_end + 1, n_m, out=idx[3])
-    np.minimum(idx[1], n_m, out=idx[1])
-    idx *= block
-    idx += base[None]
-    if plan.n_schemes:
-        # with weights, bincount sums floats
-        summed = cast(
-            FloatArray,
-            np.bincount(idx.ravel(), weights=wts.ravel(), minlength=d_v * width * block),
-        )
-        events = summed.reshape(d_v, width, block)
-    else:
-        events = np.zeros((d_v, width, block))
-    for _ in range(2):  # two running sums over months, a month at a time (fixed order)
-        for e in range(1, n_m):
-            events[:, e] += events[:, e - 1]
-    # to the month-major layout (M, L', D, T)
-    cip = np.empty((n_m, n_lc, n_d, n_t))
-    cip[...] = events[:, :n_m].reshape(d_v, n_m, n_lc, n_t).transpose(1, 2, 0, 3)
-    return cip
-
-
-def _scheme_year(
-    plan: PlanArrays, value: FloatArray, start: NDArray[np.int64], n_d: int
-) -> FloatArray:
-    """(D, S, Y) in-year effect of each scheme, in closed form from its ramp.
-
-    In its start year a scheme starting ``n`` months before the year end delivers
-    ``n (n + 1) / (2 (ramp + 1))`` months of its full effect if the ramp is not finished by
-    then, else ``n - ramp / 2``; in later years 12 months (recurrent) or none.
-    """
-    n_y = plan.n_years
-    start_year = start // 12
-    n_in = 12 - (start - 12 * start_year)  # months of the start year from the start month on
-    first = ramp_months_in_year(n_in, plan.scheme_ramp)
-    if n_y == 1:
-        months = np.where(start_year == 0, first, 0.0)[..., None]
-    else:
-        years = np.arange(n_y)
-        later = np.where(plan.scheme_recurrent, 12.0, 0.0)
-        months = np.where(
-            years == start_year[..., None],
-            first[..., None],
-            np.where(years > start_year[..., None], later[:, None], 0.0),
-        )
-    out = value[..., None] * months
-    live = np.arange(n_y)[None, :] < plan.horizon[plan.scheme_trust][:, None]
-    if not live.all():
-        out = out * live[None]
-    if out.shape[0] != n_d:
-        out = np.broadcast_to(out, (n_d, plan.n_schemes, n_y))
-    return np.ascontiguousarray(out)
-
-
 def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
     """Project every trust, line and month for each draw.
 
@@ -530,17 +457,17 @@ def project(plan: PlanArrays, draws: Draws | None = None) -> Projection:
     """
     draws = draws or Draws.plan()
     n_d = draws.n
-    dn = _do_nothing(plan, draws)
+    dn = do_nothing_rate(plan, draws.driver_shift, draws.line_scale)
     value, start = _scheme_inputs(plan, draws)
     lines = _cip_lines(plan, draws.extra_cip is not None)
-    cip = _cip_by_line(plan, value, start, lines, n_d)
+    cip = cip_by_line(plan, value, start, lines, n_d)
     if draws.extra_cip is not None:
         extra = np.broadcast_to(np.asarray(draws.extra_cip, dtype=float), (n_d, plan.n_trusts))
         cip[:, int(np.searchsorted(lines, LINE_INDEX["other_non_pay"]))] += extra / 12.0
     if not plan.month_mask.all():
         cip *= plan.month_mask.T[:, None, None, :]
     return Projection(
-        plan=plan, n_draws=n_d, _dn=dn, _cip_c=cip, _cip_lines=lines, _value=value, _start=start
+        plan=plan, n_draws=n_d, _rate=dn, _cip_c=cip, _cip_lines=lines, _value=value, _start=start
     )
 
 

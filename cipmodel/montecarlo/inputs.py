@@ -154,6 +154,7 @@ class InputModel:
             if uniq
             else np.zeros(0)
         )
+        self._bern_cols = np.flatnonzero(self._bern)
         table = share_table(uniq, Z_MAX, TABLE_NODES)
         self._table = table.ravel()
         self._slope = np.diff(table, axis=1, append=table[:, -1:]).ravel()
@@ -219,6 +220,7 @@ class InputModel:
             pos += size
         self.n_dims = pos
         self._n_s = self.plan.n_schemes
+        self._random_trust = self.plan.scheme_trust[self.random_schemes]
 
     # ------------------------------------------------------------------------------
     def describe(self) -> dict[str, int]:
@@ -241,11 +243,13 @@ class InputModel:
         np.minimum(i, TABLE_NODES - 2, out=i)
         x -= i
         i += self._offset
-        out = self._slope[i]
+        out = np.take(self._slope, i, mode="clip")  # i is in range: no checks
         out *= x
-        out += self._table[i]
-        if self._bern.any():
-            b = np.flatnonzero(self._bern)
+        out += np.take(
+            self._table, i, out=x, mode="clip"
+        )  # x is spent: reuse it for the table values
+        b = self._bern_cols
+        if b.size:
             out[:, b] = (z[:, b] > self._bern_threshold[b]).astype(float)
         return out
 
@@ -293,16 +297,19 @@ class InputModel:
 
     def _delivery(self, u: FloatArray, factors: FloatArray) -> FloatArray:
         """(c, S) delivered share of every scheme."""
-        delivery = np.broadcast_to(self.fixed_share, (u.shape[0], self._n_s)).copy()
-        if self.random_schemes.size:
-            z = special.ndtri(u[:, self.blocks["delivery"]])
-            if self.active[_K["delivery"]]:
-                common = factors[:, :, _K["delivery"]][
-                    :, self.plan.scheme_trust[self.random_schemes]
-                ]
-                z *= np.sqrt(1.0 - self._rho)
-                z += np.sqrt(self._rho) * common
-            delivery[:, self.random_schemes] = self.share(z)
+        n_c = u.shape[0]
+        if not self.random_schemes.size:
+            return np.broadcast_to(self.fixed_share, (n_c, self._n_s)).copy()
+        z = special.ndtri(u[:, self.blocks["delivery"]])
+        if self.active[_K["delivery"]]:
+            common = np.take(factors[:, :, _K["delivery"]], self._random_trust, axis=1)
+            z *= np.sqrt(1.0 - self._rho)
+            common *= np.sqrt(self._rho)
+            z += common
+        if self.random_schemes.size == self._n_s:  # every scheme is uncertain
+            return self.share(z)
+        delivery = np.broadcast_to(self.fixed_share, (n_c, self._n_s)).copy()
+        delivery[:, self.random_schemes] = self.share(z)
         return delivery
 
     def _slip(self, u: FloatArray) -> NDArray[np.int64]:

@@ -18,6 +18,7 @@ from cipmodel.engine.assess import Assessment
 from cipmodel.engine.compile import LINES, PlanArrays
 from cipmodel.engine.metrics import METRICS
 from cipmodel.engine.project import Projection
+from cipmodel.montecarlo.allocator import keep_freed_memory
 from cipmodel.montecarlo.context import SimulationContext
 from cipmodel.montecarlo.inputs import DrawnInputs
 from cipmodel.montecarlo.summary import OutputSpec
@@ -86,6 +87,7 @@ def auto_chunk_size(plan: PlanArrays, n_dims: int) -> int:
 
 def chunk_outputs(ctx: SimulationContext, u: NDArray[np.float64]) -> dict[str, NDArray[np.generic]]:
     """Everything a chunk of sample points contributes (runs in a worker thread)."""
+    keep_freed_memory()  # once per process (also in a worker process): chunks reuse memory
     drawn, proj = ctx.project_points(u)
     return draw_outputs(ctx, proj, ctx.assess(proj, drawn), drawn)
 
@@ -131,7 +133,7 @@ def draw_outputs(
         "stf_earned_q": f.earned,
         "stf_lost_q": f.lost,
         "ytd_variance_q": ytd_var[..., _Q_IDX],
-        "ytd_surplus": proj.ytd(proj.surplus_pre_stf)[:, :, 0, :],
+        "ytd_surplus": proj.surplus_ytd[:, :, 0, :],
         "cip_delivered": cip,
         "cip_delivered_pct": cip_share(cip, opex_dn),
         "cip_nonrecurrent": _nonrecurrent_cip(ctx, proj),

@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 __all__ = ["BLOCK", "BlockSum", "OutputSpec", "Collector", "PERCENTILES"]
 
 BLOCK = 256  # draws per summation block (a power of 2 for the pairwise tree)
+_LOCAL_HIST_BYTES = 8 << 20  # histograms above this are counted cell by cell (see _count)
 PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
 
 
@@ -250,11 +251,14 @@ class Collector:
         np.floor(pos, out=pos)
         np.clip(pos, -1.0, float(self.bins), out=pos)  # -1 = under, bins = over
         pos += self._cell0
-        pos = pos.transpose(1, 2, 0)  # by (trust, value), then draw: increments stay local
+        if self._hist.nbytes > _LOCAL_HIST_BYTES:
+            # a histogram larger than the caches: by (trust, value), then draw, so the
+            # increments stay local; a small one is counted in the order the draws come
+            pos = pos.transpose(1, 2, 0)
         if np.isnan(pos).any():  # values that are not finite are not counted
             flat = pos[~np.isnan(pos)].astype(np.intp)
         else:
-            flat = pos.astype(np.intp).ravel()
+            flat = pos.astype(np.intp, order="C").ravel()  # one copy, in that order
         np.add.at(self._hist.reshape(-1), flat, 1)  # cost grows with the chunk, not the histogram
 
     # -- results ----------------------------------------------------------------------

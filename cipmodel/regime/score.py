@@ -258,6 +258,28 @@ class ScoreResult:
             scalar=True,
         )
 
+    def period(self, index: int) -> ScoreResult:
+        """The array result at ``index`` of the last axis (views): one period of a result
+        scored on several periods stacked along that axis (e.g. the four quarter ends)."""
+        if self.scalar:
+            raise ValueError("period() needs an array result")
+
+        def at(a: Any) -> Any:
+            return a[..., index]
+
+        return ScoreResult(
+            metric_scores={n: at(s) for n, s in self.metric_scores.items()},
+            values={n: at(v) for n, v in self.values.items()},
+            applicable={n: at(a) for n, a in self.applicable.items()},
+            mean=at(self.mean),
+            rounded=at(self.rounded),
+            overall=at(self.overall),
+            overrides={n: at(h) for n, h in self.overrides.items()},
+            unverified=self.unverified,
+            rules=self.rules,
+            scalar=False,
+        )
+
     def to_dict(self, not_applicable: Mapping[str, str] | None = None) -> ScoreDict:
         """The ``score --json`` object (DESIGN.md §4) for a scalar result.
 
