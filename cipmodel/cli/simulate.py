@@ -131,6 +131,9 @@ def simulate(
     """
     from cipmodel.cli.output import print_simulation
     from cipmodel.montecarlo import simulate as run_simulation
+    from cipmodel.montecarlo.allocator import keep_freed_memory
+
+    keep_freed_memory()  # the command owns its process: chunks reuse freed memory
     from cipmodel.montecarlo.samplers import SamplingWarning
 
     check_draw_cap(draws, allow_large)
@@ -201,6 +204,9 @@ def solve_probability_command(
 ) -> None:
     """``cipmodel solve PLAN --probability P``: the CIP needed for P(meet) >= P."""
     from cipmodel.montecarlo import solve_probability
+    from cipmodel.montecarlo.allocator import keep_freed_memory
+
+    keep_freed_memory()  # the command owns its process: chunks reuse freed memory
 
     if year != 1:
         raise click.BadParameter(

@@ -9,7 +9,10 @@ per process so that freed memory is reused by the next chunk (``malloc`` still r
 memory above the trim threshold, and peak memory is what the chunks hold at once).
 
 It changes nothing but where memory comes from: results are the same bit for bit. On other
-C libraries (macOS, Windows, musl) it does nothing.
+C libraries (macOS, Windows, musl) it does nothing. It tunes the whole process, so the library
+never calls it on its own: the ``simulate`` and ``solve --probability`` commands (which own
+their process) do, and a notebook or a Dask worker may opt in (``docs/scale-out.md`` gives the
+equivalent ``MALLOC_*`` environment settings for workers).
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from cipmodel.engine.assess import Assessment
 from cipmodel.engine.compile import LINES, PlanArrays
 from cipmodel.engine.metrics import METRICS
 from cipmodel.engine.project import Projection
-from cipmodel.montecarlo.allocator import keep_freed_memory
 from cipmodel.montecarlo.context import SimulationContext
 from cipmodel.montecarlo.inputs import DrawnInputs
 from cipmodel.montecarlo.summary import OutputSpec
@@ -87,7 +86,6 @@ def auto_chunk_size(plan: PlanArrays, n_dims: int) -> int:
 
 def chunk_outputs(ctx: SimulationContext, u: NDArray[np.float64]) -> dict[str, NDArray[np.generic]]:
     """Everything a chunk of sample points contributes (runs in a worker thread)."""
-    keep_freed_memory()  # once per process (also in a worker process): chunks reuse memory
     drawn, proj = ctx.project_points(u)
     return draw_outputs(ctx, proj, ctx.assess(proj, drawn), drawn)
 

@@ -264,17 +264,17 @@ class ScoreResult:
         if self.scalar:
             raise ValueError("period() needs an array result")
 
-        def at(a: Any) -> Any:
+        def _at(a: Any) -> Any:
             return a[..., index]
 
         return ScoreResult(
-            metric_scores={n: at(s) for n, s in self.metric_scores.items()},
-            values={n: at(v) for n, v in self.values.items()},
-            applicable={n: at(a) for n, a in self.applicable.items()},
-            mean=at(self.mean),
-            rounded=at(self.rounded),
-            overall=at(self.overall),
-            overrides={n: at(h) for n, h in self.overrides.items()},
+            metric_scores={n: _at(s) for n, s in self.metric_scores.items()},
+            values={n: _at(v) for n, v in self.values.items()},
+            applicable={n: _at(a) for n, a in self.applicable.items()},
+            mean=_at(self.mean),
+            rounded=_at(self.rounded),
+            overall=_at(self.overall),
+            overrides={n: _at(h) for n, h in self.overrides.items()},
             unverified=self.unverified,
             rules=self.rules,
             scalar=False,
