@@ -32,6 +32,8 @@ __all__ = ["BLOCK", "BlockSum", "OutputSpec", "Collector", "PERCENTILES"]
 
 BLOCK = 256  # draws per summation block (a power of 2 for the pairwise tree)
 _LOCAL_HIST_BYTES = 8 << 20  # histograms above this are counted cell by cell (see _count)
+_HIST_BATCH_VALUES = 1 << 23  # values counted at once in a large histogram (64 MB)
+_CELL_BLOCK = 256  # (trust, value) cells of a large histogram turned draw-last at once
 PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
 
 
@@ -88,6 +90,16 @@ class BlockSum:
         pad = self._buf.copy()
         pad[self._fill :] = 0.0
         return self.total + _tree_sum(pad[None])[0]
+
+
+def _add_counts(hist: np.ndarray, pos: np.ndarray) -> None:
+    """Add 1 to ``hist`` at every cell index in ``pos`` (floats), in ``pos``'s C order;
+    NaN (a value that is not finite) is not counted."""
+    if np.isnan(pos).any():
+        flat = pos[~np.isnan(pos)].astype(np.intp)
+    else:
+        flat = pos.astype(np.intp, order="C").ravel()  # one copy, in that order
+    np.add.at(hist, flat, 1)  # cost grows with the draws, not the histogram
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,9 @@ class Collector:
         self._kept_f = np.empty((self.keep, t, wf))
         self._kept_b = np.empty((self.keep, t, wb), dtype=bool)
         self._kept_c = np.empty((self.keep, t, wc), dtype=np.int8)
-        self._hist: np.ndarray | None = None
+        self._hcounts: np.ndarray | None = None  # read through _hist (counts waiting added)
+        self._hbuf: np.ndarray | None = None  # draws waiting to be counted (see _count)
+        self._hfill = 0
         self._lo: NDArray[np.float64] = np.zeros((t, wf))
         self._width: NDArray[np.float64] = np.ones((t, wf))
         self._inv_width: NDArray[np.float64] = np.ones((t, wf))
@@ -216,7 +230,7 @@ class Collector:
             )
         self.n += c
         if self.n > self.keep:
-            if self._hist is None:
+            if self._hcounts is None:
                 self._start_histogram()
                 xf = xf[self.keep - lo :]  # the kept draws are already counted
             self._count(xf)
@@ -239,27 +253,62 @@ class Collector:
         self._cell0 = (np.arange(lo.size).reshape(lo.shape) * (self.bins + 2) + 1).astype(
             np.float64
         )
-        self._hist = np.zeros((*lo.shape, self.bins + 2), dtype=np.int64)
-        step = max(1, (1 << 22) // max(1, lo.size))
+        self._hcounts = np.zeros((*lo.shape, self.bins + 2), dtype=np.int64)
+        step = max(1, (1 << 19) // max(1, lo.size))  # 4 MB slices: in cache, no fresh pages
         for i in range(0, kept.shape[0], step):  # in slices: no large temporaries
-            self._count(kept[i : i + step])
+            self._count_now(kept[i : i + step])
 
     def _count(self, x: np.ndarray) -> None:
-        assert self._hist is not None
-        pos = x - self._lo
+        """Count draws in the histogram. A histogram larger than the caches is counted in
+        batches of ~1,000 draws (:data:`_HIST_BATCH_VALUES` values) gathered in a buffer:
+        each (trust, value) cell then takes a batch's increments in one go, ~3x cheaper than
+        a chunk's at a time. Counts are integers: the batching changes no result."""
+        assert self._hcounts is not None
+        if self._hcounts.nbytes <= _LOCAL_HIST_BYTES:
+            self._count_now(x)
+            return
+        if self._hbuf is None:
+            batch = max(1, _HIST_BATCH_VALUES // max(1, self._lo.size))
+            self._hbuf = np.empty((batch, *self._lo.shape))
+        buf, i = self._hbuf, 0
+        while i < x.shape[0]:
+            take = min(x.shape[0] - i, buf.shape[0] - self._hfill)
+            buf[self._hfill : self._hfill + take] = x[i : i + take]
+            self._hfill += take
+            i += take
+            if self._hfill == buf.shape[0]:
+                self._flush()
+
+    @property
+    def _hist(self) -> np.ndarray | None:
+        """(T, width, bins + 2) histogram counts (under, bins, over), every draw counted."""
+        self._flush()
+        return self._hcounts
+
+    def _flush(self) -> None:
+        """Count the draws waiting in the batch buffer."""
+        if self._hbuf is not None and self._hfill:
+            self._count_now(self._hbuf[: self._hfill], scratch=True)
+            self._hfill = 0
+
+    def _count_now(self, x: np.ndarray, scratch: bool = False) -> None:
+        """Count draws ``x`` (c, T, width) now; ``scratch``: ``x`` may be overwritten."""
+        assert self._hcounts is not None
+        pos = x if scratch else x.copy()
+        pos -= self._lo
         pos *= self._inv_width
         np.floor(pos, out=pos)
         np.clip(pos, -1.0, float(self.bins), out=pos)  # -1 = under, bins = over
         pos += self._cell0
-        if self._hist.nbytes > _LOCAL_HIST_BYTES:
-            # a histogram larger than the caches: by (trust, value), then draw, so the
-            # increments stay local; a small one is counted in the order the draws come
-            pos = pos.transpose(1, 2, 0)
-        if np.isnan(pos).any():  # values that are not finite are not counted
-            flat = pos[~np.isnan(pos)].astype(np.intp)
-        else:
-            flat = pos.astype(np.intp, order="C").ravel()  # one copy, in that order
-        np.add.at(self._hist.reshape(-1), flat, 1)  # cost grows with the chunk, not the histogram
+        hist = self._hcounts.reshape(-1)
+        if self._hcounts.nbytes <= _LOCAL_HIST_BYTES:  # in cache: in the order draws come
+            _add_counts(hist, pos)
+            return
+        # a histogram larger than the caches: by (trust, value), then draw, so the
+        # increments stay local, turned a block of cells at a time (the block in cache)
+        cells = pos.reshape(pos.shape[0], -1)
+        for k in range(0, cells.shape[1], _CELL_BLOCK):
+            _add_counts(hist, cells[:, k : k + _CELL_BLOCK].T)
 
     # -- results ----------------------------------------------------------------------
     @property
