@@ -47,9 +47,12 @@ def run(
     accepted: Any = (True,),
     ae_applies: Any = (True,),
     ae_met: Any = None,
-    catch_up: bool | None = None,
+    catch_up: bool | None = False,
+    improvement_agreed: Any = None,
 ) -> FundingResult:
-    """assess_funding with the defaults above; a 1-d surplus is one draw of one trust."""
+    """assess_funding with the defaults above; a 1-d surplus is one draw of one trust.
+
+    Catch-up is off unless a test turns it on (None: the pack's default)."""
     s = np.asarray(surplus, dtype=float)
     if s.ndim == 1:
         s = s[None, None, :]
@@ -62,6 +65,7 @@ def run(
         ae_applies=ae_applies,
         ae_met=ae_met,
         catch_up=catch_up,
+        improvement_agreed=improvement_agreed,
     )
 
 
@@ -118,7 +122,7 @@ def test_example_pack_in_docs_loads_and_validates():
 
 def test_result_lists_unverified_values_used():
     """The result names the unverified values it depended on, and only those."""
-    r = run("stf-2017-18", [0.0] * 4)
+    r = run("stf-2017-18", [0.0] * 4, catch_up=None)
     assert "stf-2017-18:split.finance" in r.unverified
     assert "stf-2017-18:catch_up.enabled" in r.unverified
     assert "stf-2017-18:phasing.quarters" not in r.unverified  # verified
@@ -171,11 +175,18 @@ def test_missed_q2_under_each_pack(pack, q2_finance, q2_performance, total_witho
 
 
 def test_catch_up_default_comes_from_pack():
-    """catch_up=None uses the pack's catch_up.enabled (false in every shipped pack)."""
+    """catch_up=None uses the pack's catch_up.enabled: off in 2016/17 (no rule found, [?]),
+    on in 2017/18 and 2018/19 (a catch-up existed in some form, domain.md §2.2 [B]).
+
+    Q2 £1k short, year end met: 2017/18 withholds Q2 = 10,000 × 0.20 = 2,000 and releases it
+    at year end (10,000); with catch-up off it is lost (8,000). 2016/17: Q2 = 2,500 lost.
+    """
     surplus = [0.0, -1.0, 0.0, 0.0]
-    assert run("stf-2017-18", surplus).total_earned[0, 0] == pytest.approx(8_000.0)
-    on = with_values("stf-2017-18", {"catch_up.enabled": True})
-    assert run(on, surplus).total_earned[0, 0] == pytest.approx(10_000.0)
+    for pack, total in (("stf-2017-18", 10_000.0), ("psf-2018-19", 10_000.0)):
+        assert run(pack, surplus, catch_up=None).total_earned[0, 0] == pytest.approx(total)
+    assert run("stf-2016-17", surplus, catch_up=None).total_earned[0, 0] == pytest.approx(7_500.0)
+    off = with_values("stf-2017-18", {"catch_up.enabled": False})
+    assert run(off, surplus, catch_up=None).total_earned[0, 0] == pytest.approx(8_000.0)
 
 
 def test_catch_up_needs_the_year_end_met():
@@ -326,12 +337,17 @@ def test_no_ae_rule_performance_met():
 
 @pytest.mark.parametrize(
     ("pack", "incentive"),
-    [("stf-2016-17", 7_000.0), ("stf-2017-18", 7_000.0), ("psf-2018-19", 14_000.0)],
+    [
+        ("stf-2016-17", 7_000.0),
+        ("stf-2017-18", 7_000.0),
+        ("psf-2018-19:outperformance", 14_000.0),
+        ("psf-2018-19", 0.0),
+    ],
 )
 def test_beating_control_total_by_7m(pack, incentive):
-    """Beating the control total by £7m pre-incentive: £7m incentive at 1:1, £14m under PSF 2:1.
-
-    psf-2018-19: 2 × 7,000 = 14,000 (the Surrey & Borders example); total 10,000 + 14,000.
+    """Beating the control total by £7m at year end: £7m incentive at 1:1; £14m under the
+    PSF 2:1 outperformance variant; nothing under the PSF default, which rewards the
+    improvement agreed in the plan (none here), not the outturn beyond it.
     """
     r = run(pack, [0.0, 0.0, 0.0, 7_000.0])
     assert r.outperformance[0, 0] == 7_000.0
@@ -341,9 +357,9 @@ def test_beating_control_total_by_7m(pack, incentive):
 
 def test_incentive_only_at_year_end_and_capped():
     """Q2 outperformance with a missed year end earns no incentive; a pack cap binds."""
-    r = run("psf-2018-19", [0.0, 5_000.0, 0.0, -1.0])
+    r = run("psf-2018-19:outperformance", [0.0, 5_000.0, 0.0, -1.0])
     assert r.incentive[0, 0] == 0.0
-    capped = with_values("psf-2018-19", {"incentive.cap": 5_000.0})
+    capped = with_values("psf-2018-19:outperformance", {"incentive.cap": 5_000.0})
     assert run(capped, [0.0, 0.0, 0.0, 7_000.0]).incentive[0, 0] == 5_000.0
 
 
@@ -413,6 +429,7 @@ _OVERRIDES = st.fixed_dictionaries(
         "incentive.cap": st.sampled_from([False, 100.0]),
         "catch_up.applies_to": st.sampled_from([["finance", "performance"], ["finance"], []]),
         "acceptance.required": st.booleans(),
+        "incentive.basis": st.sampled_from(["outperformance", "agreed_improvement"]),
     }
 )
 _DELTA = st.one_of(
@@ -448,6 +465,9 @@ def test_vectorised_matches_scalar_reference(
     )
     accepted = np.array(data.draw(st.lists(st.booleans(), min_size=n_trust, max_size=n_trust)))
     ae_applies = np.array(data.draw(st.lists(st.booleans(), min_size=n_trust, max_size=n_trust)))
+    agreed = np.array(
+        data.draw(st.lists(st.floats(0.0, 5_000.0), min_size=n_trust, max_size=n_trust))
+    )
     ae_met = None
     if give_ae:
         ae_met = np.array(data.draw(st.lists(st.booleans(), min_size=size, max_size=size)))
@@ -462,6 +482,7 @@ def test_vectorised_matches_scalar_reference(
         ae_applies=ae_applies,
         ae_met=ae_met,
         catch_up=catch_up,
+        improvement_agreed=agreed,
     )
     for d in range(n_draw):
         for t in range(n_trust):
@@ -474,6 +495,7 @@ def test_vectorised_matches_scalar_reference(
                 ae_applies=bool(ae_applies[t]),
                 ae_met=None if ae_met is None else ae_met[d, t].tolist(),
                 catch_up=catch_up,
+                improvement_agreed=float(agreed[t]),
             )
             for field, want in ref.items():
                 got = getattr(r, field)[d, t]

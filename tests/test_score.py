@@ -257,9 +257,15 @@ def test_boundary_both_ways(metric, value, default, better, worse):
 
 @pytest.mark.parametrize(("metric", "value", "default", "better", "worse"), BOUNDARIES)
 def test_boundary_just_off_threshold_is_unambiguous(metric, value, default, better, worse):
-    """Just on either side of a threshold every boundary rule agrees."""
+    """One published digit either side of a threshold every boundary rule agrees.
+
+    Values are rounded to the precision the pack publishes them at (``decimals``: 2 for x,
+    1 for days, 4 for fractions) before scoring, so the step is one unit of that last
+    digit; nearer than half of it a value counts as on the threshold (test_definitions.py).
+    """
     hib = metric != "agency_vs_ceiling"
-    good, bad = (value + 1e-9, value - 1e-9) if hib else (value - 1e-9, value + 1e-9)
+    step = {"capital_service_capacity": 0.01, "liquidity_days": 0.1}.get(metric, 0.0001)
+    good, bad = (value + step, value - step) if hib else (value - step, value + step)
     for pack in ("sof-2016", "sof-2016:boundaries-better", "sof-2016:boundaries-worse"):
         assert score_metric(metric, good, pack) == better
         assert score_metric(metric, bad, pack) == worse

@@ -269,6 +269,7 @@ def _funding(
             ytd_surplus.shape,
         ),
         catch_up=catch_up,
+        improvement_agreed=plan.ct_improvement[:, 0],
     )
     return distribute_bonus(result, fpack) if bonus else result
 

@@ -98,8 +98,17 @@ class PlanArrays:
     ct_month : ndarray (T, Y, 12)
         Monthly control-total plan [£000] (flat unless given); NaN where no target.
     ct_accepted : ndarray (T, Y) bool
+    ct_improvement : ndarray (T, Y)
+        The part of each control total the trust agreed above the one first offered
+        [£000, 0 where none]: what a funding pack with ``incentive.basis =
+        "agreed_improvement"`` rewards (the 2018/19 PSF incentive).
     agency_ceiling : ndarray (T,)
         Annual agency ceiling [£000]; NaN where none is set.
+    agency_ceiling_profile : ndarray (T, 12)
+        The share of the annual agency ceiling in each month (summing to 1) when the trust
+        gives one (``agency_ceiling_profile`` 'flat' or a Profiles row); NaN where it is
+        blank, so the ceiling follows the plan's own monthly agency spend
+        (:func:`cipmodel.engine.metrics.agency_ceiling_ytd`).
     special_measures : ndarray (T,) bool
         Financial special measures.
     allocation : ndarray (T,)
@@ -110,6 +119,15 @@ class PlanArrays:
     financing : ndarray (T, 6)
         Opening cash, opening working capital, opening loans, and the annual loan drawdown,
         principal repayment and capital expenditure, in :data:`FINANCING` order [£000].
+        Where the PFI unitary charge is split, the principal repayment includes its capital
+        element (``pfi_capital``), so it is repaid once.
+    pfi_elements : ndarray (T, 2)
+        The interest and capital elements of the PFI unitary charge [£000 a year] where the
+        trust splits it (Financing sheet ``pfi_interest``, ``pfi_capital``); NaN where not.
+        When split, ``base_month`` keeps only the service element on the ``pfi_unitary``
+        line, the interest element is on ``interest_payable`` (same monthly shape) and the
+        capital element is out of the I&E and in ``financing`` (domain.md §1.4: capital
+        service = PDC + interest payable incl. PFI + principal + capital element of PFI).
     financial_years : tuple of str
         Each trust's first plan year (e.g. ``"2017/18"``), which chooses the default rules.
     """
@@ -131,6 +149,7 @@ class PlanArrays:
     ct_target: NDArray[np.float64]
     ct_month: NDArray[np.float64]
     ct_accepted: NDArray[np.bool_]
+    ct_improvement: NDArray[np.float64]
     agency_ceiling: NDArray[np.float64]
     special_measures: NDArray[np.bool_]
     allocation: NDArray[np.float64]
@@ -138,7 +157,15 @@ class PlanArrays:
     ae_trajectory: NDArray[np.float64]
     ae_forecast: NDArray[np.float64]
     financing: NDArray[np.float64]
+    agency_ceiling_profile: NDArray[np.float64]
+    pfi_elements: NDArray[np.float64]
     financial_years: tuple[str, ...] = ()
+
+    @property
+    def pfi_split(self) -> NDArray[np.bool_]:
+        """(T,) True where the PFI unitary charge is split into its elements."""
+        out: NDArray[np.bool_] = ~np.isnan(self.pfi_elements[:, 0])
+        return out
 
     @property
     def n_trusts(self) -> int:
@@ -180,6 +207,7 @@ class PlanArrays:
             ct_target=self.ct_target[:, :years],
             ct_month=self.ct_month[:, :years],
             ct_accepted=self.ct_accepted[:, :years],
+            ct_improvement=self.ct_improvement[:, :years],
         )
 
 
@@ -206,6 +234,7 @@ class _ControlTotals:
     target: NDArray[np.float64]
     month: NDArray[np.float64]
     accepted: NDArray[np.bool_]
+    improvement: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -225,10 +254,14 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
     schemes = _compile_schemes(portfolio, t_index)
     ct = _compile_control_totals(portfolio, t_index)
     funding = _compile_funding(portfolio, t_index)
+    pfi = _compile_pfi(portfolio, t_index)
+    base_month, financing = _split_pfi(
+        _compile_base_month(portfolio, t_index), _compile_financing(portfolio, t_index), pfi
+    )
     return PlanArrays(
         codes=codes,
         horizon=np.array([t.horizon_years for t in portfolio.trusts], dtype=int),
-        base_month=_compile_base_month(portfolio, t_index),
+        base_month=base_month,
         drivers=_compile_drivers(portfolio, t_index),
         scheme_trust=schemes.trust,
         scheme_line=schemes.line,
@@ -243,6 +276,7 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         ct_target=ct.target,
         ct_month=ct.month,
         ct_accepted=ct.accepted,
+        ct_improvement=ct.improvement,
         agency_ceiling=np.array(
             [np.nan if t.agency_ceiling is None else t.agency_ceiling for t in portfolio.trusts]
         ),
@@ -253,7 +287,9 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         ae_applies=funding.ae_applies,
         ae_trajectory=funding.ae_trajectory,
         ae_forecast=funding.ae_forecast,
-        financing=_compile_financing(portfolio, t_index),
+        financing=financing,
+        agency_ceiling_profile=_compile_agency_profile(portfolio, t_index),
+        pfi_elements=pfi,
         financial_years=tuple(t.financial_year for t in portfolio.trusts),
     )
 
@@ -306,12 +342,14 @@ def _compile_control_totals(portfolio: Portfolio, t_index: Mapping[str, int]) ->
     ct_target = np.full((n_t, n_y), np.nan)
     ct_month = np.full((n_t, n_y, 12), np.nan)
     ct_accepted = np.zeros((n_t, n_y), dtype=bool)
+    ct_improvement = np.zeros((n_t, n_y))
     for c in portfolio.control_total:
         i, y = t_index[c.trust_code], c.year - 1
         ct_target[i, y] = c.target_pre_stf
         ct_month[i, y] = c.target_pre_stf / 12.0 if c.month is None else c.month
         ct_accepted[i, y] = c.accepted
-    return _ControlTotals(ct_target, ct_month, ct_accepted)
+        ct_improvement[i, y] = c.improvement_agreed or 0.0
+    return _ControlTotals(ct_target, ct_month, ct_accepted, ct_improvement)
 
 
 def _compile_funding(portfolio: Portfolio, t_index: Mapping[str, int]) -> _Funding:
@@ -337,3 +375,56 @@ def _compile_financing(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDAr
     for f in portfolio.financing:
         financing[t_index[f.trust_code]] = [getattr(f, k) for k in FINANCING]
     return financing
+
+
+def _compile_agency_profile(
+    portfolio: Portfolio, t_index: Mapping[str, int]
+) -> NDArray[np.float64]:
+    """(T, 12) each trust's own agency-ceiling phasing (weights summing to 1), NaN where it
+    follows the plan's agency spend (``agency_ceiling_profile`` blank)."""
+    out = np.full((len(t_index), 12), np.nan)
+    profiles = {(p.trust_code, p.profile): p.weight for p in portfolio.profiles}
+    for t in portfolio.trusts:
+        name = t.agency_ceiling_profile
+        if name is None:
+            continue
+        w = np.ones(12) if name == "flat" else np.asarray(profiles[(t.trust_code, name)], float)
+        out[t_index[t.trust_code]] = w / w.sum()
+    return out
+
+
+_PFI = LINE_INDEX["pfi_unitary"]
+_INTEREST = LINE_INDEX["interest_payable"]
+_PRINCIPAL = FINANCING.index("principal_repayment")
+
+
+def _compile_pfi(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDArray[np.float64]:
+    """(T, 2) the PFI interest and capital elements where given, NaN elsewhere."""
+    out = np.full((len(t_index), 2), np.nan)
+    for f in portfolio.financing:
+        if f.pfi_interest is not None and f.pfi_capital is not None:
+            out[t_index[f.trust_code]] = [f.pfi_interest, f.pfi_capital]
+    return out
+
+
+def _split_pfi(
+    base_month: NDArray[np.float64], financing: NDArray[np.float64], pfi: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Split each trust's PFI unitary charge into its elements, where given.
+
+    The ``pfi_unitary`` line keeps the service element (``1 - (interest + capital) /
+    unitary`` of each month, so its monthly shape is kept); ``interest_payable`` gains the
+    interest element in the same monthly shape; the capital element leaves the I&E and is
+    added to the annual principal repayment. Trusts without a split are unchanged.
+    """
+    base_month = base_month.copy()
+    financing = financing.copy()
+    for i in np.flatnonzero(~np.isnan(pfi[:, 0])):
+        interest, capital = pfi[i]
+        unitary = base_month[i, _PFI].copy()
+        total = float(unitary.sum())
+        if total > 0:
+            base_month[i, _PFI] = unitary * (1.0 - (interest + capital) / total)
+            base_month[i, _INTEREST] += unitary * (interest / total)
+        financing[i, _PRINCIPAL] += capital
+    return base_month, financing

@@ -6,7 +6,10 @@ Year to date at month ``months`` of plan year ``year`` (3, 6, 9, 12 for the quar
 capital service capacity [times]
     revenue available for capital service ÷ capital service, where revenue available =
     EBITDA (with STF/PSF earned as income) + interest receivable, and capital service =
-    PDC dividend + interest payable + loan principal repaid (domain.md §1.4, [B]).
+    PDC dividend + interest payable + loan principal repaid (domain.md §1.4, [B]). Where the
+    PFI unitary charge is split (:attr:`~cipmodel.engine.compile.PlanArrays.pfi_elements`)
+    operating expenditure holds only its service element, the interest element is in
+    interest payable and the capital element in principal repaid, so each counts once.
 liquidity [days]
     closing working capital ÷ operating expenditure (annualised) × 360 (domain.md §1.4,
     [B]). Working capital moves with the cash the trust generates and spends:
@@ -21,7 +24,9 @@ distance from financial plan [fraction, i.e. percentage points of margin]
     plus the STF/PSF it expects (phased) if the control total is accepted, otherwise the
     trust's own plan (the plan run) (domain.md §1.3–§1.4).
 agency spend against ceiling [fraction]
-    (YTD agency − YTD ceiling) ÷ YTD ceiling, the ceiling phased evenly.
+    (YTD agency − YTD ceiling) ÷ YTD ceiling. The YTD ceiling is phased with the plan's own
+    monthly agency spend (after CIP) unless the trust gives a ceiling profile
+    (:func:`agency_ceiling_ytd`); at month 12 it is the whole annual ceiling.
 
 A metric that cannot be computed (no income, no capital service, no agency ceiling, no
 operating expenditure, or figures so extreme the arithmetic overflows) is NaN in ``values``
@@ -41,7 +46,13 @@ from numpy.typing import ArrayLike, NDArray
 from cipmodel.engine.compile import FINANCING, LINES, PlanArrays
 from cipmodel.engine.project import Projection
 
-__all__ = ["METRICS", "MetricValues", "compute_metrics", "compute_metrics_by_period"]
+__all__ = [
+    "METRICS",
+    "MetricValues",
+    "agency_ceiling_ytd",
+    "compute_metrics",
+    "compute_metrics_by_period",
+]
 
 METRICS: tuple[str, ...] = (
     "capital_service_capacity",
@@ -299,7 +310,7 @@ def compute_metrics_by_period(
     ]
     planned_margin = np.stack([pm for pm, _ in planned_parts], axis=-1)  # (T, P)
     p_income = np.stack([pi for _, pi in planned_parts], axis=-1)
-    ceiling = plan.agency_ceiling[:, None] * frac
+    ceiling = agency_ceiling_ytd(plan, planned, months, year)
 
     shape = f.agency.shape  # (D, T, P)
     values = {
@@ -342,3 +353,30 @@ def compute_metrics_by_period(
         )
         for q, m in enumerate(months)
     )
+
+
+def agency_ceiling_ytd(
+    plan: PlanArrays, planned: Projection, months: tuple[int, ...], year: int = 1
+) -> FloatArray:
+    """(T, P) the agency ceiling year to date at each of ``months`` of plan ``year`` [£000].
+
+    The annual ceiling is phased with the trust's own ceiling profile where it gives one
+    (``PlanArrays.agency_ceiling_profile``), otherwise with the plan's monthly agency spend
+    after CIP (``planned``, the plan run: a simulation's draws are measured against the
+    same ceiling): ``ceiling × Σ spend[1..m] ÷ Σ spend[1..12]``. Months of negative spend
+    (CIP above the line) weigh 0; a plan with no agency spend in the year is phased evenly.
+    At month 12 the share is exactly 1, so the full-year ceiling is the annual ceiling.
+    NaN where no ceiling is set.
+    """
+    first = 12 * (year - 1)
+    spend = np.maximum(planned.agency[0, :, first : first + 12], 0.0)  # (T, 12)
+    total = spend.sum(axis=-1, keepdims=True)
+    flat = np.arange(1, 13) / 12.0
+    by_spend = np.where(
+        total > 0, np.cumsum(spend, axis=-1) / np.where(total > 0, total, 1.0), flat
+    )
+    own = plan.agency_ceiling_profile
+    share = np.where(np.isnan(own[:, :1]), by_spend, np.cumsum(np.nan_to_num(own), axis=-1))
+    share[:, 11] = 1.0
+    out: FloatArray = plan.agency_ceiling[:, None] * share[:, [m - 1 for m in months]]
+    return out

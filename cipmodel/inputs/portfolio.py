@@ -225,6 +225,7 @@ def check_portfolio(p: Portfolio) -> list[Problem]:
         *_check_control_totals(p, by_code),
         *_check_drivers(p, by_code),
         *_check_funding(p),
+        *_check_pfi(p),
     ]
 
 
@@ -261,6 +262,17 @@ def _check_profiles(p: Portfolio) -> list[Problem]:
         if sum(pr.weight) <= 0:
             problems.append(
                 Problem(place(pr, "m01"), f"profile {pr.profile!r} weights must not all be 0")
+            )
+    for t in p.trusts:
+        name = t.agency_ceiling_profile
+        if name is not None and name != "flat" and (t.trust_code, name) not in profiles:
+            problems.append(
+                Problem(
+                    place(t, "agency_ceiling_profile"),
+                    f"profile {name!r} is not on the Profiles sheet for trust "
+                    f"{t.trust_code!r} (leave it blank to follow the agency spend, use "
+                    "'flat' or add the profile)",
+                )
             )
     lines: tuple[IncomeLine | CostLine, ...] = (*p.income, *p.costs)
     for r in lines:
@@ -377,6 +389,42 @@ def _check_funding(p: Portfolio) -> list[Problem]:
                     place(f, "ae_applies"),
                     "ae_applies is Y, so ae_trajectory_q1..q4 and ae_forecast_q1..q4 "
                     "must be filled",
+                )
+            )
+    return problems
+
+
+def _check_pfi(p: Portfolio) -> list[Problem]:
+    """A PFI split gives both elements, and they fit inside the trust's unitary charge."""
+    problems: list[Problem] = []
+    unitary: dict[str, float] = {}
+    for c in p.costs:
+        if c.line == "pfi_unitary":
+            unitary[c.trust_code] = unitary.get(c.trust_code, 0.0) + c.annual_value
+    for f in p.financing:
+        given = {k: getattr(f, k) for k in ("pfi_interest", "pfi_capital")}
+        if all(v is None for v in given.values()):
+            continue
+        missing = [k for k, v in given.items() if v is None]
+        if missing:
+            other = "pfi_capital" if missing[0] == "pfi_interest" else "pfi_interest"
+            problems.append(
+                Problem(
+                    place(f, missing[0]),
+                    f"{other} is given, so {missing[0]} must be too (0 if there is none): the "
+                    "PFI unitary charge is split into service, interest and capital elements",
+                )
+            )
+            continue
+        split = sum(v for v in given.values() if v is not None)
+        total = unitary.get(f.trust_code, 0.0)
+        if split > total + CT_TOLERANCE:
+            problems.append(
+                Problem(
+                    place(f, "pfi_capital"),
+                    f"pfi_interest + pfi_capital = {split:,.1f} is more than the trust's "
+                    f"pfi_unitary cost lines ({total:,.1f}): the elements are parts of the "
+                    "unitary charge entered on the Costs sheet",
                 )
             )
     return problems

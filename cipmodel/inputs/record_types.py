@@ -157,6 +157,7 @@ class Trust(Record):
     financial_year: str = "2017/18"
     horizon_years: int = 1
     agency_ceiling: float | None = None
+    agency_ceiling_profile: str | None = None
     financial_special_measures: bool = False
     source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
 
@@ -219,6 +220,7 @@ class ControlTotal(Record):
     year: int = 1
     target_pre_stf: float = MISSING
     accepted: bool = True
+    improvement_agreed: float = blank()
     #: Twelve monthly figures, or None for a flat profile. A month may be None until the
     #: Portfolio checks (which require all twelve or none).
     month: tuple[float | None, ...] | None = None
@@ -252,6 +254,8 @@ class Financing(Record):
     loan_drawdown: float = blank()
     principal_repayment: float = blank()
     capital_expenditure: float = blank()
+    pfi_interest: float | None = None
+    pfi_capital: float | None = None
     source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 

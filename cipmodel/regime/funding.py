@@ -20,8 +20,12 @@ The rules, for allocation ``A`` of one trust, phasing ``p_q`` and split ``f`` / 
   (``finance_conditional``: the whole allocation is finance element).
 - **Catch-up** (off unless switched on): an amount withheld in Q1-Q3 is released at year end
   if the same element is earned in Q4 (for the finance element: the year-end YTD test is met).
-- **Incentive**: ``incentive.ratio * max(0, ytd_surplus_pre[Q4] - ytd_target_pre[Q4])`` for
-  trusts that pass the year-end gate, capped at ``incentive.cap`` if the pack sets one.
+- **Incentive**, for trusts that pass the year-end gate, capped at ``incentive.cap`` if the
+  pack sets one. What it rewards is the pack's ``incentive.basis``:
+  ``outperformance`` (2016/17, 2017/18): ``incentive.ratio * max(0, ytd_surplus_pre[Q4] -
+  ytd_target_pre[Q4])``; ``agreed_improvement`` (the 2018/19 PSF default):
+  ``incentive.ratio * improvement_agreed``, the improvement on its control total the trust
+  agreed in its plan (already inside ``ytd_target_pre``), whatever the outturn beyond it.
 - **Bonus** (:func:`distribute_bonus`, a portfolio step): money forfeited by the trusts is
   shared among those that met their year-end control total.
 
@@ -54,9 +58,11 @@ from cipmodel.regime.funding_pack import (
     BONUS_BASES,
     CATCH_UP_COMPONENTS,
     GATE_BASES,
+    INCENTIVE_BASES,
     N_QUARTERS,
     NO_AE_RULES,
     UNTRACKED_RULES,
+    incentive_basis,
     validate_funding_pack,
 )
 from cipmodel.regime.funding_reference import assess_funding_scalar
@@ -71,6 +77,7 @@ __all__ = [
     "assess_funding_scalar",
     "N_QUARTERS",
     "GATE_BASES",
+    "INCENTIVE_BASES",
     "NO_AE_RULES",
     "UNTRACKED_RULES",
     "CATCH_UP_COMPONENTS",
@@ -130,7 +137,8 @@ class FundingResult:
     forfeited : ndarray (draw, trust)
         Lost for good: ``lost.sum(-1) - released_catch_up`` [£000]. The bonus pool.
     incentive : ndarray (draw, trust)
-        Year-end incentive for outperforming the control total [£000].
+        Year-end incentive [£000]: for outperforming the control total, or for the
+        improvement on it the trust agreed (the pack's ``incentive.basis``).
     bonus : ndarray (draw, trust)
         Share of the forfeited pool (zero until :func:`distribute_bonus`) [£000].
     total_earned : ndarray (draw, trust)
@@ -222,6 +230,7 @@ def assess_funding(
     ae_applies: ArrayLike,
     ae_met: ArrayLike | None = None,
     catch_up: bool | None = None,
+    improvement_agreed: ArrayLike | None = None,
 ) -> FundingResult:
     """STF/PSF earned, lost, released, incentive per draw, trust and quarter.
 
@@ -243,6 +252,9 @@ def assess_funding(
         A&E trajectory (or national standard) met in each quarter. None = met everywhere.
     catch_up : bool, optional
         Release withheld Q1-Q3 amounts at year end; None = the pack's ``catch_up.enabled``.
+    improvement_agreed : array (trust,), optional
+        The improvement on its control total each trust agreed in its plan [£000, >= 0],
+        read when the pack's ``incentive.basis`` is ``agreed_improvement``; None = 0.
 
     Returns
     -------
@@ -284,15 +296,9 @@ def assess_funding(
     lost = (fin.available - fin.earned) + (ae.available - ae.earned) + (oth.available - oth.earned)
     released = _released_catch_up(pack, catch_up, fin, ae, oth, shape)
 
-    # Year-end incentive for pre-STF outturn better than the control total.
     met_year = met_q[..., -1]
     outperf = surplus[..., -1] - target[..., -1]
-    incentive = np.where(
-        met_year, float(pack.number("incentive.ratio")) * np.maximum(outperf, 0.0), 0.0
-    )
-    cap = pack.get("incentive.cap")
-    if cap is not False:
-        incentive = np.minimum(incentive, float(pack.number("incentive.cap")))
+    incentive = _incentive(pack, met_year, outperf, improvement_agreed, n_trust)
 
     bonus = np.zeros(shape[:2])
     return FundingResult(
@@ -313,6 +319,30 @@ def assess_funding(
         total_earned=earned.sum(axis=-1) + released + incentive + bonus,
         unverified=tuple(pack.unverified_used()),
     )
+
+
+def _incentive(
+    pack: RulePack,
+    met_year: BoolArray,
+    outperf: FloatArray,
+    improvement_agreed: ArrayLike | None,
+    n_trust: int,
+) -> FloatArray:
+    """(draw, trust) year-end incentive: ``incentive.ratio`` times the outperformance or the
+    agreed improvement (``incentive.basis``), where the year end is met; capped."""
+    if improvement_agreed is None:
+        agreed = np.zeros(n_trust)
+    else:
+        agreed = _per_trust_float("improvement_agreed", improvement_agreed, n_trust)
+        if not np.all(np.isfinite(agreed) & (agreed >= 0)):
+            raise ValueError("improvement_agreed: every value must be a finite number >= 0 [£000]")
+    basis = incentive_basis(pack)
+    rewarded = np.maximum(outperf, 0.0) if basis == INCENTIVE_BASES[0] else agreed[None, :]
+    incentive = np.where(met_year, float(pack.number("incentive.ratio")) * rewarded, 0.0)
+    if pack.get("incentive.cap") is not False:
+        incentive = np.minimum(incentive, float(pack.number("incentive.cap")))
+    out: FloatArray = incentive
+    return out
 
 
 def _elements(

@@ -13,10 +13,12 @@ from cipmodel.errors import RulePackError
 from cipmodel.regime.packs import RulePack, is_number
 
 __all__ = [
+    "incentive_basis",
     "AE_ELEMENT",
     "BONUS_BASES",
     "CATCH_UP_COMPONENTS",
     "GATE_BASES",
+    "INCENTIVE_BASES",
     "NO_AE_RULES",
     "N_QUARTERS",
     "RULES_BY_YEAR",
@@ -32,6 +34,10 @@ NO_AE_RULES = ("finance_conditional", "performance_met")
 UNTRACKED_RULES = ("met", "lost")
 CATCH_UP_COMPONENTS = ("finance", "performance")
 BONUS_BASES = ("pro_rata_allocation", "pro_rata_outperformance")
+#: What the year-end incentive rewards: the pre-STF outturn better than the control total
+#: (``outperformance``), or the improvement on the control total the trust agreed in its
+#: plan (``agreed_improvement``, the 2018/19 PSF reading).
+INCENTIVE_BASES = ("outperformance", "agreed_improvement")
 #: The performance element earned on the A&E trajectory (``performance.elements.ae``).
 AE_ELEMENT = "ae"
 
@@ -71,8 +77,10 @@ def validate_funding_pack(pack: RulePack) -> None:
     values) sums to 1, both within 1e-9; ``performance.elements`` is a table of weights that
     sum to more than 0 when ``split.performance > 0``; keyword values are among the allowed
     ones (:data:`GATE_BASES`, :data:`NO_AE_RULES`, :data:`UNTRACKED_RULES`,
-    :data:`CATCH_UP_COMPONENTS`, :data:`BONUS_BASES`); ``incentive.cap`` is ``false`` or a
-    number >= 0. Values are read without marking them used, so validation adds nothing to
+    :data:`CATCH_UP_COMPONENTS`, :data:`BONUS_BASES`, :data:`INCENTIVE_BASES`);
+    ``incentive.cap`` is ``false`` or a number >= 0. ``incentive.basis`` may be left out
+    (a pack written before it existed): the incentive then rewards outperformance. Values
+    are read without marking them used, so validation adds nothing to
     a result's unverified list.
 
     Raises
@@ -104,6 +112,8 @@ def validate_funding_pack(pack: RulePack) -> None:
         raise pack.error(key, f"must be a list drawn from {allowed}, got {comps!r}")
 
     _number(pack, "incentive.ratio")
+    if pack.has("incentive.basis"):  # optional: a pack without it rewards outperformance
+        _keyword(pack, "incentive.basis", INCENTIVE_BASES)
     cap = pack.peek("incentive.cap")
     if cap is not False and not (is_number(cap) and cap >= 0):
         raise pack.error("incentive.cap", f"must be false (no cap) or a number >= 0, got {cap!r}")
@@ -139,6 +149,12 @@ def _check_phasing(pack: RulePack) -> None:
         raise pack.error(key, f"every quarter must be a number >= 0, got {phasing!r}")
     if abs(sum(quarters) - 1.0) > _SUM_TOL:
         raise pack.error(key, f"must sum to 1, got {sum(quarters):.12g}")
+
+
+def incentive_basis(pack: RulePack) -> str:
+    """The pack's ``incentive.basis`` (read, so a result lists it if unverified), or
+    ``"outperformance"`` for a pack that does not set it."""
+    return pack.text("incentive.basis") if pack.has("incentive.basis") else "outperformance"
 
 
 # The funding regime of each financial year: data, not engine branches.

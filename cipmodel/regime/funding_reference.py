@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cipmodel.regime.funding_pack import AE_ELEMENT, N_QUARTERS, validate_funding_pack
+from cipmodel.regime.funding_pack import (
+    AE_ELEMENT,
+    N_QUARTERS,
+    incentive_basis,
+    validate_funding_pack,
+)
 from cipmodel.regime.packs import RulePack
 
 __all__ = ["assess_funding_scalar"]
@@ -30,6 +35,7 @@ def assess_funding_scalar(
     ae_applies: bool,
     ae_met: Sequence[bool] | None = None,
     catch_up: bool | None = None,
+    improvement_agreed: float = 0.0,
 ) -> dict[str, float | bool | list[float] | list[bool]]:
     """Reference implementation for one trust and one draw, in plain Python loops.
 
@@ -64,7 +70,10 @@ def assess_funding_scalar(
     met_year = met[N_QUARTERS - 1]
     outperformance = ytd_surplus_pre[N_QUARTERS - 1] - ytd_target_pre[N_QUARTERS - 1]
     incentive = 0.0
-    if met_year and outperformance > 0:
+    if incentive_basis(pack) == "agreed_improvement":
+        if met_year:
+            incentive = float(pack.number("incentive.ratio")) * improvement_agreed
+    elif met_year and outperformance > 0:
         incentive = float(pack.number("incentive.ratio")) * outperformance
     cap = pack.get("incentive.cap")
     if cap is not False and incentive > pack.number("incentive.cap"):

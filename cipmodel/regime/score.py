@@ -4,9 +4,12 @@ Everything year-specific (thresholds, direction, boundary rule, weights, roundin
 overrides) comes from a ``kind = "sof"`` rule pack (``cipmodel/rules/sof-2016.toml``;
 keys in ``docs/rules.md``). This module holds only the mechanics:
 
-1. Each metric value is scored 1 (best) to 4 (worst) against three thresholds
-   (:func:`score_metric`). A value exactly on a threshold goes to the better or the worse
-   score as the pack's ``boundary`` says.
+1. Each metric value is rounded to the precision the regulator publishes it at (the pack's
+   ``decimals``, :func:`round_published`), then scored 1 (best) to 4 (worst) against three
+   thresholds (:func:`score_metric`). A value exactly on a threshold goes to the better or
+   the worse score as the pack's ``boundary`` says. Rounding first means floating-point
+   noise (``0.13 - 0.12`` is ``0.010000000000000009``) cannot move a score across a
+   threshold.
 2. The overall score is the weighted mean of the applicable metric scores (weights from the
    pack, renormalised over the applicable metrics), rounded to a whole score by the pack's
    ``rounding`` rule: ``half_up_to_worse`` (2.5 -> 3) or ``half_down_to_better`` (2.5 -> 2).
@@ -67,6 +70,7 @@ __all__ = [
     "ScoreDict",
     "ScoreResult",
     "metric_names",
+    "round_published",
     "score",
     "score_metric",
     "sof_pack",
@@ -145,9 +149,40 @@ def score_metric(name: str, values: ArrayLike | None, pack: PackLike = "sof-2016
     return _score_metric(pack, name, _values_array(name, values))
 
 
+def round_published(values: ArrayLike, decimals: int) -> FloatArray:
+    """Round metric values to ``decimals`` decimal places, halves away from zero.
+
+    The value is first scaled by ``10**decimals`` and cleaned of floating-point noise (to 6
+    decimals of the last published digit), so ``0.13 - 0.12`` rounds to exactly the float
+    ``0.01`` at 4 decimals and ``1.005`` (stored as 1.00499999...) to ``1.01`` at 2. The
+    result equals the float a pack writes for the same decimal number (``n / 10**d`` is
+    correctly rounded), so a value on a threshold compares equal to it. NaN and +/-inf pass
+    through.
+
+    Examples
+    --------
+    >>> float(round_published(0.13 - 0.12, 4)) == 0.01
+    True
+    >>> round_published([1.005, -2.5, 1.2449], 2).tolist()
+    [1.01, -2.5, 1.24]
+    """
+    x = np.asarray(values, dtype=float)
+    scale = 10.0 ** int(decimals)
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = np.round(x * scale, 6)
+        r = np.sign(y) * np.floor(np.abs(y) + 0.5) / scale
+    out: FloatArray = np.where(np.isfinite(x), r, x)
+    return out
+
+
 def _score_metric(pack: RulePack, name: str, x: FloatArray) -> ScoreArray:
-    """score_metric on a validated pack and a float array (marks the values read as used)."""
+    """score_metric on a validated pack and a float array (marks the values read as used).
+
+    The value is rounded to the pack's ``decimals`` for the metric (when it sets one)
+    before it meets a threshold."""
     base = f"metrics.{name}"
+    if pack.has(f"{base}.decimals"):
+        x = round_published(x, int(pack.number(f"{base}.decimals")))
     th = pack.numbers(f"{base}.thresholds")
     key = f"{base}.boundary"
     boundary = [pack.text(key)] * 3 if isinstance(pack.get(key), str) else pack.texts(key)

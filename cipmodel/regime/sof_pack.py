@@ -41,7 +41,9 @@ CONDITIONS = {
 }
 """Override conditions the engine knows, each with the parameters it takes."""
 
-_METRIC_KEYS = ("unit", "higher_is_better", "thresholds", "boundary")
+_METRIC_KEYS = ("unit", "higher_is_better", "thresholds", "boundary", "decimals")
+#: The most decimal places a metric may be rounded to before scoring.
+MAX_DECIMALS = 12
 
 
 def sof_pack(pack: PackLike = "sof-2016") -> RulePack:
@@ -89,6 +91,15 @@ def _check_metric(pack: RulePack, name: str) -> None:
     if not ordered:
         way = "decreasing (higher is better)" if hib else "increasing (lower is better)"
         raise pack.error(f"{base}.thresholds", f"must be strictly {way}, got {th!r}")
+    if pack.has(f"{base}.decimals"):  # optional: no rounding when absent
+        dec = pack.peek(f"{base}.decimals")
+        if not (isinstance(dec, int) and not isinstance(dec, bool) and 0 <= dec <= MAX_DECIMALS):
+            reason = f"must be a whole number of decimal places 0-{MAX_DECIMALS}, got {dec!r}"
+            raise pack.error(f"{base}.decimals", reason)
+        off = [t for t in nums if abs(t * 10.0**dec - round(t * 10.0**dec)) > 1e-6]
+        if off:
+            reason = f"threshold {off[0]!r} has more than the {dec} decimal places values are "
+            raise pack.error(f"{base}.decimals", reason + "rounded to before scoring")
     bd = pack.peek(f"{base}.boundary")
     ok = bd in BOUNDARIES or (
         isinstance(bd, list) and len(bd) == 3 and all(b in BOUNDARIES for b in bd)
@@ -135,7 +146,8 @@ def validate_sof_pack(pack: RulePack) -> None:
 
     Checks: every metric named in ``weights`` has ``unit``, ``higher_is_better``,
     ``thresholds`` (3 finite numbers, strictly decreasing when higher is better, strictly
-    increasing otherwise) and ``boundary``; weights are >= 0 and sum to 1; ``rounding`` is a
+    increasing otherwise) and ``boundary``, and optionally ``decimals`` (a whole number
+    0-12: the value is rounded to that many decimal places before scoring); weights are >= 0 and sum to 1; ``rounding`` is a
     known rule; every enabled override has a known condition, its parameter, and one of
     ``cap``/``set`` (a score 1-4); no leaf is unknown (a typo in a key is an error).
 
