@@ -29,7 +29,7 @@ from cipmodel.engine.metrics import compute_metrics
 from cipmodel.engine.project import project
 from cipmodel.errors import RulePackError, ValidationError
 from cipmodel.examples import example_portfolio
-from cipmodel.inputs.records import CostLine, Financing, Profile, Scheme
+from cipmodel.inputs.records import CostLine, Financing, Profile, Scheme, definition_notes
 from cipmodel.regime.funding import assess_funding
 from cipmodel.regime.packs import Leaf, load_pack
 from cipmodel.regime.score import round_published, score, score_metric, sof_pack
@@ -386,3 +386,12 @@ def test_pfi_split_refused_when_incomplete_or_too_large(interest, capital, place
     with pytest.raises(ValidationError) as exc:
         _pfi_trust(interest, capital)
     assert any(place in pr.place and text in pr.message for pr in exc.value.problems)
+
+
+def test_unsplit_pfi_gets_a_note():
+    """An old workbook's single pfi_unitary line keeps working, with a note saying the
+    split was not given; a split trust (or one without PFI) gets none."""
+    notes = definition_notes(_pfi_trust(None, None))
+    assert len(notes) == 1 and "RSM" in notes[0] and "not split" in notes[0]
+    assert definition_notes(_pfi_trust(300.0, 240.0)) == []
+    assert definition_notes(example_portfolio("small")) == []

@@ -84,13 +84,17 @@ def validate(plan: Path, as_json: bool) -> None:
             )
             sys.exit(EXIT_DATA)
         raise
+    from cipmodel.inputs.records import definition_notes
+
     n_s = len(portfolio.cip)
+    notes = definition_notes(portfolio)
     if as_json:
-        click.echo(
-            json.dumps({"valid": True, "trusts": len(portfolio.trusts), "schemes": n_s}, indent=2)
-        )
+        out = {"valid": True, "trusts": len(portfolio.trusts), "schemes": n_s}
+        click.echo(json.dumps({**out, "notes": notes} if notes else out, indent=2))
         return
     click.echo(f"{plan.name}: valid — {len(portfolio.trusts)} trust(s), {n_s} CIP scheme(s)")
+    for note in notes:
+        click.echo(f"note: {note}")
 
 
 @click.command(cls=Command)
@@ -143,10 +147,16 @@ def run(
         from cipmodel.io import write_in_place
 
         backup = write_in_place(plan, result)
+    from cipmodel.inputs.records import definition_notes
+
+    notes = definition_notes(portfolio)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        out = result.to_dict()
+        click.echo(json.dumps({**out, "notes": notes} if notes else out, indent=2))
     else:
         print_run(result)
+        for note in notes:
+            click.echo(f"note: {note}")
         if output is not None:
             click.echo(f"Results written to {output}")
         if backup is not None:

@@ -38,7 +38,7 @@ from cipmodel.inputs.record_types import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CT_TOLERANCE", "Portfolio", "Rows", "check_portfolio"]
+__all__ = ["CT_TOLERANCE", "Portfolio", "Rows", "check_portfolio", "definition_notes"]
 
 CT_TOLERANCE = 1.0  # £000: monthly control-total plan must sum to the target within £1k
 
@@ -428,3 +428,24 @@ def _check_pfi(p: Portfolio) -> list[Problem]:
                 )
             )
     return problems
+
+
+def definition_notes(p: Portfolio) -> list[str]:
+    """Notes on how a valid plan is read where a definition needs more than it gives.
+
+    Today: a trust with a PFI unitary charge on the Costs sheet but no split on the
+    Financing sheet (``pfi_interest``, ``pfi_capital``). Its numbers are computed as
+    before the split existed (the whole charge in operating costs), and the note says so.
+    """
+    split = {
+        f.trust_code for f in p.financing if f.pfi_interest is not None or f.pfi_capital is not None
+    }
+    with_pfi = dict.fromkeys(c.trust_code for c in p.costs if c.line == "pfi_unitary")
+    return [
+        f"trust {code}: the PFI unitary charge is not split into service, interest and capital "
+        "elements (Financing sheet pfi_interest, pfi_capital), so all of it is counted in "
+        "operating costs; if principal_repayment also holds its capital element, capital "
+        "service capacity counts that element twice"
+        for code in with_pfi
+        if code not in split
+    ]

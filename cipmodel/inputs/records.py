@@ -27,7 +27,13 @@ Examples
 
 from __future__ import annotations
 
-from cipmodel.inputs.portfolio import CT_TOLERANCE, Portfolio, Rows, check_portfolio
+from cipmodel.inputs.portfolio import (
+    CT_TOLERANCE,
+    Portfolio,
+    Rows,
+    check_portfolio,
+    definition_notes,
+)
 from cipmodel.inputs.record_types import (
     RECORD_CLASSES,
     TABLE_NAMES,
@@ -66,4 +72,5 @@ __all__ = [
     "Trust",
     "check_portfolio",
     "check_record",
+    "definition_notes",
 ]
