@@ -314,6 +314,7 @@ def random_plan(r: Any) -> dict[str, list[dict[str, Any]]]:
                 row = {"trust_code": code, "profile": name}
                 row.update({f"m{m:02d}": w for m, w in enumerate(weights, 1)})
                 plan["profiles"].append(row)
+        plan["trusts"][-1]["agency_ceiling_profile"] = pick(r, [None, None, "flat", *profiles])
         for table, lines in (
             ("income", TABLES["income"].field("line").values),
             ("costs", TABLES["costs"].field("line").values),
@@ -379,6 +380,16 @@ def random_plan(r: Any) -> dict[str, list[dict[str, Any]]]:
                 fin[f.name] = pick(r, [None, 0.0, 3000.0, float(number(r)) * magnitude])
             if chance(r, 0.5):
                 fin["opening_working_capital"] = -2500.0
+            # a PFI split is both elements or neither, within the trust's unitary charge
+            unitary = sum(
+                c["annual_value"]
+                for c in plan["costs"]
+                if c["trust_code"] == code and c["line"] == "pfi_unitary"
+            )
+            fin["pfi_interest"] = fin["pfi_capital"] = None
+            if unitary > 0 and chance(r, 0.5):
+                fin["pfi_interest"] = unitary * pick(r, [0.0, 0.25, 0.5])
+                fin["pfi_capital"] = unitary * pick(r, [0.0, 0.2, 0.5])
             plan["financing"].append(fin)
         for y in range(1, h + 1):
             if chance(r, 0.4):
