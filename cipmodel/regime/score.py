@@ -152,10 +152,10 @@ def score_metric(name: str, values: ArrayLike | None, pack: PackLike = "sof-2016
 def round_published(values: ArrayLike, decimals: int) -> FloatArray:
     """Round metric values to ``decimals`` decimal places, halves away from zero.
 
-    The value is first scaled by ``10**decimals`` and cleaned of floating-point noise (to 6
-    decimals of the last published digit), so ``0.13 - 0.12`` rounds to exactly the float
-    ``0.01`` at 4 decimals and ``1.005`` (stored as 1.00499999...) to ``1.01`` at 2. The
-    result equals the float a pack writes for the same decimal number (``n / 10**d`` is
+    The value is scaled by ``10**decimals`` and a half within 1e-6 of the last published
+    digit counts as a half (floating-point noise), so ``0.13 - 0.12`` rounds to exactly the
+    float ``0.01`` at 4 decimals and ``1.005`` (stored as 1.00499999...) to ``1.01`` at 2.
+    The result equals the float a pack writes for the same decimal number (``n / 10**d`` is
     correctly rounded), so a value on a threshold compares equal to it. NaN and +/-inf pass
     through.
 
@@ -166,13 +166,15 @@ def round_published(values: ArrayLike, decimals: int) -> FloatArray:
     >>> round_published([1.005, -2.5, 1.2449], 2).tolist()
     [1.01, -2.5, 1.24]
     """
-    x = np.asarray(values, dtype=float)
     scale = 10.0 ** int(decimals)
-    with np.errstate(invalid="ignore", over="ignore"):
-        y = np.round(x * scale, 6)
-        r = np.sign(y) * np.floor(np.abs(y) + 0.5) / scale
-    out: FloatArray = np.where(np.isfinite(x), r, x)
+    y = np.asarray(values, dtype=float) * scale
+    rounded = np.copysign(np.floor(np.abs(y) + (0.5 + _HALF_NOISE)), y)
+    out: FloatArray = np.asarray(rounded / scale)
     return out
+
+
+#: How far below a half (in units of the last published digit) still rounds up: float noise.
+_HALF_NOISE = 1e-6
 
 
 def _score_metric(pack: RulePack, name: str, x: FloatArray) -> ScoreArray:
