@@ -301,6 +301,23 @@ def test_agency_ceiling_own_profile(profile, shares):
         assert ceiling == pytest.approx(CEILING * share)
 
 
+def test_agency_ceiling_follows_the_plan_not_the_draw():
+    """A projection whose agency differs from the plan (flat 1,800, no agency scheme: 450 a
+    quarter) is measured against the plan-phased ceiling: at Q1 642.857 (1,200 x 900 /
+    1,680), so (450 - 642.857) / 642.857 = -30%, not the +0% a flat ceiling would give."""
+    planned = project(compile_plan(_agency_trust()))
+    base = _agency_trust()
+    flat_costs = tuple(
+        dataclasses.replace(c, profile="flat") if c.line == "pay_agency" else c for c in base.costs
+    )
+    other = base.replace(costs=flat_costs, cip=tuple(s for s in base.cip if s.scheme_id != "A1"))
+    actual = project(compile_plan(other))
+    mv = compute_metrics(actual, planned, stf_earned_ytd=0.0, stf_planned_ytd=0.0, months=3)
+    ceiling = CEILING * 900.0 / 1_680.0
+    assert float(mv.components["agency_ceiling"][0, 0]) == pytest.approx(ceiling)
+    assert float(mv.values["agency_vs_ceiling"][0, 0]) == pytest.approx(450.0 / ceiling - 1.0)
+
+
 def test_agency_ceiling_profile_must_exist():
     with pytest.raises(ValidationError) as exc:
         _agency_trust("missing")
