@@ -112,6 +112,12 @@ class PlanArrays:
         principal repayment and capital expenditure, in :data:`FINANCING` order [£000].
     financial_years : tuple of str
         Each trust's first plan year (e.g. ``"2017/18"``), which chooses the default rules.
+    allocation_by_year : ndarray (T, Y), optional
+        STF/PSF allocation of each plan year [£000]: column 0 is ``allocation``, later
+        columns the ControlTotal rows' ``stf_allocation`` (0 where none is given). None
+        means year 1 only (``allocation``, later years 0).
+    allocation_given : ndarray (T, Y) bool, optional
+        Where an allocation was given for the year (year 1: always).
     """
 
     codes: tuple[str, ...]
@@ -139,6 +145,8 @@ class PlanArrays:
     ae_forecast: NDArray[np.float64]
     financing: NDArray[np.float64]
     financial_years: tuple[str, ...] = ()
+    allocation_by_year: NDArray[np.float64] | None = None
+    allocation_given: NDArray[np.bool_] | None = None
 
     @property
     def n_trusts(self) -> int:
@@ -155,6 +163,14 @@ class PlanArrays:
     @property
     def n_schemes(self) -> int:
         return int(self.scheme_fye.shape[0])
+
+    def year_allocation(self, year: int) -> NDArray[np.float64]:
+        """(T,) the STF/PSF allocation of plan year ``year`` (1 = first) [£000]."""
+        if year == 1:
+            return self.allocation
+        if self.allocation_by_year is None:
+            return np.zeros(self.n_trusts)
+        return self.allocation_by_year[:, year - 1]
 
     @property
     def month_mask(self) -> NDArray[np.bool_]:
@@ -180,6 +196,12 @@ class PlanArrays:
             ct_target=self.ct_target[:, :years],
             ct_month=self.ct_month[:, :years],
             ct_accepted=self.ct_accepted[:, :years],
+            allocation_by_year=None
+            if self.allocation_by_year is None
+            else self.allocation_by_year[:, :years],
+            allocation_given=None
+            if self.allocation_given is None
+            else self.allocation_given[:, :years],
         )
 
 
@@ -206,6 +228,7 @@ class _ControlTotals:
     target: NDArray[np.float64]
     month: NDArray[np.float64]
     accepted: NDArray[np.bool_]
+    allocation: NDArray[np.float64]  # (T, Y) the rows' stf_allocation, NaN where blank
 
 
 @dataclass(frozen=True)
@@ -225,6 +248,11 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
     schemes = _compile_schemes(portfolio, t_index)
     ct = _compile_control_totals(portfolio, t_index)
     funding = _compile_funding(portfolio, t_index)
+    # year 1: the Funding sheet (or, where it has none, the year-1 row's stf_allocation)
+    given = np.isfinite(ct.allocation)
+    by_year = np.where(given, ct.allocation, 0.0)
+    by_year[:, 0] = np.where(funding.allocation > 0, funding.allocation, by_year[:, 0])
+    given[:, 0] = True
     return PlanArrays(
         codes=codes,
         horizon=np.array([t.horizon_years for t in portfolio.trusts], dtype=int),
@@ -249,12 +277,14 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         special_measures=np.array(
             [t.financial_special_measures for t in portfolio.trusts], dtype=bool
         ),
-        allocation=funding.allocation,
+        allocation=by_year[:, 0].copy(),
         ae_applies=funding.ae_applies,
         ae_trajectory=funding.ae_trajectory,
         ae_forecast=funding.ae_forecast,
         financing=_compile_financing(portfolio, t_index),
         financial_years=tuple(t.financial_year for t in portfolio.trusts),
+        allocation_by_year=by_year,
+        allocation_given=given,
     )
 
 
@@ -306,12 +336,15 @@ def _compile_control_totals(portfolio: Portfolio, t_index: Mapping[str, int]) ->
     ct_target = np.full((n_t, n_y), np.nan)
     ct_month = np.full((n_t, n_y, 12), np.nan)
     ct_accepted = np.zeros((n_t, n_y), dtype=bool)
+    ct_allocation = np.full((n_t, n_y), np.nan)
     for c in portfolio.control_total:
         i, y = t_index[c.trust_code], c.year - 1
+        if c.stf_allocation is not None:
+            ct_allocation[i, y] = c.stf_allocation
         ct_target[i, y] = c.target_pre_stf
         ct_month[i, y] = c.target_pre_stf / 12.0 if c.month is None else c.month
         ct_accepted[i, y] = c.accepted
-    return _ControlTotals(ct_target, ct_month, ct_accepted)
+    return _ControlTotals(ct_target, ct_month, ct_accepted, ct_allocation)
 
 
 def _compile_funding(portfolio: Portfolio, t_index: Mapping[str, int]) -> _Funding:
