@@ -197,7 +197,9 @@ def _year_slice(year: int) -> slice:
     return slice(12 * (year - 1), 12 * year)
 
 
-def solve_cip(plan: PlanArrays, *, year: int = 1, base: Projection | None = None) -> SolveResult:
+def solve_cip(
+    plan: PlanArrays, *, year: int = 1, base: Projection | None = None, skip_missing: bool = False
+) -> SolveResult:
     """The CIP each trust needs in plan year ``year`` to meet its pre-STF control total.
 
     Parameters
@@ -208,19 +210,27 @@ def solve_cip(plan: PlanArrays, *, year: int = 1, base: Projection | None = None
         Plan year (1 = first).
     base : Projection, optional
         The plan run, if already computed.
+    skip_missing : bool
+        A trust with no control total for ``year`` gets NaN ``needed`` (and band '')
+        instead of an error.
 
     Raises
     ------
     SolveError
-        If a trust has no control total for ``year`` or no root can be bracketed.
+        If a trust has no control total for ``year`` (unless ``skip_missing``) or no root
+        can be bracketed.
     """
     if not 1 <= year <= plan.n_years:
         raise SolveError(f"year must be from 1 to {plan.n_years}, got {year}")
     target = plan.ct_target[:, year - 1]
     missing = [c for c, t in zip(plan.codes, target, strict=True) if not np.isfinite(t)]
-    if missing:
+    if missing and not skip_missing:
         raise SolveError(f"no control total for year {year}: {', '.join(missing)}")
     base = base or project(plan)
+    absent = ~np.isfinite(target)
+    if absent.any():  # solved against the plan's own surplus, then reported as NaN
+        own = base.by_year(base.surplus_pre_stf)[0, :, year - 1]
+        target = np.where(absent, own, target)
     ys = _year_slice(year)
     opex = base.operating_expenditure_do_nothing[0, :, ys].sum(axis=-1)
     if year == 1:
@@ -239,9 +249,10 @@ def solve_cip(plan: PlanArrays, *, year: int = 1, base: Projection | None = None
     root = np.maximum(root, 0.0)
     scale = np.where(has_programme, root, np.nan)
     notional = np.where(has_programme, np.nan, root)
-    needed = rollover + np.where(has_programme, root * new, root)
+    needed = np.where(absent, np.nan, rollover + np.where(has_programme, root * new, root))
     needed_pct = cip_share(needed, opex)
     band = np.asarray(cip_band(np.nan_to_num(needed_pct, nan=0.0)), dtype=object)
+    band = np.where(absent, "", np.atleast_1d(band)).astype(object)
     return SolveResult(
         codes=plan.codes,
         year=year,
