@@ -300,9 +300,13 @@ def _year_pack(plan: PlanArrays, year: int) -> tuple[str, str | None, str]:
     years = {plan_financial_year(plan.financial_years[int(i)], year) for i in live}
     if len(years) != 1:
         listed = ", ".join(sorted(years))
-        return "", None, (
-            f"trusts plan different financial years in plan year {year} ({listed}): "
-            "projected, not funded or scored; run them separately"
+        return (
+            "",
+            None,
+            (
+                f"trusts plan different financial years in plan year {year} ({listed}): "
+                "projected, not funded or scored; run them separately"
+            ),
         )
     (fy,) = years
     name = rules_for_year(fy)
