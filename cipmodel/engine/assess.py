@@ -376,7 +376,16 @@ def _assess_year(
         opening=opening,
     )
     _check_scorable(metrics, plan.codes, packs.sof, None if year == 1 else plan.horizon >= year)
-    scores = _scores(metrics, planned, packs.sof, year, accepted, plan.special_measures)
+    scored = metrics
+    if year > 1 and not (plan.horizon >= year).all():
+        # a trust whose horizon ends before the year has no figures in it: scored on a
+        # placeholder that no output reads, so the other trusts can be scored together
+        gone = plan.horizon < year
+        scored = tuple(
+            replace(mv, values={k: np.where(gone, 0.0, v) for k, v in mv.values.items()})
+            for mv in metrics
+        )
+    scores = _scores(scored, planned, packs.sof, year, accepted, plan.special_measures)
     overall = np.asarray(scores[-1].overall)
     gpack = packs.segmentation
     trigger = np.asarray(finance_trigger(overall, pack=gpack))
