@@ -266,6 +266,31 @@ def compute_metrics(
     return out
 
 
+def _opening(
+    plan: PlanArrays, opening: tuple[ArrayLike, ArrayLike] | None, year: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Opening working capital, cash and loans of plan year ``year`` [£000], each with a
+    trailing period axis: year 1's from the Financing sheet, a later year's working capital
+    and cash as given (the year before's close), its loans after the earlier years' annual
+    drawdown and repayment."""
+    if not 1 <= year <= plan.n_years:
+        raise ValueError(f"year must be from 1 to {plan.n_years}, got {year}")
+    if year > 1 and opening is None:
+        # the working-capital projection chains the years: year N opens on year N-1's close
+        raise ValueError(f"plan year {year} needs its opening balances (the year before's)")
+    fin = plan.financing
+    if opening is None:
+        wc_open = fin[:, _F["opening_working_capital"], None]
+        cash_open = fin[:, _F["opening_cash"], None]
+    else:
+        wc_open = np.asarray(opening[0], dtype=float)[..., None]
+        cash_open = np.asarray(opening[1], dtype=float)[..., None]
+    loans_open = fin[:, _F["opening_loans"], None] + (year - 1) * (
+        fin[:, _F["loan_drawdown"], None] - fin[:, _F["principal_repayment"], None]
+    )
+    return wc_open, cash_open, loans_open
+
+
 # A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported
 # as not applicable with a reason below, so numpy's warnings are not wanted.
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")
@@ -289,24 +314,10 @@ def compute_metrics_by_period(
         if not 1 <= m <= 12:
             raise ValueError(f"months must be from 1 to 12, got {m}")
     plan = actual.plan
-    if not 1 <= year <= plan.n_years:
-        raise ValueError(f"year must be from 1 to {plan.n_years}, got {year}")
-    if year > 1 and opening is None:
-        # the working-capital projection chains the years: year N opens on year N-1's close
-        raise ValueError(f"plan year {year} needs its opening balances (the year before's)")
+    wc_open, cash_open, loans_open = _opening(plan, opening, year)
     n_p = len(months)
     f = _ytd_flows(actual, stf_earned_ytd, months, year)
-    fin = plan.financing
     frac = np.asarray(months) / 12.0
-    if opening is None:
-        wc_open = fin[:, _F["opening_working_capital"], None]
-        cash_open = fin[:, _F["opening_cash"], None]
-    else:
-        wc_open = np.asarray(opening[0], dtype=float)[..., None]
-        cash_open = np.asarray(opening[1], dtype=float)[..., None]
-    loans_open = fin[:, _F["opening_loans"], None] + (year - 1) * (
-        fin[:, _F["loan_drawdown"], None] - fin[:, _F["principal_repayment"], None]
-    )
 
     revenue_available = f.ebitda + f.int_rec
     capital_service = f.pdc + f.int_pay + f.principal
