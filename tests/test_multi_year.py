@@ -379,3 +379,13 @@ def test_solve_year_two_on_the_command_line() -> None:
     # in the 2018/19 cost base (brought forward + new = planned, on the same basis)
     assert t["planned"] == pytest.approx(t["brought_forward"] + t["new"])
     assert t["needed"] < t["planned"] and t["band"] == "high risk"
+
+
+def test_a_later_year_without_a_control_total_is_not_scored() -> None:
+    """No year-2 row: year 2 is projected, and not scored as a trust that refused one."""
+    p = _portfolio()
+    d = run_plan(p.replace(control_total=p.control_total[:1]), catch_up=False).to_dict()
+    y2 = d["trusts"][0]["years"][1]
+    assert y2["not_assessed"] == "no control total for 2018/19: projected, not funded or scored"
+    assert y2["score"] is None and y2["cip"]["needed"] is None
+    assert y2["cip"]["planned"] == pytest.approx(210.0)

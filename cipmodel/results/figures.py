@@ -416,16 +416,18 @@ def _year_context(src: _Sources, i: int, yr: int) -> dict[str, object]:
     given = True if plan.allocation_given is None else bool(plan.allocation_given[i, yr])
     year_a = a.plan_year(yr + 1)
     later = next((ly for ly in a.later if ly.year == yr + 1), None)
+    fy = _shift_year(src.portfolio.trusts[i].financial_year, yr)
     note = ""
     if year_a is None:
         note = later.note if later is not None else "not assessed"
+    elif not np.isfinite(target):  # a later year the plan gives no control total for
+        year_a, note = None, f"no control total for {fy}: projected, not funded or scored"
     assessed = None if year_a is None else _assessed(src, year_a, i)
     post_target = target + allocation
     reported = float("nan") if assessed is None else assessed.reported_surplus
     var_post = reported - post_target
     solved = src.solved_years[yr] if yr < len(src.solved_years) else None
     needed = float("nan") if solved is None else float(solved.needed[i])
-    fy = _shift_year(src.portfolio.trusts[i].financial_year, yr)
     return {
         "financial_year": fy,
         "control_total_accepted": bool(plan.ct_accepted[i, yr]),
