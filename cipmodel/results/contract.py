@@ -219,13 +219,8 @@ def trust_dict(t: TrustFigures) -> TrustDict:
             "non_operating": json_float(first.non_operating),
             "surplus_pre_stf": json_float(first.surplus_pre_stf),
         },
-        "years": [_year(y, _accepted(t, y)) for y in t.years],
+        "years": [_year(y) for y in t.years],
     }
-
-
-def _accepted(t: TrustFigures, y: TrustYear) -> bool:
-    """The year's control total was accepted (year 1: as the top level says)."""
-    return t.control_total_accepted if y.year == 1 else y.control_total_accepted
 
 
 def _control_total(t: TrustFigures) -> ControlTotalDict:
@@ -294,7 +289,7 @@ def _metric(m: MetricResult) -> MetricDict:
     return entry
 
 
-def _year(y: TrustYear, accepted: bool) -> YearDict:
+def _year(y: TrustYear) -> YearDict:
     a = y.assessed
     funding = None if a is None else _funding(a.funding)
     if funding is not None and not y.allocation_given:
@@ -313,7 +308,7 @@ def _year(y: TrustYear, accepted: bool) -> YearDict:
         "operating_income": json_float(y.operating_income),
         "operating_expenditure": json_float(y.operating_expenditure),
         "financial_year": y.financial_year,
-        "control_total": _year_control_total(y, accepted),
+        "control_total": _year_control_total(y, y.control_total_accepted),
         "cip": _year_cip(y),
         "funding": funding,
         "reported_surplus": None if a is None else json_float(a.reported_surplus),
