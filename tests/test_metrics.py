@@ -137,8 +137,11 @@ def test_zero_income_and_zero_capital_service() -> None:
     assert np.isfinite(mv.values["liquidity_days"][0, 0])
 
 
-def test_only_first_year_is_scored() -> None:
-    """Later plan years are refused rather than scored on a partial model."""
+def test_later_year_needs_its_opening_balances() -> None:
+    """A later plan year is refused without the year before's closing balances (the
+    working-capital projection chains the years), and a year beyond the plan is refused."""
     pr = project(compile_plan(example_portfolio("acute-11pc")))
-    with pytest.raises(ValueError, match="plan year 1 only"):
+    with pytest.raises(ValueError, match="opening balances"):
         compute_metrics(pr, pr, stf_earned_ytd=0.0, stf_planned_ytd=0.0, year=2)
+    with pytest.raises(ValueError, match="year must be from 1 to 2"):
+        compute_metrics(pr, pr, stf_earned_ytd=0.0, stf_planned_ytd=0.0, year=3, opening=(0, 0))

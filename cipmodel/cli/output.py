@@ -34,6 +34,11 @@ def print_run(result: Any) -> None:
     if many:
         met = sum(1 for t in d["trusts"] if t["control_total"]["met"])
         click.echo(f"{met} of {len(d['trusts'])} trusts meet their pre-STF control total")
+        post = sum(1 for t in d["trusts"] if t["control_total"]["met_post_stf"])
+        click.echo(
+            f"{post} of {len(d['trusts'])} trusts meet their post-STF control total "
+            "(reported surplus against the control total plus STF/PSF), plan year 1"
+        )
     unverified = d["provenance"].get("unverified", [])
     if unverified:
         click.echo(
@@ -95,7 +100,14 @@ def _run_block(t: dict[str, Any]) -> None:
         )
     )
     click.echo(f"  Reported surplus (with STF)    {money(t['reported_surplus']):>12}")
+    click.echo(
+        f"  Control total (post-STF)       {money(ct['target_post_stf']):>12}   "
+        f"reported surplus against it {money(ct['variance_post_stf'])} "
+        f"{'MET' if ct['met_post_stf'] else 'MISSED'}"
+    )
     _score_lines(t)
+    if len(t["years"]) > 1:
+        _years_table(t["years"])
 
 
 def _score_lines(t: dict[str, Any]) -> None:
@@ -116,6 +128,62 @@ def _score_lines(t: dict[str, Any]) -> None:
         f"  Finance trigger (score 3-4)    {trig};  candidate segment "
         f"{t['candidate_segment']['segment']} (finance theme only)"
     )
+
+
+def _yes(v: Any) -> str:
+    return "n/a" if v is None else ("met" if v else "MISSED")
+
+
+def _years_table(years: list[dict[str, Any]]) -> None:
+    """Every plan year side by side: both control-total bases, the year's CIP, funding and
+    score (a year with no rule pack shows its note)."""
+    width = 18
+    click.echo(
+        f"  {'Plan years (£000)':<32}" + "".join(f"{y['financial_year']:>{width}}" for y in years)
+    )
+
+    def row(label: str, cells: list[str]) -> None:
+        click.echo(f"    {label:<30}" + "".join(f"{c:>{width}}" for c in cells))
+
+    cts = [y["control_total"] for y in years]
+    cips = [y["cip"] for y in years]
+    row("Control total (pre-STF)", [money(c["target"]) for c in cts])
+    row("Forecast (pre-STF)", [f"{money(c['forecast'])} {_yes(c['met'])}" for c in cts])
+    row("Control total (post-STF)", [money(c["target_post_stf"]) for c in cts])
+    row(
+        "Reported surplus (post-STF)",
+        [f"{money(c['forecast_post_stf'])} {_yes(c['met_post_stf'])}" for c in cts],
+    )
+    row(
+        "CIP planned (the year's own)",
+        [f"{money(c['planned'])} {pct(c['planned_pct'])}" for c in cips],
+    )
+    row(
+        "  brought forward / new",
+        [f"{money(c['brought_forward'])}/{money(c['new'])}" for c in cips],
+    )
+    row("  non-recurrent to replace", [money(c["non_recurrent_gap"]) for c in cips])
+    row("CIP needed", [f"{money(c['needed'])} {pct(c['needed_pct'])}" for c in cips])
+    row("  evidence band", [c["needed_band"] or "n/a" for c in cips])
+    fund = [y["funding"] for y in years]
+    row("STF/PSF rules", [f["rules"] if f else "none" for f in fund])
+    row(
+        "STF/PSF earned / lost",
+        [f"{money(f['earned'])}/{money(f['lost'])}" if f else "n/a" for f in fund],
+    )
+    row("Finance score", [str(y["score"]["overall"]) if y["score"] else "n/a" for y in years])
+    row(
+        "Trigger / candidate segment",
+        [
+            f"{'yes' if y['finance_trigger'] else 'no'} / {y['candidate_segment']['segment']}"
+            if y["candidate_segment"]
+            else "n/a"
+            for y in years
+        ],
+    )
+    for y in years:
+        if y.get("not_assessed"):
+            click.echo(f"    {y['financial_year']}: {y['not_assessed']}")
 
 
 def print_simulation(result: Any) -> None:

@@ -187,11 +187,20 @@ def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim
         click.echo(json.dumps({"trusts": rows}, indent=2))
         return
     click.echo(f"CIP needed to meet the pre-STF control total in plan year {year} (£000)")
-    click.echo(f"{'trust':<8} {'planned':>10} {'%':>6} {'needed':>10} {'%':>6}  band")
+    if year > 1:
+        click.echo(
+            "the year's own savings: brought forward (full-year effect of earlier recurrent "
+            "schemes) + new schemes"
+        )
+    click.echo(
+        f"{'trust':<8} {'planned':>10} {'%':>6} {'needed':>10} {'%':>6}  band"
+        + ("  (brought forward / new planned)" if year > 1 else "")
+    )
     for r in rows:
+        parts = f"  ({money(r['brought_forward'])} / {money(r['new'])})" if year > 1 else ""
         click.echo(
             f"{r['code']:<8} {money(r['planned']):>10} {pct(r['planned_pct']):>6} "
-            f"{money(r['needed']):>10} {pct(r['needed_pct']):>6}  {r['band']}"
+            f"{money(r['needed']):>10} {pct(r['needed_pct']):>6}  {r['band']}{parts}"
         )
 
 

@@ -119,17 +119,22 @@ class PlanArrays:
     financing : ndarray (T, 6)
         Opening cash, opening working capital, opening loans, and the annual loan drawdown,
         principal repayment and capital expenditure, in :data:`FINANCING` order [£000].
-        Where the PFI unitary charge is split, the principal repayment includes its capital
-        element (``pfi_capital``), so it is repaid once.
     pfi_elements : ndarray (T, 2)
         The interest and capital elements of the PFI unitary charge [£000 a year] where the
         trust splits it (Financing sheet ``pfi_interest``, ``pfi_capital``); NaN where not.
         When split, ``base_month`` keeps only the service element on the ``pfi_unitary``
         line, the interest element is on ``interest_payable`` (same monthly shape) and the
-        capital element is out of the I&E and in ``financing`` (domain.md §1.4: capital
-        service = PDC + interest payable incl. PFI + principal + capital element of PFI).
+        capital element is out of the I&E; the metrics repay it with the loan principal, in
+        capital service and cash, but not off the loans (domain.md §1.4: capital service =
+        PDC + interest payable incl. PFI + principal + capital element of PFI).
     financial_years : tuple of str
         Each trust's first plan year (e.g. ``"2017/18"``), which chooses the default rules.
+    allocation_by_year : ndarray (T, Y), optional
+        STF/PSF allocation of each plan year [£000]: column 0 is ``allocation``, later
+        columns the ControlTotal rows' ``stf_allocation`` (0 where none is given). None
+        means year 1 only (``allocation``, later years 0).
+    allocation_given : ndarray (T, Y) bool, optional
+        Where an allocation was given for the year (year 1: always).
     """
 
     codes: tuple[str, ...]
@@ -160,6 +165,8 @@ class PlanArrays:
     agency_ceiling_profile: NDArray[np.float64]
     pfi_elements: NDArray[np.float64]
     financial_years: tuple[str, ...] = ()
+    allocation_by_year: NDArray[np.float64] | None = None
+    allocation_given: NDArray[np.bool_] | None = None
 
     @property
     def pfi_split(self) -> NDArray[np.bool_]:
@@ -182,6 +189,14 @@ class PlanArrays:
     @property
     def n_schemes(self) -> int:
         return int(self.scheme_fye.shape[0])
+
+    def year_allocation(self, year: int) -> NDArray[np.float64]:
+        """(T,) the STF/PSF allocation of plan year ``year`` (1 = first) [£000]."""
+        if year == 1:
+            return self.allocation
+        if self.allocation_by_year is None:
+            return np.zeros(self.n_trusts)
+        return self.allocation_by_year[:, year - 1]
 
     @property
     def month_mask(self) -> NDArray[np.bool_]:
@@ -208,6 +223,12 @@ class PlanArrays:
             ct_month=self.ct_month[:, :years],
             ct_accepted=self.ct_accepted[:, :years],
             ct_improvement=self.ct_improvement[:, :years],
+            allocation_by_year=None
+            if self.allocation_by_year is None
+            else self.allocation_by_year[:, :years],
+            allocation_given=None
+            if self.allocation_given is None
+            else self.allocation_given[:, :years],
         )
 
 
@@ -235,6 +256,7 @@ class _ControlTotals:
     month: NDArray[np.float64]
     accepted: NDArray[np.bool_]
     improvement: NDArray[np.float64]
+    allocation: NDArray[np.float64]  # (T, Y) the rows' stf_allocation, NaN where blank
 
 
 @dataclass(frozen=True)
@@ -255,9 +277,12 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
     ct = _compile_control_totals(portfolio, t_index)
     funding = _compile_funding(portfolio, t_index)
     pfi = _compile_pfi(portfolio, t_index)
-    base_month, financing = _split_pfi(
-        _compile_base_month(portfolio, t_index), _compile_financing(portfolio, t_index), pfi
-    )
+    base_month = _split_pfi(_compile_base_month(portfolio, t_index), pfi)
+    # year 1: the Funding sheet (or, where it has none, the year-1 row's stf_allocation)
+    given = np.isfinite(ct.allocation)
+    by_year = np.where(given, ct.allocation, 0.0)
+    by_year[:, 0] = np.where(funding.allocation > 0, funding.allocation, by_year[:, 0])
+    given[:, 0] = True
     return PlanArrays(
         codes=codes,
         horizon=np.array([t.horizon_years for t in portfolio.trusts], dtype=int),
@@ -283,14 +308,16 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         special_measures=np.array(
             [t.financial_special_measures for t in portfolio.trusts], dtype=bool
         ),
-        allocation=funding.allocation,
+        allocation=by_year[:, 0].copy(),
         ae_applies=funding.ae_applies,
         ae_trajectory=funding.ae_trajectory,
         ae_forecast=funding.ae_forecast,
-        financing=financing,
+        financing=_compile_financing(portfolio, t_index),
         agency_ceiling_profile=_compile_agency_profile(portfolio, t_index),
         pfi_elements=pfi,
         financial_years=tuple(t.financial_year for t in portfolio.trusts),
+        allocation_by_year=by_year,
+        allocation_given=given,
     )
 
 
@@ -343,13 +370,16 @@ def _compile_control_totals(portfolio: Portfolio, t_index: Mapping[str, int]) ->
     ct_month = np.full((n_t, n_y, 12), np.nan)
     ct_accepted = np.zeros((n_t, n_y), dtype=bool)
     ct_improvement = np.zeros((n_t, n_y))
+    ct_allocation = np.full((n_t, n_y), np.nan)
     for c in portfolio.control_total:
         i, y = t_index[c.trust_code], c.year - 1
+        if c.stf_allocation is not None:
+            ct_allocation[i, y] = c.stf_allocation
         ct_target[i, y] = c.target_pre_stf
         ct_month[i, y] = c.target_pre_stf / 12.0 if c.month is None else c.month
         ct_accepted[i, y] = c.accepted
         ct_improvement[i, y] = c.improvement_agreed or 0.0
-    return _ControlTotals(ct_target, ct_month, ct_accepted, ct_improvement)
+    return _ControlTotals(ct_target, ct_month, ct_accepted, ct_improvement, ct_allocation)
 
 
 def _compile_funding(portfolio: Portfolio, t_index: Mapping[str, int]) -> _Funding:
@@ -395,7 +425,6 @@ def _compile_agency_profile(
 
 _PFI = LINE_INDEX["pfi_unitary"]
 _INTEREST = LINE_INDEX["interest_payable"]
-_PRINCIPAL = FINANCING.index("principal_repayment")
 
 
 def _compile_pfi(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDArray[np.float64]:
@@ -407,18 +436,16 @@ def _compile_pfi(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDArray[np
     return out
 
 
-def _split_pfi(
-    base_month: NDArray[np.float64], financing: NDArray[np.float64], pfi: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _split_pfi(base_month: NDArray[np.float64], pfi: NDArray[np.float64]) -> NDArray[np.float64]:
     """Split each trust's PFI unitary charge into its elements, where given.
 
     The ``pfi_unitary`` line keeps the service element (``1 - (interest + capital) /
     unitary`` of each month, so its monthly shape is kept); ``interest_payable`` gains the
-    interest element in the same monthly shape; the capital element leaves the I&E and is
-    added to the annual principal repayment. Trusts without a split are unchanged.
+    interest element in the same monthly shape; the capital element leaves the I&E (the
+    metrics repay it, :attr:`PlanArrays.pfi_elements`). Trusts without a split are
+    unchanged.
     """
     base_month = base_month.copy()
-    financing = financing.copy()
     for i in np.flatnonzero(~np.isnan(pfi[:, 0])):
         interest, capital = pfi[i]
         unitary = base_month[i, _PFI].copy()
@@ -426,5 +453,4 @@ def _split_pfi(
         if total > 0:
             base_month[i, _PFI] = unitary * (1.0 - (interest + capital) / total)
             base_month[i, _INTEREST] += unitary * (interest / total)
-        financing[i, _PRINCIPAL] += capital
-    return base_month, financing
+    return base_month

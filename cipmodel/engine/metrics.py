@@ -9,7 +9,8 @@ capital service capacity [times]
     PDC dividend + interest payable + loan principal repaid (domain.md §1.4, [B]). Where the
     PFI unitary charge is split (:attr:`~cipmodel.engine.compile.PlanArrays.pfi_elements`)
     operating expenditure holds only its service element, the interest element is in
-    interest payable and the capital element in principal repaid, so each counts once.
+    interest payable and the capital element is repaid with the loan principal (in capital
+    service and cash, not off the loans), so each counts once.
 liquidity [days]
     closing working capital ÷ operating expenditure (annualised) × 360 (domain.md §1.4,
     [B]). Working capital moves with the cash the trust generates and spends:
@@ -124,6 +125,7 @@ class _Flows:
     pdc: FloatArray
     agency: FloatArray
     principal: FloatArray
+    pfi_capital: FloatArray
     capex: FloatArray
     drawdown: FloatArray
 
@@ -133,16 +135,22 @@ def _ytd(arr: FloatArray, sl: slice) -> FloatArray:
     return out
 
 
-def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, months: tuple[int, ...]) -> _Flows:
-    """The flows year to date at each of ``months`` (the last axis, P): arrays (D, T, P),
-    or (T, P) for the inputs phased evenly from the annual financing plan."""
+def _ytd_flows(
+    actual: Projection, stf_earned_ytd: ArrayLike, months: tuple[int, ...], year: int = 1
+) -> _Flows:
+    """The flows of plan year ``year`` year to date at each of ``months`` (the last axis,
+    P): arrays (D, T, P), or (T, P) for the inputs phased evenly from the annual financing
+    plan."""
     n_d, n_t, n_p = actual.n_draws, actual.plan.n_trusts, len(months)
     # the four lines read here, year to date (the same numbers as lines[..., :m].sum(-1))
-    lines = np.stack([actual.line_ytd(_YTD_LINES, m) for m in months], axis=-1)  # (D, T, 4, P)
+    lines = np.stack(
+        [actual.line_ytd(_YTD_LINES, m, year) for m in months], axis=-1
+    )  # (D, T, 4, P)
     stf = np.broadcast_to(np.asarray(stf_earned_ytd, dtype=float), (n_d, n_t, n_p))
+    m0 = 12 * (year - 1)
 
     def ytd(arr: FloatArray) -> FloatArray:
-        return np.stack([_ytd(arr, slice(0, m)) for m in months], axis=-1)
+        return np.stack([_ytd(arr, slice(m0, m0 + m)) for m in months], axis=-1)
 
     income = ytd(actual.operating_income) + stf
     opex = ytd(actual.operating_expenditure)
@@ -159,6 +167,7 @@ def _ytd_flows(actual: Projection, stf_earned_ytd: ArrayLike, months: tuple[int,
         pdc=lines[:, :, 2],
         agency=lines[:, :, 3],
         principal=fin[:, _F["principal_repayment"], None] * frac,
+        pfi_capital=np.nan_to_num(actual.plan.pfi_elements[:, 1, None]) * frac,
         capex=fin[:, _F["capital_expenditure"], None] * frac,
         drawdown=fin[:, _F["loan_drawdown"], None] * frac,
     )
@@ -235,6 +244,7 @@ def compute_metrics(
     stf_planned_ytd: ArrayLike,
     months: int = 12,
     year: int = 1,
+    opening: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> MetricValues:
     """Compute the five metrics year to date.
 
@@ -252,8 +262,11 @@ def compute_metrics(
     months : int
         Months year to date (1..12).
     year : int
-        Plan year; only 1 is supported (STF/PSF and the working-capital projection cover
-        the first plan year).
+        Plan year (1 = first).
+    opening : (working capital, cash), each broadcastable to (D, T), optional
+        The year's opening balances [£000]; default the Financing sheet's (the opening of
+        plan year 1). A later year opens on the year before's closing balances
+        (``components["working_capital_close"]`` and ``["cash_close"]`` at its full year).
     """
     (out,) = compute_metrics_by_period(
         actual,
@@ -262,8 +275,34 @@ def compute_metrics(
         stf_planned_ytd=np.asarray(stf_planned_ytd, dtype=float)[..., None],
         months=(months,),
         year=year,
+        opening=opening,
     )
     return out
+
+
+def _opening(
+    plan: PlanArrays, opening: tuple[ArrayLike, ArrayLike] | None, year: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Opening working capital, cash and loans of plan year ``year`` [£000], each with a
+    trailing period axis: year 1's from the Financing sheet, a later year's working capital
+    and cash as given (the year before's close), its loans after the earlier years' annual
+    drawdown and repayment."""
+    if not 1 <= year <= plan.n_years:
+        raise ValueError(f"year must be from 1 to {plan.n_years}, got {year}")
+    if year > 1 and opening is None:
+        # the working-capital projection chains the years: year N opens on year N-1's close
+        raise ValueError(f"plan year {year} needs its opening balances (the year before's)")
+    fin = plan.financing
+    if opening is None:
+        wc_open = fin[:, _F["opening_working_capital"], None]
+        cash_open = fin[:, _F["opening_cash"], None]
+    else:
+        wc_open = np.asarray(opening[0], dtype=float)[..., None]
+        cash_open = np.asarray(opening[1], dtype=float)[..., None]
+    loans_open = fin[:, _F["opening_loans"], None] + (year - 1) * (
+        fin[:, _F["loan_drawdown"], None] - fin[:, _F["principal_repayment"], None]
+    )
+    return wc_open, cash_open, loans_open
 
 
 # A ratio with a tiny denominator (income of 1e-310) overflows; such a metric is reported
@@ -277,6 +316,7 @@ def compute_metrics_by_period(
     stf_planned_ytd: ArrayLike,
     months: tuple[int, ...],
     year: int = 1,
+    opening: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> tuple[MetricValues, ...]:
     """:func:`compute_metrics` at several period ends at once (e.g. the four quarter ends):
     the same numbers, computed on arrays with a period axis.
@@ -287,25 +327,25 @@ def compute_metrics_by_period(
     for m in months:
         if not 1 <= m <= 12:
             raise ValueError(f"months must be from 1 to 12, got {m}")
-    if year != 1:
-        # STF/PSF is assessed for the first plan year only, and the working-capital
-        # projection starts from the opening balances, so later years are not scored.
-        raise ValueError(f"metrics are computed for plan year 1 only, got year {year}")
     plan = actual.plan
+    wc_open, cash_open, loans_open = _opening(plan, opening, year)
     n_p = len(months)
-    f = _ytd_flows(actual, stf_earned_ytd, months)
-    fin = plan.financing
+    f = _ytd_flows(actual, stf_earned_ytd, months, year)
     frac = np.asarray(months) / 12.0
 
     revenue_available = f.ebitda + f.int_rec
-    capital_service = f.pdc + f.int_pay + f.principal
-    cash_movement = f.ebitda + f.int_rec - f.int_pay - f.pdc - f.capex - f.principal + f.drawdown
-    wc_close = fin[:, _F["opening_working_capital"], None] + cash_movement
-    cash_close = fin[:, _F["opening_cash"], None] + cash_movement
+    repaid = f.principal + f.pfi_capital  # loans and the capital element of PFI, each once
+    capital_service = f.pdc + f.int_pay + repaid
+    cash_movement = f.ebitda + f.int_rec - f.int_pay - f.pdc - f.capex - repaid + f.drawdown
+    wc_close = wc_open + cash_movement
+    cash_close = cash_open + cash_movement
+    loans_close = loans_open + f.drawdown - f.principal
     annual_opex = f.opex / frac
     stf_planned = np.broadcast_to(np.asarray(stf_planned_ytd, dtype=float), (plan.n_trusts, n_p))
     planned_parts = [
-        _planned_margin(plan, planned, stf_planned[:, q], year, m, slice(0, m))
+        _planned_margin(
+            plan, planned, stf_planned[:, q], year, m, slice(12 * (year - 1), 12 * (year - 1) + m)
+        )
         for q, m in enumerate(months)
     ]
     planned_margin = np.stack([pm for pm, _ in planned_parts], axis=-1)  # (T, P)
@@ -339,6 +379,7 @@ def compute_metrics_by_period(
         "capital_service": np.broadcast_to(capital_service, shape),
         "working_capital_close": np.broadcast_to(wc_close, shape),
         "cash_close": np.broadcast_to(cash_close, shape),
+        "loans_close": np.broadcast_to(loans_close, shape),
         "planned_margin": np.broadcast_to(planned_margin, shape),
         "agency": f.agency,
         "agency_ceiling": np.broadcast_to(ceiling, shape),

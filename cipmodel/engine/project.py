@@ -240,35 +240,37 @@ class Projection:
     def _line_ytd_cache(self) -> dict[tuple[int, ...], FloatArray]:
         return {}
 
-    def line_ytd(self, lines: Sequence[int], months: int) -> FloatArray:
+    def line_ytd(self, lines: Sequence[int], months: int, year: int = 1) -> FloatArray:
         """(D, T, k) the selected lines after CIP [£000, costs positive] summed over the
-        first ``months`` months of plan year 1.
+        first ``months`` months of plan year ``year`` (1 = first).
 
         The same numbers as ``self.lines[..., :months].sum(-1)[..., lines]`` (months added
         one at a time, in order), without forming every line: the running sums of the
         selected lines are computed once and serve every ``months``.
         """
-        key = tuple(int(li) for li in lines)
+        key = (year, *(int(li) for li in lines))
         run = self._line_ytd_cache.get(key)
         if run is None:
-            run = self._running_lines(key)
+            run = self._running_lines(key[1:], year)
             self._line_ytd_cache[key] = run
         out: FloatArray = run[months - 1].transpose(1, 2, 0)
         return out
 
-    def _running_lines(self, lines: tuple[int, ...]) -> FloatArray:
-        """(12, k, D, T) year-1 running sums over months of the selected lines after CIP."""
+    def _running_lines(self, lines: tuple[int, ...], year: int = 1) -> FloatArray:
+        """(12, k, D, T) running sums over the months of plan year ``year`` of the selected
+        lines after CIP."""
         d, t = self.n_draws, self.plan.n_trusts
+        ms = slice(12 * (year - 1), 12 * year)
         run = np.empty((12, len(lines), d, t))
         cip_pos = {int(li): k for k, li in enumerate(self._cip_lines)}
         for j, li in enumerate(lines):
-            run[:, j] = self._rate.line(li)[:12]
+            run[:, j] = self._rate.line(li)[ms]
             k = cip_pos.get(li)
             if k is not None:
                 if SIGN[li] > 0:
-                    run[:, j] += self._cip_c[:12, k]
+                    run[:, j] += self._cip_c[ms, k]
                 else:
-                    run[:, j] -= self._cip_c[:12, k]
+                    run[:, j] -= self._cip_c[ms, k]
         for m in range(1, 12):  # a month at a time, in order
             run[m] += run[m - 1]
         return run

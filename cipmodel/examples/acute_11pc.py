@@ -91,6 +91,7 @@ SCHEMES: tuple[_S, ...] = (
 _UNIDENTIFIED_FYE = 23777.0
 _CT_YEAR1 = -4000.0
 _CT_YEAR2 = 0.0
+_PSF_YEAR2 = 12000.0
 # Monthly pre-STF plan: the trust's own phasing, year to date rounded down to £100k (so a
 # fully delivered plan passes every quarter), deep deficits in
 # the first months, recovering as the back-loaded CIP lands.
@@ -219,6 +220,9 @@ def _control_totals() -> list[dict[str, Any]]:
             "year": 2,
             "target_pre_stf": _CT_YEAR2,
             "accepted": True,
+            # the 2018/19 PSF offered with the two-year control total (fictional, as is
+            # every figure here; the year-1 STF is on the Funding sheet)
+            "stf_allocation": _PSF_YEAR2,
             "month": _CT_MONTHS_2,
         },
     ]

@@ -339,6 +339,22 @@ def _check_control_totals(p: Portfolio, by_code: Mapping[str, Trust]) -> list[Pr
             )
         if c.month is not None:
             problems.extend(_check_monthly_plan(c, c.month))
+    funded = {f.trust_code: f.allocation for f in p.funding if f.allocation}
+    for c in p.control_total:
+        given = funded.get(c.trust_code)
+        if (
+            c.year == 1
+            and c.stf_allocation is not None
+            and given is not None
+            and abs(c.stf_allocation - given) > CT_TOLERANCE
+        ):
+            problems.append(
+                Problem(
+                    place(c, "stf_allocation"),
+                    f"stf_allocation {c.stf_allocation:,.1f} differs from the Funding "
+                    f"sheet's allocation {given:,.1f} for year 1: leave one blank",
+                )
+            )
     return problems
 
 

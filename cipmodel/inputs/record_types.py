@@ -220,6 +220,8 @@ class ControlTotal(Record):
     year: int = 1
     target_pre_stf: float = MISSING
     accepted: bool = True
+    #: The STF/PSF allocation of this plan year, or None (year 1: the Funding sheet's).
+    stf_allocation: float | None = None
     improvement_agreed: float = blank()
     #: Twelve monthly figures, or None for a flat profile. A month may be None until the
     #: Portfolio checks (which require all twelve or none).

@@ -24,6 +24,8 @@ __all__ = [
     "RULES_BY_YEAR",
     "UNTRACKED_RULES",
     "default_funding_pack",
+    "plan_financial_year",
+    "rules_for_year",
     "validate_funding_pack",
 ]
 
@@ -184,3 +186,19 @@ def default_funding_pack(financial_years: set[str]) -> str:
             f"no funding rule pack for {year} (packs exist for {known}): copy one "
             "(docs/funding.md) and pass it with --funding-rules"
         ) from None
+
+
+def plan_financial_year(first_year: str, plan_year: int) -> str:
+    """The financial year of plan year ``plan_year`` (1 = first) of a plan whose first year is
+    ``first_year``: ``plan_financial_year("2017/18", 2) == "2018/19"``."""
+    try:
+        start = int(first_year.split("/", 1)[0]) + plan_year - 1
+    except ValueError:
+        raise RulePackError(f"financial year {first_year!r} is not like 2017/18") from None
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+def rules_for_year(financial_year: str) -> str | None:
+    """The funding pack of a financial year (:data:`RULES_BY_YEAR`), or None if there is none:
+    a year with no pack is projected but not funded or scored on invented rules."""
+    return RULES_BY_YEAR.get(financial_year)

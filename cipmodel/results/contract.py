@@ -32,6 +32,8 @@ __all__ = [
     "MetricDict",
     "RunDict",
     "TrustDict",
+    "YearCipDict",
+    "YearControlTotalDict",
     "YearDict",
     "run_dict",
     "trust_dict",
@@ -48,6 +50,35 @@ class ControlTotalDict(TypedDict):
     met: bool | None
     accepted: bool
     quarters: dict[str, float | None]
+    target_post_stf: float | None
+    forecast_post_stf: float | None
+    variance_post_stf: float | None
+    met_post_stf: bool | None
+
+
+class YearControlTotalDict(ControlTotalDict):
+    """A plan year's control total: pre-STF (``target``, ``forecast``, ``variance``,
+    ``met``, ``quarters``) and post-STF (target + allocation; reported surplus)."""
+
+    forecast_risk_adjusted: NotRequired[float | None]
+
+
+class YearCipDict(TypedDict):
+    """A plan year's CIP as the year's own savings: ``planned = brought_forward + new``."""
+
+    planned: float | None
+    planned_pct: float | None
+    brought_forward: float | None
+    new: float | None
+    non_recurrent_gap: float | None
+    planned_fye: float | None
+    unidentified: float | None
+    recurrent: float | None
+    needed: float | None
+    needed_pct: float | None
+    needed_band: str
+    met_without_new: bool | None
+    risk_adjusted: NotRequired[object]
 
 
 class CipDict(TypedDict):
@@ -80,6 +111,7 @@ class FundingDict(TypedDict):
     bonus: float | None
     earned: float | None
     lost: float | None
+    note: NotRequired[str]
 
 
 class MetricDict(TypedDict):
@@ -103,6 +135,11 @@ class IncomeAndExpenditureDict(TypedDict):
 
 
 class YearDict(TypedDict):
+    """One plan year. The flat keys are the first contract's; ``control_total``, ``cip``,
+    ``funding`` ... the year's whole answer. ``funding``, ``reported_surplus``,
+    ``metrics``, ``score`` ... are None where the year is not assessed, and ``not_assessed``
+    then says why."""
+
     year: int
     surplus_pre_stf: float | None
     control_total_pre_stf: float | None
@@ -112,6 +149,18 @@ class YearDict(TypedDict):
     cip_planned_pct: float | None
     operating_income: float | None
     operating_expenditure: float | None
+    financial_year: str
+    control_total: YearControlTotalDict
+    cip: YearCipDict
+    funding: FundingDict | None
+    reported_surplus: float | None
+    metrics: dict[str, MetricDict] | None
+    score: ScoreDict | None
+    score_by_quarter: dict[str, int] | None
+    finance_trigger: bool | None
+    candidate_segment: CandidateSegmentDict | None
+    not_assessed: NotRequired[str]
+    underlying: NotRequired[object]
 
 
 class TrustDict(TypedDict):
@@ -175,15 +224,22 @@ def trust_dict(t: TrustFigures) -> TrustDict:
 
 
 def _control_total(t: TrustFigures) -> ControlTotalDict:
-    first = t.first_year
+    return _year_control_total(t.first_year, t.control_total_accepted)
+
+
+def _year_control_total(y: TrustYear, accepted: bool) -> YearControlTotalDict:
     return {
         "basis": "pre_stf",
-        "target": json_float(first.control_total_pre_stf),
-        "forecast": json_float(first.surplus_pre_stf),
-        "variance": json_float(first.variance),
-        "met": first.met,
-        "accepted": t.control_total_accepted,
-        "quarters": {f"q{q}": json_float(v) for q, v in enumerate(first.ytd_variance, start=1)},
+        "target": json_float(y.control_total_pre_stf),
+        "forecast": json_float(y.surplus_pre_stf),
+        "variance": json_float(y.variance),
+        "met": y.met,
+        "accepted": accepted,
+        "quarters": {f"q{q}": json_float(v) for q, v in enumerate(y.ytd_variance, start=1)},
+        "target_post_stf": json_float(y.control_total_post_stf),
+        "forecast_post_stf": json_float(y.reported_surplus),
+        "variance_post_stf": json_float(y.variance_post_stf),
+        "met_post_stf": y.met_post_stf,
     }
 
 
@@ -205,7 +261,7 @@ def _cip(t: TrustFigures) -> CipDict:
 
 
 def _funding(f: TrustFunding) -> FundingDict:
-    return {
+    out: FundingDict = {
         "rules": f.rules,
         "allocation": json_float(f.allocation),
         "quarters": {
@@ -223,6 +279,7 @@ def _funding(f: TrustFunding) -> FundingDict:
         "earned": json_float(f.earned),
         "lost": json_float(f.lost),
     }
+    return out
 
 
 def _metric(m: MetricResult) -> MetricDict:
@@ -233,7 +290,14 @@ def _metric(m: MetricResult) -> MetricDict:
 
 
 def _year(y: TrustYear) -> YearDict:
-    return {
+    a = y.assessed
+    funding = None if a is None else _funding(a.funding)
+    if funding is not None and not y.allocation_given:
+        funding["note"] = (
+            f"no STF/PSF allocation given for {y.financial_year} "
+            "(ControlTotal stf_allocation): assessed with none"
+        )
+    out: YearDict = {
         "year": y.year,
         "surplus_pre_stf": json_float(y.surplus_pre_stf),
         "control_total_pre_stf": json_float(y.control_total_pre_stf),
@@ -243,4 +307,38 @@ def _year(y: TrustYear) -> YearDict:
         "cip_planned_pct": json_float(y.cip_planned_pct),
         "operating_income": json_float(y.operating_income),
         "operating_expenditure": json_float(y.operating_expenditure),
+        "financial_year": y.financial_year,
+        "control_total": _year_control_total(y, y.control_total_accepted),
+        "cip": _year_cip(y),
+        "funding": funding,
+        "reported_surplus": None if a is None else json_float(a.reported_surplus),
+        "metrics": None if a is None else {m.metric: _metric(m) for m in a.full_year.metrics},
+        "score": None if a is None else a.score.to_dict(not_applicable=a.score_not_applicable),
+        "score_by_quarter": None
+        if a is None
+        else {f"q{q + 1}": p.overall for q, p in enumerate(a.periods)},
+        "finance_trigger": None if a is None else a.finance_trigger,
+        "candidate_segment": None
+        if a is None
+        else {"segment": a.candidate_segment, "label": "candidate", "note": SEGMENT_NOTE},
+    }
+    if a is None:
+        out["not_assessed"] = y.not_assessed
+    return out
+
+
+def _year_cip(y: TrustYear) -> YearCipDict:
+    return {
+        "planned": json_float(y.cip_planned),
+        "planned_pct": json_float(y.cip_planned_pct),
+        "brought_forward": json_float(y.cip_brought_forward),
+        "new": json_float(y.cip_new),
+        "non_recurrent_gap": json_float(y.cip_non_recurrent_gap),
+        "planned_fye": json_float(y.cip_fye),
+        "unidentified": json_float(y.cip_unidentified),
+        "recurrent": json_float(y.cip_recurrent),
+        "needed": json_float(y.cip_needed),
+        "needed_pct": json_float(y.cip_needed_pct),
+        "needed_band": y.cip_needed_band,
+        "met_without_new": y.cip_met_without_new,
     }

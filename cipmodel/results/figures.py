@@ -7,8 +7,10 @@ therefore computed in one place, with one arithmetic, whatever shows it.
 
 :func:`trust_figures` gives one :class:`TrustFigures` per trust, in portfolio order:
 
-* :class:`TrustYear`: income, costs, surplus against the control total and CIP, one per plan
-  year;
+* :class:`TrustYear`: income, costs, surplus against the control total on both bases (pre-STF
+  and post-STF), CIP as the year's own savings (``brought_forward`` + ``new``) against the
+  CIP needed, one per plan year, each with its :class:`YearAssessed` (funding, metrics,
+  score, trigger, segment) or the note why the year is not assessed;
 * :class:`SolvedCip`: the CIP needed to meet the first-year control total;
 * :class:`TrustFunding` and its :class:`FundingQuarter`: STF/PSF available, earned and lost;
 * :class:`PeriodScore` and its :class:`MetricResult`: the SOF metrics and score at each
@@ -23,7 +25,7 @@ renderer's job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,7 @@ import numpy.typing as npt
 
 from cipmodel.calendar import QUARTER_END_INDEX, QUARTERS, cip_share
 from cipmodel.engine.assess import Assessment
+from cipmodel.engine.cip_years import CipYears, cip_years
 from cipmodel.engine.metrics import METRICS
 from cipmodel.engine.project import STAGES, PlanArrays, Projection
 from cipmodel.engine.solve import SolveResult
@@ -46,6 +49,7 @@ __all__ = [
     "TrustFigures",
     "TrustFunding",
     "TrustYear",
+    "YearAssessed",
     "YearArrays",
     "period_label",
     "trust_figures",
@@ -58,14 +62,42 @@ Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class YearAssessed:
+    """Funding, metrics and score of one trust in one assessed plan year.
+
+    ``reported_surplus`` is the pre-STF surplus plus the STF/PSF earned (full year);
+    ``periods`` Q1-Q3 year to date then the full year.
+    """
+
+    funding: TrustFunding
+    reported_surplus: float
+    periods: tuple[PeriodScore, ...]
+    score: ScoreResult
+    score_not_applicable: Mapping[str, str]
+    finance_trigger: bool
+    candidate_segment: int
+
+    @property
+    def full_year(self) -> PeriodScore:
+        return self.periods[-1]
+
+
+@dataclass(frozen=True)
 class TrustYear:
     """One trust in one plan year [£000 unless said].
 
     ``variance`` is ``surplus_pre_stf - control_total_pre_stf``; ``met`` is whether it is at
     least ``-MET_TOLERANCE`` (None where the year has no control total). ``ytd_variance`` is
     the year-to-date surplus less the year-to-date control total at each quarter end.
-    ``cip_planned_pct`` is the CIP as a share of do-nothing operating expenditure (NaN where
-    there is none).
+    ``control_total_post_stf`` is the published control total, pre-STF target + the year's
+    STF/PSF allocation; ``reported_surplus`` (pre-STF surplus + STF/PSF earned) is measured
+    against it (NaN where the year is not assessed).
+
+    CIP is the year's own savings (:mod:`cipmodel.engine.cip_years`): ``cip_planned`` =
+    ``cip_brought_forward + cip_new``; ``cip_planned_pct`` its share of do-nothing operating
+    expenditure (NaN where there is none); ``cip_needed`` the year's savings that meet the
+    control total on the same basis (NaN where the year has no control total).
+    ``assessed`` is None where the year is not assessed, with the reason in ``not_assessed``.
     """
 
     trust_code: str
@@ -86,6 +118,23 @@ class TrustYear:
     opex_do_nothing: float
     agency: float
     ytd_variance: tuple[float, float, float, float]
+    financial_year: str = ""
+    control_total_accepted: bool = True
+    allocation: float = 0.0
+    allocation_given: bool = True
+    control_total_post_stf: float = float("nan")
+    reported_surplus: float = float("nan")
+    variance_post_stf: float = float("nan")
+    met_post_stf: bool | None = None
+    cip_brought_forward: float = 0.0
+    cip_new: float = 0.0
+    cip_non_recurrent_gap: float = 0.0
+    cip_needed: float = float("nan")
+    cip_needed_pct: float = float("nan")
+    cip_needed_band: str = ""
+    cip_met_without_new: bool | None = None
+    assessed: YearAssessed | None = None
+    not_assessed: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,6 +314,8 @@ class _Sources:
     solved: SolveResult
     assessment: Assessment
     years: YearArrays
+    cip: CipYears
+    solved_years: tuple[SolveResult | None, ...]  # by plan year; None: not solved
     ytd_variance: Floats  # (T, Y, 12)
     ytd_surplus: Floats  # (T, Y, 12)
     ytd_control_total: Floats  # (T, Y, 12)
@@ -278,6 +329,7 @@ def trust_figures(
     projection: Projection,
     solved: SolveResult,
     assessment: Assessment,
+    solved_years: Sequence[SolveResult | None] = (),
 ) -> tuple[TrustFigures, ...]:
     """The figures of every trust of a plan run, in portfolio order.
 
@@ -291,7 +343,9 @@ def trust_figures(
     solved : SolveResult
         The CIP needed in the first plan year.
     assessment : Assessment
-        Funding, metrics and score of the first plan year (draw 0 is read).
+        Funding, metrics and score of each plan year (draw 0 is read).
+    solved_years : sequence of SolveResult or None
+        The CIP needed in plan years 2, 3, ... (None where a year is not solved).
     """
     src = _Sources(
         portfolio=portfolio,
@@ -299,6 +353,8 @@ def trust_figures(
         solved=solved,
         assessment=assessment,
         years=year_arrays(plan, projection),
+        cip=cip_years(plan, projection.cip_scheme_year[0]),
+        solved_years=(solved, *solved_years),
         ytd_variance=projection.ytd_variance()[0],
         ytd_surplus=projection.ytd(projection.surplus_pre_stf)[0],
         ytd_control_total=projection.control_total_ytd(),
@@ -309,10 +365,8 @@ def trust_figures(
 
 
 def _trust(src: _Sources, i: int) -> TrustFigures:
-    a = src.assessment
     trust = src.portfolio.trusts[i]
-    mv = a.full_year_metrics
-    reasons = {m: str(mv.not_applicable[m][0, i]) for m in METRICS}
+    y1 = _assessed(src, src.assessment, i)
     return TrustFigures(
         code=src.plan.codes[i],
         name=trust.name,
@@ -328,14 +382,81 @@ def _trust(src: _Sources, i: int) -> TrustFigures:
             band=str(src.solved.band[i]),
             met_without_cip=bool(src.solved.met_without_cip[i]),
         ),
-        funding=_funding(src, i),
+        funding=y1.funding,
+        reported_surplus=y1.reported_surplus,
+        periods=y1.periods,
+        score=y1.score,
+        score_not_applicable=y1.score_not_applicable,
+        finance_trigger=y1.finance_trigger,
+        candidate_segment=y1.candidate_segment,
+    )
+
+
+def _assessed(src: _Sources, a: Assessment, i: int) -> YearAssessed:
+    """Funding, metrics and score of trust ``i`` in the plan year ``a`` assesses."""
+    mv = a.full_year_metrics
+    reasons = {m: str(mv.not_applicable[m][0, i]) for m in METRICS}
+    return YearAssessed(
+        funding=_funding(src, a, i),
         reported_surplus=float(a.reported_surplus_ytd[0, i, 3]),
-        periods=_periods(src, i),
+        periods=_periods(a, i),
         score=a.full_year_score.item((0, i)),
         score_not_applicable={m: r for m, r in reasons.items() if r},
         finance_trigger=bool(a.trigger[0, i]),
         candidate_segment=int(a.segment.segment[0, i]),
     )
+
+
+def _year_context(src: _Sources, i: int, yr: int) -> dict[str, object]:
+    """The assessment, solve, post-STF and per-year CIP fields of trust ``i`` in year ``yr``
+    (0-based), as :class:`TrustYear` keyword arguments."""
+    plan, a = src.plan, src.assessment
+    target = plan.ct_target[i, yr]
+    allocation = float(plan.year_allocation(yr + 1)[i])
+    given = True if plan.allocation_given is None else bool(plan.allocation_given[i, yr])
+    year_a = a.plan_year(yr + 1)
+    later = next((ly for ly in a.later if ly.year == yr + 1), None)
+    fy = _shift_year(src.portfolio.trusts[i].financial_year, yr)
+    note = ""
+    if year_a is None:
+        note = later.note if later is not None else "not assessed"
+    elif not np.isfinite(target):  # a later year the plan gives no control total for
+        year_a, note = None, f"no control total for {fy}: projected, not funded or scored"
+    assessed = None if year_a is None else _assessed(src, year_a, i)
+    post_target = target + allocation
+    reported = float("nan") if assessed is None else assessed.reported_surplus
+    var_post = reported - post_target
+    solved = src.solved_years[yr] if yr < len(src.solved_years) else None
+    needed = float("nan") if solved is None else float(solved.needed[i])
+    return {
+        "financial_year": fy,
+        "control_total_accepted": bool(plan.ct_accepted[i, yr]),
+        "allocation": allocation,
+        "allocation_given": given,
+        "control_total_post_stf": float(post_target),
+        "reported_surplus": reported,
+        "variance_post_stf": float(var_post),
+        "met_post_stf": bool(var_post >= -MET_TOLERANCE) if np.isfinite(var_post) else None,
+        "cip_brought_forward": float(src.cip.brought_forward[i, yr]),
+        "cip_new": float(src.cip.new[i, yr]),
+        "cip_non_recurrent_gap": float(src.cip.non_recurrent_gap[i, yr]),
+        "cip_needed": needed,
+        "cip_needed_pct": float(cip_share(needed, src.years.opex_do_nothing[i, yr])),
+        "cip_needed_band": "" if solved is None else str(solved.band[i]),
+        "cip_met_without_new": None if solved is None else bool(solved.met_without_cip[i]),
+        "assessed": assessed,
+        "not_assessed": note,
+    }
+
+
+def _shift_year(first: str, offset: int) -> str:
+    """``"2017/18"`` shifted by ``offset`` years (``"2018/19"`` for 1); as given if it is
+    not like ``2017/18``."""
+    head = first.split("/", 1)[0]
+    if offset == 0 or not head.isdigit():
+        return first
+    start = int(head) + offset
+    return f"{start}/{(start + 1) % 100:02d}"
 
 
 def _trust_years(src: _Sources, i: int) -> tuple[TrustYear, ...]:
@@ -347,6 +468,9 @@ def _trust_years(src: _Sources, i: int) -> tuple[TrustYear, ...]:
         surplus = a.surplus[i, yr]
         opex_dn = a.opex_do_nothing[i, yr]
         variance = surplus - target
+        # year 1: the projection's CIP (bit for bit as before); later years the year's own
+        # savings (brought forward + new), not the cumulative total
+        planned = a.cip[i, yr] if yr == 0 else src.cip.planned[i, yr]
         q1, q2, q3, q4 = (float(src.ytd_variance[i, yr, m]) for m in QUARTER_END_INDEX)
         out.append(
             TrustYear(
@@ -360,27 +484,29 @@ def _trust_years(src: _Sources, i: int) -> tuple[TrustYear, ...]:
                 control_total_pre_stf=float(target),
                 variance=float(variance),
                 met=bool(variance >= -MET_TOLERANCE) if np.isfinite(target) else None,
-                cip_planned=float(a.cip[i, yr]),
-                cip_planned_pct=float(cip_share(a.cip[i, yr], opex_dn)),
+                cip_planned=float(planned),
+                cip_planned_pct=float(cip_share(planned, opex_dn)),
                 cip_fye=float(a.cip_fye[i, yr]),
                 cip_unidentified=float(a.cip_unidentified[i, yr]),
                 cip_recurrent=float(a.cip_recurrent[i, yr]),
                 opex_do_nothing=float(opex_dn),
                 agency=float(a.agency[i, yr]),
                 ytd_variance=(q1, q2, q3, q4),
+                **_year_context(src, i, yr),  # type: ignore[arg-type]
             )
         )
     return tuple(out)
 
 
-def _funding(src: _Sources, i: int) -> TrustFunding:
-    """STF/PSF of trust ``i`` in the first plan year."""
-    f = src.assessment.funding
+def _funding(src: _Sources, a: Assessment, i: int) -> TrustFunding:
+    """STF/PSF of trust ``i`` in the plan year ``a`` assesses."""
+    f = a.funding
+    y = a.year - 1
     quarters = tuple(
         FundingQuarter(
             quarter=QUARTERS[q],
-            ytd_surplus_pre_stf=float(src.ytd_surplus[i, 0, m]),
-            ytd_control_total_pre_stf=float(src.ytd_control_total[i, 0, m]),
+            ytd_surplus_pre_stf=float(src.ytd_surplus[i, y, m]),
+            ytd_control_total_pre_stf=float(src.ytd_control_total[i, y, m]),
             gate_met=bool(f.met_quarter[0, i, q]),
             available=float(f.available[0, i, q]),
             finance_earned=float(f.finance_earned[0, i, q]),
@@ -391,7 +517,7 @@ def _funding(src: _Sources, i: int) -> TrustFunding:
         for q, m in enumerate(QUARTER_END_INDEX)
     )
     return TrustFunding(
-        rules=src.assessment.rules["funding"],
+        rules=a.rules["funding"],
         allocation=float(f.allocation[i]),
         quarters=quarters,
         catch_up_released=float(f.released_catch_up[0, i]),
@@ -407,9 +533,8 @@ def period_label(q: int) -> str:
     return f"Q{q + 1} YTD" if q < 3 else "full year"
 
 
-def _periods(src: _Sources, i: int) -> tuple[PeriodScore, ...]:
-    """The SOF metrics and score of trust ``i`` at each quarter end."""
-    a = src.assessment
+def _periods(a: Assessment, i: int) -> tuple[PeriodScore, ...]:
+    """The SOF metrics and score of trust ``i`` at each quarter end of ``a``'s year."""
     out = []
     for q, (mv, sc) in enumerate(zip(a.metrics, a.scores, strict=True)):
         metrics = tuple(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from cipmodel.engine.assess import Assessment, assess
@@ -47,7 +48,8 @@ class RunResult:
     solved : SolveResult
         The CIP needed to meet the first-year control total.
     assessment : Assessment
-        STF/PSF funding, SOF metrics, score and trigger for the first plan year.
+        STF/PSF funding, SOF metrics, score and trigger for each plan year (year 1 at the
+        top, later years in ``assessment.later``).
     provenance : dict
         Package version, schema version, input hash, rule packs.
     """
@@ -58,12 +60,19 @@ class RunResult:
     solved: SolveResult
     assessment: Assessment
     provenance: Provenance = field(default_factory=Provenance)
+    solved_years: tuple[SolveResult | None, ...] = ()
+    """The CIP needed in plan years 2, 3, ... (None where no trust has a control total)."""
 
     @cached_property
     def figures(self) -> tuple[TrustFigures, ...]:
         """Every trust's figures, in portfolio order: what the tables and the JSON show."""
         return trust_figures(
-            self.portfolio, self.plan, self.projection, self.solved, self.assessment
+            self.portfolio,
+            self.plan,
+            self.projection,
+            self.solved,
+            self.assessment,
+            self.solved_years,
         )
 
     # -- DataFrame views ------------------------------------------------------------
@@ -115,6 +124,7 @@ def run_plan(
     funding_rules : str, optional
         STF/PSF rule pack (name, ``name:variant`` or path); default: the pack of the
         portfolio's financial year.
+        Sets plan year 1; later years take the pack of their own financial year.
     sof_rules : str
         SOF rule pack.
     catch_up : bool, optional
@@ -140,7 +150,13 @@ def run_plan(
         bonus=bonus,
         financial_years={t.financial_year for t in portfolio.trusts},
     )
-    rules = ["cip-bands", *assessment.rules.values()]
+    solved_years = tuple(
+        solve_cip(plan, year=y, base=proj, skip_missing=True)
+        if np.isfinite(plan.ct_target[:, y - 1]).any()
+        else None
+        for y in range(2, plan.n_years + 1)
+    )
+    rules = ["cip-bands", *assessment.all_rules]
     return RunResult(
         portfolio=portfolio,
         plan=plan,
@@ -148,6 +164,7 @@ def run_plan(
         solved=solved,
         assessment=assessment,
         provenance=provenance(
-            portfolio, rules=rules, unverified=list(assessment.unverified), **provenance_extra
+            portfolio, rules=rules, unverified=list(assessment.all_unverified), **provenance_extra
         ),
+        solved_years=solved_years,
     )

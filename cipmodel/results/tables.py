@@ -23,7 +23,7 @@ from cipmodel.engine.project import (
     PlanArrays,
     Projection,
 )
-from cipmodel.results.figures import TrustFigures
+from cipmodel.results.figures import TrustFigures, TrustYear
 
 __all__ = [
     "funding_table",
@@ -36,7 +36,10 @@ __all__ = [
 
 
 def summary_table(trusts: Sequence[TrustFigures]) -> pd.DataFrame:
-    """One row per trust and plan year: income, costs, surplus, control total, CIP."""
+    """One row per trust and plan year: income, costs, surplus, the control total on both
+    bases (pre-STF and post-STF), the year's CIP (brought forward + new) against the CIP
+    needed, the STF/PSF earned and lost, score, trigger and candidate segment (NaN/None
+    where the year is not assessed, with the reason in ``not_assessed``)."""
     rows: list[dict[str, object]] = []
     for t in trusts:
         for y in t.years:
@@ -61,8 +64,36 @@ def summary_table(trusts: Sequence[TrustFigures]) -> pd.DataFrame:
             }
             for q, v in enumerate(y.ytd_variance, start=1):
                 row[f"ytd_variance_q{q}"] = v
+            row.update(_year_answer(y))
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _year_answer(y: TrustYear) -> dict[str, object]:
+    """The per-year columns of the summary: post-STF, the year's CIP, funding and score."""
+    a = y.assessed
+    nan = float("nan")
+    return {
+        "financial_year": y.financial_year,
+        "stf_allocation": y.allocation,
+        "control_total_post_stf": y.control_total_post_stf,
+        "reported_surplus": y.reported_surplus,
+        "variance_post_stf": y.variance_post_stf,
+        "met_post_stf": y.met_post_stf,
+        "cip_brought_forward": y.cip_brought_forward,
+        "cip_new": y.cip_new,
+        "cip_non_recurrent_gap": y.cip_non_recurrent_gap,
+        "cip_needed": y.cip_needed,
+        "cip_needed_pct": y.cip_needed_pct,
+        "cip_needed_band": y.cip_needed_band,
+        "stf_rules": None if a is None else a.funding.rules,
+        "stf_earned": nan if a is None else a.funding.earned,
+        "stf_lost": nan if a is None else a.funding.lost,
+        "score": None if a is None else int(a.full_year.overall),
+        "finance_trigger": None if a is None else a.finance_trigger,
+        "candidate_segment": None if a is None else a.candidate_segment,
+        "not_assessed": y.not_assessed,
+    }
 
 
 def funding_table(trusts: Sequence[TrustFigures]) -> pd.DataFrame:
