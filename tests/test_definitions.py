@@ -412,3 +412,26 @@ def test_unsplit_pfi_gets_a_note():
     assert len(notes) == 1 and "RSM" in notes[0] and "not split" in notes[0]
     assert definition_notes(_pfi_trust(300.0, 240.0)) == []
     assert definition_notes(example_portfolio("small")) == []
+
+
+def test_each_year_reads_its_own_improvement_agreed():
+    """A two-year small trust: 2017/18 (stf-2017-18, 1:1 on outperformance) then 2018/19
+    (psf-2018-19, 2:1 on the improvement agreed).
+
+    Year 1: surplus 12,000 - 11,180 - 600 = 220 against 200: incentive 1 x 20 = 20 (its
+    improvement_agreed of 30 is not what 2017/18 rewards). Year 2: the recurrent pay scheme
+    at full year (240) and no one-off: 12,000 - 11,160 - 600 = 240 against 200, of which 50
+    agreed as an improvement: incentive 2 x 50 = 100 (not 2 x 40 on the outturn).
+    """
+    from cipmodel.results.run import run_plan
+
+    p = example_portfolio("small")
+    trust = dataclasses.replace(p.trusts[0], horizon_years=2)
+    ct1 = dataclasses.replace(p.control_total[0], improvement_agreed=30.0)
+    ct2 = dataclasses.replace(ct1, year=2, improvement_agreed=50.0)
+    p = p.replace(trusts=(trust,), control_total=(ct1, ct2))
+    years = run_plan(p, catch_up=False).to_dict()["trusts"][0]["years"]
+    assert [y["funding"]["rules"] for y in years] == ["stf-2017-18", "psf-2018-19"]
+    assert [y["control_total"]["forecast"] for y in years] == pytest.approx([220.0, 240.0])
+    assert years[0]["funding"]["incentive"] == pytest.approx(20.0)
+    assert years[1]["funding"]["incentive"] == pytest.approx(100.0)
