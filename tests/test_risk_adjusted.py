@@ -86,6 +86,9 @@ def test_one_scheme_by_hand() -> None:
     assert y1.by_rag["amber"].planned == pytest.approx(1200.0, abs=1e-9)
     assert y1.by_rag["red"].planned == 0.0
     assert y1.unidentified_planned == 0.0
+    assert y1.new.expected == pytest.approx(y1.expected, abs=1e-9)
+    assert y2.earlier.expected == pytest.approx(y2.expected, abs=1e-9)
+    assert y1.earlier.expected == y2.new.expected == 0.0
 
 
 def test_slip_into_the_next_year() -> None:

@@ -93,6 +93,11 @@ class RiskAdjustedYear:
     by_stage, by_rag : dict of str -> CipSplit
         Planned and expected CIP by scheme stage and by RAG rating (every stage and rating,
         zero where none).
+    new, earlier : CipSplit
+        Planned and expected in-year effect of the schemes starting in this year, and of
+        those started in earlier years (their effect in this year). ``planned`` and
+        ``expected`` are the year's whole CIP effect against the do-nothing run rate (the
+        engine's measure, which in later years includes earlier years' recurrent schemes).
     forecast, forecast_risk_adjusted : float
         Pre-STF surplus as planned, and with the expected CIP in place of the planned.
     target : float or None
@@ -111,6 +116,8 @@ class RiskAdjustedYear:
     unidentified_expected: float
     by_stage: Mapping[str, CipSplit]
     by_rag: Mapping[str, CipSplit]
+    new: CipSplit
+    earlier: CipSplit
     forecast: float
     forecast_risk_adjusted: float
     target: float | None
@@ -204,12 +211,14 @@ def risk_adjusted(
     forecast = projection.by_year(projection.surplus_pre_stf)[0]  # (T, Y)
     cip_planned = projection.by_year(projection.cip_total)[0]  # (T, Y)
     unidentified = plan.scheme_stage == STAGES.index("unidentified")
+    start_year = plan.scheme_start // 12
     trusts = []
     for i in range(plan.n_trusts):
         mine = plan.scheme_trust == i
         years = []
         for y in range(int(plan.horizon[i])):
             p, e = planned[mine, y], expected[mine, y]
+            timing = _split(p, e, (start_year[mine] < y).astype(int), ("new", "earlier"))
             exp_total = float(cip_planned[i, y] - p.sum() + e.sum())
             fc_ra = float(forecast[i, y] - cip_planned[i, y] + exp_total)
             target = plan.ct_target[i, y]
@@ -225,6 +234,8 @@ def risk_adjusted(
                     unidentified_expected=float(expected[mine & unidentified, y].sum()),
                     by_stage=_split(p, e, plan.scheme_stage[mine], STAGES),
                     by_rag=_split(p, e, plan.scheme_rag[mine], RAGS),
+                    new=timing["new"],
+                    earlier=timing["earlier"],
                     forecast=float(forecast[i, y]),
                     forecast_risk_adjusted=fc_ra,
                     target=float(target) if has_ct else None,
@@ -254,6 +265,8 @@ class RiskAdjustedCipDict(TypedDict):
     unidentified_expected: float | None
     by_stage: dict[str, SplitDict]
     by_rag: dict[str, SplitDict]
+    new: SplitDict
+    earlier: SplitDict
 
 
 class ForecastRiskAdjustedDict(TypedDict):
@@ -283,6 +296,11 @@ def risk_adjusted_cip_dict(y: RiskAdjustedYear, priors: str) -> RiskAdjustedCipD
         "unidentified_expected": json_float(y.unidentified_expected),
         "by_stage": _split_dict(y.by_stage),
         "by_rag": _split_dict(y.by_rag),
+        "new": {"planned": json_float(y.new.planned), "expected": json_float(y.new.expected)},
+        "earlier": {
+            "planned": json_float(y.earlier.planned),
+            "expected": json_float(y.earlier.expected),
+        },
     }
 
 
