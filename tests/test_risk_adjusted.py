@@ -179,3 +179,10 @@ def test_agrees_with_monte_carlo_mean(shocks: bool) -> None:
     # and the view is not trivially the plan: the expected CIP is far below the planned
     cip_se = float(pct.loc["cip_delivered", "sd"]) / math.sqrt(N_DRAWS)
     assert y1.planned - y1.expected > 50 * cip_se
+
+
+def test_met_tolerance_is_the_runs() -> None:
+    from cipmodel.results.figures import MET_TOLERANCE
+    from cipmodel.results.risk_adjusted import DEFAULT_MET_TOLERANCE
+
+    assert DEFAULT_MET_TOLERANCE == MET_TOLERANCE

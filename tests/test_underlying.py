@@ -151,3 +151,17 @@ def test_example_underlying() -> None:
         y1.forecast - y1.non_recurrent_lines - y1.non_recurrent_cip + y1.cip_full_year_effect
     )
     assert y2.non_recurrent_lines == 0.0
+
+
+def test_plan_views_of_a_run() -> None:
+    """plan_views gathers each trust's three views; the example has a bridge."""
+    from cipmodel.results.plan_views import plan_views
+
+    p = example_portfolio("acute-11pc")
+    run = run_plan(p)
+    (views,) = plan_views(p, run.plan, run.projection)
+    assert views.priors == "priors-2017"
+    assert len(views.risk_adjusted) == len(views.underlying) == 2
+    assert views.bridge is not None and views.bridge[-1].value == pytest.approx(
+        views.underlying[0].forecast
+    )

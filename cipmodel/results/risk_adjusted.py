@@ -50,14 +50,16 @@ from cipmodel.regime.priors_pack import (
     expected_slip_weights,
     load_delivery_priors,
 )
-from cipmodel.results.figures import MET_TOLERANCE
 
 __all__ = [
+    "DEFAULT_MET_TOLERANCE",
     "CipSplit",
     "ForecastRiskAdjustedDict",
     "RiskAdjustedCipDict",
     "RiskAdjustedYear",
+    "PriorsArg",
     "RiskAdjusted",
+    "SplitDict",
     "expected_scheme_year",
     "risk_adjusted",
     "risk_adjusted_cip_dict",
@@ -65,6 +67,9 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+#: £000: a forecast this close below the target still meets it (the plan run's
+#: ``cipmodel.results.figures.MET_TOLERANCE``; figures imports this module, so it is passed in)
+DEFAULT_MET_TOLERANCE = 1e-6
 PriorsArg = str | Path | RulePack | DeliveryPriorsLike
 
 
@@ -192,7 +197,10 @@ def _split(
 
 
 def risk_adjusted(
-    plan: PlanArrays, projection: Projection, priors: PriorsArg = DEFAULT_PRIORS
+    plan: PlanArrays,
+    projection: Projection,
+    priors: PriorsArg = DEFAULT_PRIORS,
+    met_tolerance: float = DEFAULT_MET_TOLERANCE,
 ) -> RiskAdjusted:
     """The risk-adjusted view of a plan run (``RunResult.plan``, ``RunResult.projection``).
 
@@ -204,6 +212,8 @@ def risk_adjusted(
         The priors pack (name, ``name:variant``, path) or an object with ``share_dist`` and
         ``slip_pmf`` (e.g. :class:`cipmodel.montecarlo.Priors`). Default ``priors-2017``,
         the pack ``cipmodel simulate`` uses.
+    met_tolerance : float
+        A risk-adjusted forecast this close below the control total still meets it [£000].
     """
     dp, name = _priors(priors)
     expected = expected_scheme_year(plan, dp)  # (S, Y)
@@ -240,7 +250,7 @@ def risk_adjusted(
                     forecast_risk_adjusted=fc_ra,
                     target=float(target) if has_ct else None,
                     variance_risk_adjusted=var,
-                    met_risk_adjusted=None if var is None else bool(var >= -MET_TOLERANCE),
+                    met_risk_adjusted=None if var is None else bool(var >= -met_tolerance),
                 )
             )
         trusts.append(tuple(years))
