@@ -168,3 +168,19 @@ def test_waterfall_chart() -> None:
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="no Outturn rows"):
         plot.bridge_waterfall(run_plan(p.replace(outturn=())), "RXX")
+
+
+def test_run_json_carries_the_views() -> None:
+    """run --json: per trust `bridge` (null without an outturn); per year
+    `cip.risk_adjusted`, `control_total.forecast_risk_adjusted` and `underlying`."""
+    p = example_portfolio("acute-11pc")
+    (t,) = run_plan(p).to_dict()["trusts"]
+    assert t["bridge"] is not None
+    assert [e["step"] for e in t["bridge"]] == list(BRIDGE_ORDER)
+    assert len(t["years"]) == 2
+    for y in t["years"]:
+        assert set(y["cip"]["risk_adjusted"]) >= {"planned", "expected", "at_risk"}
+        assert set(y["control_total"]["forecast_risk_adjusted"]) == {"forecast", "variance", "met"}
+        assert y["underlying"]["surplus"] is not None
+    (t,) = run_plan(p.replace(outturn=())).to_dict()["trusts"]
+    assert t["bridge"] is None

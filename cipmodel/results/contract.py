@@ -14,6 +14,7 @@ from typing import Literal, NotRequired, TypedDict
 
 from cipmodel.formatting import json_float
 from cipmodel.regime.score import ScoreDict
+from cipmodel.results.bridge import BridgeStepDict, bridge_dict
 from cipmodel.results.figures import (
     MetricResult,
     TrustFigures,
@@ -21,6 +22,13 @@ from cipmodel.results.figures import (
     TrustYear,
 )
 from cipmodel.results.provenance import Provenance
+from cipmodel.results.risk_adjusted import (
+    ForecastRiskAdjustedDict,
+    RiskAdjustedCipDict,
+    forecast_risk_adjusted_dict,
+    risk_adjusted_cip_dict,
+)
+from cipmodel.results.underlying import UnderlyingDict, underlying_dict
 
 __all__ = [
     "CandidateSegmentDict",
@@ -102,6 +110,14 @@ class IncomeAndExpenditureDict(TypedDict):
     surplus_pre_stf: float | None
 
 
+class YearCipViewsDict(TypedDict):
+    risk_adjusted: RiskAdjustedCipDict
+
+
+class YearControlTotalViewsDict(TypedDict):
+    forecast_risk_adjusted: ForecastRiskAdjustedDict
+
+
 class YearDict(TypedDict):
     year: int
     surplus_pre_stf: float | None
@@ -112,6 +128,9 @@ class YearDict(TypedDict):
     cip_planned_pct: float | None
     operating_income: float | None
     operating_expenditure: float | None
+    cip: NotRequired[YearCipViewsDict]
+    control_total: NotRequired[YearControlTotalViewsDict]
+    underlying: NotRequired[UnderlyingDict]
 
 
 class TrustDict(TypedDict):
@@ -130,6 +149,7 @@ class TrustDict(TypedDict):
     candidate_segment: CandidateSegmentDict
     income_and_expenditure: IncomeAndExpenditureDict
     years: list[YearDict]
+    bridge: NotRequired[list[BridgeStepDict] | None]
 
 
 class RunDict(TypedDict):
@@ -170,8 +190,19 @@ def trust_dict(t: TrustFigures) -> TrustDict:
             "non_operating": json_float(first.non_operating),
             "surplus_pre_stf": json_float(first.surplus_pre_stf),
         },
-        "years": [_year(y) for y in t.years],
+        "years": [_year_views(_year(y), t, k) for k, y in enumerate(t.years)],
+        "bridge": None if t.views is None else bridge_dict(t.views.bridge),
     }
+
+
+def _year_views(d: YearDict, t: TrustFigures, k: int) -> YearDict:
+    """A year's entry with the plan views of docs/plan-views.md added."""
+    if t.views is not None:
+        ra, und = t.views.risk_adjusted[k], t.views.underlying[k]
+        d["cip"] = {"risk_adjusted": risk_adjusted_cip_dict(ra, t.views.priors)}
+        d["control_total"] = {"forecast_risk_adjusted": forecast_risk_adjusted_dict(ra)}
+        d["underlying"] = underlying_dict(und)
+    return d
 
 
 def _control_total(t: TrustFigures) -> ControlTotalDict:
