@@ -107,6 +107,10 @@ class PlanArrays:
     ae_applies : ndarray (T,) bool
     ae_trajectory, ae_forecast : ndarray (T, 4)
         A&E 4-hour trajectory and forecast by quarter [fraction]; NaN where not given.
+    base_month_recurrent : ndarray (T, L, 12) or None
+        The recurrent part of ``base_month``: the run rate of plan years 2 on. ``None`` when
+        every Income and Costs row is recurrent (then ``base_month`` serves every year). A
+        row flagged non-recurrent is a one-off of the first plan year.
     financing : ndarray (T, 6)
         Opening cash, opening working capital, opening loans, and the annual loan drawdown,
         principal repayment and capital expenditure, in :data:`FINANCING` order [£000].
@@ -147,6 +151,7 @@ class PlanArrays:
     financial_years: tuple[str, ...] = ()
     allocation_by_year: NDArray[np.float64] | None = None
     allocation_given: NDArray[np.bool_] | None = None
+    base_month_recurrent: NDArray[np.float64] | None = None
 
     @property
     def n_trusts(self) -> int:
@@ -257,6 +262,11 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         codes=codes,
         horizon=np.array([t.horizon_years for t in portfolio.trusts], dtype=int),
         base_month=_compile_base_month(portfolio, t_index),
+        base_month_recurrent=(
+            _compile_base_month(portfolio, t_index, recurrent_only=True)
+            if any(not r.recurrent for r in (*portfolio.income, *portfolio.costs))
+            else None
+        ),
         drivers=_compile_drivers(portfolio, t_index),
         scheme_trust=schemes.trust,
         scheme_line=schemes.line,
@@ -288,8 +298,11 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
     )
 
 
-def _compile_base_month(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDArray[np.float64]:
-    """(T, L, 12) base-year run rate of each line by month, spread by its profile."""
+def _compile_base_month(
+    portfolio: Portfolio, t_index: Mapping[str, int], recurrent_only: bool = False
+) -> NDArray[np.float64]:
+    """(T, L, 12) base-year run rate of each line by month, spread by its profile (only the
+    rows flagged recurrent if ``recurrent_only``)."""
     flat = np.full(12, 1.0 / 12.0)
     profiles = {
         (p.trust_code, p.profile): np.asarray(p.weight, dtype=float) / float(sum(p.weight))
@@ -298,6 +311,8 @@ def _compile_base_month(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDA
     base_month = np.zeros((len(t_index), len(LINES), 12))
     lines: tuple[IncomeLine | CostLine, ...] = (*portfolio.income, *portfolio.costs)
     for rec in lines:
+        if recurrent_only and not rec.recurrent:
+            continue
         weights = flat if rec.profile == "flat" else profiles[(rec.trust_code, rec.profile)]
         base_month[t_index[rec.trust_code], LINE_INDEX[rec.line]] += rec.annual_value * weights
     return base_month
