@@ -9,7 +9,7 @@ figures for one trust, on a ``Charts`` sheet for a portfolio, one under the othe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from openpyxl.chart import BarChart, LineChart, Reference, Series
@@ -20,7 +20,15 @@ from cipmodel.engine.project import CATEGORIES
 from cipmodel.io.cells import BOLD, MONEY_FORMAT
 from cipmodel.io.results_base import SUMMARY, Builder
 
-__all__ = ["CHART_ROWS", "write_charts"]
+__all__ = [
+    "CHART_ROWS",
+    "PIPELINE_FILLS",
+    "pipeline_chart",
+    "size_chart",
+    "waterfall_chart",
+    "write_charts",
+    "ytd_chart",
+]
 
 #: Rows from one chart's top to the next (a chart is 6.6 cm tall; rows are 15 pt).
 CHART_ROWS = 14
@@ -55,6 +63,11 @@ def write_charts(b: Builder, ws: Any, rows: Mapping[str, int], first: int) -> li
 
 def _column(summary: Any, first: int, n: int, col: int = _VALUES_COL) -> Reference:
     return Reference(summary, min_col=col, min_row=first, max_row=first + n - 1)
+
+
+def ytd_chart(summary: Any, rows: Mapping[str, int], who: str) -> LineChart:
+    """Year to date against the control total, by month, from the Summary's rows."""
+    return _ytd_chart(summary, rows, who)
 
 
 def _ytd_chart(summary: Any, rows: Mapping[str, int], who: str) -> LineChart:
@@ -122,5 +135,87 @@ def _size(chart: Any) -> None:
     chart.width = 13.4  # cm: within columns A and B of the Summary, on an A4 portrait page
     chart.height = 6.6
     # openpyxl 3.1 marks axes as deleted unless told otherwise; Excel then hides them
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+
+
+#: Fill of each RAG rating (blue: delivered) and of unidentified CIP, as the PDF report's.
+PIPELINE_FILLS = {
+    "blue": "41B6E6",
+    "green": "009639",
+    "amber": "ED8B00",
+    "red": "DA291C",
+    "unidentified": "768692",
+}
+
+
+def pipeline_chart(
+    ws: Any, head: int, first_col: int, n_stages: int, series: Sequence[str], title: str
+) -> BarChart:
+    """The CIP pipeline: in-year CIP by delivery stage (categories), stacked by RAG rating
+    (series), unidentified CIP its own series.
+
+    The data is a block on ``ws``: row ``head`` holds the series names from column
+    ``first_col + 1`` on, and the ``n_stages`` rows below it the stage in column
+    ``first_col`` and the amounts; ``series`` names the columns' fills
+    (:data:`PIPELINE_FILLS`).
+    """
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.gapWidth = 60
+    chart.title = title
+    chart.y_axis.number_format = MONEY_FORMAT
+    chart.y_axis.title = "£000 in year"
+    for j, key in enumerate(series, start=first_col + 1):
+        data = Reference(ws, min_col=j, min_row=head, max_row=head + n_stages)
+        ser = Series(data, title_from_data=True)
+        ser.graphicalProperties.solidFill = PIPELINE_FILLS.get(key, "425563")
+        ser.graphicalProperties.line.solidFill = PIPELINE_FILLS.get(key, "425563")
+        chart.series.append(ser)
+    labels = Reference(ws, min_col=first_col, min_row=head + 1, max_row=head + n_stages)
+    chart.set_categories(labels)
+    chart.legend.position = "b"
+    return chart
+
+
+def waterfall_chart(ws: Any, head: int, first_col: int, n_steps: int, title: str) -> BarChart:
+    """A bridge as a waterfall: stacked columns whose first series (an invisible base)
+    lifts each step to where the previous one ended.
+
+    The data is a block on ``ws``: row ``head`` holds the headers, and each of the
+    ``n_steps`` rows below it the step's label (column ``first_col``), the invisible base,
+    the rise and the fall (the next three columns, each zero or positive; a total is drawn
+    as a rise from zero).
+    """
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.gapWidth = 40
+    chart.title = title
+    chart.y_axis.number_format = MONEY_FORMAT
+    fills = (None, "009639", "DA291C")
+    for k, fill in enumerate(fills, start=1):
+        data = Reference(ws, min_col=first_col + k, min_row=head, max_row=head + n_steps)
+        ser = Series(data, title_from_data=True)
+        if fill is None:
+            ser.graphicalProperties.noFill = True
+            ser.graphicalProperties.line.noFill = True
+        else:
+            ser.graphicalProperties.solidFill = fill
+        chart.series.append(ser)
+    chart.set_categories(Reference(ws, min_col=first_col, min_row=head + 1, max_row=head + n_steps))
+    chart.legend = None
+    return chart
+
+
+def size_chart(chart: Any, width: float, height: float, title_points: int = 10) -> None:
+    """A chart ``width`` x ``height`` cm, its title in bold ``title_points`` type, its axes
+    shown."""
+    _title_size(chart, title_points)
+    chart.width = width
+    chart.height = height
     chart.x_axis.delete = False
     chart.y_axis.delete = False
