@@ -22,7 +22,14 @@ from openpyxl.utils.units import cm_to_EMU, pixels_to_EMU
 
 from cipmodel.engine.project import RAGS, STAGES
 from cipmodel.io.board_cells import BoardCells
-from cipmodel.io.charts import pipeline_chart, size_chart, waterfall_chart, ytd_chart
+from cipmodel.io.charts import (
+    WATERFALL_SERIES,
+    pipeline_chart,
+    size_chart,
+    waterfall_chart,
+    waterfall_parts,
+    ytd_chart,
+)
 from cipmodel.io.results_base import SCHEMES, SUMMARY, expected
 from cipmodel.results.figures import TrustFigures
 
@@ -120,21 +127,15 @@ def _pipeline_data(w: BoardCells, head: int, col: int) -> int:
 
 
 def _bridge(w: BoardCells, head: int, col: int, steps: Sequence[tuple[str, float]]) -> BarChart:
-    """The bridge's data (step, invisible base, rise, fall) and its waterfall chart."""
-    w.heads(head, col, ["Step", "base", "rise", "fall"])
-    level = 0.0
-    for k, (label, value) in enumerate(steps):
+    """The bridge's data (each step, its £000 and the parts that draw it) and its
+    waterfall chart."""
+    w.heads(head, col, ["Step", *(name for name, _fill in WATERFALL_SERIES), "£000"])
+    for k, ((label, value), parts) in enumerate(zip(steps, waterfall_parts(steps), strict=True)):
         r = head + 1 + k
         w.grid.text(r, col, label)
-        if k in (0, len(steps) - 1):  # a level: the outturn, the plan
-            base, rise, fall = min(value, 0.0), abs(value), 0.0
-            level = value
-        else:
-            new = level + value
-            base, rise, fall = min(level, new), max(value, 0.0), max(-value, 0.0)
-            level = new
-        for j, v in enumerate((base, rise, fall), start=col + 1):
-            w.value(r, j, v)
+        for j, (name, _fill) in enumerate(WATERFALL_SERIES, start=col + 1):
+            w.value(r, j, parts[name])
+        w.value(r, col + 1 + len(WATERFALL_SERIES), value)
     return waterfall_chart(w.ws, head, col, len(steps), "Bridge from outturn to plan (£000)")
 
 

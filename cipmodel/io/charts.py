@@ -25,7 +25,9 @@ __all__ = [
     "PIPELINE_FILLS",
     "pipeline_chart",
     "size_chart",
+    "WATERFALL_SERIES",
     "waterfall_chart",
+    "waterfall_parts",
     "write_charts",
     "ytd_chart",
 ]
@@ -180,14 +182,58 @@ def pipeline_chart(
     return chart
 
 
+#: The series of a waterfall's data block after its labels: an invisible base, then each
+#: kind of bar's part above and below zero (Excel stacks positives up from zero and
+#: negatives down from zero, each in series order).
+WATERFALL_SERIES = (
+    ("base", None),
+    ("level", "005EB8"),
+    ("level below 0", "005EB8"),
+    ("rise", "009639"),
+    ("rise below 0", "009639"),
+    ("fall", "DA291C"),
+    ("fall below 0", "DA291C"),
+)
+
+
+def waterfall_parts(steps: Sequence[tuple[str, float]]) -> list[dict[str, float]]:
+    """Each step of a bridge as the stacked parts that draw it (:data:`WATERFALL_SERIES`).
+
+    The first and last steps are levels (the outturn, the plan), drawn from zero; the others
+    are movements from where the previous step ended, a rise or a fall. A bar from ``lo`` to
+    ``hi`` is drawn as an invisible base of ``lo`` and a part of ``hi - lo`` when both are
+    at or above zero, a base of ``hi`` and a part of ``lo - hi`` when both are at or below
+    zero, and as a part above zero (``hi``) and one below (``lo``) when it crosses zero.
+    """
+    out: list[dict[str, float]] = []
+    level = 0.0
+    for k, (_label, value) in enumerate(steps):
+        if k in (0, len(steps) - 1):
+            kind, lo, hi = "level", min(0.0, value), max(0.0, value)
+            level = value
+        else:
+            new = level + value
+            kind, lo, hi = ("rise" if value >= 0 else "fall"), min(level, new), max(level, new)
+            level = new
+        parts = dict.fromkeys((name for name, _fill in WATERFALL_SERIES), 0.0)
+        if lo >= 0:
+            parts["base"], parts[kind] = lo, hi - lo
+        elif hi <= 0:
+            parts["base"], parts[f"{kind} below 0"] = hi, lo - hi
+        else:
+            parts[kind], parts[f"{kind} below 0"] = hi, lo
+        out.append(parts)
+    return out
+
+
 def waterfall_chart(ws: Any, head: int, first_col: int, n_steps: int, title: str) -> BarChart:
     """A bridge as a waterfall: stacked columns whose first series (an invisible base)
-    lifts each step to where the previous one ended.
+    lifts or lowers each bar to where the previous step ended.
 
     The data is a block on ``ws``: row ``head`` holds the headers, and each of the
-    ``n_steps`` rows below it the step's label (column ``first_col``), the invisible base,
-    the rise and the fall (the next three columns, each zero or positive; a total is drawn
-    as a rise from zero).
+    ``n_steps`` rows below it the step's label (column ``first_col``) and its parts
+    (:func:`waterfall_parts`, in the order of :data:`WATERFALL_SERIES`, from the next
+    column on).
     """
     chart = BarChart()
     chart.type = "col"
@@ -196,8 +242,7 @@ def waterfall_chart(ws: Any, head: int, first_col: int, n_steps: int, title: str
     chart.gapWidth = 40
     chart.title = title
     chart.y_axis.number_format = MONEY_FORMAT
-    fills = (None, "009639", "DA291C")
-    for k, fill in enumerate(fills, start=1):
+    for k, (_name, fill) in enumerate(WATERFALL_SERIES, start=1):
         data = Reference(ws, min_col=first_col + k, min_row=head, max_row=head + n_steps)
         ser = Series(data, title_from_data=True)
         if fill is None:
@@ -207,6 +252,7 @@ def waterfall_chart(ws: Any, head: int, first_col: int, n_steps: int, title: str
             ser.graphicalProperties.solidFill = fill
         chart.series.append(ser)
     chart.set_categories(Reference(ws, min_col=first_col, min_row=head + 1, max_row=head + n_steps))
+    chart.x_axis.tickLblPos = "low"
     chart.legend = None
     return chart
 

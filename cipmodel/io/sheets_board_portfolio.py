@@ -46,7 +46,7 @@ __all__ = ["TOP_TRUSTS", "write_portfolio_board"]
 M = MONEY_FORMAT
 #: How many trusts the board lists (those furthest below their control total).
 TOP_TRUSTS = 10
-_LABEL_WIDTH, _TYPE_WIDTH, _NUMBER_WIDTH = 44.0, 13.0, 10.0
+_LABEL_WIDTH, _TYPE_WIDTH, _NUMBER_WIDTH, _MONEY_WIDTH = 44.0, 13.0, 10.0, 12.5
 _LAST_COL = 18  # A: label; B-R: the type table's 17 columns
 #: The by-type table: (key, header, format); ``met_share`` is a formula on the row.
 _TYPE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -82,6 +82,8 @@ class _PortfolioBoard(BoardCells):
         ws.column_dimensions["A"].width = _LABEL_WIDTH
         for j in range(2, _LAST_COL + 1):
             ws.column_dimensions[get_column_letter(j)].width = _NUMBER_WIDTH
+        for j in range(14, _LAST_COL + 1):  # money: sector totals run to 11 characters
+            ws.column_dimensions[get_column_letter(j)].width = _MONEY_WIDTH
 
     def span(self, key: str) -> str:
         """``Summary!$C$12:$IZ$12``: the trusts' cells of Summary row ``key``."""
@@ -123,9 +125,11 @@ def portfolio_headline(b: Builder, tables: dict[str, Any], years: str) -> str:
     trig = int(tables["score"].loc["all trusts", "finance_trigger"])
     of = f"{len(with_ct)} trusts with one" if len(with_ct) < len(figs) else f"{len(figs)} trusts"
     share = pct(met / len(with_ct), 0) if with_ct else NA
+    gap = surplus - ct
+    by = f"{money(abs(gap))} {'better than' if gap >= 0 else 'short of'}"
     return (
         f"{met} of {of} ({share}) meet their {years} control total before STF/PSF; together "
-        f"they forecast {money(surplus)} against {money(ct)} ({money(surplus - ct)}). "
+        f"they forecast {money(surplus)}, {by} their control totals of {money(ct)}. "
         f"STF/PSF: {money(fund['stf_earned'])} earned and {money(fund['stf_forfeited'])} "
         f"forfeited of {money(fund['stf_allocation'])}. {trig} of {len(figs)} trusts score 3 "
         "or 4 (the finance trigger)."
@@ -153,7 +157,7 @@ def _by_type(w: _PortfolioBoard, row: int, tables: dict[str, Any]) -> int:
     w.section(row, 1, _LAST_COL, "By trust type, plan year 1")
     head = row + 1
     w.heads(head, 1, ["Trust type", *(h for _k, h, _f in _TYPE_COLUMNS)])
-    w.heights[head] = 47.0
+    w.heights[head] = 62.0
     present = [t for t in TYPE_ORDER if t in tables["finance"].index]
     r = head
     for t in present:
