@@ -318,7 +318,7 @@ def _key_figures(w: _Board, row: int) -> int:
     p = _p_meet(w.b, fig.code)
     if p is not None:
         w.label(r, 1, "P(meet the pre-STF control total), simulated", bold=True)
-        w.value(r, 2, p[0], PERCENT)
+        w.value(r, 2, p[0], PERCENT, fill=fill_of("met" if p[0] >= 0.5 else "missed"))
         w.text(r, 4, f"{p[1]:,} draws" if p[1] else "simulated")
         w.cells["P_meet_CT"] = (r, 2)
         r += 1
