@@ -8,6 +8,7 @@ to the engine's value) in ``test_results_libreoffice.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import zipfile
 from collections import Counter
@@ -266,6 +267,21 @@ def test_portfolio_board_counts_by_trust_type(multi_result: RunResult) -> None:
     variances = [ws.cell(short + 1 + k, 5).value for k in range(3)]
     assert variances == sorted(variances)  # furthest below the control total first
     assert ws["A2"].value.startswith(f"{met} of 3 trusts")
+    assert ws.cell(short - 1, 1).value.startswith("Every trust")
+
+
+def test_a_plan_without_cip_says_so(example_result: RunResult) -> None:
+    """No CIP schemes: the plan misses by the CIP it needs, the sentence says none is
+    planned, and the risks say there are none."""
+    base = example_portfolio("acute-11pc")
+    result = run_plan(dataclasses.replace(base, cip=()))
+    t = result.to_dict()["trusts"][0]
+    ws = build_results_workbook(result).reopen(data_only=True)[BOARD]
+    assert ws["A2"].value.startswith("The plan misses the 2017/18 control total before STF/PSF")
+    assert f"by {money(abs(t['control_total']['variance']))}:" in ws["A2"].value
+    assert "no CIP is planned" in ws["A3"].value
+    assert _find(ws, "No red, amber or unidentified schemes.", 6)
+    assert ws.cell(_find(ws, "CIP planned"), 2).value == 0
 
 
 def test_waterfall_parts_draw_each_step_from_where_the_last_ended() -> None:

@@ -255,13 +255,16 @@ def supporting(fig: TrustFigures) -> list[str]:
         if money(y1.cip_unidentified) != "0"
         else "all of it in identified schemes"
     )
+    if money(cip.planned) == "0":
+        planned = "no CIP is planned"
+    else:
+        planned = f"{money(cip.planned)} is planned, {unidentified}"
     if cip.met_without_cip:
         first = f"The control total is met without any CIP; {money(cip.planned)} is planned."
     else:
         first = (
             f"Meeting it takes a CIP of {money(cip.needed)} ({pct(cip.needed_pct)} of "
-            f"operating expenditure: {cip.band}); {money(cip.planned)} is planned, "
-            f"{unidentified}."
+            f"operating expenditure: {cip.band}); {planned}."
         )
     second = (
         f"STF/PSF: {money(f.earned)} earned and {money(f.lost)} lost of {money(f.allocation)}. "

@@ -13,8 +13,9 @@ landscape A4 page:
   STF/PSF earned and forfeited: each a ``COUNTIFS`` or ``SUMIFS`` over the Summary sheet's
   trust columns, saved with the engine's value;
 * STF/PSF by quarter for all trusts: available, earned, lost, the year-end amounts;
-* the trusts furthest below their control total (the ten largest shortfalls), with their
-  STF/PSF lost, score and segment; every trust is on the Summary.
+* every trust, the furthest below its control total first (of a larger portfolio, the
+  fifteen largest shortfalls), with its STF/PSF lost, score and segment; every trust is on
+  the Summary.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ __all__ = ["TOP_TRUSTS", "write_portfolio_board"]
 
 M = MONEY_FORMAT
 #: How many trusts the board lists (those furthest below their control total).
-TOP_TRUSTS = 10
+TOP_TRUSTS = 15
 _LABEL_WIDTH, _TYPE_WIDTH, _NUMBER_WIDTH, _MONEY_WIDTH = 44.0, 13.0, 10.0, 12.5
 _LAST_COL = 18  # A: label; B-R: the type table's 17 columns
 #: The by-type table: (key, header, format); ``met_share`` is a formula on the row.
@@ -255,18 +256,21 @@ def _quarters(w: _PortfolioBoard, row: int) -> int:
 
 
 def _shortfalls(w: _PortfolioBoard, row: int) -> int:
-    """The trusts furthest below their control total; returns the last row."""
-    figs = [f for f in w.b.r.figures if f.first_year.met is not None]
-    figs.sort(key=lambda f: (f.first_year.variance, f.code))
+    """Every trust (up to :data:`TOP_TRUSTS`, else those furthest below their control
+    total), the furthest below first, those without a control total last; returns the
+    last row."""
+    figs = list(w.b.r.figures)
+    figs.sort(key=lambda f: (f.first_year.met is None, f.first_year.variance, f.code))
     top = figs[:TOP_TRUSTS]
-    n = len(w.b.r.figures)
-    w.section(
-        row,
-        1,
-        9,
-        f"The {len(top)} trusts furthest below their control total, plan year 1 (of {n}; "
-        "all on the Summary sheet)",
-    )
+    n = len(figs)
+    if n <= TOP_TRUSTS:
+        title = "Every trust, plan year 1, the furthest below its control total first"
+    else:
+        title = (
+            f"The {len(top)} trusts furthest below their control total, plan year 1 (of {n}; "
+            "all on the Summary sheet)"
+        )
+    w.section(row, 1, 9, title)
     head = row + 1
     w.heights[head] = 32.0
     w.heads(
@@ -293,14 +297,12 @@ def _shortfalls(w: _PortfolioBoard, row: int) -> int:
         w.label(r, 1, name if len(name) <= 46 else name[:45].rstrip() + "…")
         w.text(r, 2, TYPE_LABELS.get(f.trust_type, f.trust_type))
         w.value(r, 3, y1.surplus_pre_stf)
-        w.value(r, 4, y1.control_total_pre_stf)
-        w.value(r, 5, y1.variance)
-        word = "met" if y1.met else "missed"
+        if y1.met is not None:
+            w.value(r, 4, y1.control_total_pre_stf)
+            w.value(r, 5, y1.variance)
+        word = NA if y1.met is None else ("met" if y1.met else "missed")
         w.text(r, 6, word, fill=fill_of(word))
         w.value(r, 7, f.funding.lost)
         w.value(r, 8, f.score.overall, INTEGER, fill=SCORE_FILLS.get(f.score.overall))
         w.value(r, 9, f.candidate_segment, INTEGER)
-    if not top:
-        r += 1
-        w.grid.text(r, 1, "No trust has a control total in plan year 1.")
     return r
