@@ -268,6 +268,8 @@ def test_portfolio_board_counts_by_trust_type(multi_result: RunResult) -> None:
     assert variances == sorted(variances)  # furthest below the control total first
     assert ws["A2"].value.startswith(f"{met} of 3 trusts")
     assert ws.cell(short - 1, 1).value.startswith("Every trust")
+    charts = build_results_workbook(multi_result).reopen()[BOARD]._charts
+    assert len(charts) == 2  # trusts at each score and in each segment, by trust type
 
 
 def test_a_plan_without_cip_says_so(example_result: RunResult) -> None:

@@ -33,7 +33,7 @@ from cipmodel.io.charts import (
 from cipmodel.io.results_base import SCHEMES, SUMMARY, expected
 from cipmodel.results.figures import TrustFigures
 
-__all__ = ["CHART_ROWS", "STAGE_NAMES", "board_charts", "bridge_steps"]
+__all__ = ["CHART_ROWS", "STAGE_NAMES", "anchor_at", "board_charts", "bridge_steps", "width_cm"]
 
 #: Rows a chart takes (6.3 cm, rows of 15 pt).
 CHART_ROWS = 13
@@ -64,8 +64,8 @@ def board_charts(w: BoardCells, fig: TrustFigures, last_col: int, top: int) -> l
     Their data goes right of the print area. Returns the charts' first row."""
     ws = w.ws
     summary = w.b.wb[SUMMARY]
-    left_cm = _width_cm(ws, 1, 4)
-    right_cm = _width_cm(ws, 6, last_col)
+    left_cm = width_cm(ws, 1, 4)
+    right_cm = width_cm(ws, 6, last_col)
     data_col = last_col + 2
     w.grid.text(top, data_col, "Chart data (not printed)", w.styles.id())
     head = _pipeline_data(w, top + 1, data_col)
@@ -87,7 +87,7 @@ def board_charts(w: BoardCells, fig: TrustFigures, last_col: int, top: int) -> l
     if steps:
         bridge = _bridge(w, head + len(STAGES) + 2, data_col, steps)
         size_chart(bridge, right_cm / 2 - 0.3, _CHART_CM)
-        bridge.anchor = _anchor_at(ws, top, 6, pipe_cm, bridge.width, bridge.height)
+        bridge.anchor = anchor_at(ws, top, 6, pipe_cm, bridge.width, bridge.height)
         ws.add_chart(bridge)
     return [top]
 
@@ -139,7 +139,7 @@ def _bridge(w: BoardCells, head: int, col: int, steps: Sequence[tuple[str, float
     return waterfall_chart(w.ws, head, col, len(steps), "Bridge from outturn to plan (£000)")
 
 
-def _width_cm(ws: Any, first: int, last: int) -> float:
+def width_cm(ws: Any, first: int, last: int) -> float:
     """The width of columns ``first..last`` on screen, cm (Calibri 11: 7 px a character)."""
     px = sum(
         int((ws.column_dimensions[get_column_letter(j)].width or 8.43) * 7 + 5)
@@ -148,7 +148,7 @@ def _width_cm(ws: Any, first: int, last: int) -> float:
     return px * 2.54 / 96
 
 
-def _anchor_at(
+def anchor_at(
     ws: Any, row: int, col: int, offset_cm: float, width_cm: float, height_cm: float
 ) -> OneCellAnchor:
     """The anchor of a chart ``width_cm`` x ``height_cm``, ``offset_cm`` right of the left

@@ -25,7 +25,9 @@ __all__ = [
     "PIPELINE_FILLS",
     "pipeline_chart",
     "size_chart",
+    "SCORE_CHART_FILLS",
     "WATERFALL_SERIES",
+    "counts_chart",
     "waterfall_chart",
     "waterfall_parts",
     "write_charts",
@@ -254,6 +256,36 @@ def waterfall_chart(ws: Any, head: int, first_col: int, n_steps: int, title: str
     chart.set_categories(Reference(ws, min_col=first_col, min_row=head + 1, max_row=head + n_steps))
     chart.x_axis.tickLblPos = "low"
     chart.legend = None
+    return chart
+
+
+#: Fills of the finance and use of resources score 1 (best) to 4 (worst), and of the
+#: candidate segments 1 to 4.
+SCORE_CHART_FILLS = ("009639", "FFB81C", "ED8B00", "DA291C")
+
+
+def counts_chart(
+    ws: Any, head: int, rows: tuple[int, int], cols: Sequence[int], label_col: int, title: str
+) -> BarChart:
+    """Counts by category (a trust type a row, ``rows`` first to last), one stacked series
+    a column of ``cols`` (its header in row ``head``), filled green to red
+    (:data:`SCORE_CHART_FILLS`): trusts at each score, or in each segment, by trust type."""
+    chart = BarChart()
+    chart.type = "bar"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.gapWidth = 50
+    chart.title = title
+    first, last = rows
+    for col, fill in zip(cols, SCORE_CHART_FILLS, strict=False):
+        ser = Series(Reference(ws, min_col=col, min_row=head, max_row=last), title_from_data=True)
+        ser.graphicalProperties.solidFill = fill
+        ser.graphicalProperties.line.solidFill = fill
+        chart.series.append(ser)
+    chart.set_categories(Reference(ws, min_col=label_col, min_row=first, max_row=last))
+    chart.x_axis.scaling.orientation = "maxMin"  # the first type at the top
+    chart.y_axis.number_format = "0"
+    chart.legend.position = "b"
     return chart
 
 

@@ -13,6 +13,7 @@ landscape A4 page:
   STF/PSF earned and forfeited: each a ``COUNTIFS`` or ``SUMIFS`` over the Summary sheet's
   trust columns, saved with the engine's value;
 * STF/PSF by quarter for all trusts: available, earned, lost, the year-end amounts;
+* charts of the count of trusts at each score and in each candidate segment, by trust type;
 * every trust, the furthest below its control total first (of a larger portfolio, the
   fifteen largest shortfalls), with its STF/PSF lost, score and segment; every trust is on
   the Summary.
@@ -27,7 +28,9 @@ from openpyxl.utils import get_column_letter
 
 from cipmodel.formatting import money, pct
 from cipmodel.io.board_cells import SCORE_FILLS, BoardCells, BoardSheet, fill_of
+from cipmodel.io.board_charts import anchor_at, width_cm
 from cipmodel.io.cells import COUNT_FORMAT, MONEY_FORMAT, TYPE_LABELS
+from cipmodel.io.charts import counts_chart, size_chart
 from cipmodel.io.results_base import (
     INTEGER,
     NA,
@@ -49,6 +52,7 @@ M = MONEY_FORMAT
 TOP_TRUSTS = 15
 _LABEL_WIDTH, _TYPE_WIDTH, _NUMBER_WIDTH, _MONEY_WIDTH = 44.0, 13.0, 10.0, 12.5
 _LAST_COL = 18  # A: label; B-R: the type table's 17 columns
+_CHART_COL = 11  # the count charts from column K, right of the tables under the type table
 #: The by-type table: (key, header, format); ``met_share`` is a formula on the row.
 _TYPE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("trusts", "Trusts", COUNT_FORMAT),
@@ -109,9 +113,35 @@ def write_portfolio_board(b: Builder, ws: Any, s: SummaryRows) -> BoardSheet:
         "formulas over the Summary sheet's trust columns (every trust is there).",
     )
     r = _by_type(w, 5, tables)
-    r = _quarters(w, r + 2)
+    top = r + 2
+    r = _quarters(w, top)
     r = _shortfalls(w, r + 2)
-    return BoardSheet(ws, r, _LAST_COL, [], w.cells, w.heights)
+    _count_charts(w, 6, (7, top - 3), top, r)
+    return BoardSheet(ws, r, _LAST_COL, [top], w.cells, w.heights)
+
+
+def _count_charts(
+    w: _PortfolioBoard, head: int, rows: tuple[int, int], top: int, bottom: int
+) -> None:
+    """Trusts at each score and in each candidate segment by trust type (stacked bars from
+    the by-type table's ``rows``), side by side right of the tables below it, from row
+    ``top`` down to about row ``bottom``."""
+    keys = [k for k, _h, _f in _TYPE_COLUMNS]
+    score_cols = [2 + keys.index(f"score_{k}") for k in range(1, 5)]
+    segment_cols = [2 + keys.index(f"segment_{k}") for k in range(1, 5)]
+    first = _CHART_COL
+    width = width_cm(w.ws, first, _LAST_COL) / 2 - 0.3
+    for k, (cols, title) in enumerate(
+        (
+            (score_cols, "Finance and use of resources score, by trust type"),
+            (segment_cols, "Candidate segment (finance theme), by trust type"),
+        )
+    ):
+        chart = counts_chart(w.ws, head, rows, cols, 1, title)
+        tall = min(max((bottom - top + 1) * 15 / 72 * 2.54, 6.0), 11.0)  # rows of 15 pt
+        size_chart(chart, width, tall)
+        chart.anchor = anchor_at(w.ws, top, first, k * (width + 0.3), chart.width, chart.height)
+        w.ws.add_chart(chart)
 
 
 def portfolio_headline(b: Builder, tables: dict[str, Any], years: str) -> str:
