@@ -270,6 +270,9 @@ def test_portfolio_board_counts_by_trust_type(multi_result: RunResult) -> None:
     assert ws.cell(short - 1, 1).value.startswith("Every trust")
     charts = build_results_workbook(multi_result).reopen()[BOARD]._charts
     assert len(charts) == 2  # trusts at each score and in each segment, by trust type
+    sim = fake_simulation(list(multi_result.plan.codes))  # P(meet) 0.42 each
+    simulated = build_results_workbook(multi_result, simulation=sim).reopen()[BOARD]
+    assert "Simulated, 1.3 of them are expected to meet it" in simulated["A2"].value
 
 
 def test_a_plan_without_cip_says_so(example_result: RunResult) -> None:

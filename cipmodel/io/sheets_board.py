@@ -53,7 +53,10 @@ __all__ = [
     "BOARD_WIDTHS",
     "RISKS",
     "YearRow",
+    "headline",
+    "p_meet",
     "risk_schemes",
+    "supporting",
     "write_board",
     "year_rows",
 ]
@@ -178,7 +181,7 @@ def write_board(b: Builder, ws: Any, s: SummaryRows) -> BoardSheet:
     fig = w.fig
     t = b.r.portfolio.trusts[0]
     w.title(1, f"Board summary: {t.trust_code} {t.name or ''}".strip())
-    w.sentence(2, w.last_col, headline(fig, _p_meet(b, fig.code)), headline=True)
+    w.sentence(2, w.last_col, headline(fig, p_meet(b, fig.code)), headline=True)
     w.sentence(3, w.last_col, " ".join(supporting(fig)))
     w.grid.text(
         4,
@@ -196,7 +199,7 @@ def write_board(b: Builder, ws: Any, s: SummaryRows) -> BoardSheet:
     return BoardSheet(ws, last, w.last_col, charts, w.cells, w.heights)
 
 
-def _p_meet(b: Builder, code: str) -> tuple[float, int | None] | None:
+def p_meet(b: Builder, code: str) -> tuple[float, int | None] | None:
     """P(meet the control total) of the simulation for trust ``code``, and its draws."""
     if b.sim is None:
         return None
@@ -318,7 +321,7 @@ def _key_figures(w: _Board, row: int) -> int:
         w.cells["CT_variance_post_STF"] = (r, 2)
     w.met_cell(r, r, post_met)
     r += 1
-    p = _p_meet(w.b, fig.code)
+    p = p_meet(w.b, fig.code)
     if p is not None:
         w.label(r, 1, "P(meet the pre-STF control total), simulated", bold=True)
         w.value(r, 2, p[0], PERCENT, fill=fill_of("met" if p[0] >= 0.5 else "missed"))

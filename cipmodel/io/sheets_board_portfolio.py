@@ -42,6 +42,7 @@ from cipmodel.io.results_base import (
     expected,
     sheet_ref,
 )
+from cipmodel.io.sheets_board import p_meet
 from cipmodel.io.summary_rows import ALL_TRUSTS_COL, SummaryRows
 from cipmodel.results.sector import TYPE_ORDER, sector_tables
 
@@ -163,7 +164,20 @@ def portfolio_headline(b: Builder, tables: dict[str, Any], years: str) -> str:
         f"they forecast {money(surplus)}, {by} their control totals of {money(ct)}. "
         f"STF/PSF: {money(fund['stf_earned'])} earned and {money(fund['stf_forfeited'])} "
         f"forfeited of {money(fund['stf_allocation'])}. {trig} of {len(figs)} trusts score 3 "
-        "or 4 (the finance trigger)."
+        "or 4 (the finance trigger)." + _expected_meeting(b, with_ct)
+    )
+
+
+def _expected_meeting(b: Builder, with_ct: list[Any]) -> str:
+    """With a simulation: how many trusts are expected to meet their control total (the sum
+    of their probabilities of meeting it); empty without one, or for a trust missing."""
+    chances = [p_meet(b, f.code) for f in with_ct]
+    if b.sim is None or not chances or any(c is None for c in chances):
+        return ""
+    expected_n = sum(c[0] for c in chances if c is not None)
+    return (
+        f" Simulated, {expected_n:.1f} of them are expected to meet it (the sum of their "
+        "probabilities)."
     )
 
 
