@@ -231,7 +231,7 @@ def test_sector_sheets_print_on_a_page_each(soffice: str, tmp_path: Path) -> Non
     counts = pages_per_sheet(pages, [board, "Summary", "Charts", *data, *sector, "Provenance"])
     print(f"\nthree trusts with sector tables: {len(pages)} pages, {dict(counts)}")
     assert counts[board] == 1 and f" {board} " in f" {' '.join(pages[0].split())} "
-    assert "By trust type" in pages[0] and "furthest below their control total" in pages[0]
+    assert "By trust type" in pages[0] and "furthest below" in pages[0]
     for title in [*sector, "Charts", "Provenance"]:
         assert 1 <= counts[title] <= 3, (title, counts)
     assert "?" not in counts and counts["Summary"] <= 8
