@@ -52,9 +52,12 @@ def bridge_steps(fig: TrustFigures) -> list[tuple[str, float]]:
     for step in steps:
         if isinstance(step, tuple):
             label, value = step
+        elif isinstance(step, dict):  # the run --json shape, {"step": ..., "value": ...}
+            label, value = step.get("step", ""), step.get("value", np.nan)
         else:
             label, value = getattr(step, "step", ""), getattr(step, "value", np.nan)
-        out.append((str(label), float(value)))
+        if value is not None and np.isfinite(float(value)):
+            out.append((str(label), float(value)))
     return out
 
 

@@ -353,7 +353,8 @@ def _cip_rows(w: _Board, r: int) -> int:
         w.value(r, 3, y1.cip_unidentified / y1.opex_do_nothing, PERCENT)
     w.cells["CIP_unidentified"] = (r, 2)
     r += 1
-    risk_adjusted = getattr(cip, "risk_adjusted", None)
+    # the risk-adjusted CIP, where the run gives it (the per-year assessment adds it)
+    risk_adjusted = getattr(cip, "risk_adjusted", getattr(y1, "cip_risk_adjusted", None))
     if isinstance(risk_adjusted, (int, float)) and np.isfinite(risk_adjusted):
         w.label(r, 1, "CIP risk-adjusted (by stage and RAG)")
         w.value(r, 2, float(risk_adjusted))
