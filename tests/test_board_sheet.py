@@ -24,6 +24,7 @@ from cipmodel.formatting import money
 from cipmodel.io import board_charts
 from cipmodel.io.charts import WATERFALL_SERIES, waterfall_parts
 from cipmodel.io.results_workbook import build_results_workbook, write_results_workbook
+from cipmodel.results.figures import SolvedCip
 from cipmodel.results.run import RunResult, run_plan
 
 BOARD = "Board summary"
@@ -314,3 +315,23 @@ def test_a_bridge_adds_a_waterfall_beside_the_pipeline(
     col = openpyxl.utils.column_index_from_string("M")
     head = _find(ws, "Step", col)
     assert [ws.cell(head + 1 + k, col).value for k in range(4)] == [s for s, _v in steps]
+
+
+def test_risk_adjusted_cip_has_its_own_line_when_the_run_gives_it() -> None:
+    """A run whose CIP figures carry a risk-adjusted CIP (the per-year assessment adds it)
+    shows it on its own line under the unidentified CIP, named for linking."""
+
+    @dataclasses.dataclass(frozen=True)
+    class WithRisk(SolvedCip):
+        risk_adjusted: float = 0.0
+
+    result = run_plan(example_portfolio("acute-11pc"))
+    fig = result.figures[0]
+    cip = WithRisk(**dataclasses.asdict(fig.cip), risk_adjusted=30_000.0)
+    result.__dict__["figures"] = (dataclasses.replace(fig, cip=cip),)  # the cached figures
+    built = build_results_workbook(result)
+    ws = built.reopen(data_only=True)[BOARD]
+    r = _find(ws, "CIP risk-adjusted (by stage and RAG)")
+    assert ws.cell(r, 2).value == 30_000.0
+    assert r == _find(ws, "of which unidentified (no scheme yet)") + 1
+    assert built.names["RXX_CIP_risk_adjusted"] == f"'{BOARD}'!$B${r}"
