@@ -24,7 +24,6 @@ from cipmodel.formatting import money
 from cipmodel.io import board_charts
 from cipmodel.io.charts import WATERFALL_SERIES, waterfall_parts
 from cipmodel.io.results_workbook import build_results_workbook, write_results_workbook
-from cipmodel.results.figures import SolvedCip
 from cipmodel.results.run import RunResult, run_plan
 
 BOARD = "Board summary"
@@ -210,7 +209,8 @@ def test_pipeline_chart_data_is_cip_by_stage_and_rag(
         drels = zf.read(f"xl/drawings/_rels/{drawing.group(1)}.rels").decode()
         charts = re.findall(r"charts/(chart\d+\.xml)", drels)
         xml = [zf.read(f"xl/charts/{c}").decode() for c in charts]
-    assert len(xml) == 2
+    assert len(xml) == 3  # the example gives an outturn, so the bridge is drawn too
+    assert any("Bridge from outturn to plan" in x for x in xml)
     pipeline = next(x for x in xml if "CIP pipeline" in x)
     assert re.search(r'<(c:)?grouping val="stacked"\s*/>', pipeline)
     assert len(re.findall(r"<(?:c:)?ser>", pipeline)) == 5
@@ -317,21 +317,16 @@ def test_a_bridge_adds_a_waterfall_beside_the_pipeline(
     assert [ws.cell(head + 1 + k, col).value for k in range(4)] == [s for s, _v in steps]
 
 
-def test_risk_adjusted_cip_has_its_own_line_when_the_run_gives_it() -> None:
-    """A run whose CIP figures carry a risk-adjusted CIP (the per-year assessment adds it)
-    shows it on its own line under the unidentified CIP, named for linking."""
-
-    @dataclasses.dataclass(frozen=True)
-    class WithRisk(SolvedCip):
-        risk_adjusted: float = 0.0
-
+def test_risk_adjusted_cip_has_its_own_line() -> None:
+    """The risk-adjusted CIP (each scheme's expected delivery under the priors pack, the
+    plan views of docs/plan-views.md) shows on its own line under the unidentified CIP,
+    equal to run --json's year-1 ``cip.risk_adjusted.expected`` and named for linking."""
     result = run_plan(example_portfolio("acute-11pc"))
-    fig = result.figures[0]
-    cip = WithRisk(**dataclasses.asdict(fig.cip), risk_adjusted=30_000.0)
-    result.__dict__["figures"] = (dataclasses.replace(fig, cip=cip),)  # the cached figures
+    want = result.to_dict()["trusts"][0]["years"][0]["cip"]["risk_adjusted"]["expected"]
     built = build_results_workbook(result)
     ws = built.reopen(data_only=True)[BOARD]
-    r = _find(ws, "CIP risk-adjusted (by stage and RAG)")
-    assert ws.cell(r, 2).value == 30_000.0
+    r = _find(ws, "CIP risk-adjusted (expected, by stage and RAG)")
+    assert ws.cell(r, 2).value == pytest.approx(want, abs=1e-6)
+    assert ws.cell(r, 2).value < result.figures[0].cip.planned
     assert r == _find(ws, "of which unidentified (no scheme yet)") + 1
     assert built.names["RXX_CIP_risk_adjusted"] == f"'{BOARD}'!$B${r}"

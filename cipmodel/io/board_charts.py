@@ -47,17 +47,11 @@ def bridge_steps(fig: TrustFigures) -> list[tuple[str, float]]:
     """The bridge from the prior-year outturn to plan year 1 as (step, £000) pairs, the first
     the outturn and the last the plan (their values are levels, the others movements);
     empty where the run has no bridge (the plan gives no outturn)."""
-    steps = getattr(fig, "bridge", None) or ()
+    steps = () if fig.views is None or fig.views.bridge is None else fig.views.bridge
     out = []
     for step in steps:
-        if isinstance(step, tuple):
-            label, value = step
-        elif isinstance(step, dict):  # the run --json shape, {"step": ..., "value": ...}
-            label, value = step.get("step", ""), step.get("value", np.nan)
-        else:
-            label, value = getattr(step, "step", ""), getattr(step, "value", np.nan)
-        if value is not None and np.isfinite(float(value)):
-            out.append((str(label), float(value)))
+        if np.isfinite(step.value):
+            out.append((step.step, float(step.value)))
     return out
 
 

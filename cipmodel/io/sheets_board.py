@@ -221,7 +221,7 @@ def headline(fig: TrustFigures, p_meet: tuple[float, int | None] | None = None) 
             f"There is no {fy} control total: the plan forecasts {money(y1.surplus_pre_stf)} "
             f"before STF/PSF and reports {money(fig.reported_surplus)} with STF/PSF earned."
         )
-    post = y1.control_total_pre_stf + fig.funding.allocation
+    post = y1.control_total_post_stf
     post_var = fig.reported_surplus - post
     post_met = post_var >= -MET_TOLERANCE
     verb, by = _verdict(y1.variance, bool(y1.met))
@@ -301,7 +301,7 @@ def _key_figures(w: _Board, row: int) -> int:
     w.link(r, 2, "stf_allocation", expected(f.allocation))
     r_alloc = r
     r += 1
-    post = y1.control_total_pre_stf + f.allocation
+    post = y1.control_total_post_stf
     w.label(r, 1, "Control total with STF/PSF (post-STF)")
     if y1.met is not None:
         w.formula(r, 2, f"=B{r_ct}+B{r_alloc}", expected(post))
@@ -353,11 +353,10 @@ def _cip_rows(w: _Board, r: int) -> int:
         w.value(r, 3, y1.cip_unidentified / y1.opex_do_nothing, PERCENT)
     w.cells["CIP_unidentified"] = (r, 2)
     r += 1
-    # the risk-adjusted CIP, where the run gives it (the per-year assessment adds it)
-    risk_adjusted = getattr(cip, "risk_adjusted", getattr(y1, "cip_risk_adjusted", None))
-    if isinstance(risk_adjusted, (int, float)) and np.isfinite(risk_adjusted):
-        w.label(r, 1, "CIP risk-adjusted (by stage and RAG)")
-        w.value(r, 2, float(risk_adjusted))
+    # the risk-adjusted CIP: each scheme's expected delivery by stage and RAG (plan views)
+    if w.fig.views is not None and w.fig.views.risk_adjusted:
+        w.label(r, 1, "CIP risk-adjusted (expected, by stage and RAG)")
+        w.value(r, 2, float(w.fig.views.risk_adjusted[0].expected))
         w.cells["CIP_risk_adjusted"] = (r, 2)
         r += 1
     w.label(r, 1, "Gap: CIP needed less CIP planned", bold=True)
