@@ -25,6 +25,7 @@ from lo_support import export_pdf, need_poppler, pages_per_sheet, pdf_pages, rec
 from test_results_workbook import fake_simulation, multi_portfolio, reverse_data_columns
 
 from cipmodel.examples import example_portfolio
+from cipmodel.formatting import money
 from cipmodel.io import in_place_losses, read_plan, write_in_place, write_template
 from cipmodel.io.results_workbook import Expected, build_results_workbook, write_results_workbook
 from cipmodel.results.run import run_plan
@@ -156,14 +157,14 @@ def test_formulas_follow_moved_columns(
 
 
 def test_charts_and_plan_survive_libreoffice(soffice: str, tmp_path: Path) -> None:
-    """A results workbook re-saved by LibreOffice keeps its three charts and still reads
-    back as the original plan."""
+    """A results workbook re-saved by LibreOffice keeps its five charts (three on the
+    Summary, two on the board summary) and still reads back as the original plan."""
     portfolio = example_portfolio("acute-11pc")
     src = tmp_path / "results.xlsx"
     build_results_workbook(run_plan(portfolio)).save(src)
     saved = _recalc(soffice, src, tmp_path)
     with zipfile.ZipFile(saved) as zf:
-        assert len([n for n in zf.namelist() if n.startswith("xl/charts/chart")]) == 3
+        assert len([n for n in zf.namelist() if n.startswith("xl/charts/chart")]) == 5
     assert read_plan(saved) == portfolio
 
 
@@ -189,17 +190,21 @@ def test_in_place_into_a_plan_saved_by_libreoffice(soffice: str, tmp_path: Path)
 # -- printing: LibreOffice's PDF export of the whole workbook ------------------------------
 def test_one_trust_workbook_prints_in_at_most_15_pages(soffice: str, tmp_path: Path) -> None:
     """Exported to PDF (A4) the worked example's results workbook is at most 15 pages:
-    every page has the header naming its sheet, the Summary takes a handful, each table a
-    page or two, Provenance one or two, the hidden input sheets none, and the three
-    charts share one page."""
+    every page has the header naming its sheet, the board summary comes first on one page,
+    the Summary takes a handful, each table a page or two, Provenance one or two, the
+    hidden input sheets none, and the three charts share one page."""
     need_poppler()
     src = tmp_path / "results.xlsx"
-    write_results_workbook(src, run_plan(example_portfolio("acute-11pc")))
-    pages = pdf_pages(export_pdf(soffice, src, tmp_path))
+    result = run_plan(example_portfolio("acute-11pc"))
+    write_results_workbook(src, result)
+    pdf = export_pdf(soffice, src, tmp_path)
+    pages = pdf_pages(pdf)
     sheets = ["Summary", "Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
-    counts = pages_per_sheet(pages, [*sheets, "Provenance"])
+    counts = pages_per_sheet(pages, ["Board summary", *sheets, "Provenance"])
     print(f"\none trust: {len(pages)} pages, {dict(counts)}")
     assert len(pages) <= 15, counts
+    assert counts["Board summary"] == 1
+    _board_page_is_whole(pdf, pages[0], result)
     assert "?" not in counts, counts  # every page carries the header
     assert 3 <= counts["Summary"] <= 6
     assert all(1 <= counts[s] <= 2 for s in sheets[1:]), counts
@@ -222,9 +227,44 @@ def test_sector_sheets_print_on_a_page_each(soffice: str, tmp_path: Path) -> Non
     pages = pdf_pages(export_pdf(soffice, src, tmp_path))
     sector = list(extra)
     data = ["Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
-    counts = pages_per_sheet(pages, ["Summary", "Charts", *data, *sector, "Provenance"])
+    board = "Board summary"
+    counts = pages_per_sheet(pages, [board, "Summary", "Charts", *data, *sector, "Provenance"])
     print(f"\nthree trusts with sector tables: {len(pages)} pages, {dict(counts)}")
+    assert counts[board] == 1 and f" {board} " in f" {' '.join(pages[0].split())} "
+    assert "By trust type" in pages[0] and "furthest below" in pages[0]
     for title in [*sector, "Charts", "Provenance"]:
         assert 1 <= counts[title] <= 3, (title, counts)
     assert "?" not in counts and counts["Summary"] <= 8
     assert any("Portfolio of 3 trusts" in text for text in pages)
+
+
+def _board_page_is_whole(pdf: Path, text: str, result: Any) -> None:
+    """The board summary's page (the PDF's first): landscape, every section and the
+    headline's numbers in ``run --json``'s £000 printed on it, both charts' titles there."""
+    info = subprocess.run(
+        ["pdfinfo", "-f", "1", "-l", "1", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout
+    size = re.search(r"Page\s+1 size:\s+([\d.]+) x ([\d.]+)", info)
+    assert size is not None and float(size.group(1)) > float(size.group(2))  # landscape
+    flat = " ".join(text.split())
+    t = result.to_dict()["trusts"][0]
+    ct, f = t["control_total"], t["funding"]
+    for part in (
+        "Board summary: RXX",
+        "Plan year 1 (2017/18): the control total",
+        "Cost improvement programme, in year",
+        "Single Oversight Framework, full year",
+        "STF/PSF by quarter",
+        "Each plan year",
+        "Largest risks",
+        "Year to date against control total",
+        "CIP pipeline by stage and RAG",
+        money(ct["target"]),
+        money(ct["forecast"]),
+        money(ct["target"] + f["allocation"]),
+        money(t["reported_surplus"]),
+        money(t["cip"]["needed"]),
+        money(t["cip"]["unidentified"]),
+        money(f["earned"]),
+    ):
+        assert part in flat, part

@@ -26,6 +26,8 @@ from cipmodel.results.run import RunResult, run_plan
 from cipmodel.results.sector import sector_tables
 
 MONEY = '#,##0;(#,##0);"-"'
+#: The board summary's per-year names (RXX_Y2_CT_variance...).
+YEAR_NAMES = ("surplus_pre_STF", "CT", "CT_variance", "CIP_planned")
 TABLES = ["Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
 INPUT_SHEETS = ["README", *(t.sheet for t in load_schema().tables)]
 VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -154,7 +156,17 @@ def test_headline_names_link_to_the_run_answers(tmp_path: Path, example_result: 
     assert value("RXX_reported_surplus") == pytest.approx(t["reported_surplus"], abs=1e-6)
     assert value("RXX_finance_score") == t["score"]["overall"]
     names = set(wb.defined_names)
-    assert names == {f"RXX_{suffix}" for _key, suffix, _what in HEADLINES}
+    board = {"RXX_CT_post_STF", "RXX_CT_variance_post_STF", "RXX_CIP_unidentified"}
+    board |= {"RXX_STF_allocation", *(f"RXX_Y{y}_{k}" for y in (1, 2) for k in YEAR_NAMES)}
+    assert names == {f"RXX_{suffix}" for _key, suffix, _what in HEADLINES} | board
+    post = t["control_total"]["target"] + t["funding"]["allocation"]
+    assert value("RXX_CT_post_STF") == pytest.approx(post)
+    assert value("RXX_CT_variance_post_STF") == pytest.approx(t["reported_surplus"] - post)
+    assert value("RXX_CIP_unidentified") == pytest.approx(t["cip"]["unidentified"])
+    for y in t["years"]:
+        n = y["year"]
+        assert value(f"RXX_Y{n}_CT_variance") == pytest.approx(y["variance"], abs=1e-6)
+        assert value(f"RXX_Y{n}_CIP_planned") == pytest.approx(y["cip_planned"], abs=1e-6)
 
 
 def test_portfolio_names_cover_each_trust_and_all_trusts(multi_result: RunResult) -> None:
@@ -167,7 +179,8 @@ def test_portfolio_names_cover_each_trust_and_all_trusts(multi_result: RunResult
     assert "All_trusts_CT_variance" in names and "All_trusts_STF_earned" in names
     assert "All_trusts_finance_score" not in names  # no overall score for the sector
     assert all(VALID_NAME.match(n) for n in names)
-    assert all(ref.startswith("Summary!$") for ref in names.values())
+    assert all(ref.startswith(("Summary!$", "'Board summary'!$")) for ref in names.values())
+    assert "All_trusts_share_meeting_CT" in names
 
 
 def test_trust_codes_become_valid_excel_names() -> None:
@@ -200,8 +213,8 @@ def test_names_written_in_place_again_are_replaced(
         == example_result.to_dict()["trusts"][0]["score"]["overall"]
     )
     assert first  # defined by the first run, redefined by the second
-    ours = [n for n in wb.defined_names if n.startswith("RXX_")]
-    assert len(ours) == len(HEADLINES)
+    ours = {n for n in wb.defined_names if n.startswith("RXX_")}
+    assert ours == set(build_results_workbook(example_result).names)
     assert wb["Summary"].sheet_state == "visible" and wb["CIP"].sheet_state == "visible"
 
 

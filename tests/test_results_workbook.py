@@ -47,6 +47,7 @@ from cipmodel.results.run import RunResult, run_plan
 
 INPUT_SHEETS = [t.sheet for t in load_schema().tables]
 RESULT_SHEETS = [
+    "Board summary",
     "Summary",
     "Monthly",
     "STF by quarter",
@@ -165,13 +166,13 @@ def _row_of(ws: Any, label: str, start: int = 1) -> int:
 def test_sheets_in_order_and_the_plan_reads_back_unchanged(
     tmp_path: Path, example_result: RunResult
 ) -> None:
-    """Result sheets first (Summary active), then README and the input sheets, which read
+    """Result sheets first (the board summary first and active), then README and the input sheets, which read
     back as the same plan; the result sheets are ignored with a note."""
     path = tmp_path / "results.xlsx"
     assert write_results_workbook(path, example_result) == path
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == [*RESULT_SHEETS, "README", *INPUT_SHEETS]
-    assert wb.active.title == "Summary"
+    assert wb.active.title == "Board summary"
     assert all(len(t) <= 31 for t in wb.sheetnames)
     plan, notes = read_plan_with_notes(path)
     assert plan == example_result.portfolio
@@ -215,7 +216,9 @@ def test_every_formula_has_its_engine_value(
     refs = set()
     for text in formulas.values():
         refs |= {m.strip("'") for m in re.findall(r"('[^']+'|[A-Za-z]+)!", text)}
-    assert refs <= {"Monthly", "STF by quarter", "Metrics", "Schemes"}
+    assert refs <= {"Summary", "Monthly", "STF by quarter", "Metrics", "Schemes"}
+    # only the board summary links to the Summary
+    assert all(k.startswith("Board summary!") for k, f in formulas.items() if "Summary!" in f)
     assert not any("[" in text for text in formulas.values())  # no external references
     kinds = {e.kind for e in built.expected.values()}
     assert kinds <= {"money", "ratio", "text", "count"}
@@ -417,7 +420,7 @@ def test_multi_trust_summary_has_an_all_trusts_column_and_a_charts_sheet(
     path = tmp_path / "results.xlsx"
     write_results_workbook(path, multi_result)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames[:2] == ["Summary", "Charts"]
+    assert wb.sheetnames[:3] == ["Board summary", "Summary", "Charts"]
     ws = wb["Summary"]
     head = _row_of(ws, "Trust")
     assert [ws.cell(row=head, column=j).value for j in range(2, 6)] == [
@@ -437,12 +440,17 @@ def test_multi_trust_summary_has_an_all_trusts_column_and_a_charts_sheet(
 
 
 def test_native_charts_read_the_summary(tmp_path: Path, example_result: RunResult) -> None:
-    """Three native charts (YTD against control total, CIP by category, STF/PSF by quarter)
-    whose series are ranges of the Summary sheet."""
+    """Three native charts on the Summary (YTD against control total, CIP by category,
+    STF/PSF by quarter) whose series are ranges of the Summary sheet (the board summary's
+    two are checked in test_board_sheet.py)."""
     path = tmp_path / "results.xlsx"
     write_results_workbook(path, example_result)
     with zipfile.ZipFile(path) as zf:
-        charts = sorted(n for n in zf.namelist() if n.startswith("xl/charts/chart"))
+        rels = zf.read("xl/worksheets/_rels/sheet2.xml.rels").decode()
+        drawing = re.search(r'Target="/?(?:xl/)?(?:\.\./)?drawings/(drawing\d+\.xml)"', rels)
+        assert drawing is not None
+        drels = zf.read(f"xl/drawings/_rels/{drawing.group(1)}.rels").decode()
+        charts = sorted("xl/charts/" + n for n in re.findall(r"charts/(chart\d+\.xml)", drels))
         assert len(charts) == 3
         xml = b"".join(zf.read(n) for n in charts).decode()
     assert len(re.findall(r"<(?:c:)?lineChart>", xml)) == 1
@@ -468,7 +476,7 @@ def test_provenance_records_version_rules_seed_and_input_hash(
     assert prov["input_hash"] == example_result.provenance["input_hash"]
     assert "stf-2017-18" in prov["rules"] and "sof-2016" in prov["rules"]
     assert prov["seed"].startswith("none")
-    assert prov["result_sheets"].startswith('["Summary"')
+    assert prov["result_sheets"].startswith('["Board summary", "Summary"')
 
 
 def test_simulation_probabilities_and_seed(tmp_path: Path, example_result: RunResult) -> None:
@@ -563,7 +571,7 @@ def test_in_place_adds_result_sheets_and_keeps_a_backup(
     assert backup.read_bytes() == before
     wb = openpyxl.load_workbook(plan)
     assert wb.sheetnames == ["README", *INPUT_SHEETS, *RESULT_SHEETS]
-    assert wb.active.title == "Summary"
+    assert wb.active.title == "Board summary"
     assert len(wb["Summary"]._charts) == 3
     assert read_plan(plan) == example_result.portfolio
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.bak.xlsx", "plan.xlsx"]

@@ -226,7 +226,8 @@ def test_template_sheets_hold_one_excel_table_with_schema_headers(tmp_path: Path
 
 
 def test_template_has_dropdowns_for_enums_and_yes_no(tmp_path: Path) -> None:
-    """Every enum field has a list of its values and every bool field Y/N, on 1000 rows."""
+    """Every enum field has a list of its values and every bool field Y/N (R/NR too where the
+    field takes them), on 1000 rows."""
     path = tmp_path / "t.xlsx"
     write_template(path)
     wb = openpyxl.load_workbook(path)
@@ -240,8 +241,10 @@ def test_template_has_dropdowns_for_enums_and_yes_no(tmp_path: Path) -> None:
             if field.type == "enum":
                 assert dv.type == "list"
                 assert dv.formula1 == '"' + ",".join(field.values) + '"'
-            elif field.type == "bool":
-                assert (dv.type, dv.formula1) == ("list", '"Y,N"')
+            elif field.type == "bool":  # Y/N, and R/NR where the field takes those words
+                short = [w.upper() for w in (*field.true_words, *field.false_words) if len(w) <= 2]
+                assert (dv.type, dv.formula1) == ("list", '"' + ",".join(["Y", "N", *short]) + '"')
+                assert short in ([], ["R", "NR"])
     cip = {str(dv.sqref): dv for dv in wb["CIP"].data_validations.dataValidation}
     month = cip["H2:H1001"]
     assert (month.type, month.operator, month.formula1, month.formula2) == (

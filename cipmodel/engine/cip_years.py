@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from cipmodel.engine.compile import PlanArrays
 
-__all__ = ["CipYears", "cip_years"]
+__all__ = ["CipYears", "cip_years", "scheme_parts", "scheme_own_year"]
 
 FloatArray = NDArray[np.float64]
 
@@ -55,6 +55,33 @@ class CipYears:
         return out
 
 
+def scheme_parts(plan: PlanArrays, scheme_year: FloatArray) -> dict[str, FloatArray]:
+    """Each scheme's ``new``, ``brought_forward``, ``in_base`` and ``non_recurrent_gap`` part
+    of each plan year, arrays (S, Y) [£000], from its in-year effect ``scheme_year`` (S, Y)."""
+    n_y = scheme_year.shape[1]
+    start_year = plan.scheme_start // 12  # 0-based plan year each scheme starts in
+    years = np.arange(n_y)
+    earlier = start_year[:, None] < years[None, :]  # (S, Y) started before the year
+    prev = np.zeros_like(scheme_year)
+    prev[:, 1:] = scheme_year[:, :-1]  # the effect in the year before
+    rec = plan.scheme_recurrent[:, None]
+    return {
+        "new": np.where(start_year[:, None] == years[None, :], scheme_year, 0.0),
+        "brought_forward": np.where(earlier & rec, scheme_year - prev, 0.0),
+        "in_base": np.where(earlier & rec, prev, 0.0),
+        "non_recurrent_gap": np.where(
+            (start_year[:, None] == years[None, :] - 1) & ~rec, prev, 0.0
+        ),
+    }
+
+
+def scheme_own_year(plan: PlanArrays, scheme_year: FloatArray) -> FloatArray:
+    """(S, Y) each scheme's share of the year's own CIP (``brought_forward + new``) [£000]."""
+    parts = scheme_parts(plan, scheme_year)
+    out: FloatArray = parts["brought_forward"] + parts["new"]
+    return out
+
+
 def cip_years(plan: PlanArrays, scheme_year: FloatArray) -> CipYears:
     """The per-year CIP of every trust from each scheme's in-year effect.
 
@@ -66,22 +93,8 @@ def cip_years(plan: PlanArrays, scheme_year: FloatArray) -> CipYears:
         :attr:`~cipmodel.engine.project.Projection.cip_scheme_year`).
     """
     n_t, n_y = plan.n_trusts, plan.n_years
-    start_year = plan.scheme_start // 12  # 0-based plan year each scheme starts in
-    years = np.arange(n_y)
-    earlier = start_year[:, None] < years[None, :]  # (S, Y) started before the year
-    prev = np.zeros_like(scheme_year)
-    prev[:, 1:] = scheme_year[:, :-1]  # the effect in the year before
-    rec = plan.scheme_recurrent[:, None]
-    parts = {
-        "new": np.where(start_year[:, None] == years[None, :], scheme_year, 0.0),
-        "brought_forward": np.where(earlier & rec, scheme_year - prev, 0.0),
-        "in_base": np.where(earlier & rec, prev, 0.0),
-        "non_recurrent_gap": np.where(
-            (start_year[:, None] == years[None, :] - 1) & ~rec, prev, 0.0
-        ),
-    }
     out = {}
-    for name, per_scheme in parts.items():
+    for name, per_scheme in scheme_parts(plan, scheme_year).items():
         total = np.zeros((n_t, n_y))
         np.add.at(total, plan.scheme_trust, per_scheme)
         out[name] = total

@@ -116,6 +116,10 @@ class PlanArrays:
     ae_applies : ndarray (T,) bool
     ae_trajectory, ae_forecast : ndarray (T, 4)
         A&E 4-hour trajectory and forecast by quarter [fraction]; NaN where not given.
+    base_month_recurrent : ndarray (T, L, 12) or None
+        The recurrent part of ``base_month``: the run rate of plan years 2 on. ``None`` when
+        every Income and Costs row is recurrent (then ``base_month`` serves every year). A
+        row flagged non-recurrent is a one-off of the first plan year.
     financing : ndarray (T, 6)
         Opening cash, opening working capital, opening loans, and the annual loan drawdown,
         principal repayment and capital expenditure, in :data:`FINANCING` order [£000].
@@ -167,6 +171,7 @@ class PlanArrays:
     financial_years: tuple[str, ...] = ()
     allocation_by_year: NDArray[np.float64] | None = None
     allocation_given: NDArray[np.bool_] | None = None
+    base_month_recurrent: NDArray[np.float64] | None = None
 
     @property
     def pfi_split(self) -> NDArray[np.bool_]:
@@ -277,7 +282,9 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
     ct = _compile_control_totals(portfolio, t_index)
     funding = _compile_funding(portfolio, t_index)
     pfi = _compile_pfi(portfolio, t_index)
-    base_month = _split_pfi(_compile_base_month(portfolio, t_index), pfi)
+    full = _compile_base_month(portfolio, t_index)
+    unitary = full[:, _PFI].sum(axis=-1)  # (T,) each trust's whole unitary charge
+    base_month = _split_pfi(full, pfi, unitary)
     # year 1: the Funding sheet (or, where it has none, the year-1 row's stf_allocation)
     given = np.isfinite(ct.allocation)
     by_year = np.where(given, ct.allocation, 0.0)
@@ -287,6 +294,11 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
         codes=codes,
         horizon=np.array([t.horizon_years for t in portfolio.trusts], dtype=int),
         base_month=base_month,
+        base_month_recurrent=(
+            _split_pfi(_compile_base_month(portfolio, t_index, recurrent_only=True), pfi, unitary)
+            if any(not r.recurrent for r in (*portfolio.income, *portfolio.costs))
+            else None
+        ),
         drivers=_compile_drivers(portfolio, t_index),
         scheme_trust=schemes.trust,
         scheme_line=schemes.line,
@@ -321,8 +333,11 @@ def compile_plan(portfolio: Portfolio) -> PlanArrays:
     )
 
 
-def _compile_base_month(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDArray[np.float64]:
-    """(T, L, 12) base-year run rate of each line by month, spread by its profile."""
+def _compile_base_month(
+    portfolio: Portfolio, t_index: Mapping[str, int], recurrent_only: bool = False
+) -> NDArray[np.float64]:
+    """(T, L, 12) base-year run rate of each line by month, spread by its profile (only the
+    rows flagged recurrent if ``recurrent_only``)."""
     flat = np.full(12, 1.0 / 12.0)
     profiles = {
         (p.trust_code, p.profile): np.asarray(p.weight, dtype=float) / float(sum(p.weight))
@@ -331,6 +346,8 @@ def _compile_base_month(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDA
     base_month = np.zeros((len(t_index), len(LINES), 12))
     lines: tuple[IncomeLine | CostLine, ...] = (*portfolio.income, *portfolio.costs)
     for rec in lines:
+        if recurrent_only and not rec.recurrent:
+            continue
         weights = flat if rec.profile == "flat" else profiles[(rec.trust_code, rec.profile)]
         base_month[t_index[rec.trust_code], LINE_INDEX[rec.line]] += rec.annual_value * weights
     return base_month
@@ -436,9 +453,12 @@ def _compile_pfi(portfolio: Portfolio, t_index: Mapping[str, int]) -> NDArray[np
     return out
 
 
-def _split_pfi(base_month: NDArray[np.float64], pfi: NDArray[np.float64]) -> NDArray[np.float64]:
+def _split_pfi(
+    base_month: NDArray[np.float64], pfi: NDArray[np.float64], unitary: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Split each trust's PFI unitary charge into its elements, where given.
 
+    ``unitary`` (T,) is each trust's whole annual unitary charge (all its pfi_unitary rows).
     The ``pfi_unitary`` line keeps the service element (``1 - (interest + capital) /
     unitary`` of each month, so its monthly shape is kept); ``interest_payable`` gains the
     interest element in the same monthly shape; the capital element leaves the I&E (the
@@ -446,11 +466,9 @@ def _split_pfi(base_month: NDArray[np.float64], pfi: NDArray[np.float64]) -> NDA
     unchanged.
     """
     base_month = base_month.copy()
-    for i in np.flatnonzero(~np.isnan(pfi[:, 0])):
+    for i in np.flatnonzero(~np.isnan(pfi[:, 0]) & (unitary > 0)):
         interest, capital = pfi[i]
-        unitary = base_month[i, _PFI].copy()
-        total = float(unitary.sum())
-        if total > 0:
-            base_month[i, _PFI] = unitary * (1.0 - (interest + capital) / total)
-            base_month[i, _INTEREST] += unitary * (interest / total)
+        charge = base_month[i, _PFI].copy()
+        base_month[i, _PFI] = charge * (1.0 - (interest + capital) / unitary[i])
+        base_month[i, _INTEREST] += charge * (interest / unitary[i])
     return base_month

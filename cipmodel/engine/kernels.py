@@ -37,12 +37,18 @@ class RunRate:
     base: FloatArray  # (12, L, T) base month of each line
     growth: FloatArray  # (Y, L, D' in {1, D}, T) cumulative growth
     mask: NDArray[np.bool_] | None  # (M, 1, T) months that count, None when all do
+    # (12, L, T) base month of plan years 2 on (the recurrent rows), None when it is ``base``
+    base_later: FloatArray | None = None
 
     def line(self, li: int, out: FloatArray | None = None) -> FloatArray:
         """(M, D', T) the run rate of line ``li`` (into ``out``, if given)."""
         n_y, _, d_n, n_t = self.growth.shape
         buf = np.empty((n_y, 12, d_n, n_t)) if out is None else out.reshape(n_y, 12, d_n, n_t)
         np.multiply(self.base[None, :, li, None, :], self.growth[:, None, li], out=buf)
+        if self.base_later is not None and n_y > 1:  # non-recurrent rows: year 1 only
+            np.multiply(
+                self.base_later[None, :, li, None, :], self.growth[1:, None, li], out=buf[1:]
+            )
         res = buf.reshape(n_y * 12, d_n, n_t)
         if self.mask is not None:
             res *= self.mask
@@ -95,6 +101,11 @@ def do_nothing_rate(
         base=np.ascontiguousarray(plan.base_month.transpose(2, 1, 0)),
         growth=np.ascontiguousarray(growth.transpose(3, 2, 0, 1)),
         mask=None if plan.month_mask.all() else plan.month_mask.T[:, None, :],
+        base_later=(
+            None
+            if plan.base_month_recurrent is None
+            else np.ascontiguousarray(plan.base_month_recurrent.transpose(2, 1, 0))
+        ),
     )
 
 

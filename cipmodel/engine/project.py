@@ -19,7 +19,8 @@ of their line (``schema.toml`` ``[lines]``) when the surplus is formed.
 
 The model per trust, line ``l`` and month ``m`` in plan year ``y``:
 
-``do_nothing[l, m] = base_month[l, m % 12] * growth[l, y]``, where ``growth`` is the
+``do_nothing[l, m] = base_month[l, m % 12] * growth[l, y]`` (from plan year 2 on, the base
+month of the rows flagged recurrent only: a non-recurrent row is a one-off of year 1), where ``growth`` is the
 cumulative product over plan years ``1..y`` of ``(1 + price_l) * (1 + volume_l * activity)``
 (``price_l`` is the line's price driver: net tariff = tariff uplift − efficiency factor for
 clinical income; pay award; drug or non-pay inflation; none);

@@ -7,7 +7,8 @@ risk' band. The plan balances: forty schemes across pay, non-pay and income at e
 and RAG rating, and an unidentified balancing line, deliver the control total if everything
 is delivered. The figures are invented but shaped on the sector numbers in the project's
 domain notes (agency above its ceiling, a DH loan, negative working capital, back-loaded
-CIP). All figures are £000.
+CIP). Its 2016/17 forecast outturn (the Outturn sheet, for the bridge to the plan) is near the
+base run rate with three one-offs. All figures are £000.
 """
 
 from __future__ import annotations
@@ -111,8 +112,49 @@ def acute_11pc() -> Portfolio:
         financing=[_financing()],
         drivers=[_drivers(y) for y in (1, 2)],
         profiles=[{"trust_code": CODE, "profile": "working_days", "weight": _WORKING_DAYS}],
+        outturn=_outturn(),
         name="example-acute-11pc",
     )
+
+
+# The 2016/17 forecast outturn (month 9 forecast, control-total basis, excluding STF): each
+# line near the 2017/18 base run rate (clinical income a little below it, agency above the
+# ceiling), plus three one-offs a finance team would flag: a land sale, a release of prior-year
+# accruals (a credit on other non-pay) and a winter escalation ward.
+_OUTTURN: tuple[tuple[str, float, bool, str], ...] = (
+    ("nhs_clinical", 346800.0, True, "CCG and NHS England contracts"),
+    ("other_clinical", 7900.0, True, ""),
+    ("education_training", 18000.0, True, ""),
+    ("research", 5900.0, True, ""),
+    ("other_operating", 17600.0, True, ""),
+    ("other_operating", 1800.0, False, "Profit on disposal of land (one-off)"),
+    ("pay_substantive", 243500.0, True, ""),
+    ("pay_bank", 14600.0, True, ""),
+    ("pay_bank", 1200.0, False, "Winter escalation ward staffing (one-off)"),
+    ("pay_agency", 19400.0, True, "Above the agency ceiling"),
+    ("drugs", 40800.0, True, ""),
+    ("clinical_supplies", 39200.0, True, ""),
+    ("pfi_unitary", 11800.0, True, ""),
+    ("other_non_pay", 49300.0, True, ""),
+    ("other_non_pay", -1500.0, False, "Release of prior-year accruals (one-off credit)"),
+    ("depreciation", 12800.0, True, ""),
+    ("pdc_dividend", 4400.0, True, ""),
+    ("interest_payable", 2650.0, True, ""),
+    ("interest_receivable", 90.0, True, ""),
+)
+
+
+def _outturn() -> list[dict[str, Any]]:
+    return [
+        {
+            "trust_code": CODE,
+            "line": line,
+            "outturn": value,
+            "recurrent": recurrent,
+            "description": text or None,
+        }
+        for line, value, recurrent, text in _OUTTURN
+    ]
 
 
 def _trust() -> dict[str, Any]:

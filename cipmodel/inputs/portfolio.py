@@ -28,6 +28,7 @@ from cipmodel.inputs.record_types import (
     Financing,
     Funding,
     IncomeLine,
+    OutturnLine,
     Profile,
     Record,
     Scheme,
@@ -78,7 +79,7 @@ class Portfolio:
 
     Parameters
     ----------
-    trusts, income, costs, cip, control_total, funding, financing, drivers, profiles :
+    trusts, income, costs, cip, control_total, funding, financing, drivers, profiles, outturn :
         Records of the matching class (or mappings of their fields). See ``docs/schema.md``
         for every field.
     name : str
@@ -99,6 +100,7 @@ class Portfolio:
     financing: tuple[Financing, ...] = ()
     drivers: tuple[Drivers, ...] = ()
     profiles: tuple[Profile, ...] = ()
+    outturn: tuple[OutturnLine, ...] = ()
     name: str = field(default="portfolio", compare=False)
 
     def __init__(
@@ -112,6 +114,7 @@ class Portfolio:
         financing: Rows[Financing] = (),
         drivers: Rows[Drivers] = (),
         profiles: Rows[Profile] = (),
+        outturn: Rows[OutturnLine] = (),
         name: str = "portfolio",
     ) -> None:
         given: dict[str, Rows[Any]] = {
@@ -124,6 +127,7 @@ class Portfolio:
             "financing": financing,
             "drivers": drivers,
             "profiles": profiles,
+            "outturn": outturn,
         }
         object.__setattr__(self, "name", name)
         problems: list[Problem] = []

@@ -2,7 +2,7 @@
 
 :class:`Trust`, :class:`IncomeLine`, :class:`CostLine`, :class:`Scheme`,
 :class:`ControlTotal`, :class:`Funding`, :class:`Financing`, :class:`Drivers` and
-:class:`Profile` mirror the schema's tables field for field (``tests/test_records.py`` holds
+:class:`Profile` and :class:`OutturnLine` mirror the schema's tables field for field (``tests/test_records.py`` holds
 their fields, order, defaults and optional-ness to ``cipmodel/data/schema.toml``; their
 parameter docs are generated from it). Each record coerces and checks its values on
 creation with the one schema-driven checker (:func:`check_record`) and raises
@@ -32,6 +32,7 @@ __all__ = [
     "Financing",
     "Funding",
     "IncomeLine",
+    "OutturnLine",
     "Profile",
     "Record",
     "Scheme",
@@ -172,6 +173,7 @@ class LineRecord(Record):
     annual_value: float = MISSING
     profile: str = "flat"
     description: str | None = None
+    recurrent: bool = True
     source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
@@ -290,6 +292,20 @@ class Profile(Record):
     source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
+@dataclass(frozen=True)
+class OutturnLine(Record):
+    """One line of a trust's prior-year forecast outturn (£000 a year; optional table)."""
+
+    TABLE: ClassVar[str] = "outturn"
+
+    trust_code: str = MISSING
+    line: str = MISSING
+    outturn: float = MISSING
+    recurrent: bool = True
+    description: str | None = None
+    source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
 def _parameters_doc(summary: str, table: Table) -> str:
     """A record class's docstring: its summary and each field's description from the schema."""
     lines = [summary, "", "Parameters", "----------"]
@@ -321,6 +337,7 @@ RECORD_CLASSES: dict[str, type[Record]] = {
         Financing,
         Drivers,
         Profile,
+        OutturnLine,
     )
 }
 if tuple(RECORD_CLASSES) != TABLE_NAMES:  # pragma: no cover - a schema edit without a class

@@ -2,7 +2,7 @@
 
 The record classes (:class:`Trust`, :class:`IncomeLine`, :class:`CostLine`,
 :class:`Scheme`, :class:`ControlTotal`, :class:`Funding`, :class:`Financing`,
-:class:`Drivers`, :class:`Profile`) mirror the schema's tables field for field:
+:class:`Drivers`, :class:`Profile`, :class:`OutturnLine`) mirror the schema's tables field for field:
 ``tests/test_records.py`` checks their fields, order, defaults and optional-ness against
 ``cipmodel/data/schema.toml``, and their parameter docs are generated from it. Each record
 coerces and checks its values on creation with the one schema-driven checker
@@ -44,6 +44,7 @@ from cipmodel.inputs.record_types import (
     Financing,
     Funding,
     IncomeLine,
+    OutturnLine,
     Profile,
     Record,
     Scheme,
@@ -63,6 +64,7 @@ __all__ = [
     "Financing",
     "Funding",
     "IncomeLine",
+    "OutturnLine",
     "Portfolio",
     "Profile",
     "Record",

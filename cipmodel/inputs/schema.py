@@ -57,6 +57,11 @@ def _show(value: object) -> str:
     return text
 
 
+def _word(word: str) -> str:
+    """A flag word as a user would type it: 'NR', 'non-recurrent'."""
+    return word.upper() if len(word) <= 2 else word.replace("_", "-")
+
+
 def normalise_enum(text: str) -> str:
     """Fold user spelling of a category ('Non-pay', 'QIA approved') into its key."""
     return re.sub(r"[\s\-/]+", "_", text.strip().lower())
@@ -85,6 +90,8 @@ class Field:
     example: str | None = None
     group: str | None = None
     index: int | None = None
+    true_words: tuple[str, ...] = ()
+    false_words: tuple[str, ...] = ()
 
     @property
     def header(self) -> str:
@@ -97,7 +104,11 @@ class Field:
         if self.type == "enum":
             return "one of " + ", ".join(self.values)
         if self.type == "bool":
-            return "Y or N"
+            if not (self.true_words or self.false_words):
+                return "Y or N"
+            yes = ", ".join(_word(w) for w in self.true_words)
+            no = ", ".join(_word(w) for w in self.false_words)
+            return f"Y or N (also {yes} for Y; {no} for N)"
         if self.type in ("int", "float"):
             what = "a whole number" if self.type == "int" else "a number"
             lo, hi = self.min, self.max
@@ -177,6 +188,11 @@ class Field:
             if key in _TRUE:
                 return True, None
             if key in _FALSE:
+                return False, None
+            word = normalise_enum(raw)
+            if word in self.true_words:
+                return True, None
+            if word in self.false_words:
                 return False, None
         return self._bad(raw)
 
@@ -294,6 +310,9 @@ def _expand(table_name: str, spec: dict[str, Any]) -> list[Field]:
     for k in ("max_length", "pattern", "example"):
         if k in spec:
             common[k] = spec[k]
+    for k in ("true_words", "false_words"):
+        if k in spec:
+            common[k] = tuple(spec[k])
     if not repeat:
         return [Field(name=spec["name"], description=spec["description"], **common)]
     header = spec["header"]

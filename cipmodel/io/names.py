@@ -30,6 +30,7 @@ from cipmodel.io.results_base import sheet_ref
 __all__ = [
     "ALL_TRUSTS_PREFIX",
     "HEADLINES",
+    "board_names",
     "drop_names_on",
     "excel_name_prefix",
     "headline_names",
@@ -99,6 +100,26 @@ def headline_names(
             wb.defined_names[name] = DefinedName(name, attr_text=ref)
             taken.add(name.casefold())
             out[name] = ref
+    return out
+
+
+def board_names(wb: Any, board: Any, code: str) -> dict[str, str]:
+    """Define the board summary's headline names on ``wb``: ``board.cells`` maps a name
+    suffix (``CT_post_STF``, ``Y2_CT_variance``...) to its (row, column) on the board sheet
+    ``board.ws``; the prefix is the trust's code, or ``All_trusts`` for a portfolio
+    (``code`` empty). Returns name -> reference; a name already taken is left as it is."""
+    sheet = sheet_ref(board.ws.title)
+    prefix = excel_name_prefix(code) if code else ALL_TRUSTS_PREFIX
+    taken: set[str] = {n.casefold() for n in wb.defined_names}
+    out: dict[str, str] = {}
+    for suffix, (row, col) in board.cells.items():
+        name = f"{prefix}_{suffix}"
+        if name.casefold() in taken:
+            continue
+        ref = f"{sheet}!${get_column_letter(col)}${row}"
+        wb.defined_names[name] = DefinedName(name, attr_text=ref)
+        taken.add(name.casefold())
+        out[name] = ref
     return out
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "ROW_HEIGHT",
     "PageHeading",
     "block_sheet",
+    "one_page",
     "column_points",
     "print_provenance",
     "table_sheet",
@@ -196,6 +197,16 @@ def block_sheet(
     for row in breaks:
         ws.row_breaks.append(Break(id=row))
     return breaks
+
+
+def one_page(ws: Any, heading: PageHeading, *, last_row: int, last_col: int) -> None:
+    """A sheet that prints on one landscape page, fitted to it (a board summary)."""
+    _common(ws, heading, f"A1:{get_column_letter(last_col)}{last_row}", True)
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1
+    ws.print_options.horizontalCentered = True
+    ws.print_options.gridLines = False
 
 
 def wrapped_lines(text: str, per_line: int) -> int:

@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: Tables whose sheet may be left out of a plan (absent = no rows).
-OPTIONAL_TABLES = frozenset({"funding", "financing", "drivers", "profiles"})
+OPTIONAL_TABLES = frozenset({"funding", "financing", "drivers", "profiles", "outturn"})
 #: The sheet of instructions a template starts with; never read, never noted as ignored.
 README_SHEET = "README"
 HEADER_SCAN_ROWS = 20  # without an Excel Table, look this far down for the header row

@@ -30,6 +30,7 @@ from cipmodel.io.grid import Grid, GridWorkbook
 
 __all__ = [
     "BLACK",
+    "BOARD",
     "BLUE",
     "CHARTS",
     "DAYS",
@@ -60,7 +61,8 @@ __all__ = [
     "sheet_ref",
 ]
 
-SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET = (
+BOARD, SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET = (
+    "Board summary",
     "Summary",
     "Charts",
     "Monthly",
@@ -69,8 +71,9 @@ SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET = (
     "Schemes",
     "Lines",
 )
-#: Result sheets, in the order they are written (``Charts`` only for a portfolio).
-RESULT_SHEETS = (SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET)
+#: Result sheets, in the order they are written (``Charts`` only for a portfolio; the board
+#: summary first, :mod:`cipmodel.io.sheets_board`).
+RESULT_SHEETS = (BOARD, SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET)
 
 QUARTER_LABELS = ("Q1 (Apr-Jun)", "Q2 (Jul-Sep)", "Q3 (Oct-Dec)", "Q4 (Jan-Mar)")
 PERCENT = "0.0%"

@@ -1,5 +1,7 @@
 """How each sheet of the results workbook prints (the rules are in :mod:`cipmodel.io.printing`).
 
+* **Board summary**: one landscape page, fitted to it (the figures and charts; the charts'
+  data right of the print area does not print);
 * **Summary**: one trust, A4 portrait at full size, each section kept on one page and the
   three charts together on a page of their own after the figures; a portfolio of up to
   eight trusts, scaled to fit the width, portrait down to 3/4 size, else landscape; more
@@ -17,6 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from cipmodel.io.board_cells import BoardSheet
 from cipmodel.io.cells import PROVENANCE_SHEET
 from cipmodel.io.charts import CHART_ROWS
 from cipmodel.io.grid import Grid
@@ -27,6 +30,7 @@ from cipmodel.io.printing import (
     PageHeading,
     block_sheet,
     column_points,
+    one_page,
     print_provenance,
     table_sheet,
     tall_header,
@@ -36,6 +40,7 @@ from cipmodel.io.summary_rows import SummaryRows
 
 __all__ = [
     "heading",
+    "print_board",
     "print_charts",
     "print_sheets",
     "print_summary",
@@ -127,3 +132,12 @@ def print_sheets(
         print_table(ws, b.grid(ws), page, title_cols=cols)
     prov = b.wb[PROVENANCE_SHEET]
     print_provenance(prov, b.grid(prov), page)
+
+
+def print_board(b: Builder, board: BoardSheet) -> None:
+    """The board summary: one landscape A4 page, fitted to it, its tall rows (headline
+    sentences) set."""
+    ws = board.ws
+    for row, height in board.heights.items():
+        ws.row_dimensions[row].height = height
+    one_page(ws, heading(b), last_row=board.last_row, last_col=board.last_col)

@@ -58,9 +58,10 @@ from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps, 
 from cipmodel.io.cells import PROVENANCE_SHEET, safe_sheet_name, write_frame, write_provenance
 from cipmodel.io.charts import write_charts
 from cipmodel.io.grid import GridWorkbook, grid_workbook
-from cipmodel.io.names import headline_names
+from cipmodel.io.names import board_names, headline_names
 from cipmodel.io.reader import README_SHEET
 from cipmodel.io.results_base import (
+    BOARD,
     CHARTS,
     LINES_SHEET,
     METRICS,
@@ -72,7 +73,9 @@ from cipmodel.io.results_base import (
     Builder,
     Expected,
 )
-from cipmodel.io.results_print import print_sheets
+from cipmodel.io.results_print import print_board, print_sheets
+from cipmodel.io.sheets_board import write_board
+from cipmodel.io.sheets_board_portfolio import write_portfolio_board
 from cipmodel.io.sheets_data import write_lines, write_monthly, write_schemes, write_stf
 from cipmodel.io.sheets_metrics import write_metrics
 from cipmodel.io.sheets_summary import write_summary
@@ -205,15 +208,15 @@ def build_results_workbook(
             workbook[title].print_area = None  # LibreOffice prints a hidden print area
     for ws in workbook.worksheets:
         ws.sheet_view.tabSelected = False
-    workbook.active = workbook.sheetnames.index(SUMMARY)
-    workbook[SUMMARY].sheet_view.tabSelected = True
+    workbook.active = workbook.sheetnames.index(BOARD)
+    workbook[BOARD].sheet_view.tabSelected = True
     workbook.calculation.fullCalcOnLoad = True
     return ResultsWorkbook(workbook, b.expected, tuple(written), b.names)
 
 
 def new_sheet_names(result: Any, extra: Mapping[str, Any] | None) -> list[str]:
     """The sheets writing ``result`` (and ``extra`` sheets) adds to a workbook."""
-    names = [SUMMARY, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET, PROVENANCE_SHEET]
+    names = [BOARD, SUMMARY, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET, PROVENANCE_SHEET]
     if len(result.plan.codes) > 1:
         names.append(CHARTS)
     names += [safe_sheet_name(n) for n in (extra or {})]
@@ -227,6 +230,7 @@ def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[
     the data sheets first (each records its rows and columns), the Summary over them, the
     charts over the Summary; then the defined names and every sheet's print setup.
     """
+    board = b.new_sheet(BOARD)
     summary = b.new_sheet(SUMMARY)
     charts = b.new_sheet(CHARTS) if b.multi else None
     monthly, stf, metrics = b.new_sheet(MONTHLY), b.new_sheet(STF), b.new_sheet(METRICS)
@@ -239,18 +243,21 @@ def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[
     s = write_summary(b, summary)
     tops = write_charts(b, charts or summary, s.rows, 3 if b.multi else s.row + 1)
     _define_names(b, s)
+    bs = (write_portfolio_board if b.multi else write_board)(b, board, s)
+    b.names.update(board_names(b.wb, bs, "" if b.multi else b.plan.codes[0]))
     extra_sheets = []
     for raw, frame in extra.items():
         ws = b.new_sheet(safe_sheet_name(raw))
         write_frame(ws, frame)
         extra_sheets.append(ws)
     prov = b.new_sheet(PROVENANCE_SHEET)
-    sheets = (summary, charts, monthly, stf, metrics, schemes, lines)
+    sheets = (board, summary, charts, monthly, stf, metrics, schemes, lines)
     written = [s.title for s in sheets if s is not None]
     written += [*(ws.title for ws in extra_sheets), PROVENANCE_SHEET]
     write_provenance(prov, _provenance(b, written))
     tables = [(monthly, 2), (stf, 2), (metrics, 2), (schemes, 3), (lines, 3)]
     print_sheets(b, s, tops, [*tables, *((ws, 1) for ws in extra_sheets)])
+    print_board(b, bs)
     return written
 
 

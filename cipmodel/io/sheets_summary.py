@@ -109,7 +109,9 @@ def _heading(s: SummaryRows) -> None:
         if entry is not None:
             grid.text(r_name, s.first_col + i, entry[2], wrap)
     s.wrap_height(r_name, names, 12)
-    s.values("Trust type", [t.trust_type or "" for t in pf.trusts], None, total=False)
+    s.rows["trust_type"] = s.values(
+        "Trust type", [t.trust_type or "" for t in pf.trusts], None, total=False
+    )
     s.values("Financial year", [t.financial_year for t in pf.trusts], None, total=False)
     ws.column_dimensions["A"].width = 58
     for j in range(2, s.first_col + s.n_t):
@@ -259,7 +261,9 @@ def _cip(s: SummaryRows, y1: Any) -> None:
         total="same",
         total_expected=(sv.needed - sv.planned).sum(),
     )
-    s.values("Evidence band of the CIP needed", [str(x) for x in sv.band], None, total=False)
+    s.rows["cip_band"] = s.values(
+        "Evidence band of the CIP needed", [str(x) for x in sv.band], None, total=False
+    )
 
 
 def _cip_by_scheme(s: SummaryRows, y1: Any) -> None:
@@ -295,7 +299,7 @@ def _cip_by_scheme(s: SummaryRows, y1: Any) -> None:
         )
         first_cat = first_cat or row
     s.rows["cip_category"] = first_cat
-    s.formulas(
+    s.rows["cip_unidentified"] = s.formulas(
         "of which unidentified",
         schemes_sum("stage", "unidentified"),
         y1.cip_unidentified.tolist(),
@@ -318,7 +322,7 @@ def _funding(s: SummaryRows, r_sur: int) -> None:
     f = a.funding
     srow = s.b.stf_row
     s.section(f"STF/PSF ({a.rules['funding']}), plan year 1 (£000)")
-    s.values("Allocation", f.allocation.tolist())
+    s.rows["stf_allocation"] = s.values("Allocation", f.allocation.tolist())
     by_quarter: dict[str, list[int]] = {}
     for key, heading, amounts in (
         ("earned", "Earned by quarter", f.earned),

@@ -203,8 +203,9 @@ def _validation(field: Field, sqref: str) -> DataValidation:
             msg = f"the values of {field.name} are too long for an Excel drop-down"
             raise WorkbookError(msg)
         kw = {"type": "list", "formula1": f'"{items}"'}
-    elif field.type == "bool":
-        kw = {"type": "list", "formula1": '"Y,N"'}
+    elif field.type == "bool":  # Y, N and a field's short words (R, NR)
+        short = [w.upper() for w in (*field.true_words, *field.false_words) if len(w) <= 2]
+        kw = {"type": "list", "formula1": '"' + ",".join(["Y", "N", *short]) + '"'}
     elif field.type in ("int", "float"):
         big = 2_000_000_000 if field.type == "int" else 1e15
         lo = field.min if field.min is not None else -big

@@ -8,14 +8,14 @@ of the factors (repaired to the nearest correlation matrix when it is not positi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
 
 from cipmodel.errors import SimulationError
+from cipmodel.regime.priors_pack import SHARE_KINDS, ShareDist
 
 __all__ = [
     "SHARE_KINDS",
@@ -27,169 +27,10 @@ __all__ = [
     "share_table",
 ]
 
-SHARE_KINDS = ("pert", "beta", "bernoulli", "fixed")
-
 
 # --------------------------------------------------------------------------------------
 # Distributions
 # --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShareDist:
-    """Distribution of a scheme's delivered share, bounded in [0, 1].
-
-    Attributes
-    ----------
-    kind : str
-        ``pert`` (``low``, ``mode``, ``high``), ``beta`` (``a``, ``b`` on [``low``,
-        ``high``]), ``bernoulli`` (delivers in full with probability ``p``, else nothing) or
-        ``fixed`` (always ``mode``).
-    """
-
-    kind: str = "fixed"
-    low: float = 1.0
-    mode: float = 1.0
-    high: float = 1.0
-    a: float = 1.0
-    b: float = 1.0
-    p: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in SHARE_KINDS:
-            raise SimulationError(
-                f"delivered share: unknown distribution {self.kind!r} (known: {', '.join(SHARE_KINDS)})"
-            )
-        vals = (self.low, self.mode, self.high, self.a, self.b, self.p)
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in vals):
-            raise SimulationError(f"delivered share: parameters must be finite numbers, got {self}")
-        if self.kind in ("pert", "beta", "fixed") and not 0.0 <= self.low <= self.high <= 1.0:
-            raise SimulationError(
-                f"delivered share: need 0 <= min <= max <= 1, got min={self.low}, max={self.high}"
-            )
-        if self.kind == "pert" and not self.low <= self.mode <= self.high:
-            raise SimulationError(
-                f"delivered share: PERT mode {self.mode} is outside [{self.low}, {self.high}]"
-            )
-        if self.kind == "beta" and not (self.a > 0 and self.b > 0):
-            raise SimulationError(
-                f"delivered share: Beta a and b must be > 0, got a={self.a}, b={self.b}"
-            )
-        if self.kind == "bernoulli" and not 0.0 <= self.p <= 1.0:
-            raise SimulationError(f"delivered share: Bernoulli p must be in [0, 1], got {self.p}")
-        if self.kind == "fixed" and not 0.0 <= self.mode <= 1.0:
-            raise SimulationError(
-                f"delivered share: fixed value must be in [0, 1], got {self.mode}"
-            )
-
-    # constructors -----------------------------------------------------------------
-    @classmethod
-    def pert(cls, low: float, mode: float, high: float) -> ShareDist:
-        """PERT on [low, high] with the given mode (lambda = 4)."""
-        if high == low:
-            return cls.fixed(low)
-        return cls("pert", low=low, mode=mode, high=high)
-
-    @classmethod
-    def beta(cls, a: float, b: float, low: float = 0.0, high: float = 1.0) -> ShareDist:
-        return cls("beta", low=low, high=high, a=a, b=b)
-
-    @classmethod
-    def bernoulli(cls, p: float) -> ShareDist:
-        return cls("bernoulli", low=0.0, mode=1.0, high=1.0, p=p)
-
-    @classmethod
-    def fixed(cls, value: float) -> ShareDist:
-        return cls("fixed", low=value, mode=value, high=value)
-
-    @classmethod
-    def from_value(cls, value: object, where: str = "") -> ShareDist:
-        """From a pack value: ``{min, mode, max}`` (PERT), ``{dist = "beta", a, b, min,
-        max}``, ``{dist = "bernoulli", p}``, ``{dist = "fixed", value}`` or a number."""
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return cls.fixed(float(value))
-        if not isinstance(value, Mapping):
-            raise SimulationError(
-                f"{where}: expected a table like {{min, mode, max}}, got {value!r}"
-            )
-        v = dict(value)
-        kind = v.pop("dist", "pert")
-        try:
-            if kind == "pert":
-                out = cls.pert(float(v.pop("min")), float(v.pop("mode")), float(v.pop("max")))
-            elif kind == "beta":
-                out = cls.beta(
-                    float(v.pop("a")),
-                    float(v.pop("b")),
-                    float(v.pop("min", 0.0)),
-                    float(v.pop("max", 1.0)),
-                )
-            elif kind == "bernoulli":
-                out = cls.bernoulli(float(v.pop("p")))
-            elif kind == "fixed":
-                out = cls.fixed(float(v.pop("value")))
-            else:
-                raise SimulationError(
-                    f"{where}: unknown distribution {kind!r} (known: {', '.join(SHARE_KINDS)})"
-                )
-        except KeyError as exc:
-            raise SimulationError(f"{where}: {kind} needs {exc.args[0]!r}") from None
-        except SimulationError as exc:
-            raise SimulationError(f"{where}: {exc}") from None
-        if v:
-            raise SimulationError(f"{where}: unknown key(s) {', '.join(sorted(v))}")
-        return out
-
-    # properties -------------------------------------------------------------------
-    @property
-    def degenerate(self) -> bool:
-        """True when the share is certain (nothing to draw)."""
-        if self.kind == "fixed":
-            return True
-        if self.kind == "bernoulli":
-            return self.p in (0.0, 1.0)
-        return self.low == self.high
-
-    @property
-    def value(self) -> float:
-        """The certain value of a degenerate distribution."""
-        if self.kind == "bernoulli":
-            return float(self.p)
-        return float(self.mode if self.kind == "fixed" else self.low)
-
-    def beta_params(self) -> tuple[float, float]:
-        if self.kind == "pert":
-            span = self.high - self.low
-            return 1 + 4 * (self.mode - self.low) / span, 1 + 4 * (self.high - self.mode) / span
-        return self.a, self.b
-
-    def mean(self) -> float:
-        """Expected delivered share [fraction]."""
-        if self.degenerate:
-            return self.value
-        if self.kind == "bernoulli":
-            return self.p
-        a, b = self.beta_params()
-        return self.low + (self.high - self.low) * a / (a + b)
-
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Inverse CDF (exact, via SciPy)."""
-        u = np.asarray(u, dtype=float)
-        if self.degenerate:
-            return np.full(u.shape, self.value)
-        if self.kind == "bernoulli":
-            return (u > 1.0 - self.p).astype(float)
-        a, b = self.beta_params()
-        return self.low + (self.high - self.low) * stats.beta.ppf(u, a, b)
-
-    def describe(self) -> str:
-        if self.kind == "pert":
-            return f"PERT({self.low:g}, {self.mode:g}, {self.high:g})"
-        if self.kind == "beta":
-            return f"Beta({self.a:g}, {self.b:g}) on [{self.low:g}, {self.high:g}]"
-        if self.kind == "bernoulli":
-            return f"Bernoulli({self.p:g})"
-        return f"fixed {self.mode:g}"
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ from cipmodel.montecarlo.distributions import (
     share_table,
 )
 from cipmodel.regime.packs import RulePack, TomlValue, load_pack
+from cipmodel.regime.priors_pack import DEFAULT_PRIORS, shares_from_pack, slip_from_pack
 
 __all__ = [
     "DEFAULT_PRIORS",
@@ -76,8 +77,6 @@ __all__ = [
     "nearest_correlation",
     "share_table",
 ]
-
-DEFAULT_PRIORS = "priors-2017"
 
 #: The factors of the copula, in matrix order.
 FACTORS: tuple[str, ...] = (
@@ -284,18 +283,8 @@ def priors_from_pack(pack: RulePack) -> Priors:
     if pack.kind != "priors":
         raise pack.error("pack.kind", f"is {pack.kind!r}, but a 'priors' pack is needed here")
     try:
-        rag = {
-            r: ShareDist.from_value(
-                _get(pack, f"delivery.rag.{r}"), f"{pack.origin}: delivery.rag.{r}"
-            )
-            for r in RAGS
-        }
-        stage = {
-            k.rsplit(".", 1)[1]: ShareDist.from_value(pack.get(k), f"{pack.origin}: {k}")
-            for k in pack.leaves
-            if k.startswith("delivery.stage.")
-        }
-        slip = _slip_from_pack(pack)
+        rag, stage = shares_from_pack(pack, RAGS)
+        slip = slip_from_pack(pack)
         shocks, ae = _shocks_from_pack(pack)
         given, repaired, change = _correlation_from_pack(pack)
         return Priors(
@@ -316,25 +305,6 @@ def priors_from_pack(pack: RulePack) -> Priors:
         if not text.startswith(pack.origin):
             text = f"{pack.origin}: {text}"
         raise RulePackError(text) from None
-
-
-def _slip_from_pack(pack: RulePack) -> dict[str, tuple[float, ...]]:
-    """``slip.<stage>``: probabilities of starting 0, 1, 2, ... months late."""
-    slip = {}
-    for k in pack.leaves:
-        if k.startswith("slip."):
-            v = pack.get(k)
-            probs = (
-                [x for x in v if isinstance(x, int | float) and not isinstance(x, bool)]
-                if isinstance(v, list)
-                else []
-            )
-            if not isinstance(v, list) or len(probs) != len(v):
-                raise pack.error(
-                    k, f"must be a list of probabilities of 0, 1, 2, ... months late, got {v!r}"
-                )
-            slip[k.split(".", 1)[1]] = tuple(float(x) for x in probs)
-    return slip
 
 
 def _shocks_from_pack(pack: RulePack) -> tuple[dict[str, Shock], AEShock]:

@@ -31,6 +31,7 @@ __all__ = [
     "cip_by_category",
     "cip_pipeline",
     "cip_by_month",
+    "bridge_waterfall",
     "funding_by_quarter",
     "score_counts",
     "fan_chart",
@@ -228,6 +229,45 @@ def cip_by_category(result: RunResult, trust: str | None = None, *, ax: Axes | N
     _thousands(ax)
     ax.set_title(f"{result.plan.codes[i]}: CIP by category and stage")
     ax.legend(fontsize=8, title="stage")
+    return ax
+
+
+def bridge_waterfall(
+    result: RunResult, trust: str | None = None, *, ax: Axes | None = None
+) -> Axes:
+    """Waterfall from the prior-year forecast outturn to the plan year 1 pre-STF surplus
+    (:func:`cipmodel.results.bridge.bridge`): the two levels as full bars, each step as a
+    floating bar from the running total (green improves the surplus, red worsens it).
+
+    Raises
+    ------
+    ValueError
+        The trust has no Outturn rows, so there is no bridge.
+    """
+    from cipmodel.results.bridge import bridge
+
+    i = _trust_index(result, trust)
+    code = result.plan.codes[i]
+    steps = bridge(result.portfolio, result.plan, result.projection, code)
+    if steps is None:
+        raise ValueError(f"trust {code} has no Outturn rows: there is no bridge to draw")
+    ax = _axes(ax)
+    running = 0.0
+    for k, s in enumerate(steps):
+        if s.is_total:
+            bottom, height, colour = 0.0, s.value, "#4a4a4a"
+            running = s.value
+        else:
+            bottom, height = running, s.value
+            colour = "#2e7d32" if s.value >= 0 else "#c62828"
+            running += s.value
+        ax.bar(k, height, bottom=bottom, color=colour, width=0.7)
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.set_xticks(range(len(steps)))
+    ax.set_xticklabels([s.label for s in steps], rotation=40, ha="right", fontsize=7)
+    ax.set_ylabel("£000, surplus / (deficit)")
+    _thousands(ax)
+    ax.set_title(f"{code}: bridge from prior-year outturn to plan year 1")
     return ax
 
 

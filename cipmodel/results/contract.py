@@ -14,6 +14,7 @@ from typing import Literal, NotRequired, TypedDict
 
 from cipmodel.formatting import json_float
 from cipmodel.regime.score import ScoreDict
+from cipmodel.results.bridge import BridgeStepDict, bridge_dict
 from cipmodel.results.figures import (
     MetricResult,
     TrustFigures,
@@ -21,6 +22,13 @@ from cipmodel.results.figures import (
     TrustYear,
 )
 from cipmodel.results.provenance import Provenance
+from cipmodel.results.risk_adjusted import (
+    ForecastRiskAdjustedDict,
+    RiskAdjustedCipDict,
+    forecast_risk_adjusted_dict,
+    risk_adjusted_cip_dict,
+)
+from cipmodel.results.underlying import UnderlyingDict, underlying_dict
 
 __all__ = [
     "CandidateSegmentDict",
@@ -60,7 +68,7 @@ class YearControlTotalDict(ControlTotalDict):
     """A plan year's control total: pre-STF (``target``, ``forecast``, ``variance``,
     ``met``, ``quarters``) and post-STF (target + allocation; reported surplus)."""
 
-    forecast_risk_adjusted: NotRequired[float | None]
+    forecast_risk_adjusted: NotRequired[ForecastRiskAdjustedDict]
 
 
 class YearCipDict(TypedDict):
@@ -78,7 +86,7 @@ class YearCipDict(TypedDict):
     needed_pct: float | None
     needed_band: str
     met_without_new: bool | None
-    risk_adjusted: NotRequired[object]
+    risk_adjusted: NotRequired[RiskAdjustedCipDict]
 
 
 class CipDict(TypedDict):
@@ -160,7 +168,7 @@ class YearDict(TypedDict):
     finance_trigger: bool | None
     candidate_segment: CandidateSegmentDict | None
     not_assessed: NotRequired[str]
-    underlying: NotRequired[object]
+    underlying: NotRequired[UnderlyingDict]
 
 
 class TrustDict(TypedDict):
@@ -179,6 +187,7 @@ class TrustDict(TypedDict):
     candidate_segment: CandidateSegmentDict
     income_and_expenditure: IncomeAndExpenditureDict
     years: list[YearDict]
+    bridge: NotRequired[list[BridgeStepDict] | None]
 
 
 class RunDict(TypedDict):
@@ -219,8 +228,19 @@ def trust_dict(t: TrustFigures) -> TrustDict:
             "non_operating": json_float(first.non_operating),
             "surplus_pre_stf": json_float(first.surplus_pre_stf),
         },
-        "years": [_year(y) for y in t.years],
+        "years": [_year_views(_year(y), t, k) for k, y in enumerate(t.years)],
+        "bridge": None if t.views is None else bridge_dict(t.views.bridge),
     }
+
+
+def _year_views(d: YearDict, t: TrustFigures, k: int) -> YearDict:
+    """A year's entry with the plan views of docs/plan-views.md added."""
+    if t.views is not None:
+        ra, und = t.views.risk_adjusted[k], t.views.underlying[k]
+        d["cip"]["risk_adjusted"] = risk_adjusted_cip_dict(ra, t.views.priors)
+        d["control_total"]["forecast_risk_adjusted"] = forecast_risk_adjusted_dict(ra)
+        d["underlying"] = underlying_dict(und)
+    return d
 
 
 def _control_total(t: TrustFigures) -> ControlTotalDict:

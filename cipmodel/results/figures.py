@@ -26,7 +26,7 @@ renderer's job.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,7 @@ from cipmodel.engine.project import STAGES, PlanArrays, Projection
 from cipmodel.engine.solve import SolveResult
 from cipmodel.inputs.records import Portfolio
 from cipmodel.regime.score import ScoreResult
+from cipmodel.results.plan_views import PlanViews, plan_views
 
 __all__ = [
     "MET_TOLERANCE",
@@ -227,6 +228,8 @@ class TrustFigures:
     finance_trigger : bool
     candidate_segment : int
         Finance theme only: segmentation is the regulator's judgement.
+    views : PlanViews, optional
+        Risk-adjusted, underlying and bridge views (``docs/plan-views.md``).
     """
 
     code: str
@@ -243,6 +246,7 @@ class TrustFigures:
     score_not_applicable: Mapping[str, str]
     finance_trigger: bool
     candidate_segment: int
+    views: PlanViews | None = None
 
     @property
     def first_year(self) -> TrustYear:
@@ -361,7 +365,8 @@ def trust_figures(
         solved_planned_pct=solved.planned_pct,
         solved_needed_pct=solved.needed_pct,
     )
-    return tuple(_trust(src, i) for i in range(plan.n_trusts))
+    views = plan_views(portfolio, plan, projection, met_tolerance=MET_TOLERANCE)
+    return tuple(replace(_trust(src, i), views=views[i]) for i in range(plan.n_trusts))
 
 
 def _trust(src: _Sources, i: int) -> TrustFigures:
