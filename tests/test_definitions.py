@@ -435,3 +435,34 @@ def test_each_year_reads_its_own_improvement_agreed():
     assert [y["control_total"]["forecast"] for y in years] == pytest.approx([220.0, 240.0])
     assert years[0]["funding"]["incentive"] == pytest.approx(20.0)
     assert years[1]["funding"]["incentive"] == pytest.approx(100.0)
+
+
+def test_pfi_split_on_the_example_bridge_still_adds_up():
+    """The worked example (PFI unitary charge 12,000; principal 3,000 said to include the PFI
+    capital element) split as interest 4,000 + capital 2,000 (+ service 6,000), loan
+    principal 1,000. The plan surplus rises by the capital element (2,000: a repayment, not
+    an I&E cost) and by the year-1 non-pay inflation no longer applied to the interest and
+    capital elements (6,000 x 2% = 120: they follow the contract, not the index); capital
+    service gains the PFI interest (4,000) while principal 3,000 becomes 1,000 + 2,000
+    (repaid once); the bridge from the prior-year outturn still adds up exactly."""
+    from cipmodel.results.bridge import bridge
+    from cipmodel.results.run import run_plan
+
+    p = example_portfolio("acute-11pc")
+    base = run_plan(p)
+    fin = dataclasses.replace(
+        p.financing[0], principal_repayment=1_000.0, pfi_interest=4_000.0, pfi_capital=2_000.0
+    )
+    split = p.replace(financing=(fin,))
+    run = run_plan(split)
+    surplus = [r.projection.by_year(r.projection.surplus_pre_stf)[0, 0, 0] for r in (base, run)]
+    inflation = next(d.non_pay_inflation for d in p.drivers if d.year == 1)
+    assert inflation == 0.02
+    assert surplus[1] - surplus[0] == pytest.approx(2_000.0 + 6_000.0 * inflation)
+    steps = bridge(split, run.plan, run.projection, "RXX")
+    assert steps is not None
+    assert sum(s.value for s in steps[:-1]) == pytest.approx(steps[-1].value, abs=1e-6)
+    assert steps[-1].value == pytest.approx(surplus[1])
+    cs = [float(r.assessment.metrics[-1].components["capital_service"][0, 0]) for r in (base, run)]
+    # PDC and loan interest unchanged; + PFI interest 4,000; principal 3,000 -> 1,000 + 2,000
+    assert cs[1] - cs[0] == pytest.approx(4_000.0)
