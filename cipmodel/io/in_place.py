@@ -12,20 +12,16 @@ of an earlier run are replaced.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import load_workbook
-
-from cipmodel.errors import InPlaceRefused, WorkbookError
-from cipmodel.io.atomic import atomic_write, clean_stale_temps, locked, write_backup
+from cipmodel.errors import WorkbookError
+from cipmodel.io.atomic import atomic_write, clean_stale_temps, write_backup
+from cipmodel.io.carry import load_for_results
 from cipmodel.io.cells import PROVENANCE_SHEET
-from cipmodel.io.losses import previous_results, workbook_losses
-from cipmodel.io.names import drop_names_on
+from cipmodel.io.losses import workbook_losses
 from cipmodel.io.results_base import LINES_SHEET, METRICS, MONTHLY, SCHEMES, STF, SUMMARY
 from cipmodel.io.results_workbook import build_results_workbook, new_sheet_names
 from cipmodel.io.xlsx import read_bytes
@@ -67,28 +63,18 @@ def write_in_place(
         msg = f"{p.name}: results are written into .xlsx workbooks only; use -o RESULTS.xlsx"
         raise WorkbookError(msg)
     data = read_bytes(p)
-    new_sheets = new_sheet_names(result, extra_sheets)
-    losses = workbook_losses(data, p.name, new_sheets)
-    if losses:
-        raise InPlaceRefused(p.name, losses)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = load_workbook(io.BytesIO(data), keep_links=True, rich_text=True)
-    previous = previous_results(data)
-    for title in previous:
-        if title in wb.sheetnames:
-            del wb[title]
-    drop_names_on(wb, previous)  # the earlier run's headline names: defined anew
-    for ws in wb.worksheets:
-        _exact_numbers(ws)
-    built = build_results_workbook(
-        result, simulation=simulation, extra_sheets=extra_sheets, workbook=wb
+    carried = load_for_results(
+        data, p.name, new_sheet_names(result, extra_sheets), refuse_losses=True
     )
+    built = build_results_workbook(
+        result, simulation=simulation, extra_sheets=extra_sheets, workbook=carried.workbook
+    )
+    wb = built.workbook
     wb.calculation.fullCalcOnLoad = True
     clean_stale_temps(p)
     backup = write_backup(p, data)
     try:
-        atomic_write(p, locked(built.save))
+        atomic_write(p, built.save)
     except BaseException:
         with contextlib.suppress(OSError):
             backup.unlink()  # the original is untouched: no backup needed
@@ -132,15 +118,3 @@ def in_place_losses(
     """
     p = Path(path)
     return workbook_losses(read_bytes(p), p.name, [*sheets, PROVENANCE_SHEET])
-
-
-def _exact_numbers(ws: Any) -> None:
-    """Make openpyxl save every float of a loaded sheet exactly as it was read.
-
-    openpyxl writes numbers with 16 significant digits, which changes the last bit of some
-    (Excel saves 17); its writer passes text through unchanged, so give it the exact repr.
-    """
-    for cell in ws._cells.values():  # noqa: SLF001 - only the cells that exist
-        v = cell._value  # noqa: SLF001
-        if type(v) is float and float("%.16g" % v) != v:  # noqa: UP031
-            cell._value = repr(v)  # noqa: SLF001

@@ -45,12 +45,13 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.workbook.defined_name import DefinedName
 
 from cipmodel.errors import WorkbookError
 from cipmodel.inputs.schema import load_schema
@@ -65,6 +66,7 @@ from cipmodel.io.results_base import (
     LINES_SHEET,
     METRICS,
     MONTHLY,
+    RESULT_MARK,
     RESULT_SHEETS,
     SCHEMES,
     STF,
@@ -179,12 +181,16 @@ def build_results_workbook(
     simulation: Any = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
     workbook: Workbook | None = None,
+    provenance: Mapping[str, str] | None = None,
 ) -> ResultsWorkbook:
     """Build the results workbook in memory (see :func:`write_results_workbook`).
 
     With ``workbook`` (an existing plan workbook) the result sheets are appended to it and
     its own sheets are left as they are; otherwise the plan's input sheets are written from
-    ``result.portfolio`` after the result sheets.
+    ``result.portfolio`` after the result sheets. ``provenance``: more rows for the
+    Provenance sheet (what was carried from the user's workbook, and what not). Every
+    result sheet gets cipmodel's mark (:data:`RESULT_MARK`), so that a later run knows it
+    for its own.
     """
     fresh = workbook is None
     if workbook is None:
@@ -196,7 +202,8 @@ def build_results_workbook(
     b.hide_inputs = fresh
     _check_names(b, extra, fresh)
     existing = list(workbook.sheetnames)
-    written = _write_result_sheets(b, extra)
+    written = _write_result_sheets(b, extra, provenance or {})
+    _mark(workbook, written)
     if fresh:  # result sheets first, then README and the input sheets, hidden
         order = [workbook[t] for t in written] + [workbook[t] for t in existing]
         workbook._sheets = order  # noqa: SLF001 - openpyxl has no public reorder of many sheets
@@ -220,7 +227,20 @@ def new_sheet_names(result: Any, extra: Mapping[str, Any] | None) -> list[str]:
     return names
 
 
-def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[str]:
+def _mark(workbook: Workbook, written: Sequence[str]) -> None:
+    """Give each result sheet cipmodel's mark: a hidden sheet-level defined name, which
+    moves (and is copied) with its sheet and which no edit of a cell can make."""
+    for title in written:
+        ws = workbook[title]
+        ws.defined_names.pop(RESULT_MARK, None)
+        ws.defined_names.add(
+            DefinedName(RESULT_MARK, attr_text='"cipmodel result sheet"', hidden=True)
+        )
+
+
+def _write_result_sheets(
+    b: Builder, extra: Mapping[str, pd.DataFrame], more_provenance: Mapping[str, str]
+) -> list[str]:
     """Add and fill the result sheets; return their titles in order.
 
     The sheets are added in reading order, then filled in the order their formulas need:
@@ -248,7 +268,7 @@ def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[
     sheets = (summary, charts, monthly, stf, metrics, schemes, lines)
     written = [s.title for s in sheets if s is not None]
     written += [*(ws.title for ws in extra_sheets), PROVENANCE_SHEET]
-    write_provenance(prov, _provenance(b, written))
+    write_provenance(prov, {**_provenance(b, written), **more_provenance})
     tables = [(monthly, 2), (stf, 2), (metrics, 2), (schemes, 3), (lines, 3)]
     print_sheets(b, s, tops, [*tables, *((ws, 1) for ws in extra_sheets)])
     return written
