@@ -217,8 +217,30 @@ def write_results(
     force: bool,
     extra: dict[str, Any] | None = None,
     simulation: Any = None,
+    source: Path | None = None,
 ) -> None:
-    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines, charts)."""
+    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines,
+    charts). With ``source``, the plan workbook the run read: the results workbook carries
+    it (its sheets as they are, the result sheets added), and what cannot be carried is
+    said on stderr. Without it (an example, a scenario), the input sheets are written new."""
+    if source is not None and source.suffix.lower() in (".xlsx", ".xlsm"):
+        from cipmodel.io.carry import write_carried_results
+
+        carried = write_carried_results(
+            output, source, result, overwrite=force, simulation=simulation, extra_sheets=extra
+        )
+        if carried.losses:
+            click.echo(
+                f"Warning: {output.name} carries {source.name} except what cipmodel (through "
+                "openpyxl) cannot carry (also listed on its Provenance sheet):",
+                err=True,
+            )
+            for item in carried.losses:
+                click.echo(f"  - {item}", err=True)
+            click.echo(f"{source.name} itself is unchanged.", err=True)
+        for note in carried.notes:
+            click.echo(f"Note: {note}", err=True)
+        return
     from cipmodel.io.results_workbook import write_results_workbook
 
     write_results_workbook(

@@ -137,7 +137,7 @@ def run(
             raise InPlaceRefused(plan.name, losses)
     result = run_plan(portfolio, **rules, **prov)
     if output is not None:
-        write_results(output, result, force)
+        write_results(output, result, force, source=plan)
     backup = None
     if in_place:
         from cipmodel.io import write_in_place

@@ -178,7 +178,12 @@ def simulate(
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if output is not None:
         write_results(
-            output, result.run, force, extra=result.simulation_sheets(), simulation=result
+            output,
+            result.run,
+            force,
+            extra=result.simulation_sheets(),
+            simulation=result,
+            source=plan,
         )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

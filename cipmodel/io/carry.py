@@ -154,6 +154,7 @@ def load_for_results(
         for t in wb.sheetnames
         if sheet_key(t) in lookalike
     ]
+    losses = [x.replace("would replace it", "takes its place") for x in losses]
     return Carried(gwb, losses, notes, previous)
 
 
