@@ -305,3 +305,41 @@ def test_in_place_keeps_formulas_with_their_values(tmp_path: Path) -> None:
     values = openpyxl.load_workbook(plan, data_only=True)
     assert values["CIP"]["F3"].value == 123.5 and values["My workings"]["B2"].value == 2501
     assert read_plan(plan) == portfolio
+
+
+@pytest.mark.libreoffice
+def test_carried_workbook_recalculates_in_libreoffice(soffice: str, tmp_path: Path) -> None:
+    """A plan saved by LibreOffice (shared strings, its own namespaces) with a sheet of the
+    user's formulas, carried into a results workbook: LibreOffice recalculates every result
+    formula to the engine's value and the user's formulas to the values carried with them;
+    the workbook reads back as the plan."""
+    from test_results_libreoffice import _compare, _recalc
+
+    from cipmodel.io.results_workbook import build_results_workbook, new_sheet_names
+
+    src = tmp_path / "plan-src.xlsx"
+    write_template(src, example_portfolio("acute-11pc"))
+    wb = openpyxl.load_workbook(src)
+    ws = wb.create_sheet("My workings")
+    ws["A1"], ws["B1"], ws["B2"], ws["B3"] = "Stretch", 1250.5, "=B1*2", "=SUM(CIP!F:F)"
+    wb.save(src)
+    plan = _recalc(soffice, src, tmp_path, "resave")
+    with zipfile.ZipFile(plan) as zf:
+        assert "xl/sharedStrings.xml" in zf.namelist()
+    portfolio = read_plan(plan)
+    result = run_plan(portfolio)
+    out = tmp_path / "results.xlsx"
+    carried = write_carried_results(out, plan, result)
+    assert carried.losses == []
+    saved = openpyxl.load_workbook(out, data_only=True)["My workings"]
+    assert saved["B2"].value == 2501
+    assert saved["B3"].value == pytest.approx(sum(c.value_fye for c in portfolio.cip))
+    again = load_for_results(plan.read_bytes(), plan.name, new_sheet_names(result, None))
+    expected = build_results_workbook(result, workbook=again.workbook).expected
+    recalculated = _recalc(soffice, out, tmp_path, "recalc")
+    n, bad = _compare(recalculated, expected, out)
+    assert not bad, "\n".join(bad[:20])
+    assert n == len(expected) > 300
+    lo = openpyxl.load_workbook(recalculated, data_only=True)["My workings"]
+    assert (lo["B2"].value, lo["B3"].value) == (saved["B2"].value, pytest.approx(saved["B3"].value))
+    assert read_plan(out) == portfolio

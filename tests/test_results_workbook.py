@@ -532,13 +532,15 @@ def test_never_overwrites_unless_asked(tmp_path: Path, example_result: RunResult
 
 
 def test_cli_run_writes_the_results_workbook(tmp_path: Path) -> None:
-    """`cipmodel run PLAN -o` writes the rich workbook, which runs again identically."""
+    """`cipmodel run PLAN -o` writes the rich workbook, which runs again identically: it
+    carries PLAN's sheets as they are, the result sheets after them (test_carry.py)."""
     plan, out = tmp_path / "plan.xlsx", tmp_path / "results.xlsx"
     write_template(plan, example_portfolio("acute-11pc"))
     r = CliRunner().invoke(cli, ["run", str(plan), "-o", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames[: len(RESULT_SHEETS)] == RESULT_SHEETS
+    assert wb.sheetnames == ["README", *INPUT_SHEETS, *RESULT_SHEETS]
+    assert wb.active.title == "Summary"
     assert len(wb["Summary"]._charts) == 3
     assert read_plan(out) == read_plan(plan)
 

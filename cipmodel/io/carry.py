@@ -81,6 +81,7 @@ _SHARED_CELL = re.compile(
 )
 _CELL_START = re.compile(rb"<c\b[^>]*>")
 _METADATA_ATTR = re.compile(rb'\s(?:cm|vm)="[^"]*"')
+_LINK_TARGET = re.compile(r"(?<=a link to another workbook) \(.*\)$")
 _SI = re.compile(rb"<si\b[^>]*?(?:/>|>(.*?)</si>)", re.S)
 
 
@@ -193,7 +194,9 @@ def write_carried_results(
     check_writable(target, overwrite=overwrite)
     carried = load_for_results(read_bytes(src), src.name, new_sheet_names(result, extra_sheets))
     prov = {"carried_from": f"{src.name}: its sheets as they were, result sheets added"}
-    prov["not_carried"] = "; ".join(carried.losses) if carried.losses else "nothing"
+    # where a dropped link pointed is said on stderr, not kept in the workbook
+    noted = [_LINK_TARGET.sub("", x) for x in carried.losses]
+    prov["not_carried"] = "; ".join(noted) if noted else "nothing"
     if carried.notes:
         prov["notes"] = "; ".join(carried.notes)
     built = build_results_workbook(
@@ -244,7 +247,9 @@ def _load_without_cells(
     buf.seek(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wb = load_workbook(buf, keep_links=True, rich_text=True)
+        # links to other workbooks are not carried (listed as lost): a results workbook
+        # that is passed around must not fetch from wherever the plan's links pointed
+        wb = load_workbook(buf, keep_links=False, rich_text=True)
     return wb, kept
 
 

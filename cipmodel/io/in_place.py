@@ -69,8 +69,6 @@ def write_in_place(
     built = build_results_workbook(
         result, simulation=simulation, extra_sheets=extra_sheets, workbook=carried.workbook
     )
-    wb = built.workbook
-    wb.calculation.fullCalcOnLoad = True
     clean_stale_temps(p)
     backup = write_backup(p, data)
     try:

@@ -52,6 +52,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.workbook.properties import CalcProperties
 
 from cipmodel.errors import WorkbookError
 from cipmodel.inputs.schema import load_schema
@@ -214,6 +215,8 @@ def build_results_workbook(
         ws.sheet_view.tabSelected = False
     workbook.active = workbook.sheetnames.index(SUMMARY)
     workbook[SUMMARY].sheet_view.tabSelected = True
+    if workbook.calculation is None:  # a workbook saved without calculation settings
+        workbook.calculation = CalcProperties()
     workbook.calculation.fullCalcOnLoad = True
     return ResultsWorkbook(workbook, b.expected, tuple(written), b.names)
 
