@@ -34,7 +34,9 @@ SEED = 42
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the results.",
 )
-@click.option("--force", is_flag=True, help="Replace results already in the folder.")
+@click.option(
+    "--force", is_flag=True, help="Replace the demo's files already in the folder (never links)."
+)
 def demo(out_dir: Path, force: bool) -> None:
     """Run the bundled example: an acute trust asked for an 11% CIP.
 

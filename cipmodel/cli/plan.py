@@ -99,7 +99,8 @@ def validate(plan: Path, as_json: bool) -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a results workbook (.xlsx).",
+    help="Write a results workbook (.xlsx): a copy of PLAN's workbook with the result "
+    "sheets added (anything that cannot be carried is listed).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(

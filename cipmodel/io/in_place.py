@@ -3,10 +3,11 @@
 :func:`write_in_place` adds the result sheets to the plan workbook itself, only when
 :func:`in_place_losses` finds nothing openpyxl would drop (charts, images, shapes, macros,
 pivot tables, slicers, sparklines, extension-only conditional formats and validations,
-saved formula values on input sheets, ...: :mod:`cipmodel.io.losses`); otherwise it raises
-:class:`~cipmodel.errors.InPlaceRefused` with the file untouched. It keeps a backup
+...: :mod:`cipmodel.io.losses`); otherwise it raises :class:`~cipmodel.errors.InPlaceRefused`
+with the file untouched. The user's sheets are carried as they are
+(:mod:`cipmodel.io.carry`: formulas with their saved values). It keeps a backup
 (``NAME.bak.xlsx``, then ``NAME.bak-2.xlsx``, ...) and never overwrites one; result sheets
-of an earlier run are replaced.
+of an earlier run (those carrying cipmodel's mark) are replaced.
 """
 
 from __future__ import annotations
@@ -93,11 +94,10 @@ def in_place_losses(
     query tables, the data model, threaded comments, custom XML, dynamic-array metadata,
     chart sheets and macro sheets; on each worksheet the Excel extensions openpyxl drops
     (conditional formats and data validations kept only in ``extLst``, sparklines, ...),
-    custom views, protected ranges, cell watches and smart tags; formulas on input sheets
-    (openpyxl keeps a formula but not its saved value, which is what cipmodel reads); and
-    sheets of the user's that a result sheet would replace. Things on result sheets of an
-    earlier cipmodel run (listed in its Provenance sheet) are not counted: those sheets
-    are rewritten anyway.
+    custom views, protected ranges, cell watches and smart tags; and sheets of the user's
+    that a result sheet would replace. Things on result sheets of an earlier cipmodel run
+    (those carrying its mark) are not counted: those sheets are rewritten anyway. Cells,
+    formulas with their saved values included, are carried (:mod:`cipmodel.io.carry`).
 
     Not counted: printer driver settings and the calculation chain (Excel rebuilds
     both), ``ignoredErrors`` marks and phonetic properties.

@@ -8,9 +8,10 @@ connections and query tables, the data model, threaded comments, custom XML,
 dynamic-array metadata, chart sheets and macro sheets; on each worksheet the Excel
 extensions openpyxl drops (conditional formats and data validations kept only in
 ``extLst``, sparklines, ...), custom views, protected ranges, cell watches and smart tags;
-the saved values of formulas on input sheets; and sheets a result sheet would replace.
-Result sheets of an earlier cipmodel run (:func:`previous_results`, from its Provenance
-sheet) are not counted: they are rewritten anyway.
+and sheets a result sheet would replace. (Cells, formulas with their saved values included,
+are carried as they are: :mod:`cipmodel.io.carry`.) Result sheets of an earlier cipmodel
+run (:func:`previous_results`: the sheets carrying cipmodel's mark, never what a
+Provenance sheet lists) are not counted: they are rewritten anyway.
 
 Every XML part is parsed by ``defusedxml``.
 """

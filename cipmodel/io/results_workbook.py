@@ -31,8 +31,11 @@ metric ratios. Each formula's engine value is kept in :attr:`ResultsWorkbook.exp
 a test can recalculate the workbook in a spreadsheet application and compare every formula
 cell with the engine.
 
+:func:`cipmodel.io.carry.write_carried_results` writes a new results workbook that carries
+the user's plan workbook (their sheets as they are, the result sheets added), and
 :func:`cipmodel.io.in_place.write_in_place` adds the result sheets to the user's own plan
-workbook instead, when nothing in it would be lost.
+workbook itself, when nothing in it would be lost. Every result sheet carries cipmodel's
+mark (:data:`~cipmodel.io.results_base.RESULT_MARK`), by which a later run replaces it.
 
 Every write goes through :func:`cipmodel.io.atomic.atomic_write` (temporary file, then one
 rename). The temporary file is locked while it is written; a temporary file left behind by
@@ -56,7 +59,7 @@ from openpyxl.workbook.properties import CalcProperties
 
 from cipmodel.errors import WorkbookError
 from cipmodel.inputs.schema import load_schema
-from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps, locked
+from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps
 from cipmodel.io.cells import PROVENANCE_SHEET, safe_sheet_name, write_frame, write_provenance
 from cipmodel.io.charts import write_charts
 from cipmodel.io.grid import GridWorkbook, grid_workbook
@@ -173,7 +176,7 @@ def write_results_workbook(
     target = _check_target(path, overwrite)
     built = build_results_workbook(result, simulation=simulation, extra_sheets=extra_sheets)
     clean_stale_temps(target)
-    return atomic_write(target, locked(built.save))
+    return atomic_write(target, built.save, overwrite=overwrite)
 
 
 def build_results_workbook(
