@@ -343,3 +343,44 @@ def test_carried_workbook_recalculates_in_libreoffice(soffice: str, tmp_path: Pa
     lo = openpyxl.load_workbook(recalculated, data_only=True)["My workings"]
     assert (lo["B2"].value, lo["B3"].value) == (saved["B2"].value, pytest.approx(saved["B3"].value))
     assert read_plan(out) == portfolio
+
+
+def test_a_workbook_that_cannot_be_carried_still_gets_its_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If openpyxl cannot load a workbook that cipmodel could read, `run -o` still writes
+    the results (input sheets re-created, hidden) and says so on stderr and Provenance."""
+    from cipmodel.io import carry
+
+    plan = user_workbook(tmp_path)
+
+    def broken(zf: Any, name: str) -> Any:
+        raise KeyError("styles")
+
+    monkeypatch.setattr(carry, "_load_without_cells", broken)
+    out = tmp_path / "results.xlsx"
+    r = CliRunner().invoke(cli, ["run", str(plan), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "the workbook itself" in r.stderr and "cannot be read as a workbook" in r.stderr
+    wb = openpyxl.load_workbook(out)
+    assert "My workings" not in wb.sheetnames and wb["CIP"].sheet_state == "hidden"
+    prov = {row[0]: row[1] for row in wb["Provenance"].iter_rows(values_only=True)}
+    assert prov["not_carried"].startswith("the workbook itself")
+    assert read_plan(out) == read_plan(plan)
+
+
+def test_cli_portfolio_carries_the_plan_and_marks_its_sector_sheets(tmp_path: Path) -> None:
+    """`portfolio PLAN -o` carries PLAN too; its sector sheets carry the mark, so a later
+    plain run on the results replaces them."""
+    plan = user_workbook(tmp_path)
+    out, again = tmp_path / "portfolio.xlsx", tmp_path / "again.xlsx"
+    r = CliRunner().invoke(cli, ["portfolio", str(plan), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    wb = openpyxl.load_workbook(out)
+    sectors = [t for t in wb.sheetnames if t.startswith("Sector ")]
+    assert sectors and "My workings" in wb.sheetnames
+    assert all(RESULT_MARK in wb[t].defined_names for t in sectors)
+    r = CliRunner().invoke(cli, ["run", str(out), "-o", str(again)])
+    assert r.exit_code == 0, r.output
+    got = openpyxl.load_workbook(again).sheetnames
+    assert not [t for t in got if t.startswith("Sector ")] and "My workings" in got

@@ -192,7 +192,11 @@ def write_carried_results(
         msg = f"cannot write {target.name}: it is the plan {src.name}; results go to a new file"
         raise WorkbookError(msg)
     check_writable(target, overwrite=overwrite)
-    carried = load_for_results(read_bytes(src), src.name, new_sheet_names(result, extra_sheets))
+    data = read_bytes(src)
+    try:
+        carried = load_for_results(data, src.name, new_sheet_names(result, extra_sheets))
+    except WorkbookError as exc:  # read by cipmodel's reader, but not loadable to carry
+        return _write_new(target, src, result, str(exc), overwrite, simulation, extra_sheets)
     prov = {"carried_from": f"{src.name}: its sheets as they were, result sheets added"}
     # where a dropped link pointed is said on stderr, not kept in the workbook
     noted = [_LINK_TARGET.sub("", x) for x in carried.losses]
@@ -209,6 +213,27 @@ def write_carried_results(
     clean_stale_temps(target)
     atomic_write(target, built.save, overwrite=overwrite)
     return carried
+
+
+def _write_new(
+    target: Path,
+    src: Path,
+    result: Any,
+    reason: str,
+    overwrite: bool,
+    simulation: Any,
+    extra_sheets: Mapping[str, pd.DataFrame] | None,
+) -> Carried:
+    """The results workbook written new (the plan's input sheets re-created, hidden) when
+    the user's workbook cannot be carried at all; said in ``losses`` and on Provenance."""
+    lost = f"the workbook itself ({reason}): its input sheets are written new, hidden"
+    prov = {"carried_from": f"{src.name}: not carried", "not_carried": lost}
+    built = build_results_workbook(
+        result, simulation=simulation, extra_sheets=extra_sheets, provenance=prov
+    )
+    clean_stale_temps(target)
+    atomic_write(target, built.save, overwrite=overwrite)
+    return Carried(built.workbook, [lost])
 
 
 # -- the cells kept aside -------------------------------------------------------------------
