@@ -384,3 +384,45 @@ def test_cli_portfolio_carries_the_plan_and_marks_its_sector_sheets(tmp_path: Pa
     assert r.exit_code == 0, r.output
     got = openpyxl.load_workbook(again).sheetnames
     assert not [t for t in got if t.startswith("Sector ")] and "My workings" in got
+
+
+# -- the hostile-input cases of this part (tests/fuzz/hostile.py, CARRY_CASES) -------------
+def _carry_case_ids() -> list[str]:
+    from fuzz.hostile import CARRY_CASES
+
+    return [h.id for h in CARRY_CASES]
+
+
+@pytest.mark.parametrize("case", _carry_case_ids())
+def test_hostile_workbooks_are_carried(tmp_path: Path, case: str) -> None:
+    """Each carry case through `run -o`: exit 0, the plan reads back the same from the
+    results, and what the case is about is carried (or replaced) as it should be."""
+    from fuzz.hostile import BY_ID
+
+    h = BY_ID[case]
+    assert h.make is not None
+    plan = h.make(tmp_path)
+    out = tmp_path / "results.xlsx"
+    r = CliRunner().invoke(cli, ["run", str(plan), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert read_plan(out) == read_plan(plan)
+    got = openpyxl.load_workbook(out)
+    if case == "carry-mark-on-input":  # a forged mark on an input sheet is not cipmodel's
+        assert "CIP" in got.sheetnames
+    elif case == "carry-forged-provenance":  # the user's Provenance: replaced, and said
+        assert {"CIP", "Trusts"} <= set(got.sheetnames)
+        assert "sheet 'Provenance'" in r.stderr and "takes its place" in r.stderr
+        assert got["Provenance"]["A2"].value != "package" or got.sheetnames[-1] == "Provenance"
+    elif case == "carry-prefixed-sheet":
+        values = openpyxl.load_workbook(out, data_only=True)["Workings"]
+        assert (values["A1"].value, values["B1"].value) == ("Stretch", 1250.5)
+        assert got["Workings"]["B2"].value == "=B1*2"  # its saved value cannot be carried:
+        assert "the saved values of the formulas on sheet 'Workings'" in r.stderr
+    else:
+        with zipfile.ZipFile(out) as zf:
+            cip = next(
+                zf.read(n)
+                for n in zf.namelist()
+                if n.startswith("xl/worksheets/") and b"x14ac:dyDescent" in zf.read(n)
+            )
+        assert b'xmlns:x14ac="' in cip and b' vm="' not in cip

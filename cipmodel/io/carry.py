@@ -79,6 +79,8 @@ _DIMENSION = re.compile(rb"<dimension\b[^>]*/>")
 _SHARED_CELL = re.compile(
     rb'<c\b([^>]*?)\st="s"([^>]*?)(?:/>|>\s*(?:<v>\s*([0-9]+)\s*</v>)?\s*</c>)'
 )
+_LEFT_SHARED = re.compile(rb'<c\b[^>]*\st="s"')
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CELL_START = re.compile(rb"<c\b[^>]*>")
 _METADATA_ATTR = re.compile(rb'\s(?:cm|vm)="[^"]*"')
 _LINK_TARGET = re.compile(r"(?<=a link to another workbook) \(.*\)$")
@@ -132,12 +134,15 @@ def load_for_results(
         raise InPlaceRefused(name, losses)
     zf = open_zip(data, name)
     try:
-        wb, kept = _load_without_cells(zf, name)
+        wb, kept, lost = _load_without_cells(zf, name)
     except WorkbookError:
         raise
     except Exception as exc:  # noqa: BLE001 - openpyxl on a damaged workbook
         msg = f"{name} cannot be read as a workbook ({type(exc).__name__}: {exc})"
         raise WorkbookError(msg) from exc
+    if refuse_losses and lost:
+        raise InPlaceRefused(name, lost)
+    losses += lost
     previous = [t for t in marked_sheets(zf.read("xl/workbook.xml")) if t in wb.sheetnames]
     taken = {sheet_key(n) for n in [*new_sheets, PROVENANCE_SHEET]}
     clashing = [t for t in wb.sheetnames if sheet_key(t) in taken and t not in previous]
@@ -239,9 +244,11 @@ def _write_new(
 # -- the cells kept aside -------------------------------------------------------------------
 def _load_without_cells(
     zf: zipfile.ZipFile, name: str
-) -> tuple[Any, dict[str, Callable[[bytes], bytes]]]:
-    """openpyxl's load of the workbook with each worksheet's cells left out; and, by sheet
-    title, the function that puts them back into the sheet as openpyxl writes it."""
+) -> tuple[Any, dict[str, Callable[[bytes], bytes]], list[str]]:
+    """openpyxl's load of the workbook with each worksheet's cells left out; by sheet
+    title, the function that puts them back into the sheet as openpyxl writes it; and
+    what is lost on the sheets whose cells openpyxl reads (an unusual XML form): the
+    values saved with their formulas."""
     names = set(zf.namelist())
     parts = sheet_parts(zf, names)
     strings: list[bytes] | None = None
@@ -261,6 +268,8 @@ def _load_without_cells(
             if strings is None:
                 continue
             cells = _inline_shared(cells, strings)
+            if _LEFT_SHARED.search(cells):
+                continue  # a shared-text cell of an unusual form: openpyxl reads the sheet
         if b'm="' in cells:
             cells = _CELL_START.sub(lambda m: _METADATA_ATTR.sub(b"", m.group()), cells)
         stripped[part] = head + b"<sheetData/>" + tail
@@ -275,7 +284,13 @@ def _load_without_cells(
         # links to other workbooks are not carried (listed as lost): a results workbook
         # that is passed around must not fetch from wherever the plan's links pointed
         wb = load_workbook(buf, keep_links=False, rich_text=True)
-    return wb, kept
+    lost = [
+        f"the saved values of the formulas on sheet '{title}' (its XML is of an unusual form)"
+        for part, title in parts.items()
+        if part.startswith("xl/worksheets/") and part in names and title not in kept
+        if _FORMULA.search(zf.read(part))
+    ]
+    return wb, kept, lost
 
 
 def _split_cells(data: bytes) -> tuple[bytes, bytes, bytes] | None:

@@ -29,6 +29,8 @@ import defusedxml.ElementTree as _ET
 import defusedxml.sax
 
 from cipmodel.errors import WorkbookError
+from cipmodel.inputs.schema import load_schema
+from cipmodel.io.reader import README_SHEET
 from cipmodel.io.results_base import RESULT_MARK
 from cipmodel.io.xlsx import open_zip, require_safe_xml, sheet_key
 
@@ -216,9 +218,14 @@ def previous_results(data: bytes) -> list[str]:
 
 
 def marked_sheets(workbook_xml: bytes) -> list[str]:
-    """The titles of the sheets that hold cipmodel's result mark, in ``workbook.xml``."""
+    """The titles of the sheets that hold cipmodel's result mark, in ``workbook.xml``.
+
+    A mark on an input sheet (``Trusts``, ``CIP``, ... or ``README``) is ignored: cipmodel
+    never writes a result sheet of such a name, so the mark is not its own.
+    """
     if RESULT_MARK.encode() not in workbook_xml:
         return []
+    inputs = {sheet_key(t.sheet) for t in load_schema().tables} | {sheet_key(README_SHEET)}
     root = _ET.fromstring(workbook_xml)
     titles = [s.get("name", "") for s in root.iter(f"{{{_NS_MAIN}}}sheet")]
     out = []
@@ -230,7 +237,7 @@ def marked_sheets(workbook_xml: bytes) -> list[str]:
             i = int(local)
         except ValueError:
             continue
-        if 0 <= i < len(titles):
+        if 0 <= i < len(titles) and sheet_key(titles[i]) not in inputs:
             out.append(titles[i])
     return [*dict.fromkeys(out)]
 
