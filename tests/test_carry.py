@@ -165,6 +165,9 @@ def test_rerun_replaces_exactly_the_marked_result_sheets(tmp_path: Path) -> None
     wb = openpyxl.load_workbook(first)
     assert "Sector finance" in wb.sheetnames
     wb["Summary"].title = "Summary (April)"  # a renamed result sheet is still a result
+    wb.defined_names.add(DefinedName("MyMonth", attr_text="Monthly!$C$5"))  # the user's
+    headline = [n for n in wb.defined_names if n.endswith("_CT_variance")]
+    assert headline
     prov = wb["Provenance"]
     for row in prov.iter_rows(min_row=1):
         if row[0].value == "result_sheets":  # a forged list: the user's sheets
@@ -189,6 +192,9 @@ def test_rerun_replaces_exactly_the_marked_result_sheets(tmp_path: Path) -> None
     assert read_plan(second) == edited
     marked = {ws.title for ws in got.worksheets if RESULT_MARK in ws.defined_names}
     assert marked == set(RESULTS)
+    assert list(got.defined_names["MyMonth"].destinations) == [("Monthly", "$C$5")]
+    for name in headline:  # defined anew, on the new Summary
+        assert [s for s, _ref in got.defined_names[name].destinations] == ["Summary"]
 
 
 def _frame() -> Any:

@@ -45,7 +45,7 @@ from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps, 
 from cipmodel.io.cells import PROVENANCE_SHEET
 from cipmodel.io.grid import GridWorkbook, grid_workbook
 from cipmodel.io.losses import marked_sheets, sheet_parts, workbook_losses
-from cipmodel.io.names import drop_names_on
+from cipmodel.io.names import HEADLINES, drop_names_on
 from cipmodel.io.results_base import RESULT_SHEETS
 from cipmodel.io.results_workbook import build_results_workbook, new_sheet_names
 from cipmodel.io.xlsx import open_zip, read_bytes, require_safe_xml, sheet_key
@@ -149,7 +149,7 @@ def load_for_results(
     for title in [*previous, *clashing]:
         del wb[title]
         kept.pop(title, None)
-    drop_names_on(wb, [*previous, *clashing])  # the earlier run's headline names
+    _drop_headline_names(wb, [*previous, *clashing])
     gwb = grid_workbook(wb)
     for title, patch in kept.items():
         gwb.patches[title] = patch
@@ -162,6 +162,19 @@ def load_for_results(
     ]
     losses = [x.replace("would replace it", "takes its place") for x in losses]
     return Carried(gwb, losses, notes, previous)
+
+
+def _drop_headline_names(wb: Any, titles: Sequence[str]) -> None:
+    """Remove an earlier run's headline names (``RXX_CT_variance``...: defined anew) that
+    point only at sheets ``titles``; names of the user's own are kept, even on those
+    sheets (the new result sheets have the same titles)."""
+    suffixes = tuple(f"_{suffix}" for _key, suffix, _what in HEADLINES)
+    theirs = {n for n in wb.defined_names if not n.endswith(suffixes)}
+    kept = {n: wb.defined_names[n] for n in theirs}
+    drop_names_on(wb, titles)
+    for n, dn in kept.items():
+        if n not in wb.defined_names:
+            wb.defined_names[n] = dn
 
 
 def write_carried_results(
