@@ -153,17 +153,54 @@ def scheduler_client(address: str | None, timeout: float) -> Iterator[Any]:
 def check_output_path(
     out: Path, force: bool, inputs: tuple[Path, ...] = (), suffix: str = ".xlsx"
 ) -> Path:
-    """Check an output path: never an input file; an existing file only with --force; its
-    name ends in ``suffix`` (``.xlsx`` for a results workbook, ``.pdf`` for a report)."""
-    for src in inputs:
-        if out.exists() and src.exists() and out.resolve() == src.resolve():
+    """Check an output path: never an input file (nor the plan a scenario input names),
+    however it is reached (a link, a hard link, ``..``): not even with --force; never a
+    symbolic link; an existing file only with --force; its name ends in ``suffix``
+    (``.xlsx`` for a results workbook, ``.pdf`` for a report)."""
+    import os
+
+    for src in _with_scenario_plans(inputs):
+        if _same_file(out, src):
             raise click.UsageError(
-                f"{out} is the input file: results are written to a new file (choose another -o)"
+                f"{out} is the input file {src.name}: results are written to a new file, "
+                "never over an input, even with --force (choose another -o)"
             )
-    if out.exists() and not force:
+    if os.path.islink(out):
+        raise click.UsageError(
+            f"{out} is a symbolic link: cipmodel never writes through a link "
+            "(give the real file's path or another name)"
+        )
+    if os.path.isdir(out):
+        raise click.UsageError(f"{out} is a folder: give a file name")
+    if os.path.lexists(out) and not force:
         raise click.UsageError(f"{out} already exists: choose another name or add --force")
     if out.suffix.lower() != suffix:
         raise click.UsageError(f"{out}: results are written as {suffix}")
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    from cipmodel.io.atomic import same_file
+
+    return same_file(a, b)
+
+
+def _with_scenario_plans(inputs: tuple[Path, ...]) -> list[Path]:
+    """``inputs`` and, for each scenario file among them, the plan workbook it names (a
+    scenario that cannot be read is reported when it is loaded, not here)."""
+    out = list(inputs)
+    for src in inputs:
+        if src.suffix.lower() != ".toml":
+            continue
+        from cipmodel.errors import CipModelError
+        from cipmodel.inputs.scenario import read_scenario_file
+
+        try:
+            plan = read_scenario_file(src).plan
+        except (CipModelError, OSError, ValueError):
+            continue
+        if plan is not None:
+            out.append(Path(plan))
     return out
 
 
@@ -180,8 +217,30 @@ def write_results(
     force: bool,
     extra: dict[str, Any] | None = None,
     simulation: Any = None,
+    source: Path | None = None,
 ) -> None:
-    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines, charts)."""
+    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines,
+    charts). With ``source``, the plan workbook the run read: the results workbook carries
+    it (its sheets as they are, the result sheets added), and what cannot be carried is
+    said on stderr. Without it (an example, a scenario), the input sheets are written new."""
+    if source is not None and source.suffix.lower() in (".xlsx", ".xlsm"):
+        from cipmodel.io.carry import write_carried_results
+
+        carried = write_carried_results(
+            output, source, result, overwrite=force, simulation=simulation, extra_sheets=extra
+        )
+        if carried.losses:
+            click.echo(
+                f"Warning: {output.name} carries {source.name} except what cipmodel (through "
+                "openpyxl) cannot carry (also listed on its Provenance sheet):",
+                err=True,
+            )
+            for item in carried.losses:
+                click.echo(f"  - {item}", err=True)
+            click.echo(f"{source.name} itself is unchanged.", err=True)
+        for note in carried.notes:
+            click.echo(f"Note: {note}", err=True)
+        return
     from cipmodel.io.results_workbook import write_results_workbook
 
     write_results_workbook(

@@ -103,7 +103,8 @@ def validate(plan: Path, as_json: bool) -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a results workbook (.xlsx).",
+    help="Write a results workbook (.xlsx): a copy of PLAN's workbook with the result "
+    "sheets added (anything that cannot be carried is listed).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(
@@ -141,7 +142,7 @@ def run(
             raise InPlaceRefused(plan.name, losses)
     result = run_plan(portfolio, **rules, **prov)
     if output is not None:
-        write_results(output, result, force)
+        write_results(output, result, force, source=plan)
     backup = None
     if in_place:
         from cipmodel.io import write_in_place

@@ -77,6 +77,7 @@ def portfolio(
             result,
             force,
             extra={f"Sector {k}": v.reset_index(names="type") for k, v in tables.items()},
+            source=plan,
         )
     if as_json:
         click.echo(

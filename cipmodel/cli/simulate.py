@@ -177,9 +177,7 @@ def simulate(
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if output is not None:
-        write_results(
-            output, result.run, force, extra=result.simulation_sheets(), simulation=result
-        )
+        write_results(output, result.run, force, result.simulation_sheets(), result, plan)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

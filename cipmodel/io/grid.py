@@ -327,6 +327,9 @@ class GridWorkbook(Workbook):
 
     grids: dict[str, Grid]
     styles: StyleBook
+    #: sheet title -> a function applied to the sheet's XML as openpyxl writes it (the
+    #: user's sheets carried into a results workbook: :mod:`cipmodel.io.carry`)
+    patches: dict[str, Callable[[bytes], bytes]]
     #: zlib level of the saved package: 3 writes 3x faster than zlib's default 6 (which
     #: openpyxl uses) for a file about a tenth larger
     compresslevel: int = 3
@@ -335,6 +338,7 @@ class GridWorkbook(Workbook):
         super().__init__(*args, **kwargs)
         self.grids = {}
         self.styles = StyleBook(self)
+        self.patches = {}
 
     def grid_sheet(self, title: str, index: int | None = None) -> tuple[Any, Grid]:
         """A new worksheet whose cells are kept in a grid: (worksheet, grid)."""
@@ -366,6 +370,7 @@ def grid_workbook(wb: Workbook) -> GridWorkbook:
         wb.__class__ = GridWorkbook
         wb.grids = {}
         wb.styles = StyleBook(wb)
+        wb.patches = {}
     return wb
 
 
@@ -392,9 +397,13 @@ def save_grid_workbook(wb: GridWorkbook, filename: str | os.PathLike[str] | IO[b
         for ws, dims in stash:
             ws.row_dimensions.update(dims)
     parts = {ws.path.lstrip("/"): ws.title for ws in sheets}
-    _repack(
-        buf, filename, wb.compresslevel, lambda name, data: _fill(wb, parts, name, data, row_attrs)
-    )
+    patched = {ws.path.lstrip("/"): wb.patches[ws.title] for ws in wb if ws.title in wb.patches}
+
+    def transform(name: str, data: bytes) -> bytes:
+        patch = patched.get(name)
+        return patch(data) if patch is not None else _fill(wb, parts, name, data, row_attrs)
+
+    _repack(buf, filename, wb.compresslevel, transform)
 
 
 def _fill(

@@ -3,29 +3,26 @@
 :func:`write_in_place` adds the result sheets to the plan workbook itself, only when
 :func:`in_place_losses` finds nothing openpyxl would drop (charts, images, shapes, macros,
 pivot tables, slicers, sparklines, extension-only conditional formats and validations,
-saved formula values on input sheets, ...: :mod:`cipmodel.io.losses`); otherwise it raises
-:class:`~cipmodel.errors.InPlaceRefused` with the file untouched. It keeps a backup
+...: :mod:`cipmodel.io.losses`); otherwise it raises :class:`~cipmodel.errors.InPlaceRefused`
+with the file untouched. The user's sheets are carried as they are
+(:mod:`cipmodel.io.carry`: formulas with their saved values). It keeps a backup
 (``NAME.bak.xlsx``, then ``NAME.bak-2.xlsx``, ...) and never overwrites one; result sheets
-of an earlier run are replaced.
+of an earlier run (those carrying cipmodel's mark) are replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import load_workbook
-
-from cipmodel.errors import InPlaceRefused, WorkbookError
-from cipmodel.io.atomic import atomic_write, clean_stale_temps, locked, write_backup
+from cipmodel.errors import WorkbookError
+from cipmodel.io.atomic import atomic_write, clean_stale_temps, write_backup
+from cipmodel.io.carry import load_for_results
 from cipmodel.io.cells import PROVENANCE_SHEET
-from cipmodel.io.losses import previous_results, workbook_losses
-from cipmodel.io.names import drop_names_on
+from cipmodel.io.losses import workbook_losses
 from cipmodel.io.results_base import LINES_SHEET, METRICS, MONTHLY, SCHEMES, STF, SUMMARY
 from cipmodel.io.results_workbook import build_results_workbook, new_sheet_names
 from cipmodel.io.xlsx import read_bytes
@@ -67,28 +64,16 @@ def write_in_place(
         msg = f"{p.name}: results are written into .xlsx workbooks only; use -o RESULTS.xlsx"
         raise WorkbookError(msg)
     data = read_bytes(p)
-    new_sheets = new_sheet_names(result, extra_sheets)
-    losses = workbook_losses(data, p.name, new_sheets)
-    if losses:
-        raise InPlaceRefused(p.name, losses)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = load_workbook(io.BytesIO(data), keep_links=True, rich_text=True)
-    previous = previous_results(data)
-    for title in previous:
-        if title in wb.sheetnames:
-            del wb[title]
-    drop_names_on(wb, previous)  # the earlier run's headline names: defined anew
-    for ws in wb.worksheets:
-        _exact_numbers(ws)
-    built = build_results_workbook(
-        result, simulation=simulation, extra_sheets=extra_sheets, workbook=wb
+    carried = load_for_results(
+        data, p.name, new_sheet_names(result, extra_sheets), refuse_losses=True
     )
-    wb.calculation.fullCalcOnLoad = True
+    built = build_results_workbook(
+        result, simulation=simulation, extra_sheets=extra_sheets, workbook=carried.workbook
+    )
     clean_stale_temps(p)
     backup = write_backup(p, data)
     try:
-        atomic_write(p, locked(built.save))
+        atomic_write(p, built.save)
     except BaseException:
         with contextlib.suppress(OSError):
             backup.unlink()  # the original is untouched: no backup needed
@@ -109,11 +94,10 @@ def in_place_losses(
     query tables, the data model, threaded comments, custom XML, dynamic-array metadata,
     chart sheets and macro sheets; on each worksheet the Excel extensions openpyxl drops
     (conditional formats and data validations kept only in ``extLst``, sparklines, ...),
-    custom views, protected ranges, cell watches and smart tags; formulas on input sheets
-    (openpyxl keeps a formula but not its saved value, which is what cipmodel reads); and
-    sheets of the user's that a result sheet would replace. Things on result sheets of an
-    earlier cipmodel run (listed in its Provenance sheet) are not counted: those sheets
-    are rewritten anyway.
+    custom views, protected ranges, cell watches and smart tags; and sheets of the user's
+    that a result sheet would replace. Things on result sheets of an earlier cipmodel run
+    (those carrying its mark) are not counted: those sheets are rewritten anyway. Cells,
+    formulas with their saved values included, are carried (:mod:`cipmodel.io.carry`).
 
     Not counted: printer driver settings and the calculation chain (Excel rebuilds
     both), ``ignoredErrors`` marks and phonetic properties.
@@ -132,15 +116,3 @@ def in_place_losses(
     """
     p = Path(path)
     return workbook_losses(read_bytes(p), p.name, [*sheets, PROVENANCE_SHEET])
-
-
-def _exact_numbers(ws: Any) -> None:
-    """Make openpyxl save every float of a loaded sheet exactly as it was read.
-
-    openpyxl writes numbers with 16 significant digits, which changes the last bit of some
-    (Excel saves 17); its writer passes text through unchanged, so give it the exact repr.
-    """
-    for cell in ws._cells.values():  # noqa: SLF001 - only the cells that exist
-        v = cell._value  # noqa: SLF001
-        if type(v) is float and float("%.16g" % v) != v:  # noqa: UP031
-            cell._value = repr(v)  # noqa: SLF001

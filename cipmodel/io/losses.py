@@ -8,19 +8,17 @@ connections and query tables, the data model, threaded comments, custom XML,
 dynamic-array metadata, chart sheets and macro sheets; on each worksheet the Excel
 extensions openpyxl drops (conditional formats and data validations kept only in
 ``extLst``, sparklines, ...), custom views, protected ranges, cell watches and smart tags;
-the saved values of formulas on input sheets; and sheets a result sheet would replace.
-Result sheets of an earlier cipmodel run (:func:`previous_results`, from its Provenance
-sheet) are not counted: they are rewritten anyway.
+and sheets a result sheet would replace. (Cells, formulas with their saved values included,
+are carried as they are: :mod:`cipmodel.io.carry`.) Result sheets of an earlier cipmodel
+run (:func:`previous_results`: the sheets carrying cipmodel's mark, never what a
+Provenance sheet lists) are not counted: they are rewritten anyway.
 
 Every XML part is parsed by ``defusedxml``.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import re
-import warnings
 import xml.sax.handler
 import zipfile
 from collections.abc import Callable, Sequence
@@ -29,15 +27,14 @@ from typing import Any
 
 import defusedxml.ElementTree as _ET
 import defusedxml.sax
-from openpyxl import load_workbook
 
 from cipmodel.errors import WorkbookError
 from cipmodel.inputs.schema import load_schema
-from cipmodel.io.cells import PROVENANCE_SHEET
-from cipmodel.io.results_base import RESULT_SHEETS
+from cipmodel.io.reader import README_SHEET
+from cipmodel.io.results_base import RESULT_MARK
 from cipmodel.io.xlsx import open_zip, require_safe_xml, sheet_key
 
-__all__ = ["previous_results", "sheet_parts", "workbook_losses"]
+__all__ = ["marked_sheets", "previous_results", "sheet_parts", "workbook_losses"]
 
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -209,41 +206,40 @@ def _scan_sheet(data: bytes) -> _SheetScan:
 
 
 def previous_results(data: bytes) -> list[str]:
-    """Result sheets a previous cipmodel run wrote into this workbook (from its Provenance)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        if PROVENANCE_SHEET not in wb.sheetnames:
-            return []
-        prov: dict[str, Any] = {}
-        for row in wb[PROVENANCE_SHEET].iter_rows(min_row=2, max_col=2, values_only=True):
-            if row and row[0] is not None:
-                prov[str(row[0])] = row[1] if len(row) > 1 else None
-        if prov.get("package") != "cipmodel":
-            return []
-        listed = prov.get("result_sheets")
-        if isinstance(listed, str):
-            try:
-                sheets = [str(x) for x in json.loads(listed)]
-            except ValueError:
-                sheets = []
-        else:  # written by the plain writer: its result sheets by name
-            known = {
-                sheet_key(n)
-                for n in (
-                    *RESULT_SHEETS,
-                    "Sector finance",
-                    "Sector funding",
-                    "Sector score",
-                    "Sector segment",
-                )
-            }
-            sheets = [n for n in wb.sheetnames if sheet_key(n) in known]
-        sheets = [s for s in sheets if s in wb.sheetnames]
-        return [*dict.fromkeys([*sheets, PROVENANCE_SHEET])]
-    finally:
-        wb.close()
+    """Result sheets an earlier cipmodel run wrote into this workbook: the sheets carrying
+    cipmodel's mark (:data:`~cipmodel.io.results_base.RESULT_MARK`, a hidden sheet-level
+    defined name it writes on each result sheet). A Provenance sheet's list is not
+    trusted: anyone can edit it."""
+    zf = open_zip(data, "workbook")
+    names = set(zf.namelist())
+    if "xl/workbook.xml" not in names:
+        return []
+    return marked_sheets(zf.read("xl/workbook.xml"))
+
+
+def marked_sheets(workbook_xml: bytes) -> list[str]:
+    """The titles of the sheets that hold cipmodel's result mark, in ``workbook.xml``.
+
+    A mark on an input sheet (``Trusts``, ``CIP``, ... or ``README``) is ignored: cipmodel
+    never writes a result sheet of such a name, so the mark is not its own.
+    """
+    if RESULT_MARK.encode() not in workbook_xml:
+        return []
+    inputs = {sheet_key(t.sheet) for t in load_schema().tables} | {sheet_key(README_SHEET)}
+    root = _ET.fromstring(workbook_xml)
+    titles = [s.get("name", "") for s in root.iter(f"{{{_NS_MAIN}}}sheet")]
+    out = []
+    for dn in root.iter(f"{{{_NS_MAIN}}}definedName"):
+        local = dn.get("localSheetId")
+        if (dn.get("name") or "").casefold() != RESULT_MARK.casefold() or local is None:
+            continue
+        try:
+            i = int(local)
+        except ValueError:
+            continue
+        if 0 <= i < len(titles) and sheet_key(titles[i]) not in inputs:
+            out.append(titles[i])
+    return [*dict.fromkeys(out)]
 
 
 def workbook_losses(data: bytes, name: str, new_sheets: Sequence[str]) -> list[str]:
@@ -258,9 +254,10 @@ def workbook_losses(data: bytes, name: str, new_sheets: Sequence[str]) -> list[s
     require_safe_xml()
     zf = open_zip(data, name)
     names = set(zf.namelist())
-    sheets = sheet_parts(zf, names)
     try:
-        previous = set(previous_results(data))
+        sheets = sheet_parts(zf, names)
+        wbx = zf.read("xl/workbook.xml") if "xl/workbook.xml" in names else b""
+        previous = set(marked_sheets(wbx))
     except Exception as exc:  # noqa: BLE001 - a damaged workbook
         msg = f"{name} cannot be read as a workbook ({type(exc).__name__}: {exc})"
         raise WorkbookError(msg) from exc
@@ -355,14 +352,13 @@ def _drawing_losses(
 def _worksheet_losses(
     zf: zipfile.ZipFile, names: set[str], sheets: dict[str, str], previous: set[str]
 ) -> list[str]:
-    """Worksheet settings and extensions openpyxl drops, and formula values on input
-    sheets (openpyxl keeps a formula but not its saved value, which cipmodel reads)."""
+    """Worksheet settings and extensions openpyxl drops. (Formulas and their saved values
+    are carried: :mod:`cipmodel.io.carry` keeps each sheet's cells as they were.)"""
     losses: list[str] = []
-    input_keys = {sheet_key(t.sheet) for t in load_schema().tables}
     for part, sheet in sheets.items():
         if sheet in previous or not part.startswith("xl/worksheets/") or part not in names:
             continue
-        scan = _scan_sheet(zf.read(part))
+        scan = _scan_sheet(_without_cells(zf.read(part)))
         for child in dict.fromkeys(scan.children):
             if child in _SHEET_KEPT or child in _SHEET_IGNORED or child == "extLst":
                 continue
@@ -370,10 +366,22 @@ def _worksheet_losses(
         for uri in dict.fromkeys(scan.ext_uris):
             what = _EXT_URIS.get(uri, f"Excel extension data {uri}")
             losses.append(f"{what} on sheet '{sheet}'")
-        if scan.formulas and sheet_key(sheet) in input_keys:
-            losses.append(
-                f"the saved values of {scan.formulas} formula(s) on input sheet '{sheet}' "
-                f"(e.g. {sheet}!{scan.first_formula}): openpyxl keeps formulas but not their "
-                "values, and cipmodel reads a plan by those values"
-            )
     return losses
+
+
+_SHEET_DATA_OPEN = re.compile(rb"<(?:\w+:)?sheetData\b")
+
+
+def _without_cells(data: bytes) -> bytes:
+    """A worksheet part with its cells left out (what lies outside them is what openpyxl
+    may drop; the cells themselves are carried as they are)."""
+    m = _SHEET_DATA_OPEN.search(data)
+    if m is None:
+        return data
+    last = data.rfind(b"sheetData")
+    lt = data.rfind(b"<", 0, last)
+    if last <= m.start() or data[lt + 1 : lt + 2] != b"/":  # <sheetData/>
+        return data
+    end = data.find(b">", last) + 1
+    tag = data[m.start() + 1 : m.end()]
+    return data[: m.start()] + b"<" + tag + b"/>" + data[end:]

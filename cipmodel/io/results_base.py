@@ -44,6 +44,7 @@ __all__ = [
     "NA",
     "PERCENT",
     "QUARTER_LABELS",
+    "RESULT_MARK",
     "RESULT_SHEETS",
     "SCHEMES",
     "SECTION",
@@ -74,6 +75,10 @@ BOARD, SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET = (
 #: Result sheets, in the order they are written (``Charts`` only for a portfolio; the board
 #: summary first, :mod:`cipmodel.io.sheets_board`).
 RESULT_SHEETS = (BOARD, SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET)
+#: The hidden sheet-level defined name cipmodel gives every sheet it writes as a result
+#: sheet: what a later run (``--in-place``, or a results workbook carried again) replaces.
+#: It moves and is copied with its sheet, and editing a Provenance sheet cannot make it.
+RESULT_MARK = "_cipmodel_result"
 
 QUARTER_LABELS = ("Q1 (Apr-Jun)", "Q2 (Jul-Sep)", "Q3 (Oct-Dec)", "Q4 (Jan-Mar)")
 PERCENT = "0.0%"

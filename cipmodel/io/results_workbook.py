@@ -31,8 +31,11 @@ metric ratios. Each formula's engine value is kept in :attr:`ResultsWorkbook.exp
 a test can recalculate the workbook in a spreadsheet application and compare every formula
 cell with the engine.
 
+:func:`cipmodel.io.carry.write_carried_results` writes a new results workbook that carries
+the user's plan workbook (their sheets as they are, the result sheets added), and
 :func:`cipmodel.io.in_place.write_in_place` adds the result sheets to the user's own plan
-workbook instead, when nothing in it would be lost.
+workbook itself, when nothing in it would be lost. Every result sheet carries cipmodel's
+mark (:data:`~cipmodel.io.results_base.RESULT_MARK`), by which a later run replaces it.
 
 Every write goes through :func:`cipmodel.io.atomic.atomic_write` (temporary file, then one
 rename). The temporary file is locked while it is written; a temporary file left behind by
@@ -45,16 +48,18 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.workbook.properties import CalcProperties
 
 from cipmodel.errors import WorkbookError
 from cipmodel.inputs.schema import load_schema
-from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps, locked
+from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps
 from cipmodel.io.cells import PROVENANCE_SHEET, safe_sheet_name, write_frame, write_provenance
 from cipmodel.io.charts import write_charts
 from cipmodel.io.grid import GridWorkbook, grid_workbook
@@ -66,6 +71,7 @@ from cipmodel.io.results_base import (
     LINES_SHEET,
     METRICS,
     MONTHLY,
+    RESULT_MARK,
     RESULT_SHEETS,
     SCHEMES,
     STF,
@@ -173,7 +179,7 @@ def write_results_workbook(
     target = _check_target(path, overwrite)
     built = build_results_workbook(result, simulation=simulation, extra_sheets=extra_sheets)
     clean_stale_temps(target)
-    return atomic_write(target, locked(built.save))
+    return atomic_write(target, built.save, overwrite=overwrite)
 
 
 def build_results_workbook(
@@ -182,12 +188,16 @@ def build_results_workbook(
     simulation: Any = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
     workbook: Workbook | None = None,
+    provenance: Mapping[str, str] | None = None,
 ) -> ResultsWorkbook:
     """Build the results workbook in memory (see :func:`write_results_workbook`).
 
-    With ``workbook`` (an existing plan workbook) the result sheets are appended to it and
-    its own sheets are left as they are; otherwise the plan's input sheets are written from
-    ``result.portfolio`` after the result sheets.
+    With ``workbook`` (an existing plan workbook) the result sheets are added before its
+    own sheets, which are left as they are; otherwise the plan's input sheets are written from
+    ``result.portfolio`` after the result sheets. ``provenance``: more rows for the
+    Provenance sheet (what was carried from the user's workbook, and what not). Every
+    result sheet gets cipmodel's mark (:data:`RESULT_MARK`), so that a later run knows it
+    for its own.
     """
     fresh = workbook is None
     if workbook is None:
@@ -199,10 +209,14 @@ def build_results_workbook(
     b.hide_inputs = fresh
     _check_names(b, extra, fresh)
     existing = list(workbook.sheetnames)
-    written = _write_result_sheets(b, extra)
-    if fresh:  # result sheets first, then README and the input sheets, hidden
-        order = [workbook[t] for t in written] + [workbook[t] for t in existing]
-        workbook._sheets = order  # noqa: SLF001 - openpyxl has no public reorder of many sheets
+    written = _write_result_sheets(b, extra, provenance or {})
+    _mark(workbook, written)
+    # the result sheets first, the board summary leading (it is what a board member
+    # opens and what prints first), then the plan's sheets: the user's own sheets as they
+    # left them, or in a new workbook the README and input sheets, hidden
+    order = [workbook[t] for t in written] + [workbook[t] for t in existing]
+    workbook._sheets = order  # noqa: SLF001 - openpyxl has no public reorder of many sheets
+    if fresh:
         for title in existing:
             workbook[title].sheet_state = "hidden"
             workbook[title].print_area = None  # LibreOffice prints a hidden print area
@@ -210,6 +224,8 @@ def build_results_workbook(
         ws.sheet_view.tabSelected = False
     workbook.active = workbook.sheetnames.index(BOARD)
     workbook[BOARD].sheet_view.tabSelected = True
+    if workbook.calculation is None:  # a workbook saved without calculation settings
+        workbook.calculation = CalcProperties()
     workbook.calculation.fullCalcOnLoad = True
     return ResultsWorkbook(workbook, b.expected, tuple(written), b.names)
 
@@ -223,7 +239,20 @@ def new_sheet_names(result: Any, extra: Mapping[str, Any] | None) -> list[str]:
     return names
 
 
-def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[str]:
+def _mark(workbook: Workbook, written: Sequence[str]) -> None:
+    """Give each result sheet cipmodel's mark: a hidden sheet-level defined name, which
+    moves (and is copied) with its sheet and which no edit of a cell can make."""
+    for title in written:
+        ws = workbook[title]
+        ws.defined_names.pop(RESULT_MARK, None)
+        ws.defined_names.add(
+            DefinedName(RESULT_MARK, attr_text='"cipmodel result sheet"', hidden=True)
+        )
+
+
+def _write_result_sheets(
+    b: Builder, extra: Mapping[str, pd.DataFrame], more_provenance: Mapping[str, str]
+) -> list[str]:
     """Add and fill the result sheets; return their titles in order.
 
     The sheets are added in reading order, then filled in the order their formulas need:
@@ -254,7 +283,7 @@ def _write_result_sheets(b: Builder, extra: Mapping[str, pd.DataFrame]) -> list[
     sheets = (board, summary, charts, monthly, stf, metrics, schemes, lines)
     written = [s.title for s in sheets if s is not None]
     written += [*(ws.title for ws in extra_sheets), PROVENANCE_SHEET]
-    write_provenance(prov, _provenance(b, written))
+    write_provenance(prov, {**_provenance(b, written), **more_provenance})
     tables = [(monthly, 2), (stf, 2), (metrics, 2), (schemes, 3), (lines, 3)]
     print_sheets(b, s, tops, [*tables, *((ws, 1) for ws in extra_sheets)])
     print_board(b, bs)

@@ -144,17 +144,33 @@ def _components(b: Builder, x: Row, i: int, q: int, mv: Any, int_rec: Any) -> No
     ceiling = float(b.plan.agency_ceiling[i])
     if np.isfinite(ceiling):
         x.value("agency_ceiling", ceiling, M)
-        x.formula(
-            "agency_ceiling_ytd",
-            f"={x['agency_ceiling']}*{x['months']}/12",
-            expected(comp["agency_ceiling"]),
-            M,
-        )
+        _agency_ceiling_ytd(b, x, i, months, comp["agency_ceiling"])
     dist_reason = str(mv.not_applicable["distance_from_plan"][0, i])
     if np.isfinite(comp["planned_margin"]) and not (
         dist_reason and comp["operating_income_incl_stf"] > 0
     ):
         x.value("planned_margin", comp["planned_margin"], MARGIN)
+
+
+def _agency_ceiling_ytd(b: Builder, x: Row, i: int, months: int, ytd: float) -> None:
+    """The YTD agency ceiling (metrics.agency_ceiling_ytd): phased with the plan's monthly
+    agency spend (months of negative spend weigh 0; none at all: evenly) as a formula on
+    the Monthly sheet, or, where the trust gives its own ceiling profile, the value."""
+    if not np.isnan(b.plan.agency_ceiling_profile[i, 0]):
+        x.value("agency_ceiling_ytd", ytd, M)
+        return
+    monthly = b.layout(MONTHLY)
+    first = b.month_row[(i, 0, 0)]
+    ytd_span = monthly.span("agency", first, b.month_row[(i, 0, months - 1)])
+    year_span = monthly.span("agency", first, b.month_row[(i, 0, 11)])
+    spent, planned = (f"SUMPRODUCT(({r}>0)*{r})" for r in (ytd_span, year_span))
+    x.formula(
+        "agency_ceiling_ytd",
+        f"=IF({x['months']}=12,{x['agency_ceiling']},IF({planned}>0,"
+        f"{x['agency_ceiling']}*{spent}/{planned},{x['agency_ceiling']}*{x['months']}/12))",
+        expected(ytd),
+        M,
+    )
 
 
 def _ratio_formulas(x: Row) -> dict[str, str]:

@@ -1223,3 +1223,85 @@ def markdown(rows: dict[str, Row]) -> str:
             out.append(f"| {what_in} | {what} | {msg} |")
         out.append("")
     return "\n".join(out)
+
+
+# =========================================================================================
+# Issue 11, section 2 ("carry"): workbooks a results workbook carries (`run PLAN -o`).
+# Each reads as a plan (the outcome in the table); tests/test_carry.py also runs `run -o` on
+# each and checks what the results workbook carries.
+# =========================================================================================
+G_CARRY = "Workbooks carried into a results workbook (run -o)"
+
+_MARK_ON_CIP = (
+    '<definedNames><definedName name="_cipmodel_result" localSheetId="3" hidden="1">'
+    '"cipmodel result sheet"</definedName></definedNames>'
+)
+
+
+def _forged_provenance(sheets: list[Sheet]) -> None:
+    prov = Sheet("Provenance")
+    for r, (k, v) in enumerate(
+        [("key", "value"), ("package", "cipmodel"), ("result_sheets", '["CIP", "Trusts"]')], 1
+    ):
+        prov.set(r, 1, k)
+        prov.set(r, 2, v)
+    sheets.append(prov)
+
+
+def _prefixed_workings(sheets: list[Sheet]) -> None:
+    ws = Sheet("Workings", prefix="x:")
+    ws.set(1, 1, "Stretch")
+    ws.set(1, 2, 1250.5)
+    ws.set(2, 2, Cell(2501, formula="B1*2"))
+    sheets.append(ws)
+
+
+def _excel_namespaces(data: bytes) -> bytes:
+    """Row attributes in Excel's x14ac namespace (declared on the root, ignorable) and a
+    cell with a ``vm`` metadata mark, as Excel 365 writes them."""
+    root = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    assert root in data
+    data = data.replace(
+        root,
+        root + b' xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+        b' xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"'
+        b' mc:Ignorable="x14ac"',
+        1,
+    )
+    data = re.sub(rb'<row r="(\d+)"', rb'<row r="\1" x14ac:dyDescent="0.25"', data)
+    return data.replace(b'<c r="A2"', b'<c r="A2" vm="1"', 1)
+
+
+CARRY_CASES: tuple[Hostile, ...] = (
+    Hostile(
+        "carry-mark-on-input",
+        G_CARRY,
+        "cipmodel's result mark forged on the CIP input sheet (it must not be replaced)",
+        _edit_sheets(lambda s: None, workbook_extra=_MARK_ON_CIP),
+        READ,
+    ),
+    Hostile(
+        "carry-forged-provenance",
+        G_CARRY,
+        "a Provenance sheet (package cipmodel) listing CIP and Trusts as result sheets",
+        _edit_sheets(_forged_provenance),
+        READ,
+        "Provenance",
+    ),
+    Hostile(
+        "carry-prefixed-sheet",
+        G_CARRY,
+        "a sheet of the user's written with an x: namespace prefix, with a formula",
+        _edit_sheets(_prefixed_workings),
+        READ,
+    ),
+    Hostile(
+        "carry-excel-namespaces",
+        G_CARRY,
+        "rows with Excel's x14ac attributes and a cell with a vm metadata mark",
+        _patch(SHEET["cip"], _excel_namespaces),
+        READ,
+    ),
+)
+HOSTILE = (*HOSTILE, *CARRY_CASES)
+BY_ID.update({h.id: h for h in CARRY_CASES})
