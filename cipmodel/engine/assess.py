@@ -69,7 +69,14 @@ from cipmodel.regime.segmentation import (
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["Assessment", "LaterYear", "assess", "default_funding_pack", "RULES_BY_YEAR"]
+__all__ = [
+    "Assessment",
+    "LaterYear",
+    "assess",
+    "assess_later_years",
+    "default_funding_pack",
+    "RULES_BY_YEAR",
+]
 
 
 def _check_scorable(
@@ -280,6 +287,24 @@ def assess(
     if not later_years or plan.n_years == 1:
         return first
     return replace(first, later=_later_years(actual, planned, first, packs))
+
+
+def assess_later_years(
+    actual: Projection,
+    planned: Projection,
+    first: Assessment,
+    *,
+    sof_rules: str | RulePack = "sof-2016",
+    segmentation_rules: str | RulePack = "segmentation-2016",
+    catch_up: bool | None = None,
+    bonus: bool = False,
+) -> tuple[LaterYear, ...]:
+    """Plan years 2 onwards of ``actual`` (a projection of the whole horizon), given the
+    assessment ``first`` of its year 1 (e.g. of the same draws projected over year 1 only:
+    the same numbers), so year 1 is not assessed twice. As :attr:`Assessment.later` of
+    :func:`assess` with the same arguments."""
+    packs = _Packs(sof_pack(sof_rules), segmentation_pack(segmentation_rules), catch_up, bonus)
+    return _later_years(actual, planned, first, packs)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ run** (:func:`cipmodel.engine.project` on arrays ``(draw, trust, month)``, then
 :func:`cipmodel.engine.assess.assess`) on chunks of draws, folding each chunk into mergeable
 summaries (:mod:`cipmodel.montecarlo.summary`). There is no per-draw Python loop.
 
-What is simulated: the first plan year (the year STF/PSF and the SOF score are assessed
-for), month by month. Memory is bounded by the chunk size, chosen from the portfolio's
+What is simulated: every plan year, month by month. Year 1 is computed on the plan cut to
+its first year exactly as it always has been; for a plan of several years the same drawn
+inputs are projected over the whole horizon and years 2 onwards assessed under their own
+rules (:mod:`~cipmodel.montecarlo.years`), into a collector of their own. Memory is bounded by the chunk size, chosen from the portfolio's
 size (trusts x lines x months, schemes, sample dimensions) unless given, whatever the
 number of draws.
 
@@ -62,6 +64,7 @@ from cipmodel.montecarlo.result import SimulationResult
 from cipmodel.montecarlo.samplers import SAMPLERS
 from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
 from cipmodel.montecarlo.summary import Collector
+from cipmodel.montecarlo.years import year_outputs_spec
 from cipmodel.regime.packs import RulePack
 from cipmodel.results.run import run_plan
 
@@ -179,16 +182,17 @@ def simulate(
         bonus=bonus,
         **provenance_extra,
     )
-    ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus)
+    ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus, years=True)
     plan = ctx.plan
     chunk = int(chunk_size) if chunk_size is not None else auto_chunk_size(plan, ctx.inputs.n_dims)
+    ycol = _years_collector(ctx, n, keep)
     if keep is None:
         keep = max(1024, KEEP_VALUES // max(1, plan.n_trusts * FLOAT_WIDTH))
     col = Collector(OUTPUTS, plan.n_trusts, min(int(keep), n))
 
     workers = check_workers(workers, remote=executor is not None or client is not None)
     with open_runner(chunk_at, ctx, workers=workers, executor=executor, client=client) as runner:
-        start, converged = _run_chunks(runner, col, n, chunk, tolerance, progress)
+        start, converged = _run_chunks(runner, col, ycol, n, chunk, tolerance, progress)
     unverified = sorted({*run.provenance.get("unverified", []), *pri.unverified})
     prov = dict(run.provenance)
     prov.update(
@@ -209,13 +213,32 @@ def simulate(
             if col.exact_percentiles()
             else f"histogram ({col.bins} bins) beyond the first {col.keep} draws",
             "simulated_year": 1,
+            "simulated_years": 1 if ctx.full is None else ctx.full.n_years,
             "rules": sorted({*run.provenance.get("rules", []), pri.name}),
             "unverified": unverified,
         }
     )
     return SimulationResult(
-        run=run, context=ctx, collector=col, priors=pri, seed=seed, provenance=prov
+        run=run,
+        context=ctx,
+        collector=col,
+        priors=pri,
+        seed=seed,
+        provenance=prov,
+        years_collector=ycol,
     )
+
+
+def _years_collector(ctx: SimulationContext, n: int, keep: int | None) -> Collector | None:
+    """The summaries of plan years 2 onwards (None for a plan of one year): their own
+    collector, so year 1's (its kept draws, its histograms) is the same with or without.
+    It keeps as many draws exactly as ``keep`` or its own 128 MB budget allows."""
+    if ctx.full is None:
+        return None
+    spec = year_outputs_spec(ctx.full.n_years)
+    width = sum(s.width for s in spec.values() if s.kind == "float")
+    own = max(1024, KEEP_VALUES // max(1, ctx.full.n_trusts * width))
+    return Collector(spec, ctx.full.n_trusts, min(own if keep is None else int(keep), n))
 
 
 def chunk_plan(n: int, chunk: int, tolerance: float | None) -> Iterator[tuple[int, int]]:
@@ -241,6 +264,7 @@ def chunk_at(ctx: SimulationContext, start: int, count: int) -> Outputs:
 def _run_chunks(
     runner: Runner,
     col: Collector,
+    ycol: Collector | None,
     n: int,
     chunk: int,
     tolerance: float | None,
@@ -257,6 +281,8 @@ def _run_chunks(
     done, next_check = 0, CHECK_FIRST
     for start, count, outputs in runner.map(chunk_plan(n, chunk, tolerance)):
         col.add(outputs)
+        if ycol is not None:
+            ycol.add(outputs)
         done = start + count
         if progress is not None:
             progress(done, n)
