@@ -161,15 +161,7 @@ def simulate(
     SimulationError
         Bad settings (draws, sampler, tolerance, chunk size) or priors.
     """
-    n = check_draws(draws, allow_large)
-    if sampler not in SAMPLERS:
-        raise SimulationError(f"unknown sampler {sampler!r} (known: {', '.join(SAMPLERS)})")
-    if tolerance is not None and not (0 < tolerance < 0.5):
-        raise SimulationError(f"tolerance must be between 0 and 0.5, got {tolerance}")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
-        raise SimulationError(f"chunk_size must be >= 1, got {chunk_size}")
-    if keep is not None and (isinstance(keep, bool) or int(keep) < 100):
-        raise SimulationError(f"keep must be at least 100 draws, got {keep!r}")
+    n = _check_settings(draws, allow_large, sampler, tolerance, chunk_size, keep)
     seed = resolve_seed(seed)
     ss = as_seed_sequence(seed)
     pri = load_priors(priors)
@@ -227,6 +219,27 @@ def simulate(
         provenance=prov,
         years_collector=ycol,
     )
+
+
+def _check_settings(
+    draws: int,
+    allow_large: bool,
+    sampler: str,
+    tolerance: float | None,
+    chunk_size: int | None,
+    keep: int | None,
+) -> int:
+    """The number of draws, after checking the settings (:class:`SimulationError` if bad)."""
+    n = check_draws(draws, allow_large)
+    if sampler not in SAMPLERS:
+        raise SimulationError(f"unknown sampler {sampler!r} (known: {', '.join(SAMPLERS)})")
+    if tolerance is not None and not (0 < tolerance < 0.5):
+        raise SimulationError(f"tolerance must be between 0 and 0.5, got {tolerance}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+        raise SimulationError(f"chunk_size must be >= 1, got {chunk_size}")
+    if keep is not None and (isinstance(keep, bool) or int(keep) < 100):
+        raise SimulationError(f"keep must be at least 100 draws, got {keep!r}")
+    return n
 
 
 def _years_collector(ctx: SimulationContext, n: int, keep: int | None) -> Collector | None:
