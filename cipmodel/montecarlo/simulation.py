@@ -105,9 +105,10 @@ def simulate(
     executor: Executor | None = None,
     client: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    later_years: bool = True,
     **provenance_extra: Any,
 ) -> SimulationResult:
-    """Simulate a portfolio's first plan year and summarise the draws.
+    """Simulate a portfolio's plan years and summarise the draws.
 
     Parameters
     ----------
@@ -149,6 +150,10 @@ def simulate(
         Results do not depend on it (docs/scale-out.md).
     progress : callable(done, total), optional
         Called after each chunk is folded in, in draw order (in the calling thread).
+    later_years : bool
+        For a plan of several years, simulate years 2 onwards too (default;
+        :meth:`SimulationResult.years`); False: year 1 only (its numbers are the same
+        either way).
     **provenance_extra
         Added to the provenance.
 
@@ -174,13 +179,13 @@ def simulate(
         bonus=bonus,
         **provenance_extra,
     )
-    ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus, years=True)
+    ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus, years=later_years)
     plan = ctx.plan
     chunk = int(chunk_size) if chunk_size is not None else auto_chunk_size(plan, ctx.inputs.n_dims)
-    ycol = _years_collector(ctx, n, keep)
     if keep is None:
         keep = max(1024, KEEP_VALUES // max(1, plan.n_trusts * FLOAT_WIDTH))
     col = Collector(OUTPUTS, plan.n_trusts, min(int(keep), n))
+    ycol = _years_collector(ctx, min(int(keep), n))
 
     workers = check_workers(workers, remote=executor is not None or client is not None)
     with open_runner(chunk_at, ctx, workers=workers, executor=executor, client=client) as runner:
@@ -242,16 +247,13 @@ def _check_settings(
     return n
 
 
-def _years_collector(ctx: SimulationContext, n: int, keep: int | None) -> Collector | None:
+def _years_collector(ctx: SimulationContext, keep: int) -> Collector | None:
     """The summaries of plan years 2 onwards (None for a plan of one year): their own
     collector, so year 1's (its kept draws, its histograms) is the same with or without.
-    It keeps as many draws exactly as ``keep`` or its own 128 MB budget allows."""
+    It keeps as many draws exactly as year 1's (fewer values a draw: less memory)."""
     if ctx.full is None:
         return None
-    spec = year_outputs_spec(ctx.full.n_years)
-    width = sum(s.width for s in spec.values() if s.kind == "float")
-    own = max(1024, KEEP_VALUES // max(1, ctx.full.n_trusts * width))
-    return Collector(spec, ctx.full.n_trusts, min(own if keep is None else int(keep), n))
+    return Collector(year_outputs_spec(ctx.full.n_years), ctx.full.n_trusts, keep)
 
 
 def chunk_plan(n: int, chunk: int, tolerance: float | None) -> Iterator[tuple[int, int]]:
