@@ -12,8 +12,9 @@ years 2 onwards). The rules of a year are those of its financial year
 year 1's only. A year whose financial year has no pack is projected but not funded or
 scored (:class:`LaterYear` says why), nor is any year after it (its opening balances would
 depend on it). Each year's working-capital projection opens on the year before's closing
-cash and working capital. A Monte Carlo simulation assesses the plan it is given: year 1
-only, for a plan cut to one year (:meth:`~cipmodel.engine.compile.PlanArrays.truncate`).
+cash and working capital. A Monte Carlo simulation assesses year 1 on the plan cut to one
+year (:meth:`~cipmodel.engine.compile.PlanArrays.truncate`) and later years with
+:func:`assess_later_years` (opening on that year-1 assessment's closing balances).
 
 Order of play, per draw and plan year:
 

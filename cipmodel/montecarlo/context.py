@@ -60,7 +60,7 @@ class SimulationContext:
     Attributes
     ----------
     plan : PlanArrays
-        The first plan year of the compiled plan (the year simulated).
+        The first plan year of the compiled plan (year 1 is simulated on it).
     planned : Projection
         Its plan run (one draw at planned values).
     inputs : InputModel
