@@ -110,10 +110,11 @@ def _stages(result: Any, n: int, chunk: int) -> dict[str, float]:
         t3 = time.perf_counter()
         a = ctx.assess(proj, drawn)
         t4 = time.perf_counter()
-        col.add(_outputs(ctx, proj, a, drawn))
+        first = _outputs(ctx, proj, a, drawn)
+        col.add(first)
         t5 = time.perf_counter()
         if full_ctx.full is not None:  # years 2+ of the same draws (the default simulate)
-            later_year_outputs(full_ctx, drawn, a)
+            later_year_outputs(full_ctx, drawn, a, np.asarray(first["met_year"]))
         t6 = time.perf_counter()
         steps = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
         for k, v in zip(out, steps, strict=True):

@@ -126,6 +126,11 @@ def test_no_uncertainty_gives_the_plan_run_every_year(name: str) -> None:
         assert row.expected_cip_delivered == pytest.approx(ty.cip_planned, abs=1e-9)
         assert ty.assessed is not None
         assert row.expected_stf_earned == pytest.approx(ty.assessed.funding.earned, abs=1e-9)
+    both = float(plan_years[0].met and plan_years[1].met)
+    assert years.p_meet_control_total_every_year_to_date.tolist() == [
+        float(plan_years[0].met),
+        both,
+    ]
     if name == "small":  # the hand-worked plan: year 1 met (+60), year 2 missed (-50)
         assert years.p_meet_control_total.tolist() == [1.0, 0.0]
         assert years.p_meet_control_total_post_stf.tolist() == [1.0, 0.0]
@@ -276,3 +281,20 @@ def test_year_without_a_pack_is_projected_not_assessed() -> None:
     assert y2["p_meet_control_total_post_stf"] is None
     assert y2["expected_stf_earned"] is None
     assert 0 <= y2["p_meet_control_total"] <= 1
+
+
+def test_every_year_to_date_is_the_joint_probability() -> None:
+    """P(meet every year to date) is the share of draws meeting year 1 and year 2, counted
+    here from the kept per-draw outputs of both collectors (all 4,096 draws are kept)."""
+    sim = simulate(example_portfolio("acute-11pc"), draws=4096, seed=17, sampler="random")
+    yc = sim.years_collector
+    assert yc is not None and sim.collector.exact_percentiles()
+    met1 = sim.collector.kept["met_year"][:4096, 0, 0]
+    met2 = yc.kept[PREFIX + "met"][:4096, 0, 0]
+    years = sim.years()
+    joint = float(np.mean(met1 & met2))
+    assert years.p_meet_control_total_every_year_to_date.iloc[1] == pytest.approx(joint, abs=1e-12)
+    assert years.p_meet_control_total.iloc[1] == pytest.approx(float(np.mean(met2)), abs=1e-12)
+    p1, p2 = years.p_meet_control_total.tolist()
+    assert max(0.0, p1 + p2 - 1) <= joint <= min(p1, p2)
+    assert joint > 0  # the years move together: some draws meet both

@@ -240,6 +240,8 @@ def _simulation_years(t: dict[str, Any]) -> None:
             f"{_p_or_na(y['p_meet_control_total']):>11} "
             f"{_p_or_na(y['p_meet_control_total_post_stf']):>12} {band:>33} {cip:>24}"
         )
+    every = years[-1]["p_meet_control_total_every_year_to_date"]
+    click.echo(f"  P(meet the pre-STF control total in every plan year)  {_p_or_na(every)}")
 
 
 def _simulation_table(trusts: list[dict[str, Any]], head: str) -> None:

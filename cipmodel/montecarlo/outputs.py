@@ -93,7 +93,7 @@ def chunk_outputs(ctx: SimulationContext, u: NDArray[np.float64]) -> dict[str, N
     a = ctx.assess(proj, drawn)
     out = draw_outputs(ctx, proj, a, drawn)
     if ctx.full is not None:  # a plan of several years: its later years too
-        out.update(later_year_outputs(ctx, drawn, a))
+        out.update(later_year_outputs(ctx, drawn, a, np.asarray(out["met_year"])))
     return out
 
 

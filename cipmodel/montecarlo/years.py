@@ -25,7 +25,11 @@ What a later year's draw holds, per trust (each a value per plan year 2, 3, ...)
     rollover of earlier years' recurrent schemes);
 ``met``, ``met_post_stf``
     the year's pre-STF surplus at or above its control total, and the reported surplus at
-    or above the control total including STF/PSF (``MET_TOLERANCE`` as a plan run).
+    or above the control total including STF/PSF (``MET_TOLERANCE`` as a plan run);
+``met_to_date``
+    every pre-STF control total met from plan year 1 to the year (in the same draw): for
+    the last year, P(meet the control total in every year) — what signing a multi-year
+    control total is a bet on.
 
 Year 1's entry of the per-year view is read from the year-1 summaries, so it equals the
 simulation's top-level figures exactly.
@@ -70,6 +74,7 @@ YEAR_OUTPUTS: dict[str, OutputSpec] = {
     "cip_delivered": OutputSpec("float"),
     "met": OutputSpec("bool"),
     "met_post_stf": OutputSpec("bool"),
+    "met_to_date": OutputSpec("bool"),
 }
 #: The surplus percentiles each year reports (of the collector's PERCENTILES).
 YEAR_PERCENTILES = (5, 10, 50, 90, 95)
@@ -113,13 +118,14 @@ def _own_year_cip(plan: PlanArrays, proj: Projection) -> FloatArray:
 
 
 def later_year_outputs(
-    ctx: SimulationContext, drawn: DrawnInputs, first: Assessment
+    ctx: SimulationContext, drawn: DrawnInputs, first: Assessment, met_year1: NDArray[np.bool_]
 ) -> dict[str, NDArray[Any]]:
     """The outputs of plan years 2 onwards for a chunk's drawn inputs, each (c, T, Y - 1).
 
     ``ctx.full`` is the whole plan, projected for the same draws; ``first`` is the chunk's
     year-1 assessment (of the plan cut to year 1: for year 1 the same numbers), whose
-    closing balances open year 2, so year 1 is not assessed twice.
+    closing balances open year 2, so year 1 is not assessed twice; ``met_year1`` (c, T) its
+    control total met.
     """
     full, planned = ctx.full, ctx.full_planned
     assert full is not None and planned is not None
@@ -156,6 +162,9 @@ def later_year_outputs(
         PREFIX + "cip_delivered": _own_year_cip(full, proj)[..., 1:],
         PREFIX + "met": met,
         PREFIX + "met_post_stf": met_post,
+        PREFIX + "met_to_date": np.logical_and.accumulate(
+            np.concatenate([np.asarray(met_year1, dtype=bool)[..., None], met], axis=-1), axis=-1
+        )[..., 1:],
     }
 
 
@@ -190,6 +199,7 @@ class _YearReader:
             return np.concatenate([out, fn(years, PREFIX + later)], axis=-1)
 
         self.p_met = both(prob, "met_year", "met")
+        self.p_met_to_date = both(prob, "met_year", "met_to_date")
         self.p_met_post = both(prob, "met_post_stf", "met_post_stf")
         self.surplus_mean = both(mean, "surplus_pre_stf", "surplus_pre_stf")
         self.surplus_sd = both(std, "surplus_pre_stf", "surplus_pre_stf")
@@ -213,6 +223,9 @@ def _year_row(r: _YearReader, i: int, y: int, ty: TrustYear) -> dict[str, Any]:
         "control_total_post_stf": ty.control_total_post_stf,
         "p_meet_control_total": p if has_target else None,
         "p_meet_control_total_se": _se(p, r.n) if has_target else None,
+        "p_meet_control_total_every_year_to_date": float(r.p_met_to_date[i, y])
+        if has_target
+        else None,
         "p_meet_control_total_post_stf": p_post,
         "p_meet_control_total_post_stf_se": None if p_post is None else _se(p_post, r.n),
         "plan_surplus_pre_stf": ty.surplus_pre_stf,
