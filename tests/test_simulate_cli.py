@@ -33,7 +33,18 @@ def test_simulate_json_contract(example: Path) -> None:
     d = json.loads(r.output)
     t, rt = d["trusts"][0], run["trusts"][0]
     for key in rt:  # everything run --json has, with the same plan-run values
+        if key == "years":  # each plan year adds its simulation
+            assert [{k: v for k, v in y.items() if k != "simulation"} for y in t[key]] == rt[key]
+            continue
         assert t[key] == rt[key], key
+    sims = [y["simulation"] for y in t["years"]]
+    assert [s["year"] for s in sims] == [1, 2]
+    assert [s["financial_year"] for s in sims] == ["2017/18", "2018/19"]
+    assert sims[0]["p_meet_control_total"] == t["probability"]["meet_control_total"]
+    assert sims[0]["p50_surplus_pre_stf"] == t["percentiles"]["surplus_pre_stf"]["p50"]
+    for s in sims:
+        assert 0 <= s["p_meet_control_total"] <= 1
+        assert s["p10_surplus_pre_stf"] <= s["p50_surplus_pre_stf"] <= s["p90_surplus_pre_stf"]
     p = t["probability"]
     assert 0 <= p["meet_control_total"] <= 1
     assert set(p["quarters"]) == {"q1", "q2", "q3", "q4"}
@@ -71,9 +82,11 @@ def test_simulate_text_and_results_workbook(example: Path, tmp_path: Path) -> No
     r = invoke("simulate", example, "-n", "512", "--seed", "3", "-o", out)
     assert r.exit_code == 0, r.output
     assert "P(meet control total, year)" in r.output and "Results written to" in r.output
+    assert "Every plan year" in r.output and "2018/19" in r.output
     wb = openpyxl.load_workbook(out, read_only=True)
     assert {
         "Simulation",
+        "Simulation years",
         "Simulation percentiles",
         "Simulation scores",
         "Simulation funding",

@@ -198,6 +198,7 @@ def print_simulation(result: Any) -> None:
         _simulation_table(d["trusts"], head)
         return
     _simulation_block(d["trusts"][0], head)
+    _simulation_years(d["trusts"][0])
     drivers = result.sensitivity()
     if len(drivers):
         top = drivers.head(3)
@@ -216,6 +217,33 @@ def print_simulation(result: Any) -> None:
         )
 
 
+def _p_or_na(p: float | None) -> str:
+    return "n/a" if p is None else pct(p)
+
+
+def _simulation_years(t: dict[str, Any]) -> None:
+    """Every plan year of a plan of several years: P(meet the control total) before and after
+    STF/PSF, the pre-STF surplus's spread and the year's own CIP (simulation)."""
+    years = [y["simulation"] for y in t.get("years", []) if "simulation" in y]
+    if len(years) < 2:
+        return
+    click.echo(
+        f"  {'Every plan year':<15} {'CT pre/post-STF':>17} {'P(meet pre)':>11} {'P(meet post)':>12} "
+        f"{'P10 / P50 / P90 pre-STF surplus':>33} {'CIP planned / expected':>24}"
+    )
+    for y in years:
+        band = " / ".join(money(y[f"p{q}_surplus_pre_stf"]) for q in (10, 50, 90))
+        cip = f"{money(y['cip_planned'])} / {money(y['expected_cip_delivered'])}"
+        click.echo(
+            f"    {y['financial_year'] or 'year ' + str(y['year']):<13} "
+            f"{money(y['control_total_pre_stf']) + ' / ' + money(y['control_total_post_stf']):>17} "
+            f"{_p_or_na(y['p_meet_control_total']):>11} "
+            f"{_p_or_na(y['p_meet_control_total_post_stf']):>12} {band:>33} {cip:>24}"
+        )
+    every = years[-1]["p_meet_control_total_every_year_to_date"]
+    click.echo(f"  P(meet the pre-STF control total in every plan year)  {_p_or_na(every)}")
+
+
 def _simulation_table(trusts: list[dict[str, Any]], head: str) -> None:
     """A several-trust simulation: one line per trust and the average probability."""
     click.echo(f"Simulation — {head}; £000")
@@ -232,6 +260,16 @@ def _simulation_table(trusts: list[dict[str, Any]], head: str) -> None:
             f"{money(t['funding_expected']['year']['lost']):>9} "
             f"{pct((sc['3'] or 0) + (sc['4'] or 0)):>12}"
         )
+    for t in trusts:
+        years = [y["simulation"] for y in t.get("years", []) if "simulation" in y]
+        if len(years) > 1:
+            click.echo(
+                f"{t['code']:<8} P(meet CT) by plan year: "
+                + ", ".join(
+                    f"{y['financial_year'] or y['year']} {_p_or_na(y['p_meet_control_total'])}"
+                    for y in years
+                )
+            )
     mean = sum(t["probability"]["meet_control_total"] or 0 for t in trusts) / len(trusts)
     click.echo(f"Average P(meet the control total) across {len(trusts)} trusts: {pct(mean)}")
 

@@ -125,9 +125,10 @@ def simulate(
 ) -> None:
     """Monte Carlo: probability of meeting the control total, STF/PSF and score at risk.
 
-    Simulates the first plan year: CIP delivery and slippage by stage and RAG, pay award,
+    Simulates every plan year: CIP delivery and slippage by stage and RAG, pay award,
     inflation, activity, agency spend and A&E performance, with national shocks shared by
-    all trusts. Money in £000.
+    all trusts; the first year in full, later years' P(meet the control total) pre- and
+    post-STF, surplus spread and CIP. Money in £000.
     """
     from cipmodel.cli.output import print_simulation
     from cipmodel.montecarlo import simulate as run_simulation

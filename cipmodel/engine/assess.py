@@ -12,8 +12,9 @@ years 2 onwards). The rules of a year are those of its financial year
 year 1's only. A year whose financial year has no pack is projected but not funded or
 scored (:class:`LaterYear` says why), nor is any year after it (its opening balances would
 depend on it). Each year's working-capital projection opens on the year before's closing
-cash and working capital. A Monte Carlo simulation assesses the plan it is given: year 1
-only, for a plan cut to one year (:meth:`~cipmodel.engine.compile.PlanArrays.truncate`).
+cash and working capital. A Monte Carlo simulation assesses year 1 on the plan cut to one
+year (:meth:`~cipmodel.engine.compile.PlanArrays.truncate`) and later years with
+:func:`assess_later_years` (opening on that year-1 assessment's closing balances).
 
 Order of play, per draw and plan year:
 
@@ -69,7 +70,14 @@ from cipmodel.regime.segmentation import (
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["Assessment", "LaterYear", "assess", "default_funding_pack", "RULES_BY_YEAR"]
+__all__ = [
+    "Assessment",
+    "LaterYear",
+    "assess",
+    "assess_later_years",
+    "default_funding_pack",
+    "RULES_BY_YEAR",
+]
 
 
 def _check_scorable(
@@ -280,6 +288,24 @@ def assess(
     if not later_years or plan.n_years == 1:
         return first
     return replace(first, later=_later_years(actual, planned, first, packs))
+
+
+def assess_later_years(
+    actual: Projection,
+    planned: Projection,
+    first: Assessment,
+    *,
+    sof_rules: str | RulePack = "sof-2016",
+    segmentation_rules: str | RulePack = "segmentation-2016",
+    catch_up: bool | None = None,
+    bonus: bool = False,
+) -> tuple[LaterYear, ...]:
+    """Plan years 2 onwards of ``actual`` (a projection of the whole horizon), given the
+    assessment ``first`` of its year 1 (e.g. of the same draws projected over year 1 only:
+    the same numbers), so year 1 is not assessed twice. As :attr:`Assessment.later` of
+    :func:`assess` with the same arguments."""
+    packs = _Packs(sof_pack(sof_rules), segmentation_pack(segmentation_rules), catch_up, bonus)
+    return _later_years(actual, planned, first, packs)
 
 
 @dataclass(frozen=True)

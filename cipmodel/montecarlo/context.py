@@ -60,7 +60,7 @@ class SimulationContext:
     Attributes
     ----------
     plan : PlanArrays
-        The first plan year of the compiled plan (the year simulated).
+        The first plan year of the compiled plan (year 1 is simulated on it).
     planned : Projection
         Its plan run (one draw at planned values).
     inputs : InputModel
@@ -74,6 +74,11 @@ class SimulationContext:
         The non-recurrent schemes (their delivered CIP is an output).
     sampler_seed : SeedSequence, optional
         The seed the sampler was built from, where the caller records it.
+    full : PlanArrays, optional
+        The whole horizon, where later plan years are simulated too (a plan of several
+        years, in :func:`~cipmodel.montecarlo.simulation.simulate`); None: year 1 only.
+    full_planned : Projection, optional
+        Its plan run.
     """
 
     plan: PlanArrays
@@ -85,6 +90,8 @@ class SimulationContext:
     bonus: bool
     nonrecurrent: NDArray[np.intp]
     sampler_seed: np.random.SeedSequence | None = None
+    full: PlanArrays | None = None
+    full_planned: Projection | None = None
 
     def projection(
         self, start: int, count: int, cip_scale: ArrayLike | None = None
@@ -157,9 +164,17 @@ def build_context(
     packs: Packs,
     catch_up: bool | None,
     bonus: bool,
+    years: bool = False,
 ) -> SimulationContext:
-    """The context of a simulation of ``run``'s first plan year."""
+    """The context of a simulation of ``run``'s first plan year; with ``years``, and a plan
+    of several years, of its later years too.
+
+    The input model (the layout of a sample point) is the same either way: it depends on
+    the schemes, trusts and priors, never on the horizon, so year 1 draws the same inputs
+    and gives the same numbers whether later years are simulated or not.
+    """
     plan = run.plan.truncate(1)
+    full = run.plan if years and run.plan.n_years > 1 else None
     im = InputModel(plan, priors)
     sam = make_sampler(sampler, im.n_dims, seed=seed, total=total)
     nonrec = np.flatnonzero(~plan.scheme_recurrent)
@@ -172,4 +187,6 @@ def build_context(
         catch_up=catch_up,
         bonus=bonus,
         nonrecurrent=nonrec,
+        full=full,
+        full_planned=None if full is None else project(full),
     )

@@ -21,6 +21,7 @@ from cipmodel.engine.project import Projection
 from cipmodel.montecarlo.context import SimulationContext
 from cipmodel.montecarlo.inputs import DrawnInputs
 from cipmodel.montecarlo.summary import OutputSpec
+from cipmodel.montecarlo.years import later_year_outputs
 from cipmodel.regime.funding import ae_trajectory_met
 from cipmodel.results.run import MET_TOLERANCE
 
@@ -61,6 +62,8 @@ OUTPUTS: dict[str, OutputSpec] = {
     "score_q": OutputSpec("category", 4),
     "metric_scores": OutputSpec("category", len(METRICS)),
     "segment": OutputSpec("category"),
+    # added last: the columns of the outputs above (and every float summary) are unchanged
+    "met_post_stf": OutputSpec("bool"),
 }
 #: Float values per draw and trust, over every float output.
 FLOAT_WIDTH = sum(s.width for s in OUTPUTS.values() if s.kind == "float")
@@ -87,7 +90,11 @@ def auto_chunk_size(plan: PlanArrays, n_dims: int) -> int:
 def chunk_outputs(ctx: SimulationContext, u: NDArray[np.float64]) -> dict[str, NDArray[np.generic]]:
     """Everything a chunk of sample points contributes (runs in a worker thread)."""
     drawn, proj = ctx.project_points(u)
-    return draw_outputs(ctx, proj, ctx.assess(proj, drawn), drawn)
+    a = ctx.assess(proj, drawn)
+    out = draw_outputs(ctx, proj, a, drawn)
+    if ctx.full is not None:  # a plan of several years: its later years too
+        out.update(later_year_outputs(ctx, drawn, a, np.asarray(out["met_year"])))
+    return out
 
 
 def _nonrecurrent_cip(ctx: SimulationContext, proj: Projection) -> NDArray[np.float64]:
@@ -122,10 +129,13 @@ def draw_outputs(
         if drawn.ae_met is not None
         else ae_trajectory_met(plan.ae_forecast, plan.ae_trajectory)[None]
     )
+    reported = a.reported_surplus_ytd[..., 3]
+    with np.errstate(invalid="ignore"):
+        met_post = reported - (target + plan.year_allocation(1)) >= -MET_TOLERANCE
     return {
         "surplus_pre_stf": surplus,
         "variance": variance,
-        "reported_surplus": a.reported_surplus_ytd[..., 3],
+        "reported_surplus": reported,
         "stf_earned": f.total_earned,
         "stf_lost": f.forfeited,
         "stf_earned_q": f.earned,
@@ -145,4 +155,5 @@ def draw_outputs(
         "score_q": np.stack([np.asarray(s.overall) for s in a.scores], axis=-1),
         "metric_scores": np.stack([np.asarray(sc.metric_scores[m]) for m in METRICS], axis=-1),
         "segment": np.asarray(a.segment.segment),
+        "met_post_stf": met_post,
     }

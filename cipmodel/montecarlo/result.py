@@ -23,6 +23,7 @@ from cipmodel.montecarlo.priors import Priors
 from cipmodel.montecarlo.sensitivity import sensitivity
 from cipmodel.montecarlo.streams import SeedLike
 from cipmodel.montecarlo.summary import PERCENTILES, Collector
+from cipmodel.montecarlo.years import years_frame, years_json
 from cipmodel.results.run import RunResult
 
 __all__ = ["SimulationResult"]
@@ -55,6 +56,8 @@ class SimulationResult:
         The seed used (a fresh one was picked if none was given).
     provenance : dict
         The run's provenance plus seed, sampler, draws, chunk size, priors.
+    years_collector : Collector, optional
+        The summaries of plan years 2 onwards (None for a plan of one year).
     """
 
     run: RunResult
@@ -63,6 +66,7 @@ class SimulationResult:
     priors: Priors
     seed: SeedLike
     provenance: dict[str, Any]
+    years_collector: Collector | None = field(default=None, repr=False)
 
     @property
     def n_draws(self) -> int:
@@ -296,6 +300,15 @@ class SimulationResult:
             )
         return pd.DataFrame(rows)
 
+    def years(self) -> pd.DataFrame:
+        """One row per trust and plan year (to its horizon): P(meet the control total) before
+        and after STF/PSF with their standard errors, the pre-STF surplus's mean, sd and
+        P5/P10/P50/P90/P95, expected STF/PSF earned and reported surplus, and the year's own
+        CIP planned and expected delivered, next to the plan run's figures. Year 1's row is
+        the simulation's year-1 figures; a value the year does not have (no control total,
+        not assessed) is None."""
+        return years_frame(self.run, self.collector, self.years_collector)
+
     @cached_property
     def _sensitivity(self) -> pd.DataFrame:
         return sensitivity(self)
@@ -324,6 +337,7 @@ class SimulationResult:
         """The simulation's own sheets (``Simulation`` and the ``Simulation ...`` tables)."""
         return {
             "Simulation": self.summary(),
+            "Simulation years": self.years(),
             "Simulation percentiles": self.percentiles(),
             "Simulation scores": self.scores(),
             "Simulation funding": self.funding(),
@@ -333,16 +347,22 @@ class SimulationResult:
 
     # -- JSON -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """``run --json`` plus, per trust, ``probability``, ``percentiles`` and
-        ``funding_expected``; provenance adds the seed, sampler and draws."""
+        """``run --json`` plus, per trust, ``probability``, ``percentiles``,
+        ``funding_expected`` (plan year 1), and under each of its plan ``years`` a
+        ``simulation`` object (:func:`~cipmodel.montecarlo.years.years_json`); provenance adds the seed, sampler and
+        draws."""
         run = self.run.to_dict()
         d: dict[str, Any] = dict(run)
         trusts: list[dict[str, Any]] = [dict(t) for t in run["trusts"]]
         json = _SimulationJson(self)
+        years = years_json(self.run, self.collector, self.years_collector)
         for i, t in enumerate(trusts):
             t["probability"] = json.probability(i)
             t["percentiles"] = json.percentiles(i)
             t["funding_expected"] = json.funding_expected(i)
+            t["years"] = [
+                {**y, "simulation": sim} for y, sim in zip(t["years"], years[i], strict=True)
+            ]
         d["trusts"] = trusts
         d["provenance"] = self.provenance
         return d

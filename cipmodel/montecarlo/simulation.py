@@ -7,8 +7,10 @@ run** (:func:`cipmodel.engine.project` on arrays ``(draw, trust, month)``, then
 :func:`cipmodel.engine.assess.assess`) on chunks of draws, folding each chunk into mergeable
 summaries (:mod:`cipmodel.montecarlo.summary`). There is no per-draw Python loop.
 
-What is simulated: the first plan year (the year STF/PSF and the SOF score are assessed
-for), month by month. Memory is bounded by the chunk size, chosen from the portfolio's
+What is simulated: every plan year, month by month. Year 1 is computed on the plan cut to
+its first year exactly as it always has been; for a plan of several years the same drawn
+inputs are projected over the whole horizon and years 2 onwards assessed under their own
+rules (:mod:`~cipmodel.montecarlo.years`), into a collector of their own. Memory is bounded by the chunk size, chosen from the portfolio's
 size (trusts x lines x months, schemes, sample dimensions) unless given, whatever the
 number of draws.
 
@@ -62,6 +64,7 @@ from cipmodel.montecarlo.result import SimulationResult
 from cipmodel.montecarlo.samplers import SAMPLERS
 from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed, seed_record
 from cipmodel.montecarlo.summary import Collector
+from cipmodel.montecarlo.years import year_outputs_spec
 from cipmodel.regime.packs import RulePack
 from cipmodel.results.run import run_plan
 
@@ -102,9 +105,10 @@ def simulate(
     executor: Executor | None = None,
     client: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    later_years: bool = True,
     **provenance_extra: Any,
 ) -> SimulationResult:
-    """Simulate a portfolio's first plan year and summarise the draws.
+    """Simulate a portfolio's plan years and summarise the draws.
 
     Parameters
     ----------
@@ -146,6 +150,10 @@ def simulate(
         Results do not depend on it (docs/scale-out.md).
     progress : callable(done, total), optional
         Called after each chunk is folded in, in draw order (in the calling thread).
+    later_years : bool
+        For a plan of several years, simulate years 2 onwards too (default;
+        :meth:`SimulationResult.years`); False: year 1 only (its numbers are the same
+        either way).
     **provenance_extra
         Added to the provenance.
 
@@ -158,15 +166,7 @@ def simulate(
     SimulationError
         Bad settings (draws, sampler, tolerance, chunk size) or priors.
     """
-    n = check_draws(draws, allow_large)
-    if sampler not in SAMPLERS:
-        raise SimulationError(f"unknown sampler {sampler!r} (known: {', '.join(SAMPLERS)})")
-    if tolerance is not None and not (0 < tolerance < 0.5):
-        raise SimulationError(f"tolerance must be between 0 and 0.5, got {tolerance}")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
-        raise SimulationError(f"chunk_size must be >= 1, got {chunk_size}")
-    if keep is not None and (isinstance(keep, bool) or int(keep) < 100):
-        raise SimulationError(f"keep must be at least 100 draws, got {keep!r}")
+    n = _check_settings(draws, allow_large, sampler, tolerance, chunk_size, keep)
     seed = resolve_seed(seed)
     ss = as_seed_sequence(seed)
     pri = load_priors(priors)
@@ -179,16 +179,17 @@ def simulate(
         bonus=bonus,
         **provenance_extra,
     )
-    ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus)
+    ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus, years=later_years)
     plan = ctx.plan
     chunk = int(chunk_size) if chunk_size is not None else auto_chunk_size(plan, ctx.inputs.n_dims)
     if keep is None:
         keep = max(1024, KEEP_VALUES // max(1, plan.n_trusts * FLOAT_WIDTH))
     col = Collector(OUTPUTS, plan.n_trusts, min(int(keep), n))
+    ycol = _years_collector(ctx, min(int(keep), n))
 
     workers = check_workers(workers, remote=executor is not None or client is not None)
     with open_runner(chunk_at, ctx, workers=workers, executor=executor, client=client) as runner:
-        start, converged = _run_chunks(runner, col, n, chunk, tolerance, progress)
+        start, converged = _run_chunks(runner, col, ycol, n, chunk, tolerance, progress)
     unverified = sorted({*run.provenance.get("unverified", []), *pri.unverified})
     prov = dict(run.provenance)
     prov.update(
@@ -209,13 +210,50 @@ def simulate(
             if col.exact_percentiles()
             else f"histogram ({col.bins} bins) beyond the first {col.keep} draws",
             "simulated_year": 1,
+            "simulated_years": 1 if ctx.full is None else ctx.full.n_years,
             "rules": sorted({*run.provenance.get("rules", []), pri.name}),
             "unverified": unverified,
         }
     )
     return SimulationResult(
-        run=run, context=ctx, collector=col, priors=pri, seed=seed, provenance=prov
+        run=run,
+        context=ctx,
+        collector=col,
+        priors=pri,
+        seed=seed,
+        provenance=prov,
+        years_collector=ycol,
     )
+
+
+def _check_settings(
+    draws: int,
+    allow_large: bool,
+    sampler: str,
+    tolerance: float | None,
+    chunk_size: int | None,
+    keep: int | None,
+) -> int:
+    """The number of draws, after checking the settings (:class:`SimulationError` if bad)."""
+    n = check_draws(draws, allow_large)
+    if sampler not in SAMPLERS:
+        raise SimulationError(f"unknown sampler {sampler!r} (known: {', '.join(SAMPLERS)})")
+    if tolerance is not None and not (0 < tolerance < 0.5):
+        raise SimulationError(f"tolerance must be between 0 and 0.5, got {tolerance}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+        raise SimulationError(f"chunk_size must be >= 1, got {chunk_size}")
+    if keep is not None and (isinstance(keep, bool) or int(keep) < 100):
+        raise SimulationError(f"keep must be at least 100 draws, got {keep!r}")
+    return n
+
+
+def _years_collector(ctx: SimulationContext, keep: int) -> Collector | None:
+    """The summaries of plan years 2 onwards (None for a plan of one year): their own
+    collector, so year 1's (its kept draws, its histograms) is the same with or without.
+    It keeps as many draws exactly as year 1's (fewer values a draw: less memory)."""
+    if ctx.full is None:
+        return None
+    return Collector(year_outputs_spec(ctx.full.n_years), ctx.full.n_trusts, keep)
 
 
 def chunk_plan(n: int, chunk: int, tolerance: float | None) -> Iterator[tuple[int, int]]:
@@ -241,6 +279,7 @@ def chunk_at(ctx: SimulationContext, start: int, count: int) -> Outputs:
 def _run_chunks(
     runner: Runner,
     col: Collector,
+    ycol: Collector | None,
     n: int,
     chunk: int,
     tolerance: float | None,
@@ -257,6 +296,8 @@ def _run_chunks(
     done, next_check = 0, CHECK_FIRST
     for start, count, outputs in runner.map(chunk_plan(n, chunk, tolerance)):
         col.add(outputs)
+        if ycol is not None:
+            ycol.add(outputs)
         done = start + count
         if progress is not None:
             progress(done, n)

@@ -198,6 +198,10 @@ class Collector:
         c = max(xf.shape[0], xb.shape[0], xc.shape[0])
         if c == 0:
             return
+        # a kind with no outputs (no columns) still has a row per draw
+        xf, xb, xc = (
+            x if x.shape[0] == c else np.zeros((c, *x.shape[1:]), x.dtype) for x in (xf, xb, xc)
+        )
         lo = self.n
         if lo < self.keep:
             take = min(c, self.keep - lo)
