@@ -26,7 +26,9 @@ __all__ = [
     "SCHEDULER_TIMEOUT",
     "check_draw_cap",
     "check_output_path",
+    "intake_options",
     "load",
+    "load_checked",
     "plan_argument",
     "rules_options",
     "scheduler_client",
@@ -174,16 +176,62 @@ def load(plan: Path) -> tuple[Any, dict[str, Any]]:
     return load_plan(plan)
 
 
+def intake_options(fn: Any) -> Any:
+    """--strict and --allow-extra-column, for the commands that read one plan."""
+    fn = click.option(
+        "--allow-extra-column",
+        "allow_extra_columns",
+        multiple=True,
+        metavar="HEADER",
+        help='Keep a column whose header looks like a misspelt field (e.g. "Strat month") '
+        "as an extra column, ignored; repeat for several.",
+    )(fn)
+    fn = click.option(
+        "--strict",
+        is_flag=True,
+        help="Refuse the plan (exit 2) if it has warnings: values that look like a slip, "
+        "such as income typed in pounds or 0.95% for 95%.",
+    )(fn)
+    return fn
+
+
+def load_checked(
+    plan: Path,
+    strict: bool = False,
+    allow_extra_columns: tuple[str, ...] = (),
+    *,
+    quiet: bool = False,
+) -> tuple[Any, dict[str, Any], list[Any]]:
+    """A plan, its provenance entries and its notes; each note printed on stderr, one line
+    with its place, unless ``quiet`` (``--json`` lists them under ``warnings`` instead).
+    With ``strict``, warnings refuse the plan (ValidationError, exit 2)."""
+    from cipmodel.errors import Problem, ValidationError
+    from cipmodel.io.plan import load_plan_with_notes
+
+    portfolio, prov, notes = load_plan_with_notes(plan, allow_extra_columns=allow_extra_columns)
+    warnings = [n for n in notes if n.level == "warning"]
+    if strict and warnings:
+        problems = [
+            Problem(n.place, f"{n.message} (a warning; --strict refuses it)") for n in warnings
+        ]
+        raise ValidationError(problems, source=plan.name)
+    for note in () if quiet else notes:
+        click.echo(f"{note.level}: {note.line()}", err=True)
+    return portfolio, prov, notes
+
+
 def write_results(
     output: Path,
     result: Any,
     force: bool,
     extra: dict[str, Any] | None = None,
     simulation: Any = None,
+    notes: Any = (),
 ) -> None:
-    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines, charts)."""
+    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines,
+    charts, and a Notes sheet listing ``notes`` if there are any)."""
     from cipmodel.io.results_workbook import write_results_workbook
 
     write_results_workbook(
-        output, result, overwrite=force, simulation=simulation, extra_sheets=extra
+        output, result, overwrite=force, simulation=simulation, extra_sheets=extra, notes=notes
     )

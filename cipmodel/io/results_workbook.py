@@ -45,7 +45,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -75,6 +75,7 @@ from cipmodel.io.results_base import (
 from cipmodel.io.results_print import print_sheets
 from cipmodel.io.sheets_data import write_lines, write_monthly, write_schemes, write_stf
 from cipmodel.io.sheets_metrics import write_metrics
+from cipmodel.io.sheets_notes import NOTES_SHEET, write_notes
 from cipmodel.io.sheets_summary import write_summary
 from cipmodel.io.summary_rows import ALL_TRUSTS_COL, SummaryRows
 from cipmodel.io.template import plan_workbook
@@ -137,6 +138,7 @@ def write_results_workbook(
     overwrite: bool = False,
     simulation: Any = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
+    notes: Sequence[Any] = (),
 ) -> Path:
     """Write a results workbook to a new file.
 
@@ -155,6 +157,8 @@ def write_results_workbook(
         percentiles are added to the Summary, its seed to the provenance.
     extra_sheets : mapping of str to DataFrame, optional
         More result sheets (e.g. sector tables), written as plain tables.
+    notes : sequence of Note, optional
+        The reader's notes and plausibility warnings, listed on an ``Input notes`` sheet.
 
     Returns
     -------
@@ -169,6 +173,9 @@ def write_results_workbook(
     """
     target = _check_target(path, overwrite)
     built = build_results_workbook(result, simulation=simulation, extra_sheets=extra_sheets)
+    if notes:  # the input notes, after Provenance (cipmodel.io.sheets_notes)
+        at = built.workbook.sheetnames.index(PROVENANCE_SHEET) + 1
+        write_notes(built.workbook.grid_sheet(NOTES_SHEET, at)[0], notes)
     clean_stale_temps(target)
     return atomic_write(target, locked(built.save))
 
