@@ -124,7 +124,7 @@ def resembles(text: str, fields: Mapping[str, Field]) -> list[str]:
 
 def sheet_resembles(sheet: str, titles: Iterable[str]) -> list[str]:
     """The sheet titles that look like ``sheet`` renamed: the same letters with other
-    punctuation (``'C.I.P'``), the name as the first word (``'CIP schemes'``), or a
+    punctuation (``'C.I.P'``), the name as a word (``'CIP schemes'``, ``'STF Funding'``), or a
     misspelling (``'ControlTotl'``)."""
     want = _NOT_ALNUM.sub("", sheet.casefold())
     out = []
@@ -138,7 +138,7 @@ def sheet_resembles(sheet: str, titles: Iterable[str]) -> list[str]:
         cap = _allowed_edits(want)
         if (
             key == want
-            or (words and words[0] == want)
+            or want in words
             or key.startswith(want)
             or edit_distance(key, want, cap) <= cap
         ):
