@@ -993,7 +993,9 @@ def test_all_problems_in_a_workbook_are_reported_at_once(tmp_path: Path) -> None
 def test_problems_that_follow_from_a_bad_row_are_not_reported(tmp_path: Path) -> None:
     """A bad ControlTotal row gives its cell problem, not also 'no control total for year 1'."""
     path = _edit(_plan(tmp_path), _set("ControlTotal", "C2", "n/a"))
-    assert _problems(path) == ["ControlTotal!C2: target_pre_stf must be a number (a value is needed here), got 'n/a'"]
+    assert _problems(path) == [
+        "ControlTotal!C2: target_pre_stf must be a number (a value is needed here), got 'n/a'"
+    ]
 
 
 def test_a_bad_trust_row_skips_cross_record_checks(tmp_path: Path) -> None:
