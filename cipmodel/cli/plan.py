@@ -70,9 +70,15 @@ def template(out: Path, example: str | None, force: bool) -> None:
 def validate(plan: Path, as_json: bool, strict: bool, allow_extra_columns: tuple[str, ...]) -> None:
     """Check a plan workbook or scenario file and list every problem with its place.
 
-    Notes (what was ignored or assumed) and warnings (values that look like a slip) are
-    printed on stderr, one line each with its place; with --json they are also listed
-    under "warnings"."""
+    \b
+    Notes (what was ignored or assumed: extra columns and sheets, a total row, a trust
+    code typed in another case) and warnings (values that look like a slip: income typed
+    in pounds rather than £000, 0.95% for 95%) are printed on stderr, one line each with
+    its place; with --json they are listed under "warnings" instead. A header that looks
+    like a misspelt field ("Strat month") is an error with "did you mean 'start_month'?";
+    if it really is a column of your own, keep it with --allow-extra-column "Strat month".
+    --strict refuses a plan with warnings (exit 2). run and solve take the same options.
+    """
     try:
         portfolio, _, notes = load_checked(plan, strict, allow_extra_columns, quiet=as_json)
     except ValidationError as exc:

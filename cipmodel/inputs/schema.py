@@ -399,7 +399,16 @@ def schema_markdown() -> str:
         "",
         "Money is £000; `%` columns hold fractions shown as percentages (0.11 = 11%);",
         "surplus is positive, deficit negative; month 1 is April. Headers may be typed in any",
-        "case, spacing or column order, with or without the unit in brackets.",
+        "case, spacing, punctuation or column order, with or without the unit in brackets. A",
+        'header that looks like a misspelt column (`Strat month`) is an error with "did you',
+        'mean"; other extra columns are ignored with a note.',
+        "",
+        "Numbers may be typed as text the way finance reports show them: `350,000`, `£18,000`,",
+        "`89%`, bracketed negatives `(4,000)`, `£(2,000)`, `(£2,000)`, a dash alone (`-`, `–`,",
+        "`—`) for zero in a £000 column, and no-break or thin spaces as thousands separators",
+        "(in groups of three: `1,5` is refused rather than read as 15). `n/a` or `none` is",
+        "refused with a hint saying what a blank cell means there. Trust codes are matched",
+        "across sheets ignoring case and spaces (`rxx` is `RXX`).",
         "",
     ]
     for t in s.tables:
