@@ -513,6 +513,7 @@ def test_a_hand_typed_total_row_is_ignored_with_a_note(
     assert q == EXAMPLE
     (note,) = [n for n in notes if "is a total of the rows above" in n]
     assert note.place == f"Income!row {len(EXAMPLE.income) + 2}"
+    assert not any("below the Excel Table" in n for n in notes)  # it was not read
 
 
 def test_a_total_row_that_does_not_add_up_is_a_problem(make: Callable[..., Path]) -> None:

@@ -353,6 +353,8 @@ class _Reader:
         if entries:
             last = [c.value for _col, c in sorted(rows.get(entries[-1][0], {}).items())]
             entries, note, problem = drop_total(entries, last, table, title, letters)
+            if note or problem:  # the total row is no record, below the table or not
+                below_table = [r for r in below_table if r <= entries[-1][0]] if entries else []
             self.notes.extend([note] if note else [])
             self.problems.extend([problem] if problem else [])
             if problem:

@@ -1295,7 +1295,7 @@ _READ_HOSTILE: tuple[Hostile, ...] = (
     Hostile(
         "number-brackets",
         G_READ,
-        "a control total typed '(4,000)' and a depreciation of '–' (accounting formats)",
+        "a control total typed as text '(4,000)', the accounting format's negative",
         _edit_sheets(_text("ControlTotal", 2, 3, "(4,000)")),
         READ,
         "",
