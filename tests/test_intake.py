@@ -641,3 +641,16 @@ def test_ae_trajectory_typed_as_95_is_an_error_with_a_hint(make: Callable[..., P
 
     (problem,) = _problems(make(edit))
     assert problem.startswith("Funding!D2") and "enter 95% or 0.95" in problem
+
+
+def test_a_look_alike_of_a_column_that_is_there_is_only_noted(make: Callable[..., Path]) -> None:
+    """'Strat month' beside a real start_month column is a column of the user's own: read,
+    with a note saying what it looks like."""
+
+    def edit(wb: Any) -> None:
+        wb["CIP"]["M1"] = "Strat month"
+
+    q, notes = read_plan_with_notes(make(edit))
+    assert q == EXAMPLE
+    (note,) = [n for n in notes if n.place == "CIP!M1"]
+    assert "looks like 'start_month', read from its own column" in note

@@ -159,8 +159,14 @@ def unknown_header(
     shown = readable(text)
     near = resembles(text, absent)
     if not near:
+        alike = resembles(text, {f.name: f for f in table.fields})
+        also = (
+            f" (it looks like {' or '.join(repr(n) for n in alike)}, read from its own column)"
+            if alike
+            else ""
+        )
         return Note(
-            f"column '{shown}' on {table.sheet} ignored: not a {table.sheet} column", place
+            f"column '{shown}' on {table.sheet} ignored: not a {table.sheet} column{also}", place
         ), None
     meant = " or ".join(f"'{n}'" for n in near)
     if header_key(text) in allow:
