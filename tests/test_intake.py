@@ -654,3 +654,20 @@ def test_a_look_alike_of_a_column_that_is_there_is_only_noted(make: Callable[...
     assert q == EXAMPLE
     (note,) = [n for n in notes if n.place == "CIP!M1"]
     assert "looks like 'start_month', read from its own column" in note
+
+
+@pytest.mark.parametrize("twin", ["c01", "C 01", " c01"])
+def test_scheme_ids_differing_only_by_case_or_spaces_are_an_error(
+    make: Callable[..., Path], twin: str
+) -> None:
+    first = EXAMPLE.cip[0].scheme_id
+
+    def edit(wb: Any) -> None:
+        wb["CIP"]["B3"] = twin.replace("c01", first.lower()).replace(
+            "C 01", first[0] + " " + first[1:]
+        )
+
+    problems = _problems(make(edit))
+    assert any(
+        p.startswith("CIP!B3") and "CIP!B2" in p and "only by case or spaces" in p for p in problems
+    ), problems

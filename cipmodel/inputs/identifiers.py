@@ -4,7 +4,8 @@ A code typed ``rxx`` on the CIP sheet means trust ``RXX`` on the Trusts sheet: c
 matched across sheets ignoring case and spaces, and a row whose code matches that way is
 read with the Trusts sheet's spelling (with a note). Two rows of the Trusts sheet whose
 codes differ only by case or spaces are one trust typed twice, never two trusts: that is
-a problem naming both cells. Invisible characters (zero-width spaces, direction marks) in
+a problem naming both cells; so are two schemes of one trust whose ids differ only that
+way (:func:`lookalike_scheme_ids`). Invisible characters (zero-width spaces, direction marks) in
 a code are refused where the cell is read (:meth:`cipmodel.inputs.schema.Field.coerce`).
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from cipmodel.errors import Note, Problem, readable, special_char
 
-__all__ = ["code_key", "match_trust_codes"]
+__all__ = ["code_key", "lookalike_scheme_ids", "match_trust_codes"]
 
 
 def code_key(code: str) -> str:
@@ -70,3 +71,26 @@ def match_trust_codes(
                 )
         out[name] = rows
     return out, notes, problems
+
+
+def lookalike_scheme_ids(schemes: Sequence[Any]) -> list[Problem]:
+    """A problem per scheme whose id differs from an earlier scheme's of the same trust
+    only by case or spaces (``S1`` and ``s 1``): one scheme typed twice, or two schemes
+    that a reader cannot tell apart. Identical ids are left to the duplicate-key check."""
+    seen: dict[tuple[str, str], Any] = {}
+    problems: list[Problem] = []
+    for s in schemes:
+        first = seen.setdefault((s.trust_code, code_key(s.scheme_id)), s)
+        if first is not s and first.scheme_id != s.scheme_id:
+            source = getattr(first, "source", None)
+            where = source.cell("scheme_id") if source is not None else "CIP"
+            mine = getattr(s, "source", None)
+            problems.append(
+                Problem(
+                    mine.cell("scheme_id") if mine is not None else "CIP",
+                    f"scheme_id '{readable(s.scheme_id)}' differs from "
+                    f"'{readable(first.scheme_id)}' ({where}) only by case or spaces: give "
+                    "each scheme an id of its own",
+                )
+            )
+    return problems

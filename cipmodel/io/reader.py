@@ -46,7 +46,7 @@ from defusedxml import DefusedXmlException
 from openpyxl.utils import get_column_letter
 
 from cipmodel.errors import CipModelError, Note, Problem, ValidationError, WorkbookError, readable
-from cipmodel.inputs.identifiers import match_trust_codes
+from cipmodel.inputs.identifiers import lookalike_scheme_ids, match_trust_codes
 from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, Source
 from cipmodel.inputs.schema import Field, Table, load_schema
 from cipmodel.io.headers import (
@@ -256,6 +256,9 @@ class _Reader:
             self.problems.extend(problems)
             if problems:
                 self.failed.add("trusts")
+        if "cip" not in self.failed:
+            self.problems.extend(twins := lookalike_scheme_ids(records["cip"]))
+            self.failed.update(["cip"] if twins else [])
         return self._portfolio(records), self.notes
 
     def _missing_sheet(self, table: Table, spare: list[str]) -> None:
