@@ -30,9 +30,11 @@ __all__ = [
 ]
 
 #: £000. No English trust has an income or cost base anywhere near £5bn: the sector's
-#: turnover is about £80bn across some 230 trusts (docs: domain notes, "Turnover scale"),
-#: and the largest trusts are around £2bn. A trust total above this is almost surely typed
-#: in pounds (a £300m trust typed in pounds reads as £300bn).
+#: turnover is about £80bn across some 230 trusts (domain notes, "Turnover scale", [V]
+#: derived), and the largest trusts are around £2bn (background, not verified: hence the
+#: margin of more than two). A trust total above this is almost surely typed in pounds (a
+#: £300m trust typed in pounds reads as £300bn). A warning threshold, not a rule: it
+#: changes no result.
 MAX_TRUST_MONEY = 5_000_000.0
 #: £000. Trusts' operating income starts in the tens of millions; a total income under £5m
 #: is more likely typed in £m (300 for £300m) than real.
