@@ -157,14 +157,15 @@ def test_formulas_follow_moved_columns(
 
 
 def test_charts_and_plan_survive_libreoffice(soffice: str, tmp_path: Path) -> None:
-    """A results workbook re-saved by LibreOffice keeps its five charts (three on the
-    Summary, two on the board summary) and still reads back as the original plan."""
+    """A results workbook re-saved by LibreOffice keeps its six charts (three on the
+    Summary; on the board summary the year to date, the CIP pipeline and, as the example
+    gives an outturn, the bridge) and still reads back as the original plan."""
     portfolio = example_portfolio("acute-11pc")
     src = tmp_path / "results.xlsx"
     build_results_workbook(run_plan(portfolio)).save(src)
     saved = _recalc(soffice, src, tmp_path)
     with zipfile.ZipFile(saved) as zf:
-        assert len([n for n in zf.namelist() if n.startswith("xl/charts/chart")]) == 5
+        assert len([n for n in zf.namelist() if n.startswith("xl/charts/chart")]) == 6
     assert read_plan(saved) == portfolio
 
 

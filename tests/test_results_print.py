@@ -157,12 +157,15 @@ def test_headline_names_link_to_the_run_answers(tmp_path: Path, example_result: 
     assert value("RXX_finance_score") == t["score"]["overall"]
     names = set(wb.defined_names)
     board = {"RXX_CT_post_STF", "RXX_CT_variance_post_STF", "RXX_CIP_unidentified"}
+    board |= {"RXX_CIP_risk_adjusted"}  # the example's plan views give a risk-adjusted CIP
     board |= {"RXX_STF_allocation", *(f"RXX_Y{y}_{k}" for y in (1, 2) for k in YEAR_NAMES)}
     assert names == {f"RXX_{suffix}" for _key, suffix, _what in HEADLINES} | board
     post = t["control_total"]["target"] + t["funding"]["allocation"]
     assert value("RXX_CT_post_STF") == pytest.approx(post)
     assert value("RXX_CT_variance_post_STF") == pytest.approx(t["reported_surplus"] - post)
     assert value("RXX_CIP_unidentified") == pytest.approx(t["cip"]["unidentified"])
+    risk = t["years"][0]["cip"]["risk_adjusted"]["expected"]
+    assert value("RXX_CIP_risk_adjusted") == pytest.approx(risk, abs=1e-6)
     for y in t["years"]:
         n = y["year"]
         assert value(f"RXX_Y{n}_CT_variance") == pytest.approx(y["variance"], abs=1e-6)

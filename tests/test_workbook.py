@@ -369,8 +369,16 @@ def test_floats_round_trip_exactly(tmp_path: Path) -> None:
     assert read_plan(_plan(tmp_path, odd)) == odd
 
 
+# text-direction controls are refused in any text (they could disguise a message)
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn", "Zl", "Zp")),
+    min_size=1,
+    max_size=20,
+).filter(lambda s: bool(s.strip()) and not _BIDI & set(s))
+# identifiers (scheme ids) refuse invisible format characters as well (look-alikes)
+_ID_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn", "Zl", "Zp", "Cf")),
     min_size=1,
     max_size=20,
 ).filter(lambda s: bool(s.strip()))
@@ -439,7 +447,7 @@ def portfolios(draw: Any) -> Portfolio:
                     annual_value=draw(_MONEY),
                 )
             )
-        for sid in draw(st.lists(_TEXT, max_size=3, unique_by=str.strip)):
+        for sid in draw(st.lists(_ID_TEXT, max_size=3, unique_by=str.strip)):
             category = draw(st.sampled_from(["pay", "non_pay", "income"]))
             kinds = SCHEMA.cip_categories[category]["kinds"]
             t["cip"].append(
@@ -633,7 +641,10 @@ def test_a_header_in_another_money_unit_is_refused(tmp_path: Path) -> None:
     assert problems == [
         "CIP!F1: column 'value_fye (£m)' is in £m, but value_fye is read in £000: convert "
         "the values and head the column 'value_fye (£000)'",
-        "CIP!row 1: column 'value_fye' is missing: add a column headed 'value_fye (£000)'",
+        "CIP!row 1: column 'value_fye' is missing: add a column headed 'value_fye (£000)' "
+        "(the header row is row 1 (A1:L1); headers found: 'trust_code', 'scheme_id', 'name', "
+        "'category', 'target_line', 'value_fye (£m)', 'start_year (year)', "
+        "'start_month (month)', 'ramp_months (month)', 'recurrent', 'stage', 'rag')",
     ]
 
 
@@ -892,7 +903,13 @@ def _set(sheet: str, ref: str, value: Any) -> Any:
         ),
         pytest.param(
             _set("CIP", "F1", "saving"),
-            ["CIP!row 1: column 'value_fye' is missing: add a column headed 'value_fye (£000)'"],
+            [
+                "CIP!row 1: column 'value_fye' is missing: add a column headed "
+                "'value_fye (£000)' (the header row is row 1 (A1:L1); headers found: "
+                "'trust_code', 'scheme_id', 'name', 'category', 'target_line', 'saving', "
+                "'start_year (year)', 'start_month (month)', 'ramp_months (month)', "
+                "'recurrent', 'stage', 'rag')"
+            ],
             id="missing-column",
         ),
         pytest.param(
@@ -979,7 +996,9 @@ def test_all_problems_in_a_workbook_are_reported_at_once(tmp_path: Path) -> None
 def test_problems_that_follow_from_a_bad_row_are_not_reported(tmp_path: Path) -> None:
     """A bad ControlTotal row gives its cell problem, not also 'no control total for year 1'."""
     path = _edit(_plan(tmp_path), _set("ControlTotal", "C2", "n/a"))
-    assert _problems(path) == ["ControlTotal!C2: target_pre_stf must be a number, got 'n/a'"]
+    assert _problems(path) == [
+        "ControlTotal!C2: target_pre_stf must be a number (a value is needed here), got 'n/a'"
+    ]
 
 
 def test_a_bad_trust_row_skips_cross_record_checks(tmp_path: Path) -> None:

@@ -108,3 +108,62 @@ def test_formulas_are_read_by_the_values_libreoffice_saved(soffice: str, tmp_pat
     q = read_plan(_resave(soffice, src, tmp_path))
     assert q == p
     assert (q.cip[1].value_fye, q.cip[1].name) == (120.0, "One-off accrual release")
+
+
+def _hand_filled(src: Path) -> None:
+    """A blank template filled as a finance analyst might: text numbers with separators
+    and brackets, a lower-case trust code, a misspelt optional header, an extra column and
+    a hand-typed total row, saved by openpyxl (then by LibreOffice in the test)."""
+    write_template(src)
+    wb = openpyxl.load_workbook(src)
+
+    def row(sheet: str, values: dict[str, object], r: int = 2) -> None:
+        ws = wb[sheet]
+        heads = {str(c.value).split(" (")[0]: c.column for c in ws[1] if c.value}
+        for key, value in values.items():
+            ws.cell(r, heads[key]).value = value
+
+    row("Trusts", {"trust_code": "RXX", "name": "Hand Filled NHS Trust", "trust_type": "Acute"})
+    row("Income", {"trust_code": "RXX", "line": "nhs_clinical", "annual_value": "300,000"})
+    row(
+        "Income", {"trust_code": "rxx", "line": "other_operating", "annual_value": "20\u00a0000"}, 3
+    )
+    row("Income", {"trust_code": "Total", "annual_value": "320,000"}, 4)
+    row("Costs", {"trust_code": "RXX", "line": "pay_substantive", "annual_value": "£250,000"})
+    row("Costs", {"trust_code": "RXX", "line": "other_non_pay", "annual_value": 70000}, 3)
+    row("Costs", {"trust_code": "RXX", "line": "depreciation", "annual_value": "\u2013"}, 4)
+    row("CIP", {"trust_code": "rxx", "scheme_id": "S1", "name": "Rostering", "category": "Pay"})
+    row("CIP", {"value_fye": "3,000", "start_month": 7})
+    wb["CIP"].cell(1, 8).value = "Strat month"  # start_month, misspelt
+    wb["CIP"].cell(1, 13).value = "Owner (SRO)"
+    wb["CIP"].cell(2, 13).value = "Director of Nursing"
+    row("ControlTotal", {"trust_code": "RXX", "target_pre_stf": "(4,000)"})
+    wb.save(src)
+
+
+def test_hand_filled_template_saved_by_libreoffice(soffice: str, tmp_path: Path) -> None:
+    """Typos, look-alikes and bracketed negatives in a LibreOffice-saved workbook: the
+    misspelt header is refused naming its cell; accepted deliberately, the rest reads as
+    meant, each assumption noted with its place."""
+    src = tmp_path / "hand.xlsx"
+    _hand_filled(src)
+    saved = _resave(soffice, src, tmp_path)
+    with pytest.raises(ValidationError) as info:
+        read_plan(saved)
+    (problem,) = info.value.problems
+    assert problem.place == "CIP!H1" and "did you mean 'start_month'?" in problem.message
+
+    q, notes = read_plan_with_notes(saved, allow_extra_columns=["Strat month"])
+    assert [(i.trust_code, i.annual_value) for i in q.income] == [
+        ("RXX", 300000.0),
+        ("RXX", 20000.0),
+    ]
+    assert [c.annual_value for c in q.costs] == [250000.0, 70000.0, 0.0]
+    assert q.control_total[0].target_pre_stf == -4000.0
+    (scheme,) = q.cip
+    assert (scheme.trust_code, scheme.value_fye, scheme.start_month) == ("RXX", 3000.0, 1)
+    places = {n.place: str(n) for n in notes}
+    assert "as asked" in places["CIP!H1"]
+    assert "not a CIP column" in places["CIP!M1"]
+    assert places["Income!row 4"].startswith("Income: row 4 ('Total') is a total")
+    assert "read as 'RXX'" in places["Income!A3"] and "read as 'RXX'" in places["CIP!A2"]

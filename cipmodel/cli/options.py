@@ -26,7 +26,9 @@ __all__ = [
     "SCHEDULER_TIMEOUT",
     "check_draw_cap",
     "check_output_path",
+    "intake_options",
     "load",
+    "load_checked",
     "plan_argument",
     "rules_options",
     "scheduler_client",
@@ -211,6 +213,53 @@ def load(plan: Path) -> tuple[Any, dict[str, Any]]:
     return load_plan(plan)
 
 
+def intake_options(fn: Any) -> Any:
+    """--strict and --allow-extra-column, for the commands that read one plan."""
+    fn = click.option(
+        "--allow-extra-column",
+        "allow_extra_columns",
+        multiple=True,
+        metavar="HEADER",
+        help='Keep a column whose header looks like a misspelt field (e.g. "Strat month") '
+        "as an extra column, ignored; repeat for several.",
+    )(fn)
+    fn = click.option(
+        "--strict",
+        is_flag=True,
+        help="Refuse the plan (exit 2) if it has warnings: values that look like a slip, "
+        "such as income typed in pounds or 0.95% for 95%.",
+    )(fn)
+    return fn
+
+
+def load_checked(
+    plan: Path,
+    strict: bool = False,
+    allow_extra_columns: tuple[str, ...] = (),
+    *,
+    quiet: bool = False,
+) -> tuple[Any, dict[str, Any], list[Any]]:
+    """A plan, its provenance entries and its notes; each note printed on stderr, one line
+    with its place, unless ``quiet`` (``--json`` lists them under ``warnings`` instead).
+    With ``strict``, warnings refuse the plan (ValidationError, exit 2)."""
+    from cipmodel.errors import Note, Problem, ValidationError
+    from cipmodel.inputs.records import definition_notes
+    from cipmodel.io.plan import load_plan_with_notes
+
+    portfolio, prov, notes = load_plan_with_notes(plan, allow_extra_columns=allow_extra_columns)
+    # what a definition assumed for this plan (e.g. a PFI unitary charge given unsplit)
+    notes = [*notes, *(Note(n, "Financing") for n in definition_notes(portfolio))]
+    warnings = [n for n in notes if n.level == "warning"]
+    if strict and warnings:
+        problems = [
+            Problem(n.place, f"{n.message} (a warning; --strict refuses it)") for n in warnings
+        ]
+        raise ValidationError(problems, source=plan.name)
+    for note in () if quiet else notes:
+        click.echo(f"{note.level}: {note.line()}", err=True)
+    return portfolio, prov, notes
+
+
 def write_results(
     output: Path,
     result: Any,
@@ -218,16 +267,24 @@ def write_results(
     extra: dict[str, Any] | None = None,
     simulation: Any = None,
     source: Path | None = None,
+    notes: Any = (),
 ) -> None:
-    """The results workbook (Summary, Monthly, STF by quarter, Metrics, Schemes, Lines,
-    charts). With ``source``, the plan workbook the run read: the results workbook carries
-    it (its sheets as they are, the result sheets added), and what cannot be carried is
-    said on stderr. Without it (an example, a scenario), the input sheets are written new."""
+    """The results workbook (Board summary, Summary, Monthly, STF by quarter, Metrics,
+    Schemes, Lines, charts, and an Input notes sheet listing ``notes`` if there are any).
+    With ``source``, the plan workbook the run read: the results workbook carries it (its
+    sheets as they are, the result sheets added), and what cannot be carried is said on
+    stderr. Without it (an example, a scenario), the input sheets are written new."""
     if source is not None and source.suffix.lower() in (".xlsx", ".xlsm"):
         from cipmodel.io.carry import write_carried_results
 
         carried = write_carried_results(
-            output, source, result, overwrite=force, simulation=simulation, extra_sheets=extra
+            output,
+            source,
+            result,
+            overwrite=force,
+            simulation=simulation,
+            extra_sheets=extra,
+            notes=notes,
         )
         if carried.losses:
             click.echo(
@@ -244,5 +301,5 @@ def write_results(
     from cipmodel.io.results_workbook import write_results_workbook
 
     write_results_workbook(
-        output, result, overwrite=force, simulation=simulation, extra_sheets=extra
+        output, result, overwrite=force, simulation=simulation, extra_sheets=extra, notes=notes
     )

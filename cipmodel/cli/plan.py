@@ -16,7 +16,8 @@ import click
 from cipmodel.cli.errors import EXIT_DATA, Command
 from cipmodel.cli.options import (
     check_output_path,
-    load,
+    intake_options,
+    load_checked,
     plan_argument,
     rules_options,
     simulation_options,
@@ -65,10 +66,21 @@ def template(out: Path, example: str | None, force: bool) -> None:
 @click.command(cls=Command)
 @plan_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def validate(plan: Path, as_json: bool) -> None:
-    """Check a plan workbook or scenario file and list every problem with its place."""
+@intake_options
+def validate(plan: Path, as_json: bool, strict: bool, allow_extra_columns: tuple[str, ...]) -> None:
+    """Check a plan workbook or scenario file and list every problem with its place.
+
+    \b
+    Notes (what was ignored or assumed: extra columns and sheets, a total row, a trust
+    code typed in another case) and warnings (values that look like a slip: income typed
+    in pounds rather than £000, 0.95% for 95%) are printed on stderr, one line each with
+    its place; with --json they are listed under "warnings" instead. A header that looks
+    like a misspelt field ("Strat month") is an error with "did you mean 'start_month'?";
+    if it really is a column of your own, keep it with --allow-extra-column "Strat month".
+    --strict refuses a plan with warnings (exit 2). run and solve take the same options.
+    """
     try:
-        portfolio, _ = load(plan)
+        portfolio, _, notes = load_checked(plan, strict, allow_extra_columns, quiet=as_json)
     except ValidationError as exc:
         if as_json:
             click.echo(
@@ -84,17 +96,19 @@ def validate(plan: Path, as_json: bool) -> None:
             )
             sys.exit(EXIT_DATA)
         raise
-    from cipmodel.inputs.records import definition_notes
-
     n_s = len(portfolio.cip)
-    notes = definition_notes(portfolio)
     if as_json:
-        out = {"valid": True, "trusts": len(portfolio.trusts), "schemes": n_s}
-        click.echo(json.dumps({**out, "notes": notes} if notes else out, indent=2))
+        out = {
+            "valid": True,
+            "trusts": len(portfolio.trusts),
+            "schemes": n_s,
+            "warnings": [n.to_dict() for n in notes],
+        }
+        click.echo(json.dumps(out, indent=2))
         return
-    click.echo(f"{plan.name}: valid — {len(portfolio.trusts)} trust(s), {n_s} CIP scheme(s)")
-    for note in notes:
-        click.echo(f"note: {note}")
+    n_w = sum(1 for n in notes if n.level == "warning")
+    tail = f"; {n_w} warning(s) above: check them" if n_w else ""
+    click.echo(f"{plan.name}: valid — {len(portfolio.trusts)} trust(s), {n_s} CIP scheme(s){tail}")
 
 
 @click.command(cls=Command)
@@ -118,8 +132,16 @@ def validate(plan: Path, as_json: bool) -> None:
     "with PLAN untouched, if anything in it would be lost.",
 )
 @rules_options
+@intake_options
 def run(
-    plan: Path, output: Path | None, as_json: bool, force: bool, in_place: bool, **rules: Any
+    plan: Path,
+    output: Path | None,
+    as_json: bool,
+    force: bool,
+    in_place: bool,
+    strict: bool,
+    allow_extra_columns: tuple[str, ...],
+    **rules: Any,
 ) -> None:
     """Plan run: projection, control total, CIP, STF/PSF and the SOF score."""
     from cipmodel.cli.output import print_run
@@ -133,7 +155,7 @@ def run(
     if output is not None:
         check_output_path(output, force, (plan,))
     # read first: the reader's size, row and XML limits guard everything after it
-    portfolio, prov = load(plan)
+    portfolio, prov, notes = load_checked(plan, strict, allow_extra_columns, quiet=as_json)
     if in_place:
         from cipmodel.io import InPlaceRefused, in_place_losses
 
@@ -142,22 +164,20 @@ def run(
             raise InPlaceRefused(plan.name, losses)
     result = run_plan(portfolio, **rules, **prov)
     if output is not None:
-        write_results(output, result, force, source=plan)
+        write_results(output, result, force, source=plan, notes=notes)
     backup = None
     if in_place:
         from cipmodel.io import write_in_place
 
         backup = write_in_place(plan, result)
-    from cipmodel.inputs.records import definition_notes
-
-    notes = definition_notes(portfolio)
     if as_json:
-        out = result.to_dict()
-        click.echo(json.dumps({**out, "notes": notes} if notes else out, indent=2))
+        # "warnings": the reader's notes and the plausibility warnings, each with its place
+        # (an addition to the run JSON contract)
+        click.echo(
+            json.dumps({**result.to_dict(), "warnings": [n.to_dict() for n in notes]}, indent=2)
+        )
     else:
         print_run(result)
-        for note in notes:
-            click.echo(f"note: {note}")
         if output is not None:
             click.echo(f"Results written to {output}")
         if backup is not None:
@@ -177,13 +197,22 @@ def run(
     help="Solve for P(meet the control total) >= P under simulation (plan year 1).",
 )
 @simulation_options
-def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim: Any) -> None:
+@intake_options
+def solve(
+    plan: Path,
+    year: int,
+    as_json: bool,
+    probability: float | None,
+    strict: bool,
+    allow_extra_columns: tuple[str, ...],
+    **sim: Any,
+) -> None:
     """The CIP (% of operating expenditure and £000) needed to meet the control total."""
     if probability is not None:
         from cipmodel.cli.simulate import solve_probability_command
 
         return solve_probability_command(plan, probability, as_json=as_json, year=year, **sim)
-    rows = _solve_rows(plan, year)
+    rows = _solve_rows(plan, year, strict, allow_extra_columns, quiet=as_json)
     if as_json:
         click.echo(json.dumps({"trusts": rows}, indent=2))
         return
@@ -205,10 +234,12 @@ def solve(plan: Path, year: int, as_json: bool, probability: float | None, **sim
         )
 
 
-def _solve_rows(plan: Path, year: int) -> list[SolvedTrustDict]:
+def _solve_rows(
+    plan: Path, year: int, strict: bool = False, allow: tuple[str, ...] = (), *, quiet: bool = False
+) -> list[SolvedTrustDict]:
     """The deterministic CIP solve for ``year``: one JSON-ready row per trust."""
     from cipmodel.engine.project import compile_plan
     from cipmodel.engine.solve import solve_cip
 
-    portfolio, _ = load(plan)
+    portfolio, _, _notes = load_checked(plan, strict, allow, quiet=quiet)
     return solve_cip(compile_plan(portfolio), year=year).to_dict()["trusts"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cipmodel.errors import Problem, ValidationError
+from cipmodel.inputs.identifiers import code_key
 from cipmodel.inputs.record_types import (
     RECORD_CLASSES,
     SCHEMA,
@@ -249,10 +250,12 @@ def _check_keys_and_codes(p: Portfolio, by_code: Mapping[str, Trust]) -> list[Pr
             continue
         for r in recs:
             if r.trust_code not in by_code:
+                alike = [c for c in by_code if code_key(c) == code_key(r.trust_code)]
+                hint = f" (did you mean {alike[0]!r}?)" if alike else ""
                 problems.append(
                     Problem(
                         place(r, "trust_code"),
-                        f"trust_code {r.trust_code!r} is not on the Trusts sheet",
+                        f"trust_code {r.trust_code!r} is not on the Trusts sheet{hint}",
                     )
                 )
     return problems

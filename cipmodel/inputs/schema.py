@@ -14,10 +14,14 @@ import datetime as _dt
 import math
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
 from typing import Any
+
+from cipmodel.errors import readable
+from cipmodel.inputs.numbers import NOT_APPLICABLE, parse_number_text
 
 __all__ = ["CellValue", "Field", "Table", "Schema", "load_schema", "MISSING"]
 
@@ -38,7 +42,13 @@ CellValue = str | int | float | bool | None
 
 _TRUE = {"y", "yes", "true", "t", "1"}
 _FALSE = {"n", "no", "false", "f", "0"}
-_NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+#: Fields whose text identifies a row other rows refer to.
+IDENTIFIER_FIELDS = frozenset({"trust_code", "scheme_id", "profile"})
+# Characters that reorder text on a terminal (the bidirectional embeddings, overrides,
+# isolates and marks): refused in any text, so no name can disguise a message.
+_BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
 # The largest amount of money (£000) in any cell: £10^18, a million times the NHS budget. A
 # larger figure is a typing error, and sums of figures near the float limit overflow.
 MONEY_LIMIT = 1e15
@@ -49,9 +59,13 @@ def _show(value: object) -> str:
     if isinstance(value, int) and value.bit_length() > 200:
         # repr() of a huge int is slow, and refused above 4,300 digits
         return f"a whole number of about {int(value.bit_length() * 0.30103):,} digits"
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
+    if isinstance(value, str):
+        # invisible and control characters by name ('4<no-break space>000'), never '\xa0'
+        text = "'" + readable(value, limit=58) + "'"
+    else:
+        text = repr(value)
+        if len(text) > 60:
+            text = text[:57] + "..."
     if isinstance(value, (_dt.date, _dt.datetime, _dt.time, _dt.timedelta)):
         return f"a date/time {text}"
     return text
@@ -92,6 +106,13 @@ class Field:
     index: int | None = None
     true_words: tuple[str, ...] = ()
     false_words: tuple[str, ...] = ()
+    blank: str | None = None
+
+    @property
+    def identifier(self) -> bool:
+        """Whether the field names something other rows refer to (a trust code, a scheme
+        id, a profile name): invisible characters there would make look-alikes."""
+        return self.name in IDENTIFIER_FIELDS
 
     @property
     def header(self) -> str:
@@ -142,6 +163,8 @@ class Field:
             if self.required:
                 return MISSING, f"{self.name} is required ({self.rule()})"
             return None, None
+        if self.type != "str" and isinstance(raw, str) and raw.strip().casefold() in NOT_APPLICABLE:
+            return self._bad(raw, self._blank_hint())
         if self.type == "str":
             return self._coerce_str(raw)
         if self.type == "enum":
@@ -149,6 +172,17 @@ class Field:
         if self.type == "bool":
             return self._coerce_bool(raw)
         return self._coerce_number(raw)
+
+    def _blank_hint(self) -> str:
+        """What a blank cell means here, for a cell holding 'n/a' or 'none'."""
+        if self.required and self.default is None:
+            return " (a value is needed here)"
+        if self.blank:
+            return f" (leave the cell blank for {self.blank})"
+        if self.default is not None:
+            shown = ("Y" if self.default else "N") if self.type == "bool" else self.default
+            return f" (leave the cell blank for the default, {shown})"
+        return " (leave the cell blank)"
 
     def _coerce_str(self, raw: object) -> tuple[CellValue, str | None]:
         if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
@@ -162,8 +196,19 @@ class Field:
         else:
             text = str(raw)
         text = text.strip()
-        if any(ord(c) < 32 and c not in "\t" for c in text):
-            return MISSING, f"{self.name} must not contain control characters, got {_show(raw)}"
+        if any(ord(c) < 32 and c not in "\t" for c in text) or any(
+            c in _BIDI_CONTROLS for c in text
+        ):
+            return MISSING, (
+                f"{self.name} must not contain control or text-direction characters, "
+                f"got {_show(raw)}"
+            )
+        if self.identifier and any(_invisible(c) for c in text):
+            bad = next(c for c in text if _invisible(c))
+            return MISSING, (
+                f"{self.name} {_show(raw)} holds an invisible character "
+                f"({readable(bad)}): retype it"
+            )
         if self.max_length is not None and len(text) > self.max_length:
             return self._bad(raw)
         if self.pattern and not re.fullmatch(self.pattern, text):
@@ -206,13 +251,10 @@ class Field:
             except OverflowError:  # an int beyond the range of a float (10**400)
                 return self._bad(raw)
         elif isinstance(raw, str):
-            text = raw.strip().replace(",", "").replace("£", "")
-            scale = 1.0
-            if text.endswith("%"):
-                text, scale = text[:-1].strip(), 0.01
-            if not _NUMBER_TEXT.match(text):
-                return self._bad(raw)
-            value = float(text) * scale
+            parsed, why = parse_number_text(raw, money=self.unit == "£000")
+            if parsed is None:
+                return self._bad(raw, why)
+            value = parsed
         else:
             return self._bad(raw)
         if not math.isfinite(value):
@@ -233,6 +275,12 @@ class Field:
         if self.unit == "£000" and abs(value) > MONEY_LIMIT:
             return self._bad(raw, f" of at most {MONEY_LIMIT:.0e} in size (is it a typing error?)")
         return out, None
+
+
+def _invisible(ch: str) -> bool:
+    """A character that shows nothing (zero-width, a format or control character): in an
+    identifier it would make two codes that look the same."""
+    return unicodedata.category(ch) in {"Cf", "Cc", "Zl", "Zp"}
 
 
 def _fmt(x: float) -> str:
@@ -307,7 +355,7 @@ def _expand(table_name: str, spec: dict[str, Any]) -> list[Field]:
     }
     if "values" in spec:
         common["values"] = tuple(spec["values"])
-    for k in ("max_length", "pattern", "example"):
+    for k in ("max_length", "pattern", "example", "blank"):
         if k in spec:
             common[k] = spec[k]
     for k in ("true_words", "false_words"):
@@ -370,7 +418,16 @@ def schema_markdown() -> str:
         "",
         "Money is £000; `%` columns hold fractions shown as percentages (0.11 = 11%);",
         "surplus is positive, deficit negative; month 1 is April. Headers may be typed in any",
-        "case, spacing or column order, with or without the unit in brackets.",
+        "case, spacing, punctuation or column order, with or without the unit in brackets. A",
+        'header that looks like a misspelt column (`Strat month`) is an error with "did you',
+        'mean"; other extra columns are ignored with a note.',
+        "",
+        "Numbers may be typed as text the way finance reports show them: `350,000`, `£18,000`,",
+        "`89%`, bracketed negatives `(4,000)`, `£(2,000)`, `(£2,000)`, a dash alone (`-`, `–`,",
+        "`—`) for zero in a £000 column, and no-break or thin spaces as thousands separators",
+        "(in groups of three: `1,5` is refused rather than read as 15). `n/a` or `none` is",
+        "refused with a hint saying what a blank cell means there. Trust codes are matched",
+        "across sheets ignoring case and spaces (`rxx` is `RXX`).",
         "",
     ]
     for t in s.tables:

@@ -185,9 +185,11 @@ def write_carried_results(
     overwrite: bool = False,
     simulation: Any = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
+    notes: Sequence[Any] = (),
 ) -> Carried:
     """Write a new results workbook at ``path`` that carries the plan workbook ``source``:
-    its sheets as they are, the result sheets added (an earlier run's replaced).
+    its sheets as they are, the result sheets added (an earlier run's replaced); ``notes``
+    (the reader's notes and warnings) on an ``Input notes`` result sheet.
 
     What cannot be carried is left out and listed in the returned ``losses`` and on the
     Provenance sheet (``not_carried``); the caller tells the user. ``source`` is never
@@ -212,9 +214,9 @@ def write_carried_results(
     check_writable(target, overwrite=overwrite)
     data = read_bytes(src)
     try:
-        carried = load_for_results(data, src.name, new_sheet_names(result, extra_sheets))
+        carried = load_for_results(data, src.name, new_sheet_names(result, extra_sheets, notes))
     except WorkbookError as exc:  # read by cipmodel's reader, but not loadable to carry
-        return _write_new(target, src, result, str(exc), overwrite, simulation, extra_sheets)
+        return _write_new(target, src, result, str(exc), overwrite, simulation, extra_sheets, notes)
     prov = {"carried_from": f"{src.name}: its sheets as they were, result sheets added"}
     # where a dropped link pointed is said on stderr, not kept in the workbook
     noted = [_LINK_TARGET.sub("", x) for x in carried.losses]
@@ -227,6 +229,7 @@ def write_carried_results(
         extra_sheets=extra_sheets,
         workbook=carried.workbook,
         provenance=prov,
+        notes=notes,
     )
     clean_stale_temps(target)
     atomic_write(target, built.save, overwrite=overwrite)
@@ -241,13 +244,14 @@ def _write_new(
     overwrite: bool,
     simulation: Any,
     extra_sheets: Mapping[str, pd.DataFrame] | None,
+    notes: Sequence[Any] = (),
 ) -> Carried:
     """The results workbook written new (the plan's input sheets re-created, hidden) when
     the user's workbook cannot be carried at all; said in ``losses`` and on Provenance."""
     lost = f"the workbook itself ({reason}): its input sheets are written new, hidden"
     prov = {"carried_from": f"{src.name}: not carried", "not_carried": lost}
     built = build_results_workbook(
-        result, simulation=simulation, extra_sheets=extra_sheets, provenance=prov
+        result, simulation=simulation, extra_sheets=extra_sheets, provenance=prov, notes=notes
     )
     clean_stale_temps(target)
     atomic_write(target, built.save, overwrite=overwrite)

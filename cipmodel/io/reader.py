@@ -35,10 +35,9 @@ This module imports no pandas: ``cipmodel validate`` reads a plan without loadin
 from __future__ import annotations
 
 import os
-import re
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -46,9 +45,19 @@ from typing import Any
 from defusedxml import DefusedXmlException
 from openpyxl.utils import get_column_letter
 
-from cipmodel.errors import CipModelError, Problem, ValidationError, WorkbookError
+from cipmodel.errors import CipModelError, Note, Problem, ValidationError, WorkbookError, readable
+from cipmodel.inputs.identifiers import lookalike_scheme_ids, match_trust_codes
 from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, Source
 from cipmodel.inputs.schema import Field, Table, load_schema
+from cipmodel.io.headers import (
+    header_key,
+    missing_column,
+    sheet_resembles,
+    split_header,
+    unit_ok,
+    unknown_header,
+)
+from cipmodel.io.total_row import drop_total
 from cipmodel.io.xlsx import Limits, caused_by, open_zip, read_bytes, require_safe_xml, sheet_key
 from cipmodel.io.xlsx_sheets import Cell, SheetRef, XlsxSheets, XlTableRef
 
@@ -65,15 +74,6 @@ OPTIONAL_TABLES = frozenset({"funding", "financing", "drivers", "profiles", "out
 README_SHEET = "README"
 HEADER_SCAN_ROWS = 20  # without an Excel Table, look this far down for the header row
 
-_UNIT_SUFFIX = re.compile(r"^(.*?)\s*[\(\[]([^\)\]]*)[\)\]]\s*$")
-# Spellings accepted in a header's unit suffix, after lower-casing and removing spaces and
-# apostrophes. Only money and percentages are checked: there a wrong unit misreads values
-# silently by a factor of 1,000 or 100.
-_UNIT_ALIASES: dict[str, frozenset[str]] = {
-    "£000": frozenset({"£000", "£000s", "£k", "k", "gbp000", "gbpk", "£thousand", "£thousands"}),
-    "%": frozenset({"%", "percent", "pct", "fraction", "rate"}),
-}
-
 
 def read_plan(
     path: str | os.PathLike[str],
@@ -81,6 +81,7 @@ def read_plan(
     max_rows: int | None = None,
     max_cells: int | None = None,
     max_unpacked_bytes: int | None = None,
+    allow_extra_columns: Iterable[str] = (),
 ) -> Portfolio:
     """Read a plan workbook into a :class:`~cipmodel.inputs.records.Portfolio`.
 
@@ -96,6 +97,9 @@ def read_plan(
     max_unpacked_bytes : int, optional
         Refuse a file larger than this, or one whose parts unpack to more (a zip bomb):
         default ``MAX_UNPACKED_BYTES`` (512 MB), or ``CIPMODEL_MAX_UNPACKED_MB``.
+    allow_extra_columns : iterable of str
+        Headers to keep as extra (ignored) columns although they look like a misspelt
+        field (``"Strat month"``); compared ignoring case, spaces and punctuation.
 
     Returns
     -------
@@ -116,7 +120,11 @@ def read_plan(
     read_plan_with_notes : the same, plus notes on what was ignored.
     """
     portfolio, _notes = read_plan_with_notes(
-        path, max_rows=max_rows, max_cells=max_cells, max_unpacked_bytes=max_unpacked_bytes
+        path,
+        max_rows=max_rows,
+        max_cells=max_cells,
+        max_unpacked_bytes=max_unpacked_bytes,
+        allow_extra_columns=allow_extra_columns,
     )
     return portfolio
 
@@ -127,11 +135,15 @@ def read_plan_with_notes(
     max_rows: int | None = None,
     max_cells: int | None = None,
     max_unpacked_bytes: int | None = None,
-) -> tuple[Portfolio, list[str]]:
+    allow_extra_columns: Iterable[str] = (),
+) -> tuple[Portfolio, list[Note]]:
     """Read a plan workbook; also return notes on what was ignored or assumed.
 
-    Notes are plain sentences such as ``"sheet 'Notes' ignored: not an input sheet"`` or
-    ``"column 'comment' on CIP ignored: not a CIP column"``. They are not errors.
+    Each note is a :class:`~cipmodel.errors.Note`: a sentence such as ``"sheet 'Notes'
+    ignored: not an input sheet"`` or ``"column 'comment' on CIP ignored: not a CIP
+    column"`` (the string itself), with its ``place`` (``"CIP!M1"``) and ``level``
+    (``"note"``, or ``"warning"`` for what may be a slip, such as an optional sheet that
+    looks renamed). They are not errors.
 
     Raises
     ------
@@ -141,10 +153,12 @@ def read_plan_with_notes(
     p = Path(path)
     limits = Limits.resolve(max_rows, max_cells, max_unpacked_bytes)
     data = read_bytes(p, limits.max_unpacked_bytes)
-    return _parse(data, p.name, limits)
+    return _parse(data, p.name, limits, allow_extra_columns)
 
 
-def _parse(data: bytes, name: str, limits: Limits | None = None) -> tuple[Portfolio, list[str]]:
+def _parse(
+    data: bytes, name: str, limits: Limits | None = None, allow: Iterable[str] = ()
+) -> tuple[Portfolio, list[Note]]:
     """Parse workbook bytes; ``name`` labels messages and the portfolio."""
     limits = limits or Limits.resolve(None, None, None)
     require_safe_xml()
@@ -154,7 +168,7 @@ def _parse(data: bytes, name: str, limits: Limits | None = None) -> tuple[Portfo
             # openpyxl warns about features it drops (extensions, odd styles); they do not
             # affect the values read, and the test suite turns warnings into errors.
             warnings.simplefilter("ignore")
-            return _Reader(data, zf, name, limits).run()
+            return _Reader(data, zf, name, limits, allow).run()
     except CipModelError:
         raise
     except Exception as exc:  # a malformed file can fail anywhere inside openpyxl
@@ -169,21 +183,6 @@ def _parse(data: bytes, name: str, limits: Limits | None = None) -> tuple[Portfo
                 f"{name} is damaged and cannot be read as a workbook ({type(exc).__name__}: {exc})"
             )
         raise WorkbookError(msg) from exc
-
-
-def _split_header(text: str) -> tuple[str, str | None]:
-    """``'Value FYE (£000)'`` -> ``('value_fye', '£000')``; the unit is None if absent."""
-    m = _UNIT_SUFFIX.match(text)
-    base, unit = (m.group(1), m.group(2)) if m else (text, None)
-    key = re.sub(r"[\s\-]+", "_", base.strip().lower())
-    return key, unit
-
-
-def _unit_ok(field: Field, unit: str) -> bool:
-    """Whether a header's unit suffix agrees with the field's unit (money and % only)."""
-    aliases = _UNIT_ALIASES.get(field.unit)
-    key = re.sub(r"[\s'’]", "", unit.lower())
-    return aliases is None or not key or key in aliases
 
 
 _REPORTED: Any = object()  # a cell whose problem (error value, formula) is already reported
@@ -202,42 +201,42 @@ class _Reader:
     """One read of one workbook: collects records, notes and problems."""
 
     def __init__(
-        self, data: bytes, zf: zipfile.ZipFile, name: str, limits: Limits | None = None
+        self,
+        data: bytes,
+        zf: zipfile.ZipFile,
+        name: str,
+        limits: Limits | None = None,
+        allow: Iterable[str] = (),
     ) -> None:
         self.name = name
-        self.notes: list[str] = []
+        self.allow = frozenset(header_key(a) for a in allow)
+        self.notes: list[Note] = []
         self.problems: list[Problem] = []
         self.failed: set[str] = set()  # tables with a missing sheet/column or a bad row
         self.book = XlsxSheets(data, zf, name, limits)
         self._shapes: dict[str, _Shape] = {}
 
     # -- whole workbook -------------------------------------------------------------
-    def run(self) -> tuple[Portfolio, list[str]]:
+    def run(self) -> tuple[Portfolio, list[Note]]:
         if self.book.has_macros:
-            self.notes.append(f"{self.name} contains macros: they were not run and are not read")
+            self.notes.append(
+                Note(f"{self.name} contains macros: they were not run and are not read")
+            )
         schema = load_schema()
         by_key: dict[str, list[str]] = {}
         first: dict[str, SheetRef] = {}
         for ref in self.book.sheets:
             by_key.setdefault(sheet_key(ref.title), []).append(ref.title)
             first.setdefault(ref.title, ref)
+        known = {sheet_key(t.sheet) for t in schema.tables} | {sheet_key(README_SHEET)}
+        spare = [t for t in first if sheet_key(t) not in known]
         used: set[str] = set()
         records: dict[str, list[Any]] = {t.name: [] for t in schema.tables}
         for table in schema.tables:
             titles = by_key.get(sheet_key(table.sheet), [])
             used.update(titles)
             if not titles:
-                if table.name in OPTIONAL_TABLES:
-                    self.notes.append(f"optional sheet '{table.sheet}' not found: no rows")
-                else:
-                    self.failed.add(table.name)
-                    self.problems.append(
-                        Problem(
-                            table.sheet,
-                            f"sheet '{table.sheet}' is missing: add it (a template from "
-                            "`cipmodel template` has every sheet)",
-                        )
-                    )
+                self._missing_sheet(table, spare)
                 continue
             if len(titles) > 1:
                 self.failed.add(table.name)
@@ -249,8 +248,39 @@ class _Reader:
             records[table.name] = self._read_sheet(first[titles[0]], table)
         for title in first:
             if title not in used and sheet_key(title) != sheet_key(README_SHEET):
-                self.notes.append(f"sheet '{title}' ignored: not an input sheet")
+                shown = readable(title)
+                self.notes.append(Note(f"sheet '{shown}' ignored: not an input sheet", shown))
+        if "trusts" not in self.failed:
+            records, notes, problems = match_trust_codes(records)
+            self.notes.extend(notes)
+            self.problems.extend(problems)
+            if problems:
+                self.failed.add("trusts")
+        if "cip" not in self.failed:
+            self.problems.extend(twins := lookalike_scheme_ids(records["cip"]))
+            self.failed.update(["cip"] if twins else [])
         return self._portfolio(records), self.notes
+
+    def _missing_sheet(self, table: Table, spare: list[str]) -> None:
+        """A note (optional table) or a problem for a table whose sheet is not found,
+        naming a sheet that looks like it renamed ("rename it 'CIP'")."""
+        alike = sheet_resembles(table.sheet, spare)
+        hint = ""
+        if alike:
+            shown = " or ".join(f"'{readable(t)}'" for t in alike)
+            hint = f"; {shown} looks like it: rename it '{table.sheet}'"
+        if table.name in OPTIONAL_TABLES:
+            self.notes.append(
+                Note(
+                    f"optional sheet '{table.sheet}' not found: no rows{hint}",
+                    table.sheet,
+                    "warning" if alike else "note",
+                )
+            )
+            return
+        self.failed.add(table.name)
+        what = hint[2:] if hint else "add it (a template from `cipmodel template` has every sheet)"
+        self.problems.append(Problem(table.sheet, f"sheet '{table.sheet}' is missing: {what}"))
 
     def _portfolio(self, records: dict[str, list[Any]]) -> Portfolio:
         """Build the Portfolio; raise one ValidationError with cell and cross-record problems."""
@@ -290,7 +320,7 @@ class _Reader:
         header_row, xl = self._header_row(ws, table, rows, ordered)
         if not header_row:
             if table.name in OPTIONAL_TABLES:
-                self.notes.append(f"sheet '{title}' is empty: no rows")
+                self.notes.append(Note(f"sheet '{readable(title)}' is empty: no rows", title))
                 return []
             self.failed.add(table.name)
             self.problems.append(
@@ -305,7 +335,7 @@ class _Reader:
         totals = range(0)  # a range, not a set: totalsRowCount may be anything
         if xl is not None and xl.totals_rows:
             totals = range(xl.max_row - xl.totals_rows + 1, xl.max_row + 1)
-        out: list[Any] = []
+        entries: list[tuple[int, dict[str, Any], list[Problem]]] = []
         below_table: list[int] = []
         ignored_only: list[int] = []
         for r in ordered:
@@ -322,18 +352,37 @@ class _Reader:
                 continue
             if xl is not None and r > xl.max_row:
                 below_table.append(r)
+            entries.append((r, raw, row_problems))
+        if entries:
+            last = [c.value for _col, c in sorted(rows.get(entries[-1][0], {}).items())]
+            entries, note, problem = drop_total(entries, last, table, title, letters)
+            if note or problem:  # the total row is no record, below the table or not
+                below_table = [r for r in below_table if r <= entries[-1][0]] if entries else []
+            self.notes.extend([note] if note else [])
+            self.problems.extend([problem] if problem else [])
+            if problem:
+                self.failed.add(table.name)
+        out: list[Any] = []
+        for r, raw, row_problems in entries:
             record = self._record(table, raw, row_problems, Source(title, r, letters), ok)
             if record is not None:
                 out.append(record)
         if below_table and xl is not None:
             self.notes.append(
-                f"{title}: rows {_ranges(below_table)} are below the Excel Table "
-                f"'{xl.name}' ({xl.ref}) and were read too; extend the table to include them"
+                Note(
+                    f"{title}: rows {_ranges(below_table)} are below the Excel Table "
+                    f"'{xl.name}' ({xl.ref}) and were read too; extend the table to include "
+                    "them",
+                    f"{title}!rows {_ranges(below_table)}",
+                )
             )
         if ignored_only:
             self.notes.append(
-                f"{title}: rows {_ranges(ignored_only)} have values only in ignored columns "
-                "and were skipped"
+                Note(
+                    f"{title}: rows {_ranges(ignored_only)} have values only in ignored "
+                    "columns and were skipped",
+                    f"{title}!rows {_ranges(ignored_only)}",
+                )
             )
         return out
 
@@ -346,13 +395,13 @@ class _Reader:
         table's headers; without one, the first row holding a known header among the first
         ``HEADER_SCAN_ROWS`` rows with values (else the first of them).
         """
-        lookup = {f.name for f in table.fields}
+        lookup = {header_key(f.name) for f in table.fields}
 
         def known(r: int) -> int:
             return sum(
                 1
                 for c in rows.get(r, {}).values()
-                if isinstance(c.value, str) and _split_header(c.value.strip())[0] in lookup
+                if isinstance(c.value, str) and header_key(c.value.strip()) in lookup
             )
 
         tables = [t for t in self.book.xl_tables(ws) if known(t.min_row)]
@@ -418,18 +467,19 @@ class _Reader:
         self, cells: dict[int, Cell], r: int, table: Table, title: str
     ) -> tuple[dict[str, int], bool]:
         """Map field name -> 1-based column from the header row; False if unusable."""
-        lookup = {f.name: f for f in table.fields}
+        lookup = {header_key(f.name): f for f in table.fields}
         columns: dict[str, int] = {}
+        unknown: list[tuple[int, str]] = []
         ok = True
         for col, cell in sorted(cells.items()):
             if cell.kind != "value" or _blank(cell.value):
                 continue
             text = str(cell.value).strip()
-            key, unit = _split_header(text)
-            field = lookup.get(key)
+            _key, unit = split_header(text)
+            field = lookup.get(header_key(text))
             place = f"{title}!{get_column_letter(col)}{r}"
             if field is None:
-                self.notes.append(f"column '{text}' on {title} ignored: not a {table.sheet} column")
+                unknown.append((col, text))
                 continue
             if field.name in columns:
                 first = get_column_letter(columns[field.name])
@@ -441,27 +491,41 @@ class _Reader:
                 )
                 ok = False
                 continue
-            if unit is not None and not _unit_ok(field, unit):
+            if unit is not None and not unit_ok(field, unit):
                 self.problems.append(
                     Problem(
                         place,
-                        f"column '{text}' is in {unit.strip()}, but {field.name} is read in "
-                        f"{field.unit}: convert the values and head the column '{field.header}'",
+                        f"column '{readable(text)}' is in {readable(unit.strip())}, but "
+                        f"{field.name} is read in {field.unit}: convert the values and head the "
+                        f"column '{field.header}'",
                     )
                 )
                 ok = False
                 continue
             columns[field.name] = col
+        absent = {f.name: f for f in table.fields if f.name not in columns}
+        for col, text in unknown:
+            ok = (
+                self._unknown_header(text, f"{title}!{get_column_letter(col)}{r}", absent, table)
+                and ok
+            )
         for f in table.fields:
             if f.required and f.default is None and f.name not in columns:
                 ok = False
-                self.problems.append(
-                    Problem(
-                        f"{title}!row {r}",
-                        f"column '{f.name}' is missing: add a column headed '{f.header}'",
-                    )
-                )
+                self.problems.append(missing_column(f, cells, r, title))
         return columns, ok
+
+    def _unknown_header(
+        self, text: str, place: str, absent: Mapping[str, Field], table: Table
+    ) -> bool:
+        """Note an extra column, or refuse one that looks like a misspelt field (False)
+        unless the user allowed it."""
+        note, problem = unknown_header(text, place, absent, table, self.allow)
+        if note is not None:
+            self.notes.append(note)
+        if problem is not None:
+            self.problems.append(problem)
+        return problem is None
 
     @staticmethod
     def _raw(cell: Cell | None, place: str, problems: list[Problem]) -> Any:

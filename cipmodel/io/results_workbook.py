@@ -84,6 +84,7 @@ from cipmodel.io.sheets_board import write_board
 from cipmodel.io.sheets_board_portfolio import write_portfolio_board
 from cipmodel.io.sheets_data import write_lines, write_monthly, write_schemes, write_stf
 from cipmodel.io.sheets_metrics import write_metrics
+from cipmodel.io.sheets_notes import NOTES_SHEET, write_notes
 from cipmodel.io.sheets_summary import write_summary
 from cipmodel.io.summary_rows import ALL_TRUSTS_COL, SummaryRows
 from cipmodel.io.template import plan_workbook
@@ -146,6 +147,7 @@ def write_results_workbook(
     overwrite: bool = False,
     simulation: Any = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
+    notes: Sequence[Any] = (),
 ) -> Path:
     """Write a results workbook to a new file.
 
@@ -164,6 +166,8 @@ def write_results_workbook(
         percentiles are added to the Summary, its seed to the provenance.
     extra_sheets : mapping of str to DataFrame, optional
         More result sheets (e.g. sector tables), written as plain tables.
+    notes : sequence of Note, optional
+        The reader's notes and plausibility warnings, listed on an ``Input notes`` sheet.
 
     Returns
     -------
@@ -177,7 +181,9 @@ def write_results_workbook(
         left untouched.
     """
     target = _check_target(path, overwrite)
-    built = build_results_workbook(result, simulation=simulation, extra_sheets=extra_sheets)
+    built = build_results_workbook(
+        result, simulation=simulation, extra_sheets=extra_sheets, notes=notes
+    )
     clean_stale_temps(target)
     return atomic_write(target, built.save, overwrite=overwrite)
 
@@ -189,14 +195,16 @@ def build_results_workbook(
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
     workbook: Workbook | None = None,
     provenance: Mapping[str, str] | None = None,
+    notes: Sequence[Any] = (),
 ) -> ResultsWorkbook:
     """Build the results workbook in memory (see :func:`write_results_workbook`).
 
     With ``workbook`` (an existing plan workbook) the result sheets are added before its
     own sheets, which are left as they are; otherwise the plan's input sheets are written from
     ``result.portfolio`` after the result sheets. ``provenance``: more rows for the
-    Provenance sheet (what was carried from the user's workbook, and what not). Every
-    result sheet gets cipmodel's mark (:data:`RESULT_MARK`), so that a later run knows it
+    Provenance sheet (what was carried from the user's workbook, and what not). ``notes``:
+    the reader's notes and plausibility warnings, listed on an ``Input notes`` sheet after
+    Provenance (:mod:`cipmodel.io.sheets_notes`). Every result sheet gets cipmodel's mark (:data:`RESULT_MARK`), so that a later run knows it
     for its own.
     """
     fresh = workbook is None
@@ -210,6 +218,9 @@ def build_results_workbook(
     _check_names(b, extra, fresh)
     existing = list(workbook.sheetnames)
     written = _write_result_sheets(b, extra, provenance or {})
+    if notes:  # the input notes, after Provenance: a result sheet like the others
+        write_notes(workbook.grid_sheet(NOTES_SHEET)[0], notes)
+        written.append(NOTES_SHEET)
     _mark(workbook, written)
     # the result sheets first, the board summary leading (it is what a board member
     # opens and what prints first), then the plan's sheets: the user's own sheets as they
@@ -230,9 +241,14 @@ def build_results_workbook(
     return ResultsWorkbook(workbook, b.expected, tuple(written), b.names)
 
 
-def new_sheet_names(result: Any, extra: Mapping[str, Any] | None) -> list[str]:
-    """The sheets writing ``result`` (and ``extra`` sheets) adds to a workbook."""
+def new_sheet_names(
+    result: Any, extra: Mapping[str, Any] | None, notes: Sequence[Any] = ()
+) -> list[str]:
+    """The sheets writing ``result`` (and ``extra`` sheets, and ``notes``) adds to a
+    workbook."""
     names = [BOARD, SUMMARY, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET, PROVENANCE_SHEET]
+    if notes:
+        names.append(NOTES_SHEET)
     if len(result.plan.codes) > 1:
         names.append(CHARTS)
     names += [safe_sheet_name(n) for n in (extra or {})]

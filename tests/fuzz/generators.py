@@ -50,7 +50,7 @@ class Case:
     files: dict[str, bytes]
     target: str
     route: str = "api"  # api | validate | validate-json | run | run-json | run-out
-    expect: str = "any"  # ok | legal | any
+    expect: str = "any"  # ok | legal | any | refused (a misspelt header: never read)
     run: bool = False  # after a successful read, also run the plan and check its JSON
     expected: Any = None  # for expect="ok": the tables the plan must read as
     notes: list[str] = field(default_factory=list)
@@ -468,9 +468,12 @@ def _header_text(r: Any, fld: Field, vary: bool) -> str:
     text = fld.header
     if not vary:
         return text
-    how = pick(r, ["same", "same", "upper", "name", "spaces", "title", "unit-alias"])
+    how = pick(r, ["same", "same", "upper", "name", "spaces", "title", "unit-alias", "punct"])
     if how == "upper":
         return text.upper()
+    if how == "punct":  # 'start-month', 'start.month', 'StartMonth': the same field
+        name = fld.name.replace("_", pick(r, ["-", ".", "", "/"]))
+        return pick(r, [name, name.title(), name.upper()])
     if how == "name":
         return fld.name
     if how == "spaces":
@@ -1315,10 +1318,51 @@ def clean_workbook(r: Any) -> tuple[bytes, dict[str, list[dict[str, Any]]]]:
     return _workbook(r, sheets, date1904=chance(r, 0.05)), expected_tables(plan)
 
 
+def misspell(r: Any, word: str) -> str:
+    """``word`` with one typo in a letter: two neighbours swapped, a letter left out,
+    doubled or replaced (never an edit that gives the word back)."""
+    spots = [i for i, c in enumerate(word) if c.isalpha()]
+    i = pick(r, spots)
+    kinds = ["missing", "extra", "wrong"]
+    if i + 1 < len(word) and word[i + 1].isalpha() and word[i + 1] != word[i]:
+        kinds.append("swap")
+    how = pick(r, kinds)
+    if how == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if how == "missing":
+        return word[:i] + word[i + 1 :]
+    if how == "extra":
+        return word[: i + 1] + word[i] + word[i + 1 :]
+    return word[:i] + ("q" if word[i] != "q" else "z") + word[i + 1 :]
+
+
+def typo_workbook(r: Any) -> tuple[bytes, list[str]]:
+    """A clean plan whose header of one optional field (its blank has a default, so the
+    typo used to be silent) is misspelt."""
+    plan = random_plan(r)
+    sheets = plan_sheets(r, plan, vary=False)
+    by_title = {s.title: s for s in sheets}
+    choices = [
+        (t, f)
+        for t in TABLES.values()
+        if t.sheet in by_title
+        for f in t.fields
+        if not f.required and f.group is None and len(f.name) >= 5
+    ]
+    table, fld = pick(r, choices)
+    sheet = by_title[table.sheet]
+    col = next(c for c, cell in sheet.rows[1].items() if cell.value == fld.header)
+    typo = misspell(r, fld.name)
+    typo = pick(r, [typo, typo.replace("_", " "), typo.replace("_", " ").title()])
+    sheet.set(1, col, Cell(typo, "s"))
+    return build(sheets), [f"{table.sheet} header {fld.name!r} misspelt {typo!r}"]
+
+
 def make_xlsx_case(r: Any) -> Case:
     family = pick(
         r,
         [
+            "typo",
             "clean",
             "clean",
             "content",
@@ -1335,6 +1379,9 @@ def make_xlsx_case(r: Any) -> Case:
     route = pick(r, ROUTES_API)
     suffix = ".xlsm" if chance(r, 0.05) else ".xlsx"
     name = "plan" + suffix
+    if family == "typo":
+        data, notes = typo_workbook(r)
+        return Case("xlsx-typo", {name: data}, name, route, "refused", notes=notes)
     if family == "clean":
         data, expected = clean_workbook(r)
         return Case(

@@ -1305,3 +1305,131 @@ CARRY_CASES: tuple[Hostile, ...] = (
 )
 HOSTILE = (*HOSTILE, *CARRY_CASES)
 BY_ID.update({h.id: h for h in CARRY_CASES})
+
+
+# =========================================================================================
+# Issue 11, section 1 ("read" part): no silent wrong answer. Misspelt headers, numbers as
+# finance people type them, look-alike trust codes, renamed sheets, hand-typed totals.
+# Built on the "small" example (Trusts RSM; CIP H1 = start_month).
+# =========================================================================================
+G_READ = "Slips a finance team makes (no silent wrong answer)"
+
+
+def _text(title: str, row: int, col: int, text: str) -> Callable[[list[Sheet]], None]:
+    return _set_cell(title, row, col, Cell(text, "s"))
+
+
+def _renamed(old: str, new: str) -> Callable[[list[Sheet]], None]:
+    def fn(sheets: list[Sheet]) -> None:
+        _sheet(sheets, old).title = new
+
+    return fn
+
+
+def _total_row(sheets: list[Sheet]) -> None:
+    income = _sheet(sheets, "Income")
+    income.set(3, 1, Cell("Total", "s"))
+    income.set(3, 3, Cell(12000))
+
+
+_READ_HOSTILE: tuple[Hostile, ...] = (
+    Hostile(
+        "header-typo",
+        G_READ,
+        "the optional start_month header typed 'Strat month' (every scheme would start in April)",
+        _edit_sheets(_text("CIP", 1, 8, "Strat month")),
+        PROBLEMS,
+        "did you mean 'start_month'?",
+    ),
+    Hostile(
+        "header-typo-allowed",
+        G_READ,
+        "the same, read with allow_extra_columns=['Strat month'] (--allow-extra-column)",
+        _edit_sheets(_text("CIP", 1, 8, "Strat month")),
+        READ,
+        "ignored as an extra column, as asked",
+        kwargs=(("allow_extra_columns", ("Strat month",)),),
+    ),
+    Hostile(
+        "header-extra",
+        G_READ,
+        "an extra column 'Owner (SRO)' on CIP",
+        _edit_sheets(_text("CIP", 1, 13, "Owner (SRO)")),
+        READ,
+        "column 'Owner (SRO)' on CIP ignored: not a CIP column",
+    ),
+    Hostile(
+        "header-50k",
+        G_READ,
+        "a header of 50,000 letters (no near-miss search over it)",
+        _edit_sheets(_text("CIP", 1, 13, "startmonth" * 5000)),
+        READ,
+        "ignored: not a CIP column",
+    ),
+    Hostile(
+        "number-nbsp-bad-groups",
+        G_READ,
+        "an income of '35\\u00a000' (a no-break space, groups not of three)",
+        _edit_sheets(_text("Income", 2, 3, "35\u00a000")),
+        PROBLEMS,
+        "groups of three, e.g. 1,250,000), got '35<no-break space>00'",
+    ),
+    Hostile(
+        "number-brackets",
+        G_READ,
+        "a control total typed as text '(4,000)', the accounting format's negative",
+        _edit_sheets(_text("ControlTotal", 2, 3, "(4,000)")),
+        READ,
+        "",
+    ),
+    Hostile(
+        "number-na",
+        G_READ,
+        "'n/a' typed as the agency ceiling, where blank means no ceiling",
+        _edit_sheets(_text("Trusts", 2, 6, "n/a")),
+        PROBLEMS,
+        "leave the cell blank for no ceiling",
+    ),
+    Hostile(
+        "code-case",
+        G_READ,
+        "trust code 'rsm ' on CIP for RSM on Trusts",
+        _edit_sheets(_text("CIP", 2, 1, "rsm ")),
+        READ,
+        "trust_code 'rsm' read as 'RSM', as on Trusts!A2",
+    ),
+    Hostile(
+        "code-zero-width",
+        G_READ,
+        "trust code 'RSM' + zero-width space on Trusts",
+        _edit_sheets(_text("Trusts", 2, 1, "RSM\u200b")),
+        PROBLEMS,
+        "holds an invisible character (<zero-width space>)",
+    ),
+    Hostile(
+        "name-bidi",
+        G_READ,
+        "a trust name holding a right-to-left override (U+202E)",
+        _edit_sheets(_text("Trusts", 2, 2, "Small \u202eTrust")),
+        PROBLEMS,
+        "must not contain control or text-direction characters",
+    ),
+    Hostile(
+        "sheet-renamed",
+        G_READ,
+        "the CIP sheet renamed 'CIP schemes'",
+        _edit_sheets(_renamed("CIP", "CIP schemes")),
+        PROBLEMS,
+        "'CIP schemes' looks like it: rename it 'CIP'",
+    ),
+    Hostile(
+        "total-row",
+        G_READ,
+        "a hand-typed 'Total' row under the Income table, equal to the column's sum",
+        _edit_sheets(_total_row),
+        READ,
+        "Income: row 3 ('Total') is a total of the rows above and was ignored",
+    ),
+)
+HOSTILE = (*HOSTILE, *_READ_HOSTILE)
+BY_ID = {h.id: h for h in HOSTILE}
