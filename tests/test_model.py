@@ -76,7 +76,7 @@ def test_defaults_fill_blanks() -> None:
         ("recurrent", "maybe", "recurrent must be Y or N, got 'maybe'"),
         ("stage", "done", "stage must be one of unidentified, idea, plan"),
         ("name", "x" * 201, "name must be text of at most 200 characters"),
-        ("name", "bad\x00name", "name must not contain control characters"),
+        ("name", "bad\x00name", "name must not contain control or text-direction characters"),
     ],
 )
 def test_every_field_rule(field: str, value: object, fragment: str) -> None:

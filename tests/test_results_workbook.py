@@ -547,7 +547,8 @@ def test_cli_run_writes_the_results_workbook(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["run", str(plan), "-o", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == [*RESULT_SHEETS, "README", *INPUT_SHEETS]
+    # the Input notes sheet lists the example's unsplit PFI charge (test_definitions.py)
+    assert wb.sheetnames == [*RESULT_SHEETS, "Input notes", "README", *INPUT_SHEETS]
     assert wb.active.title == "Board summary"
     assert len(wb["Summary"]._charts) == 3
     assert read_plan(out) == read_plan(plan)
