@@ -28,6 +28,7 @@ from cipmodel.io.charts import CHART_ROWS
 from cipmodel.io.grid import Grid
 from cipmodel.io.printing import (
     LANDSCAPE_WIDTH,
+    MIN_SCALE,
     PORTRAIT_WIDTH,
     ROW_HEIGHT,
     PageHeading,
@@ -56,6 +57,10 @@ __all__ = [
 FIT_TRUSTS = 8
 _WIDE_SCALE = 70
 _PORTRAIT_MIN = 0.75
+#: The Plan years sheet's print scale, %.
+YEARS_SCALE = 72
+#: How much wider LibreOffice draws a column than Excel's width in characters says.
+_LO_WIDER = 1.15
 
 
 def heading(b: Builder) -> PageHeading:
@@ -149,12 +154,14 @@ def print_board(b: Builder, board: BoardSheet) -> None:
 
 
 def print_years(b: Builder, ys: YearsSheet) -> None:
-    """The Plan years sheet: its sections kept whole, each bridge chart with its table."""
+    """The Plan years sheet at :data:`YEARS_SCALE` (one trust's two plan years and its bridge
+    on two portrait pages), its sections kept whole, each bridge chart with its table;
+    landscape, and smaller still, when the plan years do not fit the width."""
     ws = ys.ws
-    width = column_points(ws, ys.last_col)
-    landscape = width > PORTRAIT_WIDTH
+    width = column_points(ws, ys.last_col) * _LO_WIDER
+    landscape = width * YEARS_SCALE / 100 > PORTRAIT_WIDTH
     usable = LANDSCAPE_WIDTH if landscape else PORTRAIT_WIDTH
-    scale = max(_WIDE_SCALE, min(100, math.floor(usable / width * 98)))
+    scale = max(MIN_SCALE * 100, min(YEARS_SCALE, math.floor(usable / width * 98)))
     block_sheet(
         ws,
         heading(b),
@@ -165,5 +172,5 @@ def print_years(b: Builder, ys: YearsSheet) -> None:
         title_rows=(1, 1),
         title_cols=2,
         landscape=landscape,
-        scale=scale,
+        scale=int(scale),
     )
