@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import openpyxl
 import pytest
 
 from cipmodel.examples import example_portfolio
@@ -281,3 +282,31 @@ def test_a_year_not_assessed_says_why(example: RunResult) -> None:
     for label in ("STF/PSF earned in the year", "Finance and use of resources score"):
         assert rows[label][1] is None
         assert rows[label][0] is not None
+
+
+def test_carried_again_the_year_names_are_defined_anew(example: RunResult, tmp_path: Any) -> None:
+    """Results carried into a new results workbook again: an earlier run's per-year names
+    (here one pointing at an old cell, as after a layout change) are replaced by this run's,
+    not kept as if they were the user's own."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from cipmodel.io import write_results_workbook
+    from cipmodel.io.carry import write_carried_results
+
+    first, second = tmp_path / "first.xlsx", tmp_path / "second.xlsx"
+    write_results_workbook(first, example)
+    wb = openpyxl.load_workbook(first)
+    for name in ("RXX_Y2_CT_post_STF", "RXX_Y1_underlying_surplus"):
+        del wb.defined_names[name]
+        wb.defined_names[name] = DefinedName(name, attr_text="'Plan years'!$A$1")
+    wb.save(first)
+    write_carried_results(second, first, example)
+    got = openpyxl.load_workbook(second, data_only=True)
+    y1, y2 = example.to_dict()["trusts"][0]["years"]
+    for name, want in (
+        ("RXX_Y2_CT_post_STF", y2["control_total"]["target_post_stf"]),
+        ("RXX_Y1_underlying_surplus", y1["underlying"]["surplus"]),
+    ):
+        ((sheet, ref),) = list(got.defined_names[name].destinations)
+        assert sheet == SHEET and ref != "$A$1", name
+        assert got[sheet][ref.replace("$", "")].value == pytest.approx(want, abs=1e-6)

@@ -5,8 +5,9 @@ Each trust's headline figures on the Summary sheet get a workbook-level name
 ``RXX_finance_score``...; :data:`HEADLINES` lists them); a portfolio's "All trusts" column
 gets ``All_trusts_<figure>`` where it has the figure. In another workbook,
 ``=results.xlsx!RXX_CT_variance`` reads the figure, wherever the Summary row is in a later
-version. :func:`drop_names_on` removes an earlier run's names when
-results are written into a workbook again.
+version. Each plan year ``n`` of each trust gets ``<CODE>_Y<n>_<figure>`` on the Plan
+years sheet (:data:`YEAR_HEADLINES`, :func:`year_names`). :func:`drop_names_on` removes an
+earlier run's names when results are written into a workbook again.
 
 A trust code is made a valid Excel name: any character other than a letter, digit or
 underscore becomes ``_``, and a code that does not start with a letter gets a leading
@@ -170,7 +171,7 @@ def year_names(
 
 def board_names(wb: Any, board: Any, code: str) -> dict[str, str]:
     """Define the board summary's headline names on ``wb``: ``board.cells`` maps a name
-    suffix (``CT_post_STF``, ``Y2_CT_variance``...) to its (row, column) on the board sheet
+    suffix (``CT_post_STF``, ``CIP_unidentified``...) to its (row, column) on the board sheet
     ``board.ws``; the prefix is the trust's code, or ``All_trusts`` for a portfolio
     (``code`` empty). Returns name -> reference; a name already taken is left as it is."""
     sheet = sheet_ref(board.ws.title)

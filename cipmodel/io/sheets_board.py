@@ -470,27 +470,12 @@ def _years(w: _Board, row: int) -> int:
                 w.value(r, col, v, INTEGER, fill=SCORE_FILLS.get(int(v)))
             elif v is not None and np.isfinite(v):
                 w.value(r, col, v, yr.fmt)
-        key = _YEAR_NAMES.get(yr.label)
-        if key:
-            for k, v in enumerate(yr.values):
-                if isinstance(v, (int, float)) and np.isfinite(v):
-                    w.cells[f"Y{k + 1}_{key}"] = (r, 7 + k)
     for y in fig.years:
         if y.assessed is None:
             r += 1
             why = y.not_assessed or "not assessed"
             w.grid.text(r, 6, f"{_year_label(fig.financial_year, y.year)}: {why}.")
     return r
-
-
-#: Plan-years rows named for linking (``RXX_Y2_CT_variance``...), by label (the Plan years
-#: sheet names the same figures first: :func:`cipmodel.io.names.year_names`).
-_YEAR_NAMES = {
-    "Surplus/(deficit) before STF/PSF": "surplus_pre_STF",
-    "Control total, pre-STF basis": "CT",
-    "Variance: surplus less control total": "CT_variance",
-    "CIP planned, the year's own": "CIP_planned",
-}
 
 
 def _year_label(financial_year: str, year: int) -> str:
