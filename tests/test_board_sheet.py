@@ -135,20 +135,21 @@ def test_stf_by_quarter_and_each_plan_year(board: Any, example_result: RunResult
         "Surplus/(deficit) before STF/PSF": "surplus_pre_stf",
         "Control total, pre-STF basis": "control_total_pre_stf",
         "Variance: surplus less control total": "variance",
-        "CIP planned, in year": "cip_planned",
+        "CIP planned, the year's own": "cip_planned",
         "CIP, % of expenditure before CIP": "cip_planned_pct",
     }
     for label, key in rows.items():
         r = _find(board, label, 6)
         for k, y in enumerate(years):
             assert board.cell(r, 7 + k).value == pytest.approx(y[key], abs=1e-6), (label, k)
-    met = _find(board, "Control total met?", 6)
+    met = _find(board, "Control total met, pre-STF?", 6)
     assert [board.cell(met, 7 + k).value for k in range(2)] == [
         "met" if y["met"] else "missed" for y in years
     ]
     score = _find(board, "Finance and use of resources score", 6)
     assert board.cell(score, 7).value == t["score"]["overall"]
-    assert board.cell(score, 8).value is None  # assessed for plan year 1 only
+    # every plan year is assessed (2018/19 under its own rules)
+    assert board.cell(score, 8).value == years[1]["score"]["overall"]
 
 
 def test_largest_risks_are_the_largest_red_amber_or_unidentified_schemes(

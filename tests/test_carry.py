@@ -38,6 +38,7 @@ from cipmodel.results.run import RunResult, run_plan
 RESULTS = [
     "Board summary",
     "Summary",
+    "Plan years",
     "Monthly",
     "STF by quarter",
     "Metrics",
@@ -190,7 +191,7 @@ def test_rerun_replaces_exactly_the_marked_result_sheets(tmp_path: Path) -> None
     second = tmp_path / "second.xlsx"
     carried = write_carried_results(second, first, run_plan(edited))
     assert sorted(carried.replaced) == sorted(
-        ["Board summary", "Summary (April)", "Monthly", "STF by quarter", "Metrics"]
+        ["Board summary", "Summary (April)", "Plan years", "Monthly", "STF by quarter", "Metrics"]
         + ["Schemes", "Lines", "Sector finance", "Provenance"]
     )
     got = openpyxl.load_workbook(second)

@@ -120,6 +120,9 @@ def test_every_formula_recalculated_equals_the_engine(
     kinds = {e.kind for e in built.expected.values()}
     assert {"money", "ratio", "text"} <= kinds
     assert n > (800 if case == "three trusts" else 300)
+    # the Plan years sheet's formulas (every plan year) are among those compared
+    years = [k for k in built.expected if k.startswith("Plan years!")]
+    assert len(years) >= 15 * int(result.plan.horizon.sum()), len(years)
     if case == "three trusts":  # a metric not applicable is "n/a", as in the engine
         assert any(e.value == "n/a" for e in built.expected.values())
 
@@ -157,15 +160,15 @@ def test_formulas_follow_moved_columns(
 
 
 def test_charts_and_plan_survive_libreoffice(soffice: str, tmp_path: Path) -> None:
-    """A results workbook re-saved by LibreOffice keeps its six charts (three on the
-    Summary; on the board summary the year to date, the CIP pipeline and, as the example
-    gives an outturn, the bridge) and still reads back as the original plan."""
+    """A results workbook re-saved by LibreOffice keeps its seven charts (three on the
+    Summary; the year to date, the pipeline and the bridge on the board summary; the
+    bridge on Plan years) and still reads back as the original plan."""
     portfolio = example_portfolio("acute-11pc")
     src = tmp_path / "results.xlsx"
     build_results_workbook(run_plan(portfolio)).save(src)
     saved = _recalc(soffice, src, tmp_path)
     with zipfile.ZipFile(saved) as zf:
-        assert len([n for n in zf.namelist() if n.startswith("xl/charts/chart")]) == 6
+        assert len([n for n in zf.namelist() if n.startswith("xl/charts/chart")]) == 7
     assert read_plan(saved) == portfolio
 
 
@@ -201,7 +204,7 @@ def test_one_trust_workbook_prints_in_at_most_15_pages(soffice: str, tmp_path: P
     pdf = export_pdf(soffice, src, tmp_path)
     pages = pdf_pages(pdf)
     sheets = ["Summary", "Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
-    counts = pages_per_sheet(pages, ["Board summary", *sheets, "Provenance"])
+    counts = pages_per_sheet(pages, ["Board summary", *sheets, "Plan years", "Provenance"])
     print(f"\none trust: {len(pages)} pages, {dict(counts)}")
     assert len(pages) <= 15, counts
     assert counts["Board summary"] == 1
@@ -210,6 +213,10 @@ def test_one_trust_workbook_prints_in_at_most_15_pages(soffice: str, tmp_path: P
     assert 3 <= counts["Summary"] <= 6
     assert all(1 <= counts[s] <= 2 for s in sheets[1:]), counts
     assert 1 <= counts["Provenance"] <= 2
+    # both plan years and the bridge with its waterfall, on two pages
+    assert counts["Plan years"] <= 2, counts
+    plan_years = [text for text in pages if " Plan years " in f" {' '.join(text.split())} "]
+    assert any("bridge from outturn to plan" in text for text in plan_years)
     titles = ("Year to date against control total", "CIP planned by category", "STF/PSF by")
     with_charts = [i for i, text in enumerate(pages) if all(t in text for t in titles)]
     assert len(with_charts) == 1, with_charts
@@ -229,13 +236,15 @@ def test_sector_sheets_print_on_a_page_each(soffice: str, tmp_path: Path) -> Non
     sector = list(extra)
     data = ["Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
     board = "Board summary"
-    counts = pages_per_sheet(pages, [board, "Summary", "Charts", *data, *sector, "Provenance"])
+    sheets = [board, "Summary", "Charts", "Plan years", *data, *sector, "Provenance"]
+    counts = pages_per_sheet(pages, sheets)
     print(f"\nthree trusts with sector tables: {len(pages)} pages, {dict(counts)}")
     assert counts[board] == 1 and f" {board} " in f" {' '.join(pages[0].split())} "
     assert "By trust type" in pages[0] and "furthest below" in pages[0]
     for title in [*sector, "Charts", "Provenance"]:
         assert 1 <= counts[title] <= 3, (title, counts)
     assert "?" not in counts and counts["Summary"] <= 8
+    assert counts["Plan years"] <= 2 * len(result.plan.codes)  # two pages a trust at most
     assert any("Portfolio of 3 trusts" in text for text in pages)
 
 

@@ -26,8 +26,28 @@ from cipmodel.results.run import RunResult, run_plan
 from cipmodel.results.sector import sector_tables
 
 MONEY = '#,##0;(#,##0);"-"'
-#: The board summary's per-year names (RXX_Y2_CT_variance...).
-YEAR_NAMES = ("surplus_pre_STF", "CT", "CT_variance", "CIP_planned")
+#: Each plan year's names (RXX_Y2_CT_variance...), on the Plan years sheet.
+YEAR_NAMES = (
+    "surplus_pre_STF",
+    "CT",
+    "CT_variance",
+    "CT_met",
+    "CT_post_STF",
+    "reported_surplus",
+    "CT_variance_post_STF",
+    "CT_met_post_STF",
+    "CIP_planned",
+    "CIP_needed",
+    "CIP_needed_pct",
+    "CIP_gap",
+    "CIP_risk_adjusted",
+    "forecast_risk_adjusted",
+    "underlying_surplus",
+    "STF_earned",
+    "STF_lost",
+    "finance_score",
+    "segment",
+)
 TABLES = ["Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
 INPUT_SHEETS = ["README", *(t.sheet for t in load_schema().tables)]
 VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -157,7 +177,7 @@ def test_headline_names_link_to_the_run_answers(tmp_path: Path, example_result: 
     assert value("RXX_finance_score") == t["score"]["overall"]
     names = set(wb.defined_names)
     board = {"RXX_CT_post_STF", "RXX_CT_variance_post_STF", "RXX_CIP_unidentified"}
-    board |= {"RXX_CIP_risk_adjusted"}  # the example's plan views give a risk-adjusted CIP
+    board.add("RXX_CIP_risk_adjusted")
     board |= {"RXX_STF_allocation", *(f"RXX_Y{y}_{k}" for y in (1, 2) for k in YEAR_NAMES)}
     assert names == {f"RXX_{suffix}" for _key, suffix, _what in HEADLINES} | board
     post = t["control_total"]["target"] + t["funding"]["allocation"]
@@ -182,7 +202,8 @@ def test_portfolio_names_cover_each_trust_and_all_trusts(multi_result: RunResult
     assert "All_trusts_CT_variance" in names and "All_trusts_STF_earned" in names
     assert "All_trusts_finance_score" not in names  # no overall score for the sector
     assert all(VALID_NAME.match(n) for n in names)
-    assert all(ref.startswith(("Summary!$", "'Board summary'!$")) for ref in names.values())
+    sheets = ("Summary!$", "'Board summary'!$", "'Plan years'!$")
+    assert all(ref.startswith(sheets) for ref in names.values())
     assert "All_trusts_share_meeting_CT" in names
 
 

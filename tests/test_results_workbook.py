@@ -49,6 +49,7 @@ INPUT_SHEETS = [t.sheet for t in load_schema().tables]
 RESULT_SHEETS = [
     "Board summary",
     "Summary",
+    "Plan years",
     "Monthly",
     "STF by quarter",
     "Metrics",

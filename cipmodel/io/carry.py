@@ -45,7 +45,7 @@ from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps, 
 from cipmodel.io.cells import PROVENANCE_SHEET
 from cipmodel.io.grid import GridWorkbook, grid_workbook
 from cipmodel.io.losses import marked_sheets, sheet_parts, workbook_losses
-from cipmodel.io.names import HEADLINES, drop_names_on
+from cipmodel.io.names import HEADLINES, YEAR_HEADLINES, drop_names_on
 from cipmodel.io.results_base import RESULT_SHEETS
 from cipmodel.io.results_workbook import build_results_workbook, new_sheet_names
 from cipmodel.io.xlsx import open_zip, read_bytes, require_safe_xml, sheet_key
@@ -169,6 +169,7 @@ def _drop_headline_names(wb: Any, titles: Sequence[str]) -> None:
     point only at sheets ``titles``; names of the user's own are kept, even on those
     sheets (the new result sheets have the same titles)."""
     suffixes = tuple(f"_{suffix}" for _key, suffix, _what in HEADLINES)
+    suffixes += tuple(f"_{suffix}" for _key, suffix in YEAR_HEADLINES)  # per year: _Y2_...
     theirs = {n for n in wb.defined_names if not n.endswith(suffixes)}
     kept = {n: wb.defined_names[n] for n in theirs}
     drop_names_on(wb, titles)

@@ -5,8 +5,9 @@ Each trust's headline figures on the Summary sheet get a workbook-level name
 ``RXX_finance_score``...; :data:`HEADLINES` lists them); a portfolio's "All trusts" column
 gets ``All_trusts_<figure>`` where it has the figure. In another workbook,
 ``=results.xlsx!RXX_CT_variance`` reads the figure, wherever the Summary row is in a later
-version. :func:`drop_names_on` removes an earlier run's names when
-results are written into a workbook again.
+version. Each plan year ``n`` of each trust gets ``<CODE>_Y<n>_<figure>`` on the Plan
+years sheet (:data:`YEAR_HEADLINES`, :func:`year_names`). :func:`drop_names_on` removes an
+earlier run's names when results are written into a workbook again.
 
 A trust code is made a valid Excel name: any character other than a letter, digit or
 underscore becomes ``_``, and a code that does not start with a letter gets a leading
@@ -34,6 +35,8 @@ __all__ = [
     "drop_names_on",
     "excel_name_prefix",
     "headline_names",
+    "year_names",
+    "YEAR_HEADLINES",
 ]
 
 #: (Summary row key, name suffix, what it is): in the order they are defined.
@@ -53,6 +56,29 @@ HEADLINES: tuple[tuple[str, str, str], ...] = (
     ("finance_score", "finance_score", "SOF finance and use of resources score, 1 to 4"),
     ("finance_trigger", "finance_trigger", '"yes" when the score is 3 or 4'),
     ("segment", "segment", "candidate segment, finance theme only"),
+)
+#: (Plan years row key, name suffix): each plan year's headline figures on the Plan years
+#: sheet, named ``<CODE>_Y<n>_<suffix>`` (``RXX_Y2_CT_variance``).
+YEAR_HEADLINES: tuple[tuple[str, str], ...] = (
+    ("surplus", "surplus_pre_STF"),
+    ("ct", "CT"),
+    ("ct_variance", "CT_variance"),
+    ("ct_met", "CT_met"),
+    ("ct_post_stf", "CT_post_STF"),
+    ("reported_surplus", "reported_surplus"),
+    ("ct_variance_post_stf", "CT_variance_post_STF"),
+    ("ct_met_post_stf", "CT_met_post_STF"),
+    ("cip_planned", "CIP_planned"),
+    ("cip_needed", "CIP_needed"),
+    ("cip_needed_pct", "CIP_needed_pct"),
+    ("cip_gap", "CIP_gap"),
+    ("ra_expected", "CIP_risk_adjusted"),
+    ("ra_forecast", "forecast_risk_adjusted"),
+    ("underlying", "underlying_surplus"),
+    ("stf_earned", "STF_earned"),
+    ("stf_lost", "STF_lost"),
+    ("finance_score", "finance_score"),
+    ("segment", "segment"),
 )
 #: The prefix of a portfolio's "All trusts" column.
 ALL_TRUSTS_PREFIX = "All_trusts"
@@ -103,9 +129,49 @@ def headline_names(
     return out
 
 
+def year_names(
+    wb: Any,
+    grid: Grid,
+    rows: Mapping[tuple[int, str], int],
+    columns: tuple[int, int],
+    codes: Sequence[str],
+) -> dict[str, str]:
+    """Define each plan year's headline names on ``wb`` for the Plan years ``grid``:
+    ``rows`` maps (trust index, row key) to the row; ``columns`` are the first and last
+    plan-year columns (plan year ``n`` in column ``first + n - 1``). Only cells that hold a figure get a name; a name already taken
+    is left as it is. Returns name -> reference."""
+    sheet = sheet_ref(grid.title)
+    taken: set[str] = {n.casefold() for n in wb.defined_names}
+    out: dict[str, str] = {}
+    prefixes: set[str] = set()
+    for i, code in enumerate(codes):
+        base = excel_name_prefix(code)
+        prefix, k = base, 1
+        while prefix.casefold() in prefixes:
+            k += 1
+            prefix = f"{base}_{k}"
+        prefixes.add(prefix.casefold())
+        for key, suffix in YEAR_HEADLINES:
+            row = rows.get((i, key))
+            if row is None:
+                continue
+            first_col, last_col = columns
+            for col in range(first_col, last_col + 1):
+                if grid.get(row, col) is None:
+                    continue
+                name = f"{prefix}_Y{col - first_col + 1}_{suffix}"
+                if name.casefold() in taken:
+                    continue
+                ref = f"{sheet}!${get_column_letter(col)}${row}"
+                wb.defined_names[name] = DefinedName(name, attr_text=ref)
+                taken.add(name.casefold())
+                out[name] = ref
+    return out
+
+
 def board_names(wb: Any, board: Any, code: str) -> dict[str, str]:
     """Define the board summary's headline names on ``wb``: ``board.cells`` maps a name
-    suffix (``CT_post_STF``, ``Y2_CT_variance``...) to its (row, column) on the board sheet
+    suffix (``CT_post_STF``, ``CIP_unidentified``...) to its (row, column) on the board sheet
     ``board.ws``; the prefix is the trust's code, or ``All_trusts`` for a portfolio
     (``code`` empty). Returns name -> reference; a name already taken is left as it is."""
     sheet = sheet_ref(board.ws.title)

@@ -52,6 +52,7 @@ __all__ = [
     "STF",
     "SUMMARY",
     "TIMES",
+    "YEARS",
     "Builder",
     "Columns",
     "Expected",
@@ -72,9 +73,11 @@ BOARD, SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET = (
     "Schemes",
     "Lines",
 )
+#: Every plan year of every trust, one column a year (:mod:`cipmodel.io.sheets_years`).
+YEARS = "Plan years"
 #: Result sheets, in the order they are written (``Charts`` only for a portfolio; the board
 #: summary first, :mod:`cipmodel.io.sheets_board`).
-RESULT_SHEETS = (BOARD, SUMMARY, CHARTS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET)
+RESULT_SHEETS = (BOARD, SUMMARY, CHARTS, YEARS, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET)
 #: The hidden sheet-level defined name cipmodel gives every sheet it writes as a result
 #: sheet: what a later run (``--in-place``, or a results workbook carried again) replaces.
 #: It moves and is copied with its sheet, and editing a Provenance sheet cannot make it.

@@ -7,6 +7,9 @@
   eight trusts, scaled to fit the width, portrait down to 3/4 size, else landscape; more
   trusts run across landscape pages at 70%, the row labels and the "All trusts" column
   repeated on each; the row of trust codes repeated on every page.
+* **Plan years**: portrait (landscape when the years do not fit its width), fitted to the
+  width, the header row and the trust and figure columns repeated, each section kept on
+  one page, each bridge chart kept whole;
 * **Charts** (portfolio): the three charts on one portrait page.
 * the data sheets, the sector tables and the input sheets: tables, fitted to the page width,
   header row and first columns repeated;
@@ -25,6 +28,7 @@ from cipmodel.io.charts import CHART_ROWS
 from cipmodel.io.grid import Grid
 from cipmodel.io.printing import (
     LANDSCAPE_WIDTH,
+    MIN_SCALE,
     PORTRAIT_WIDTH,
     ROW_HEIGHT,
     PageHeading,
@@ -36,6 +40,7 @@ from cipmodel.io.printing import (
     tall_header,
 )
 from cipmodel.io.results_base import Builder
+from cipmodel.io.sheets_years import YearsSheet
 from cipmodel.io.summary_rows import SummaryRows
 
 __all__ = [
@@ -45,12 +50,17 @@ __all__ = [
     "print_sheets",
     "print_summary",
     "print_table",
+    "print_years",
 ]
 
 #: Trusts a portfolio Summary fits across one landscape page; more run across pages.
 FIT_TRUSTS = 8
 _WIDE_SCALE = 70
 _PORTRAIT_MIN = 0.75
+#: The Plan years sheet's print scale, %.
+YEARS_SCALE = 72
+#: How much wider LibreOffice draws a column than Excel's width in characters says.
+_LO_WIDER = 1.15
 
 
 def heading(b: Builder) -> PageHeading:
@@ -141,3 +151,26 @@ def print_board(b: Builder, board: BoardSheet) -> None:
     for row, height in board.heights.items():
         ws.row_dimensions[row].height = height
     one_page(ws, heading(b), last_row=board.last_row, last_col=board.last_col)
+
+
+def print_years(b: Builder, ys: YearsSheet) -> None:
+    """The Plan years sheet at :data:`YEARS_SCALE` (one trust's two plan years and its bridge
+    on two portrait pages), its sections kept whole, each bridge chart with its table;
+    landscape, and smaller still, when the plan years do not fit the width."""
+    ws = ys.ws
+    width = column_points(ws, ys.last_col) * _LO_WIDER
+    landscape = width * YEARS_SCALE / 100 > PORTRAIT_WIDTH
+    usable = LANDSCAPE_WIDTH if landscape else PORTRAIT_WIDTH
+    scale = max(MIN_SCALE * 100, min(YEARS_SCALE, math.floor(usable / width * 98)))
+    block_sheet(
+        ws,
+        heading(b),
+        last_row=ys.last_row,
+        last_col=ys.last_col,
+        blocks=ys.blocks,
+        heights={1: ROW_HEIGHT},
+        title_rows=(1, 1),
+        title_cols=2,
+        landscape=landscape,
+        scale=int(scale),
+    )

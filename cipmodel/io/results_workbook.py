@@ -12,6 +12,10 @@
   trust or on a ``Charts`` sheet for a portfolio (:mod:`cipmodel.io.sheets_summary`,
   :mod:`cipmodel.io.charts`); defined names for each trust's headline figures
   (:mod:`cipmodel.io.names`);
+* **Plan years**: every plan year of every trust, one column a year: the control total
+  pre- and post-STF, the year's own CIP against the CIP needed, the risk-adjusted and
+  underlying views, STF/PSF by quarter, the SOF metrics, score, trigger and segment, and
+  the bridge from the prior-year outturn with its waterfall (:mod:`cipmodel.io.sheets_years`);
 * **Monthly**: income, pay (of which agency), non-pay, non-operating costs, surplus, CIP
   and the year to date against the control-total profile, per trust and month;
 * **STF by quarter** (the input sheet is called ``Funding``), **Metrics** (the metric
@@ -63,7 +67,7 @@ from cipmodel.io.atomic import atomic_write, check_writable, clean_stale_temps
 from cipmodel.io.cells import PROVENANCE_SHEET, safe_sheet_name, write_frame, write_provenance
 from cipmodel.io.charts import write_charts
 from cipmodel.io.grid import GridWorkbook, grid_workbook
-from cipmodel.io.names import board_names, headline_names
+from cipmodel.io.names import board_names, headline_names, year_names
 from cipmodel.io.reader import README_SHEET
 from cipmodel.io.results_base import (
     BOARD,
@@ -79,13 +83,14 @@ from cipmodel.io.results_base import (
     Builder,
     Expected,
 )
-from cipmodel.io.results_print import print_board, print_sheets
+from cipmodel.io.results_print import print_board, print_sheets, print_years
 from cipmodel.io.sheets_board import write_board
 from cipmodel.io.sheets_board_portfolio import write_portfolio_board
 from cipmodel.io.sheets_data import write_lines, write_monthly, write_schemes, write_stf
 from cipmodel.io.sheets_metrics import write_metrics
 from cipmodel.io.sheets_notes import NOTES_SHEET, write_notes
 from cipmodel.io.sheets_summary import write_summary
+from cipmodel.io.sheets_years import YEARS_SHEET, YearsSheet, write_years
 from cipmodel.io.summary_rows import ALL_TRUSTS_COL, SummaryRows
 from cipmodel.io.template import plan_workbook
 from cipmodel.io.xlsx import sheet_key
@@ -246,7 +251,8 @@ def new_sheet_names(
 ) -> list[str]:
     """The sheets writing ``result`` (and ``extra`` sheets, and ``notes``) adds to a
     workbook."""
-    names = [BOARD, SUMMARY, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET, PROVENANCE_SHEET]
+    names = [BOARD, SUMMARY, YEARS_SHEET, MONTHLY, STF, METRICS, SCHEMES, LINES_SHEET]
+    names.append(PROVENANCE_SHEET)
     if notes:
         names.append(NOTES_SHEET)
     if len(result.plan.codes) > 1:
@@ -278,6 +284,7 @@ def _write_result_sheets(
     board = b.new_sheet(BOARD)
     summary = b.new_sheet(SUMMARY)
     charts = b.new_sheet(CHARTS) if b.multi else None
+    years = b.new_sheet(YEARS_SHEET)
     monthly, stf, metrics = b.new_sheet(MONTHLY), b.new_sheet(STF), b.new_sheet(METRICS)
     schemes, lines = b.new_sheet(SCHEMES), b.new_sheet(LINES_SHEET)
     write_monthly(b, monthly)
@@ -287,7 +294,8 @@ def _write_result_sheets(
     write_lines(b, lines)
     s = write_summary(b, summary)
     tops = write_charts(b, charts or summary, s.rows, 3 if b.multi else s.row + 1)
-    _define_names(b, s)
+    ys = write_years(b, years)
+    _define_names(b, s, ys)
     bs = (write_portfolio_board if b.multi else write_board)(b, board, s)
     b.names.update(board_names(b.wb, bs, "" if b.multi else b.plan.codes[0]))
     extra_sheets = []
@@ -296,22 +304,27 @@ def _write_result_sheets(
         write_frame(ws, frame)
         extra_sheets.append(ws)
     prov = b.new_sheet(PROVENANCE_SHEET)
-    sheets = (board, summary, charts, monthly, stf, metrics, schemes, lines)
+    sheets = (board, summary, charts, years, monthly, stf, metrics, schemes, lines)
     written = [s.title for s in sheets if s is not None]
     written += [*(ws.title for ws in extra_sheets), PROVENANCE_SHEET]
     write_provenance(prov, {**_provenance(b, written), **more_provenance})
     tables = [(monthly, 2), (stf, 2), (metrics, 2), (schemes, 3), (lines, 3)]
     print_sheets(b, s, tops, [*tables, *((ws, 1) for ws in extra_sheets)])
     print_board(b, bs)
+    print_years(b, ys)
     return written
 
 
-def _define_names(b: Builder, s: SummaryRows) -> None:
-    """The headline figures' defined names (:mod:`cipmodel.io.names`)."""
+def _define_names(b: Builder, s: SummaryRows, ys: YearsSheet) -> None:
+    """The headline figures' defined names (:mod:`cipmodel.io.names`): plan year 1's on
+    the Summary, each plan year's on the Plan years sheet."""
     columns = [(code, s.first_col + i) for i, code in enumerate(b.plan.codes)]
     if b.multi:
         columns.append(("", ALL_TRUSTS_COL))
     b.names = headline_names(b.wb, s.grid, s.rows, columns)
+    b.names.update(
+        year_names(b.wb, b.grid(ys.ws), ys.rows, (ys.first_col, ys.last_col), b.plan.codes)
+    )
 
 
 def _check_names(b: Builder, extra: Mapping[str, Any], fresh: bool) -> None:

@@ -10,9 +10,10 @@ For a board member, on one landscape page (printed fitted to the page):
   evidence band), planned, unidentified (its own line), risk-adjusted (when the run has it)
   and the gap; the finance score, trigger and candidate segment;
 * STF/PSF by quarter: available, gate, earned, lost, the year-end amounts;
-* each plan year side by side, one column a year (:func:`year_rows` lists the rows: every
-  figure a :class:`~cipmodel.results.figures.TrustYear` has, and those assessed for year 1
-  only, blank in later years);
+* each plan year side by side, one column a year (:func:`year_rows` lists the rows): the
+  control total pre- and post-STF and met, the year's own CIP against the CIP needed with
+  its evidence band, the risk-adjusted forecast, STF/PSF earned and lost, the score and the
+  candidate segment (blank in a year not assessed, with the reason under the table);
 * the largest risks: the five largest red, amber or unidentified schemes by in-year value,
   with stage and RAG;
 * charts: the year to date against the control-total profile and the CIP pipeline by stage
@@ -79,33 +80,55 @@ class YearRow:
     fmt: str = M
 
 
-def _met(y: TrustYear) -> str:
-    return NA if y.met is None else ("met" if y.met else "missed")
+def _met(met: bool | None) -> str:
+    return NA if met is None else ("met" if met else "missed")
 
 
 def year_rows(fig: TrustFigures) -> list[YearRow]:
-    """The rows of the plan-years table for trust ``fig``: each figure every plan year has,
-    then those assessed for plan year 1 only (blank in later years)."""
+    """The rows of the plan-years table for trust ``fig``: each plan year's control total
+    pre- and post-STF and whether it is met, its own CIP against the CIP needed (with the
+    evidence band), the risk-adjusted forecast, STF/PSF earned and lost, the score and the
+    candidate segment (None where the year is not assessed or has no such figure)."""
     ys = fig.years
+    ra = () if fig.views is None else fig.views.risk_adjusted
 
     def each(get: Callable[[TrustYear], Any]) -> tuple[Any, ...]:
         return tuple(get(y) for y in ys)
 
-    def first(v: float | int) -> tuple[float | int | None, ...]:
-        return (v, *([None] * (len(ys) - 1)))
+    def assessed(get: Callable[[Any], Any]) -> tuple[Any, ...]:
+        return tuple(None if y.assessed is None else get(y.assessed) for y in ys)
 
-    return [
+    rows = [
         YearRow("Surplus/(deficit) before STF/PSF", each(lambda y: y.surplus_pre_stf)),
         YearRow("Control total, pre-STF basis", each(lambda y: y.control_total_pre_stf)),
         YearRow("Variance: surplus less control total", each(lambda y: y.variance)),
-        YearRow("Control total met?", each(_met), ""),
-        YearRow("CIP planned, in year", each(lambda y: y.cip_planned)),
+        YearRow("Control total met, pre-STF?", each(lambda y: _met(y.met)), ""),
+        YearRow("Control total with STF/PSF", each(_post_stf_target)),
+        YearRow("Reported surplus/(deficit), with STF/PSF", each(lambda y: y.reported_surplus)),
+        YearRow("Variance with STF/PSF", each(lambda y: y.variance_post_stf)),
+        YearRow("Control total met, with STF/PSF?", each(lambda y: _met(y.met_post_stf)), ""),
+        YearRow("CIP planned, the year's own", each(lambda y: y.cip_planned)),
         YearRow("CIP, % of expenditure before CIP", each(lambda y: y.cip_planned_pct), PERCENT),
         YearRow("of which unidentified", each(lambda y: y.cip_unidentified)),
-        YearRow("STF/PSF earned", first(fig.funding.earned)),
-        YearRow("Reported surplus/(deficit), with STF/PSF", first(fig.reported_surplus)),
-        YearRow("Finance and use of resources score", first(fig.score.overall), INTEGER),
+        YearRow("CIP needed", each(lambda y: y.cip_needed)),
+        YearRow("CIP needed, % of expenditure", each(lambda y: y.cip_needed_pct), PERCENT),
+        YearRow("CIP needed: evidence band", each(lambda y: y.cip_needed_band or None), ""),
     ]
+    if len(ra) == len(ys):
+        forecast = tuple(r.forecast_risk_adjusted for r in ra)
+        rows.append(YearRow("Forecast surplus/(deficit), risk-adjusted", forecast))
+    rows += [
+        YearRow("STF/PSF earned", assessed(lambda a: a.funding.earned)),
+        YearRow("STF/PSF lost", assessed(lambda a: a.funding.lost)),
+        YearRow("Finance and use of resources score", assessed(lambda a: a.score.overall), INTEGER),
+        YearRow("Candidate segment", assessed(lambda a: a.candidate_segment), INTEGER),
+    ]
+    return rows
+
+
+def _post_stf_target(y: TrustYear) -> float | None:
+    """The published control total, where the year has one and is assessed."""
+    return None if y.assessed is None else y.control_total_post_stf
 
 
 def risk_schemes(b: Builder, trust: int, top: int = RISKS) -> list[tuple[str, str, str, float]]:
@@ -447,24 +470,12 @@ def _years(w: _Board, row: int) -> int:
                 w.value(r, col, v, INTEGER, fill=SCORE_FILLS.get(int(v)))
             elif v is not None and np.isfinite(v):
                 w.value(r, col, v, yr.fmt)
-        key = _YEAR_NAMES.get(yr.label)
-        if key:
-            for k, v in enumerate(yr.values):
-                if isinstance(v, (int, float)) and np.isfinite(v):
-                    w.cells[f"Y{k + 1}_{key}"] = (r, 7 + k)
-    if len(fig.years) > 1:
-        r += 1
-        w.grid.text(r, 6, "STF/PSF and the score are assessed for plan year 1.")
+    for y in fig.years:
+        if y.assessed is None:
+            r += 1
+            why = y.not_assessed or "not assessed"
+            w.grid.text(r, 6, f"{_year_label(fig.financial_year, y.year)}: {why}.")
     return r
-
-
-#: Plan-years rows named for linking (``RXX_Y2_CT_variance``...), by label.
-_YEAR_NAMES = {
-    "Surplus/(deficit) before STF/PSF": "surplus_pre_STF",
-    "Control total, pre-STF basis": "CT",
-    "Variance: surplus less control total": "CT_variance",
-    "CIP planned, in year": "CIP_planned",
-}
 
 
 def _year_label(financial_year: str, year: int) -> str:
