@@ -31,6 +31,7 @@ __all__ = [
     "quarter_table",
     "risk_table",
     "supporting_sentences",
+    "year_headline",
     "year_label",
     "year_table",
 ]
@@ -151,6 +152,26 @@ def _funding_sentence(v: TrustView) -> str:
     )
 
 
+def year_headline(financial_year: str, y: dict[str, Any]) -> str:
+    """One plan year in a sentence: met or not, by how much, pre- and post-STF."""
+    ct = y["control_total"]
+
+    def side(basis: str, met: bool | None, variance: float | None, target: float | None) -> str:
+        if met is None or target is None:
+            return f"no {basis} control total"
+        if money(variance) == "0":
+            return f"{basis} control total {money(target)} met exactly"
+        return (
+            f"{basis} control total {money(target)} {'met' if met else 'missed'} by {_by(variance)}"
+        )
+
+    pre = side("pre-STF", ct["met"], ct["variance"], ct["target"])
+    if y["funding"] is None:
+        return f"{financial_year}: {pre}; post-STF not assessed."
+    post = side("post-STF", ct["met_post_stf"], ct["variance_post_stf"], ct["target_post_stf"])
+    return f"{financial_year}: {pre}; {post}."
+
+
 def supporting_sentences(v: TrustView) -> list[str]:
     """The reported position with STF/PSF, the CIP it takes and, simulated, P(meet)."""
     t = v.t
@@ -171,6 +192,9 @@ def supporting_sentences(v: TrustView) -> list[str]:
             f"operating expenditure: {cip['needed_band']}); {money(cip['planned'])} is "
             f"planned, {gap}."
         )
+    years = t["years"]
+    if len(years) > 1:
+        out.append(" ".join(year_headline(y["financial_year"], dict(y)) for y in years))
     if v.p_meet is not None:
         s = v.sim["percentiles"]["surplus_pre_stf"] if v.sim else {}
         out.append(

@@ -140,7 +140,11 @@ def charts_page(page: Page, v: TrustView, result: RunResult) -> None:
     top, low = BODY_TOP, BODY_TOP + 3.3
 
     _chart_title(
-        page, MARGIN, top, "Year to date against the control total (pre-STF)", _ytd_caption(v)
+        page,
+        MARGIN,
+        top,
+        "Year to date against the control total, pre- and post-STF",
+        _ytd_caption(v),
     )
     ax = page.axes(left, top + 0.72, 4.45, 1.45)
     plots.ytd_vs_control_total(result, code, ax=ax)
@@ -239,7 +243,10 @@ def regime_page(page: Page, v: TrustView) -> None:
     note = f"STF/PSF and the oversight score are assessed on plan year 1 ({fy1})."
     if len(years) > 1:
         later = ", ".join(year_label(v.fy, y["year"]) for y in years[1:])
-        note += f" Later plan years ({later}) are on page 1: surplus against control total and CIP."
+        note += (
+            f" Later plan years ({later}): STF/PSF, score and CIP on page 2, the risk-adjusted"
+            " and underlying view on page 3."
+        )
     page.text(MARGIN, BODY_TOP, note, fontsize=8.5, color=GREY)
 
     y = page.heading(
