@@ -23,6 +23,7 @@ from cipmodel.results.contract import TrustDict
 from cipmodel.results.figures import TrustFigures
 
 __all__ = [
+    "amount",
     "RAG_COLOURS",
     "STAGE_LABELS",
     "TrustView",
@@ -89,6 +90,13 @@ def year_label(financial_year: str, year: int) -> str:
     except ValueError:
         return f"year {year}"
     return f"{start}/{(start + 1) % 100:02d}"
+
+
+def amount(x: float | None) -> str:
+    """£000 in a table, as the results workbook shows it: :func:`~cipmodel.formatting.money`
+    (thousands separators, negatives in brackets) with zero as '-'."""
+    s = money(x)
+    return "-" if s == "0" else s
 
 
 def _by(value: float | None) -> str:
@@ -226,16 +234,16 @@ def _control_rows(v: TrustView) -> list[Row]:
         Row(
             [
                 "Control total",
-                money(ct["target"]),
+                amount(ct["target"]),
                 "",
                 "accepted" if ct["accepted"] else "not accepted",
             ]
         ),
-        Row(["Forecast surplus/(deficit)", money(ct["forecast"]), "", ""]),
+        Row(["Forecast surplus/(deficit)", amount(ct["forecast"]), "", ""]),
         Row(
             [
                 "Variance",
-                money(ct["variance"]),
+                amount(ct["variance"]),
                 "",
                 "n/a" if met is None else ("met" if met else "missed"),
             ],
@@ -255,7 +263,7 @@ def _cip_rows(v: TrustView) -> list[Row]:
         Row(
             [
                 "CIP planned",
-                money(cip["planned"]),
+                amount(cip["planned"]),
                 pct(cip["planned_pct"]),
                 f"full-year effect {money(cip['planned_fye'])}",
             ]
@@ -263,7 +271,7 @@ def _cip_rows(v: TrustView) -> list[Row]:
         Row(
             [
                 "of which unidentified",
-                money(cip["unidentified"]),
+                amount(cip["unidentified"]),
                 pct(unidentified_pct),
                 "no scheme yet",
             ],
@@ -273,7 +281,7 @@ def _cip_rows(v: TrustView) -> list[Row]:
         Row(
             [
                 "CIP needed for the control total",
-                money(cip["needed"]),
+                amount(cip["needed"]),
                 pct(cip["needed_pct"]),
                 cip["needed_band"],
             ],
@@ -288,11 +296,11 @@ def _funding_rows(v: TrustView) -> list[Row]:
     post = None if ct["target"] is None else ct["target"] + (f["allocation"] or 0.0)
     return [
         Row([f"STF/PSF ({f['rules']})"], kind="section"),
-        Row(["Allocation", money(f["allocation"]), "", ""]),
-        Row(["STF/PSF earned", money(f["earned"]), "", "incl. catch-up, incentive"]),
-        Row(["STF/PSF lost", money(f["lost"]), "", ""], colours={1: RED} if f["lost"] else {}),
-        Row(["Reported position (with STF/PSF)", money(t["reported_surplus"]), "", ""]),
-        Row(["Control total with STF/PSF", money(post), "", "plus allocation"]),
+        Row(["Allocation", amount(f["allocation"]), "", ""]),
+        Row(["STF/PSF earned", amount(f["earned"]), "", "incl. catch-up, incentive"]),
+        Row(["STF/PSF lost", amount(f["lost"]), "", ""], colours={1: RED} if f["lost"] else {}),
+        Row(["Reported position (with STF/PSF)", amount(t["reported_surplus"]), "", ""]),
+        Row(["Control total with STF/PSF", amount(post), "", "plus allocation"]),
     ]
 
 
@@ -352,16 +360,16 @@ def quarter_table(v: TrustView) -> tuple[list[Column], list[Row]]:
     scores = [t["score_by_quarter"][q] for q in QUARTERS]
     rows = [
         Row(
-            ["Variance", *map(money, variance), money(ct["variance"])],
+            ["Variance", *map(amount, variance), amount(ct["variance"])],
             colours={j + 1: RED for j, x in enumerate(variance) if (x or 0) < -0.5},
         ),
         Row(
             ["STF/PSF gate", *gate, ""],
             colours={j + 1: RED for j, g in enumerate(gate) if g == "missed"},
         ),
-        Row(["STF/PSF earned", *map(money, earned), money(f["earned"])]),
+        Row(["STF/PSF earned", *map(amount, earned), amount(f["earned"])]),
         Row(
-            ["STF/PSF lost", *map(money, lost), money(f["lost"])],
+            ["STF/PSF lost", *map(amount, lost), amount(f["lost"])],
             colours={j + 1: RED for j, x in enumerate(lost) if (x or 0) >= 0.5},
         ),
         Row(
@@ -384,10 +392,10 @@ def year_table(v: TrustView) -> tuple[list[Column], list[Row]]:
         return "n/a" if y["met"] is None else ("met" if y["met"] else "missed")
 
     rows = [
-        Row(["Forecast surplus/(deficit)", *(money(y["surplus_pre_stf"]) for y in years)]),
-        Row(["Control total (pre-STF)", *(money(y["control_total_pre_stf"]) for y in years)]),
+        Row(["Forecast surplus/(deficit)", *(amount(y["surplus_pre_stf"]) for y in years)]),
+        Row(["Control total (pre-STF)", *(amount(y["control_total_pre_stf"]) for y in years)]),
         Row(
-            ["Variance", *(money(y["variance"]) for y in years)],
+            ["Variance", *(amount(y["variance"]) for y in years)],
             kind="total",
         ),
         Row(
@@ -398,7 +406,7 @@ def year_table(v: TrustView) -> tuple[list[Column], list[Row]]:
                 if y["met"] is not None
             },
         ),
-        Row(["CIP planned", *(money(y["cip_planned"]) for y in years)]),
+        Row(["CIP planned", *(amount(y["cip_planned"]) for y in years)]),
         Row(["CIP, % of operating expenditure", *(pct(y["cip_planned_pct"]) for y in years)]),
     ]
     return cols, rows
@@ -424,7 +432,7 @@ def risk_table(v: TrustView, top: int = 5) -> list[Row]:
                     "Unidentified CIP (no scheme yet)",
                     "unidentified",
                     "",
-                    money(float(unidentified.in_year_y1.sum())),
+                    amount(float(unidentified.in_year_y1.sum())),
                 ],
                 colours={3: RED},
             )
@@ -438,7 +446,7 @@ def risk_table(v: TrustView, top: int = 5) -> list[Row]:
         stage, rag = str(s["stage"]), str(s["rag"])
         rows.append(
             Row(
-                [label, STAGE_LABELS.get(stage, stage), rag, money(float(s["in_year_y1"]))],
+                [label, STAGE_LABELS.get(stage, stage), rag, amount(float(s["in_year_y1"]))],
                 fills={2: RAG_COLOURS[rag]},
             )
         )

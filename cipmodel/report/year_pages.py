@@ -33,14 +33,13 @@ from cipmodel.report.layout import (
     Page,
     Row,
 )
-from cipmodel.report.summary import TrustView
+from cipmodel.report.summary import TrustView, amount
 from cipmodel.results.bridge import BRIDGE_LABELS
 
 if TYPE_CHECKING:
     from cipmodel.results.run import RunResult
 
 __all__ = [
-    "amount",
     "risk_rows",
     "underlying_rows",
     "views_page",
@@ -53,12 +52,6 @@ __all__ = [
 RIGHT = MARGIN + 6.15
 #: Table text size [points].
 SIZE = 8.0
-
-
-def amount(x: float | None) -> str:
-    """£000 as the workbook shows it: thousands separators, negatives in brackets, zero '-'."""
-    s = money(x)
-    return "-" if s == "0" else s
 
 
 def _minus(x: float | None) -> float | None:
