@@ -339,3 +339,34 @@ def test_run_text_one_year_plan_gives_plan_views_as_lines() -> None:
     assert money(y["underlying"]["surplus"]) in _line(out, "Underlying surplus/(deficit)")
     assert "Bridge from prior-year forecast outturn" in out
     assert max(len(ln) for ln in out.splitlines()) <= 100
+
+
+def test_run_text_several_trusts_shows_the_risk_adjusted_variance(tmp_path: Path) -> None:
+    """Several trusts: one line each with the year-1 risk-adjusted variance of run --json,
+    and how many meet the pre-STF control total on that basis; within 100 columns."""
+    import sys
+
+    from cipmodel.formatting import money
+    from cipmodel.io import write_template
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_results_workbook import multi_portfolio
+
+    plan = tmp_path / "three.xlsx"
+    write_template(plan, multi_portfolio())
+    r = invoke("run", plan)
+    assert r.exit_code == 0, r.output
+    trusts = json.loads(invoke("run", plan, "--json").output)["trusts"]
+    assert "risk-adj." in r.output.splitlines()[0]
+    met = 0
+    for t in trusts:
+        fra = t["years"][0]["control_total"]["forecast_risk_adjusted"]
+        met += bool(fra["met"])
+        (row,) = [ln for ln in r.output.splitlines() if ln.startswith(t["code"] + " ")]
+        ct = t["control_total"]
+        fields = row.split()
+        # code, control total, forecast, variance, met, risk-adjusted variance, ...
+        assert fields[1:4] == [money(ct["target"]), money(ct["forecast"]), money(ct["variance"])]
+        assert fields[5] == money(fra["variance"])
+    assert f"{met} of {len(trusts)} meet the pre-STF one on the risk-adjusted forecast" in r.output
+    assert max(len(ln) for ln in r.output.splitlines()) <= 100

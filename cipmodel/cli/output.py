@@ -24,7 +24,7 @@ def print_run(result: Any) -> None:
     if many:
         click.echo(
             f"{'trust':<8} {'control total':>14} {'forecast':>12} {'variance':>10} {'met':>4} "
-            f"{'CIP plan':>9} {'needed':>8}  band"
+            f"{'risk-adj.':>10} {'CIP plan':>9} {'needed':>8}  band"
         )
     for t in d["trusts"]:
         if many:
@@ -36,9 +36,15 @@ def print_run(result: Any) -> None:
         click.echo(f"{met} of {len(d['trusts'])} trusts meet their pre-STF control total")
         post = sum(1 for t in d["trusts"] if t["control_total"]["met_post_stf"])
         click.echo(
-            f"{post} of {len(d['trusts'])} trusts meet their post-STF control total "
-            "(reported surplus against the control total plus STF/PSF), plan year 1"
+            f"{post} of {len(d['trusts'])} meet their post-STF control total "
+            "(reported surplus against control total + STF/PSF)"
         )
+        risk = sum(1 for t in d["trusts"] if (_first_risk_adjusted(t) or {}).get("met"))
+        click.echo(
+            f"{risk} of {len(d['trusts'])} meet the pre-STF one on the risk-adjusted forecast "
+            "(risk-adj.: variance, CIP as expected)"
+        )
+        click.echo("All figures: plan year 1; one trust at a time shows every plan year")
     unverified = d["provenance"].get("unverified", [])
     if unverified:
         click.echo(
@@ -50,11 +56,19 @@ def print_run(result: Any) -> None:
 def _run_row(t: dict[str, Any]) -> None:
     """One trust's line in the table of a several-trust run."""
     ct, cip = t["control_total"], t["cip"]
+    fra = _first_risk_adjusted(t)
     click.echo(
         f"{t['code']:<8} {money(ct['target']):>14} {money(ct['forecast']):>12} "
         f"{money(ct['variance']):>10} {'yes' if ct['met'] else 'NO':>4} "
+        f"{money(fra['variance'] if fra else None):>10} "
         f"{pct(cip['planned_pct']):>9} {pct(cip['needed_pct']):>8}  {cip['needed_band']}"
     )
+
+
+def _first_risk_adjusted(t: dict[str, Any]) -> dict[str, Any] | None:
+    """Plan year 1's risk-adjusted forecast {forecast, variance, met} (None without one)."""
+    years = t.get("years") or []
+    return years[0]["control_total"].get("forecast_risk_adjusted") if years else None
 
 
 def _run_block(t: dict[str, Any]) -> None:
