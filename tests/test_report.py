@@ -372,3 +372,24 @@ def test_the_sector_stays_within_eight_pages(poppler: None, tmp_path: Path) -> N
     assert 1 <= n <= MAX_PAGES
     assert "159 of 235 trusts meet their pre-STF control total" in page_text(out, 1)
     assert "Furthest behind the control total" in page_text(out, 2)
+
+
+def test_a_year_not_assessed_says_so(poppler: None, tmp_path: Path) -> None:
+    """No 2018/19 control total: year 2 is projected, not funded or scored; the report keeps
+    its pages and says so on pages 1 and 2 instead of inventing numbers."""
+    from cipmodel.report.pdf import build_report
+    from cipmodel.results.run import run_plan
+
+    p = example_portfolio()
+    run = run_plan(p.replace(control_total=[c for c in p.control_total if c.year == 1]))
+    y2 = run.to_dict()["trusts"][0]["years"][1]
+    assert y2["funding"] is None
+    out = tmp_path / "board.pdf"
+    out.write_bytes(build_report(run))
+    assert pages(out) == 5
+    first = " ".join(page_text(out, 1).split())
+    assert "2018/19: no pre-STF control total; post-STF not assessed." in first
+    second = page_text(out, 2)
+    assert shows_row(second, "Rules", ["stf-2017-18", "not assessed"])
+    assert shows_row(second, "STF/PSF earned", [workbook(run.figures[0].funding.earned), "n/a"])
+    assert y2["not_assessed"] in " ".join(second.split())

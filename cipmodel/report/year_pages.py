@@ -260,9 +260,11 @@ def _years_caption(v: TrustView) -> str:
     parts = []
     for y in v.t["years"]:
         ct = y["control_total"]
-        pre = _met(ct["met"])
-        post = _met(ct["met_post_stf"])
-        parts.append(f"{y['financial_year']}: pre-STF {pre}, post-STF {post}")
+        if ct["met"] is None:
+            parts.append(f"{y['financial_year']}: no control total")
+            continue
+        post = "not assessed" if y["funding"] is None else _met(ct["met_post_stf"])
+        parts.append(f"{y['financial_year']}: pre-STF {_met(ct['met'])}, post-STF {post}")
     return "; ".join(parts) + "."
 
 
