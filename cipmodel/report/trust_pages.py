@@ -194,10 +194,16 @@ def _ytd_caption(v: TrustView) -> str:
     q = v.t["control_total"]["quarters"]
     behind = [k.upper() for k in QUARTERS if (q[k] or 0.0) < -0.5]
     year = money(v.t["control_total"]["variance"])
+    ct = v.t["control_total"]
+    post = (
+        f"; post-STF {money(ct['forecast_post_stf'])} vs {money(ct['target_post_stf'])}."
+        if ct.get("target_post_stf") is not None
+        else "."
+    )
     if not behind:
-        return f"Ahead of the control total at every quarter end; {year} at year end."
+        return f"Ahead pre-STF at every quarter end ({year} at year end){post}"
     when = "every quarter end" if len(behind) == len(QUARTERS) else ", ".join(behind)
-    return f"Behind the control total at {when}; {year} at year end."
+    return f"Behind pre-STF at {when} ({year} at year end){post}"
 
 
 def _funding_caption(v: TrustView) -> str:
