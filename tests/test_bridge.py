@@ -167,7 +167,7 @@ def test_waterfall_chart() -> None:
     last_step = bars[-2]
     top = last_step.get_y() + last_step.get_height()
     assert top == pytest.approx(bars[-1].get_height(), abs=TOL)
-    assert ax.get_xticklabels()[0].get_text() == "Prior-year forecast outturn"
+    assert ax.get_xticklabels()[0].get_text().replace("\n", " ") == "Prior-year forecast outturn"
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="no Outturn rows"):
         plot.bridge_waterfall(run_plan(p.replace(outturn=())), "RXX")

@@ -114,10 +114,10 @@ def multi_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_pdf_has_one_to_eight_pages_none_blank(
     poppler: None, which: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """1-8 pages (3 for a plan run, 4 simulated), and every page has real content on it."""
+    """1-8 pages (5 for a plan run, 6 simulated), and every page has real content on it."""
     pdf = request.getfixturevalue(which)
     n = pages(pdf)
-    assert n == (3 if which == "plain" else 4)
+    assert n == (5 if which == "plain" else 6)
     tool("pdftoppm", "-r", 30, "-png", pdf, tmp_path / "page")
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) == n
@@ -154,6 +154,92 @@ def test_page_one_shows_the_json_numbers(
     assert shows(text, "of which unidentified", money(t["cip"]["unidentified"]))
 
 
+def shows_row(text: str, label: str, values: list[str]) -> bool:
+    """Whether a line of ``text`` has ``label`` followed by ``values`` as its next fields."""
+    cells = r"\s+".join(re.escape(v) for v in values)
+    pattern = re.compile(rf"{re.escape(label)}\s+{cells}(\s|$)")
+    return any(pattern.search(line) for line in text.splitlines())
+
+
+def workbook(x: float | None) -> str:
+    """£000 as the results workbook shows it: money(), zero as '-'."""
+    return "-" if money(x) == "0" else money(x)
+
+
+def test_plan_year_pages_show_the_json_numbers(
+    poppler: None, plain: Path, run_json: dict[str, Any]
+) -> None:
+    """Pages 2 and 3 show each plan year's control total before and after STF/PSF, STF/PSF,
+    score, trigger and segment, the risk-adjusted CIP and forecast, the underlying position
+    and the bridge exactly as run --json gives them (£000, brackets, zero as '-')."""
+    t = run_json["trusts"][0]
+    years = t["years"]
+    assert len(years) == 2
+    text = page_text(plain, 2)
+    cts = [y["control_total"] for y in years]
+    rows = {
+        "Control total": [workbook(c["target"]) for c in cts],
+        "Forecast surplus/(deficit)": [workbook(c["forecast"]) for c in cts],
+        "Variance": [workbook(c["variance"]) for c in cts],
+        "Control total with STF/PSF": [workbook(c["target_post_stf"]) for c in cts],
+        "Reported surplus (with STF/PSF earned)": [workbook(c["forecast_post_stf"]) for c in cts],
+        "Post-STF control total": ["met" if c["met_post_stf"] else "missed" for c in cts],
+        "Rules": [y["funding"]["rules"] for y in years],
+        "Allocation": [workbook(y["funding"]["allocation"]) for y in years],
+        "STF/PSF earned": [workbook(y["funding"]["earned"]) for y in years],
+        "STF/PSF lost": [workbook(y["funding"]["lost"]) for y in years],
+        "Finance and use of resources score": [str(y["score"]["overall"]) for y in years],
+        "Finance trigger (score 3 or 4)": ["yes" if y["finance_trigger"] else "no" for y in years],
+        "Candidate segment (finance theme)": [
+            str(y["candidate_segment"]["segment"]) for y in years
+        ],
+        "CIP planned": [workbook(y["cip"]["planned"]) for y in years],
+        "new schemes in the year": [workbook(y["cip"]["new"]) for y in years],
+        "CIP needed for the control total": [workbook(y["cip"]["needed"]) for y in years],
+    }
+    rows["Variance "] = [workbook(c["variance_post_stf"]) for c in cts]
+    for label, values in rows.items():
+        assert shows_row(text, label.strip(), values), (label, values)
+    assert "2017/18" in text and "2018/19" in text
+
+    text = page_text(plain, 3)
+    ras = [y["cip"]["risk_adjusted"] for y in years]
+    fras = [c["forecast_risk_adjusted"] for c in cts]
+    und = [y["underlying"] for y in years]
+    rows = {
+        "CIP expected": [workbook(r["expected"]) for r in ras],
+        "at risk": [workbook(r["at_risk"]) for r in ras],
+        "Unidentified CIP planned": [workbook(r["unidentified_planned"]) for r in ras],
+        "Unidentified CIP expected": [workbook(r["unidentified_expected"]) for r in ras],
+        "Forecast risk-adjusted": [workbook(f["forecast"]) for f in fras],
+        "Variance risk-adjusted": [workbook(f["variance"]) for f in fras],
+        "Control total risk-adjusted": ["met" if f["met"] else "missed" for f in fras],
+        "plus recurrent CIP at full-year effect": [
+            workbook(u["cip_full_year_effect"]) for u in und
+        ],
+        "Underlying surplus/(deficit)": [workbook(u["surplus"]) for u in und],
+    }
+    for label, values in rows.items():
+        assert shows_row(text, label, values), (label, values)
+    # the bridge's levels in the caption, and every step's value on its bar
+    bridge = t["bridge"]
+    assert f"outturn of {money(bridge[0]['value'])}" in text
+    assert f"surplus of {money(bridge[-1]['value'])}" in text
+    for step in bridge:
+        assert workbook(step["value"]) in text, step
+
+    # page 1: each plan year's headline, pre- and post-STF
+    first = " ".join(page_text(plain, 1).split())
+    for y, c in zip(years, cts, strict=True):
+        pre = "met" if c["met"] else "missed"
+        post = "met" if c["met_post_stf"] else "missed"
+        assert (
+            f"{y['financial_year']}: pre-STF control total {money(c['target'])} {pre} by "
+            f"{money(abs(c['variance']))}; post-STF control total {money(c['target_post_stf'])} "
+            f"{post} by {money(abs(c['variance_post_stf']))}."
+        ) in first
+
+
 def test_simulated_pages_show_the_simulation_probability(poppler: None, simulated: Path) -> None:
     """With --simulate 2048 --seed 1, P(meet) is the simulate JSON's, as the page shows it."""
     r = invoke("simulate", EXAMPLE, "--json", "-n", 2048, "--seed", 1)
@@ -161,7 +247,7 @@ def test_simulated_pages_show_the_simulation_probability(poppler: None, simulate
     p = json.loads(r.output)["trusts"][0]["probability"]["meet_control_total"]
     shown = pct(p)
     assert shows(page_text(simulated, 1), "P(meet the control total)", shown)
-    last = page_text(simulated, 4)
+    last = page_text(simulated, 6)
     assert shown in last
     assert "Is the CIP achievable?" in last
     assert "seed 1 · 2,048 draws" in last  # the footer names the seed
@@ -286,3 +372,24 @@ def test_the_sector_stays_within_eight_pages(poppler: None, tmp_path: Path) -> N
     assert 1 <= n <= MAX_PAGES
     assert "159 of 235 trusts meet their pre-STF control total" in page_text(out, 1)
     assert "Furthest behind the control total" in page_text(out, 2)
+
+
+def test_a_year_not_assessed_says_so(poppler: None, tmp_path: Path) -> None:
+    """No 2018/19 control total: year 2 is projected, not funded or scored; the report keeps
+    its pages and says so on pages 1 and 2 instead of inventing numbers."""
+    from cipmodel.report.pdf import build_report
+    from cipmodel.results.run import run_plan
+
+    p = example_portfolio()
+    run = run_plan(p.replace(control_total=[c for c in p.control_total if c.year == 1]))
+    y2 = run.to_dict()["trusts"][0]["years"][1]
+    assert y2["funding"] is None
+    out = tmp_path / "board.pdf"
+    out.write_bytes(build_report(run))
+    assert pages(out) == 5
+    first = " ".join(page_text(out, 1).split())
+    assert "2018/19: no pre-STF control total; post-STF not assessed." in first
+    second = page_text(out, 2)
+    assert shows_row(second, "Rules", ["stf-2017-18", "not assessed"])
+    assert shows_row(second, "STF/PSF earned", [workbook(run.figures[0].funding.earned), "n/a"])
+    assert y2["not_assessed"] in " ".join(second.split())

@@ -24,7 +24,7 @@ def print_run(result: Any) -> None:
     if many:
         click.echo(
             f"{'trust':<8} {'control total':>14} {'forecast':>12} {'variance':>10} {'met':>4} "
-            f"{'CIP plan':>9} {'needed':>8}  band"
+            f"{'risk-adj.':>10} {'CIP plan':>9} {'needed':>8}  band"
         )
     for t in d["trusts"]:
         if many:
@@ -36,9 +36,15 @@ def print_run(result: Any) -> None:
         click.echo(f"{met} of {len(d['trusts'])} trusts meet their pre-STF control total")
         post = sum(1 for t in d["trusts"] if t["control_total"]["met_post_stf"])
         click.echo(
-            f"{post} of {len(d['trusts'])} trusts meet their post-STF control total "
-            "(reported surplus against the control total plus STF/PSF), plan year 1"
+            f"{post} of {len(d['trusts'])} meet their post-STF control total "
+            "(reported surplus against control total + STF/PSF)"
         )
+        risk = sum(1 for t in d["trusts"] if (_first_risk_adjusted(t) or {}).get("met"))
+        click.echo(
+            f"{risk} of {len(d['trusts'])} meet the pre-STF one on the risk-adjusted forecast "
+            "(risk-adj.: variance, CIP as expected)"
+        )
+        click.echo("All figures: plan year 1; one trust at a time shows every plan year")
     unverified = d["provenance"].get("unverified", [])
     if unverified:
         click.echo(
@@ -50,11 +56,19 @@ def print_run(result: Any) -> None:
 def _run_row(t: dict[str, Any]) -> None:
     """One trust's line in the table of a several-trust run."""
     ct, cip = t["control_total"], t["cip"]
+    fra = _first_risk_adjusted(t)
     click.echo(
         f"{t['code']:<8} {money(ct['target']):>14} {money(ct['forecast']):>12} "
         f"{money(ct['variance']):>10} {'yes' if ct['met'] else 'NO':>4} "
+        f"{money(fra['variance'] if fra else None):>10} "
         f"{pct(cip['planned_pct']):>9} {pct(cip['needed_pct']):>8}  {cip['needed_band']}"
     )
+
+
+def _first_risk_adjusted(t: dict[str, Any]) -> dict[str, Any] | None:
+    """Plan year 1's risk-adjusted forecast {forecast, variance, met} (None without one)."""
+    years = t.get("years") or []
+    return years[0]["control_total"].get("forecast_risk_adjusted") if years else None
 
 
 def _run_block(t: dict[str, Any]) -> None:
@@ -108,6 +122,19 @@ def _run_block(t: dict[str, Any]) -> None:
     _score_lines(t)
     if len(t["years"]) > 1:
         _years_table(t["years"])
+    elif t["years"]:
+        _plan_view_lines(t["years"][0])
+    _bridge_lines(t.get("bridge"))
+
+
+#: Each SOF metric, short enough for one line of the terminal summary.
+_METRIC_SHORT = {
+    "capital_service_capacity": "capital service",
+    "liquidity_days": "liquidity",
+    "ie_margin": "I&E margin",
+    "distance_from_plan": "distance from plan",
+    "agency_vs_ceiling": "agency",
+}
 
 
 def _score_lines(t: dict[str, Any]) -> None:
@@ -115,8 +142,10 @@ def _score_lines(t: dict[str, Any]) -> None:
     sc = t["score"]
     parts = []
     for name, m in sc["metrics"].items():
-        parts.append(f"{name} {m['score'] if m['score'] is not None else 'n/a'}")
-    click.echo(f"  Finance and use of resources   {sc['overall']:>12}   ({'; '.join(parts)})")
+        label = _METRIC_SHORT.get(name, name)
+        parts.append(f"{label} {m['score'] if m['score'] is not None else 'n/a'}")
+    click.echo(f"  Finance and use of resources   {sc['overall']:>12}   (1 best, 4 worst)")
+    click.echo(f"    metrics: {'; '.join(parts)}")
     if sc["overrides"]:
         click.echo(f"    overrides applied: {', '.join(sc['overrides'])}")
     q = t["score_by_quarter"]
@@ -128,6 +157,50 @@ def _score_lines(t: dict[str, Any]) -> None:
         f"  Finance trigger (score 3-4)    {trig};  candidate segment "
         f"{t['candidate_segment']['segment']} (finance theme only)"
     )
+
+
+def _risk_adjusted(y: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A year's risk-adjusted CIP and forecast (None where the run has no plan views)."""
+    return y["cip"].get("risk_adjusted"), y["control_total"].get("forecast_risk_adjusted")
+
+
+def _plan_view_lines(y: dict[str, Any]) -> None:
+    """A one-year plan's risk-adjusted CIP and forecast and its underlying surplus."""
+    ra, fra = _risk_adjusted(y)
+    if ra is not None and fra is not None:
+        click.echo(
+            f"  CIP risk-adjusted (expected)   {money(ra['expected']):>12}   "
+            f"of {money(ra['planned'])} planned (by stage and RAG, {ra['priors']})"
+        )
+        click.echo(
+            f"    unidentified: expected {money(ra['unidentified_expected'])} of "
+            f"{money(ra['unidentified_planned'])} planned"
+        )
+        click.echo(
+            f"  Forecast risk-adjusted         {money(fra['forecast']):>12}   variance "
+            f"{money(fra['variance'])} {_yes(fra['met']).upper()} (pre-STF control total)"
+        )
+    und = y.get("underlying")
+    if und is not None:
+        click.echo(
+            f"  Underlying surplus/(deficit)   {money(und['surplus']):>12}   exit run rate, "
+            "recurrent only"
+        )
+
+
+def _bridge_lines(steps: list[dict[str, Any]] | None) -> None:
+    """The bridge from the prior-year forecast outturn to the plan, one step a line."""
+    if not steps:
+        return
+    from cipmodel.results.bridge import BRIDGE_LABELS
+
+    click.echo("  Bridge from prior-year forecast outturn to plan year 1 (pre-STF, £000)")
+    for s in steps:
+        label = BRIDGE_LABELS.get(s["step"], s["step"])
+        if s["step"] in ("prior_year_outturn", "plan_surplus"):  # a level, not a step
+            click.echo(f"    {label:<58}{money(s['value']):>12}")
+        else:
+            click.echo(f"      {label:<56}{money(s['value']):>12}")
 
 
 def _yes(v: Any) -> str:
@@ -163,6 +236,27 @@ def _years_table(years: list[dict[str, Any]]) -> None:
         [f"{money(c['brought_forward'])}/{money(c['new'])}" for c in cips],
     )
     row("  non-recurrent to replace", [money(c["non_recurrent_gap"]) for c in cips])
+    ras = [_risk_adjusted(y) for y in years]
+    if all(ra is not None and fra is not None for ra, fra in ras):
+        row(
+            "CIP risk-adjusted (expected)",
+            [f"{money(ra['expected'])} of {money(ra['planned'])}" for ra, _ in ras if ra],
+        )
+        row(
+            "  unidentified (expected)",
+            [
+                f"{money(ra['unidentified_expected'])} of {money(ra['unidentified_planned'])}"
+                for ra, _ in ras
+                if ra
+            ],
+        )
+        row(
+            "Forecast risk-adjusted",
+            [f"{money(f['forecast'])} {_yes(f['met'])}" for _, f in ras if f],
+        )
+    unds = [y.get("underlying") for y in years]
+    if all(u is not None for u in unds):
+        row("Underlying surplus/(deficit)", [money(u["surplus"]) for u in unds if u])
     row("CIP needed", [f"{money(c['needed'])} {pct(c['needed_pct'])}" for c in cips])
     row("  evidence band", [c["needed_band"] or "n/a" for c in cips])
     fund = [y["funding"] for y in years]

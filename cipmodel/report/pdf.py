@@ -6,8 +6,10 @@ other program is needed: matplotlib's ``PdfPages`` writes the file, with TrueTyp
 (``pdf.fonttype`` 42) so the text is real, searchable text, and the title, cipmodel version
 and input hash in the document's metadata.
 
-One trust gets a summary page, a page of charts, a page of STF/PSF and the oversight score
-and, simulated, a page of the simulation. A portfolio of several trusts gets a portfolio
+One trust gets a summary page, a page of every plan year (control total before and after
+STF/PSF, STF/PSF, score and CIP), a page of the plan's risk (risk-adjusted CIP and forecast,
+underlying position, the bridge from outturn), a page of charts, a page of STF/PSF and the
+oversight score in year 1 and, simulated, a page of the simulation. A portfolio of several trusts gets a portfolio
 summary, its largest variances and its charts instead (one page per trust would run to
 hundreds). ``docs/report.md`` describes each page and where each number comes from.
 
@@ -231,9 +233,18 @@ def _trust_view(result: RunResult, simulation: Any, sim: dict[str, Any] | None) 
 
 def _trust_pages(result: RunResult, v: TrustView, simulation: Any, goal: Any) -> list[_PageSpec]:
     from cipmodel.report.trust_pages import charts_page, regime_page, summary_page
+    from cipmodel.report.year_pages import views_page, years_page
 
     pages = [
         _PageSpec("Summary for the board", lambda p: summary_page(p, v)),
+        _PageSpec(
+            "Every plan year: control total, STF/PSF, score and CIP",
+            lambda p: years_page(p, v, result),
+        ),
+        _PageSpec(
+            "The plan's risk: risk-adjusted, underlying and the bridge",
+            lambda p: views_page(p, v, result),
+        ),
         _PageSpec("Charts: year to date, STF/PSF and the CIP", lambda p: charts_page(p, v, result)),
         _PageSpec(
             "STF/PSF and the finance and use of resources score",

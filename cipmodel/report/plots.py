@@ -7,6 +7,7 @@ is £000; rates are shown as percentages.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "cip_pipeline",
     "cip_by_month",
     "bridge_waterfall",
+    "plan_years",
     "funding_by_quarter",
     "score_counts",
     "fan_chart",
@@ -83,6 +85,12 @@ def _thousands(ax: Axes, axis: str = "y") -> None:
     target.set_major_locator(MaxNLocator(nbins=6))
 
 
+def _money(v: float) -> str:
+    """£000 as the workbook shows it: thousands separators, negatives in brackets, zero '-'."""
+    r = round(float(v))
+    return "-" if r == 0 else (f"({abs(r):,})" if r < 0 else f"{r:,}")
+
+
 MONTHS = MONTH_NAMES
 
 #: Fill of each RAG rating (blue: delivered) and of unidentified CIP.
@@ -104,7 +112,10 @@ METRIC_NAMES = {
 def ytd_vs_control_total(
     result: RunResult, trust: str | None = None, *, ax: Axes | None = None
 ) -> Axes:
-    """Year-to-date pre-STF surplus against the control-total profile, first plan year."""
+    """Year-to-date pre-STF surplus against the control-total profile, first plan year, and
+    at each quarter end the post-STF view: the control total plus the STF/PSF available to
+    date against the reported surplus (pre-STF + STF/PSF earned to date; at Q4 the year's
+    ``control_total.target_post_stf`` and ``reported_surplus``)."""
     ax = _axes(ax)
     i = _trust_index(result, trust)
     pr = result.projection
@@ -114,6 +125,20 @@ def ytd_vs_control_total(
     ax.plot(x, ct, "k--", label="control total (YTD, pre-STF)")
     ax.plot(x, ytd, color="#005EB8", marker="o", label="forecast (YTD, pre-STF)")
     ax.fill_between(x, ytd, ct, where=ytd < ct, color="#DA291C", alpha=0.2, label="behind plan")
+    # post-STF at each quarter end: the control total plus the STF/PSF available to date, and
+    # the reported surplus (pre-STF + STF/PSF earned to date; Q4 with catch-up and incentive)
+    a = result.assessment
+    q_end = np.asarray(QUARTER_END_INDEX)
+    ct_post = ct[q_end] + np.cumsum(a.funding.available[0, i])
+    ax.plot(q_end, ct_post, color="k", ls=":", marker="s", ms=4, label="control total (post-STF)")
+    ax.plot(
+        q_end,
+        a.reported_surplus_ytd[0, i],
+        color="#41B6E6",
+        marker="D",
+        ms=4,
+        label="reported surplus (post-STF)",
+    )
     for q in QUARTER_END_INDEX:
         ax.axvline(q, color="grey", lw=0.5, alpha=0.5)
     ax.set_xticks(x, MONTHS)
@@ -253,21 +278,108 @@ def bridge_waterfall(
         raise ValueError(f"trust {code} has no Outturn rows: there is no bridge to draw")
     ax = _axes(ax)
     running = 0.0
+    tops, lows = [], []
     for k, s in enumerate(steps):
         if s.is_total:
-            bottom, height, colour = 0.0, s.value, "#4a4a4a"
+            bottom, height, colour = 0.0, s.value, "#425563"
             running = s.value
         else:
             bottom, height = running, s.value
-            colour = "#2e7d32" if s.value >= 0 else "#c62828"
+            colour = "#009639" if s.value >= 0 else "#DA291C"
             running += s.value
         ax.bar(k, height, bottom=bottom, color=colour, width=0.7)
+        if k + 1 < len(steps):  # a connector at the running total to the next bar
+            ax.plot([k + 0.35, k + 0.65], [running, running], color="#425563", lw=0.6)
+        top = max(bottom, bottom + height)
+        tops.append(top)
+        lows.append(min(bottom, bottom + height))
+        ax.annotate(
+            _money(s.value),
+            (k, top),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
     ax.axhline(0.0, color="black", linewidth=0.6)
+    low, high = min(0.0, *lows), max(0.0, *tops)
+    span = max(high - low, 1.0)
+    ax.set_ylim(low - 0.04 * span, high + 0.1 * span)
     ax.set_xticks(range(len(steps)))
-    ax.set_xticklabels([s.label for s in steps], rotation=40, ha="right", fontsize=7)
+    ax.set_xticklabels([textwrap.fill(s.label, 14) for s in steps], fontsize=6.5)
     ax.set_ylabel("£000, surplus / (deficit)")
     _thousands(ax)
     ax.set_title(f"{code}: bridge from prior-year outturn to plan year 1")
+    return ax
+
+
+def plan_years(result: RunResult, trust: str | None = None, *, ax: Axes | None = None) -> Axes:
+    """Every plan year: the control total before and after STF/PSF against the forecast, the
+    risk-adjusted forecast and the reported surplus (one group of bars per plan year).
+
+    Pre-STF: the control total (hatched), the forecast as planned and risk-adjusted
+    (``years[k].control_total.forecast_risk_adjusted``); post-STF: the control total plus the
+    year's allocation (hatched) and the reported surplus (pre-STF + STF/PSF earned; none where
+    the year is not assessed). Each bar carries its value, £000.
+    """
+    ax = _axes(ax)
+    i = _trust_index(result, trust)
+    t = result.figures[i]
+    ra = t.views.risk_adjusted if t.views is not None else None
+    series = [
+        ("control total, pre-STF", [y.control_total_pre_stf for y in t.years], "white", "#003087"),
+        ("forecast, pre-STF", [y.surplus_pre_stf for y in t.years], "#005EB8", None),
+        (
+            "forecast risk-adjusted, pre-STF",
+            [r.forecast_risk_adjusted for r in ra] if ra else [np.nan] * len(t.years),
+            "#ED8B00",
+            None,
+        ),
+        (
+            "control total, post-STF",
+            [y.control_total_post_stf for y in t.years],
+            "white",
+            "#425563",
+        ),
+        ("reported surplus, post-STF", [y.reported_surplus for y in t.years], "#41B6E6", None),
+    ]
+    x = np.arange(len(t.years))
+    width = 0.8 / len(series)
+    for k, (label, values, fill, edge) in enumerate(series):
+        vals = np.asarray(values, dtype=float)
+        pos = x - 0.4 + width * (k + 0.5)
+        ax.bar(
+            pos,
+            np.nan_to_num(vals),
+            width=width * 0.92,
+            color=fill,
+            edgecolor=edge or fill,
+            hatch="///" if edge else None,
+            linewidth=0.8,
+            label=label,
+        )
+        for xi, v in zip(pos, vals, strict=True):
+            if np.isfinite(v):
+                ax.annotate(
+                    _money(v),
+                    (xi, v),
+                    xytext=(0, 2 if v >= 0 else -2),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom" if v >= 0 else "top",
+                    fontsize=6.5,
+                    rotation=90,
+                )
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xticks(x, [y.financial_year or f"year {y.year}" for y in t.years])
+    ax.set_ylabel("£000, surplus / (deficit)")
+    _thousands(ax)
+    low, high = ax.get_ylim()
+    span = high - low
+    ax.set_ylim(low - 0.15 * span, high + 0.15 * span)
+    ax.set_title(f"{t.code}: every plan year against the control total")
+    ax.legend(fontsize=7, ncol=3, loc="upper left")
     return ax
 
 

@@ -23,6 +23,7 @@ from cipmodel.results.contract import TrustDict
 from cipmodel.results.figures import TrustFigures
 
 __all__ = [
+    "amount",
     "RAG_COLOURS",
     "STAGE_LABELS",
     "TrustView",
@@ -31,6 +32,7 @@ __all__ = [
     "quarter_table",
     "risk_table",
     "supporting_sentences",
+    "year_headline",
     "year_label",
     "year_table",
 ]
@@ -88,6 +90,13 @@ def year_label(financial_year: str, year: int) -> str:
     except ValueError:
         return f"year {year}"
     return f"{start}/{(start + 1) % 100:02d}"
+
+
+def amount(x: float | None) -> str:
+    """£000 in a table, as the results workbook shows it: :func:`~cipmodel.formatting.money`
+    (thousands separators, negatives in brackets) with zero as '-'."""
+    s = money(x)
+    return "-" if s == "0" else s
 
 
 def _by(value: float | None) -> str:
@@ -151,6 +160,26 @@ def _funding_sentence(v: TrustView) -> str:
     )
 
 
+def year_headline(financial_year: str, y: dict[str, Any]) -> str:
+    """One plan year in a sentence: met or not, by how much, pre- and post-STF."""
+    ct = y["control_total"]
+
+    def side(basis: str, met: bool | None, variance: float | None, target: float | None) -> str:
+        if met is None or target is None:
+            return f"no {basis} control total"
+        if money(variance) == "0":
+            return f"{basis} control total {money(target)} met exactly"
+        return (
+            f"{basis} control total {money(target)} {'met' if met else 'missed'} by {_by(variance)}"
+        )
+
+    pre = side("pre-STF", ct["met"], ct["variance"], ct["target"])
+    if y["funding"] is None:
+        return f"{financial_year}: {pre}; post-STF not assessed."
+    post = side("post-STF", ct["met_post_stf"], ct["variance_post_stf"], ct["target_post_stf"])
+    return f"{financial_year}: {pre}; {post}."
+
+
 def supporting_sentences(v: TrustView) -> list[str]:
     """The reported position with STF/PSF, the CIP it takes and, simulated, P(meet)."""
     t = v.t
@@ -171,6 +200,9 @@ def supporting_sentences(v: TrustView) -> list[str]:
             f"operating expenditure: {cip['needed_band']}); {money(cip['planned'])} is "
             f"planned, {gap}."
         )
+    years = t["years"]
+    if len(years) > 1:
+        out.append(" ".join(year_headline(y["financial_year"], dict(y)) for y in years))
     if v.p_meet is not None:
         s = v.sim["percentiles"]["surplus_pre_stf"] if v.sim else {}
         out.append(
@@ -202,16 +234,16 @@ def _control_rows(v: TrustView) -> list[Row]:
         Row(
             [
                 "Control total",
-                money(ct["target"]),
+                amount(ct["target"]),
                 "",
                 "accepted" if ct["accepted"] else "not accepted",
             ]
         ),
-        Row(["Forecast surplus/(deficit)", money(ct["forecast"]), "", ""]),
+        Row(["Forecast surplus/(deficit)", amount(ct["forecast"]), "", ""]),
         Row(
             [
                 "Variance",
-                money(ct["variance"]),
+                amount(ct["variance"]),
                 "",
                 "n/a" if met is None else ("met" if met else "missed"),
             ],
@@ -231,7 +263,7 @@ def _cip_rows(v: TrustView) -> list[Row]:
         Row(
             [
                 "CIP planned",
-                money(cip["planned"]),
+                amount(cip["planned"]),
                 pct(cip["planned_pct"]),
                 f"full-year effect {money(cip['planned_fye'])}",
             ]
@@ -239,7 +271,7 @@ def _cip_rows(v: TrustView) -> list[Row]:
         Row(
             [
                 "of which unidentified",
-                money(cip["unidentified"]),
+                amount(cip["unidentified"]),
                 pct(unidentified_pct),
                 "no scheme yet",
             ],
@@ -249,7 +281,7 @@ def _cip_rows(v: TrustView) -> list[Row]:
         Row(
             [
                 "CIP needed for the control total",
-                money(cip["needed"]),
+                amount(cip["needed"]),
                 pct(cip["needed_pct"]),
                 cip["needed_band"],
             ],
@@ -264,11 +296,11 @@ def _funding_rows(v: TrustView) -> list[Row]:
     post = None if ct["target"] is None else ct["target"] + (f["allocation"] or 0.0)
     return [
         Row([f"STF/PSF ({f['rules']})"], kind="section"),
-        Row(["Allocation", money(f["allocation"]), "", ""]),
-        Row(["STF/PSF earned", money(f["earned"]), "", "incl. catch-up, incentive"]),
-        Row(["STF/PSF lost", money(f["lost"]), "", ""], colours={1: RED} if f["lost"] else {}),
-        Row(["Reported position (with STF/PSF)", money(t["reported_surplus"]), "", ""]),
-        Row(["Control total with STF/PSF", money(post), "", "plus allocation"]),
+        Row(["Allocation", amount(f["allocation"]), "", ""]),
+        Row(["STF/PSF earned", amount(f["earned"]), "", "incl. catch-up, incentive"]),
+        Row(["STF/PSF lost", amount(f["lost"]), "", ""], colours={1: RED} if f["lost"] else {}),
+        Row(["Reported position (with STF/PSF)", amount(t["reported_surplus"]), "", ""]),
+        Row(["Control total with STF/PSF", amount(post), "", "plus allocation"]),
     ]
 
 
@@ -328,16 +360,16 @@ def quarter_table(v: TrustView) -> tuple[list[Column], list[Row]]:
     scores = [t["score_by_quarter"][q] for q in QUARTERS]
     rows = [
         Row(
-            ["Variance", *map(money, variance), money(ct["variance"])],
+            ["Variance", *map(amount, variance), amount(ct["variance"])],
             colours={j + 1: RED for j, x in enumerate(variance) if (x or 0) < -0.5},
         ),
         Row(
             ["STF/PSF gate", *gate, ""],
             colours={j + 1: RED for j, g in enumerate(gate) if g == "missed"},
         ),
-        Row(["STF/PSF earned", *map(money, earned), money(f["earned"])]),
+        Row(["STF/PSF earned", *map(amount, earned), amount(f["earned"])]),
         Row(
-            ["STF/PSF lost", *map(money, lost), money(f["lost"])],
+            ["STF/PSF lost", *map(amount, lost), amount(f["lost"])],
             colours={j + 1: RED for j, x in enumerate(lost) if (x or 0) >= 0.5},
         ),
         Row(
@@ -360,10 +392,10 @@ def year_table(v: TrustView) -> tuple[list[Column], list[Row]]:
         return "n/a" if y["met"] is None else ("met" if y["met"] else "missed")
 
     rows = [
-        Row(["Forecast surplus/(deficit)", *(money(y["surplus_pre_stf"]) for y in years)]),
-        Row(["Control total (pre-STF)", *(money(y["control_total_pre_stf"]) for y in years)]),
+        Row(["Forecast surplus/(deficit)", *(amount(y["surplus_pre_stf"]) for y in years)]),
+        Row(["Control total (pre-STF)", *(amount(y["control_total_pre_stf"]) for y in years)]),
         Row(
-            ["Variance", *(money(y["variance"]) for y in years)],
+            ["Variance", *(amount(y["variance"]) for y in years)],
             kind="total",
         ),
         Row(
@@ -374,7 +406,7 @@ def year_table(v: TrustView) -> tuple[list[Column], list[Row]]:
                 if y["met"] is not None
             },
         ),
-        Row(["CIP planned", *(money(y["cip_planned"]) for y in years)]),
+        Row(["CIP planned", *(amount(y["cip_planned"]) for y in years)]),
         Row(["CIP, % of operating expenditure", *(pct(y["cip_planned_pct"]) for y in years)]),
     ]
     return cols, rows
@@ -400,7 +432,7 @@ def risk_table(v: TrustView, top: int = 5) -> list[Row]:
                     "Unidentified CIP (no scheme yet)",
                     "unidentified",
                     "",
-                    money(float(unidentified.in_year_y1.sum())),
+                    amount(float(unidentified.in_year_y1.sum())),
                 ],
                 colours={3: RED},
             )
@@ -414,7 +446,7 @@ def risk_table(v: TrustView, top: int = 5) -> list[Row]:
         stage, rag = str(s["stage"]), str(s["rag"])
         rows.append(
             Row(
-                [label, STAGE_LABELS.get(stage, stage), rag, money(float(s["in_year_y1"]))],
+                [label, STAGE_LABELS.get(stage, stage), rag, amount(float(s["in_year_y1"]))],
                 fills={2: RAG_COLOURS[rag]},
             )
         )

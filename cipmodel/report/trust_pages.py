@@ -32,6 +32,7 @@ from cipmodel.report.summary import (
     KEY_COLUMNS,
     RISK_COLUMNS,
     TrustView,
+    amount,
     headline,
     key_figure_rows,
     quarter_table,
@@ -140,7 +141,11 @@ def charts_page(page: Page, v: TrustView, result: RunResult) -> None:
     top, low = BODY_TOP, BODY_TOP + 3.3
 
     _chart_title(
-        page, MARGIN, top, "Year to date against the control total (pre-STF)", _ytd_caption(v)
+        page,
+        MARGIN,
+        top,
+        "Year to date against the control total, pre- and post-STF",
+        _ytd_caption(v),
     )
     ax = page.axes(left, top + 0.72, 4.45, 1.45)
     plots.ytd_vs_control_total(result, code, ax=ax)
@@ -189,10 +194,16 @@ def _ytd_caption(v: TrustView) -> str:
     q = v.t["control_total"]["quarters"]
     behind = [k.upper() for k in QUARTERS if (q[k] or 0.0) < -0.5]
     year = money(v.t["control_total"]["variance"])
+    ct = v.t["control_total"]
+    post = (
+        f"; post-STF {money(ct['forecast_post_stf'])} vs {money(ct['target_post_stf'])}."
+        if ct.get("target_post_stf") is not None
+        else "."
+    )
     if not behind:
-        return f"Ahead of the control total at every quarter end; {year} at year end."
+        return f"Ahead pre-STF at every quarter end ({year} at year end){post}"
     when = "every quarter end" if len(behind) == len(QUARTERS) else ", ".join(behind)
-    return f"Behind the control total at {when}; {year} at year end."
+    return f"Behind pre-STF at {when} ({year} at year end){post}"
 
 
 def _funding_caption(v: TrustView) -> str:
@@ -236,10 +247,13 @@ def regime_page(page: Page, v: TrustView) -> None:
     """STF/PSF by quarter and the five SOF metrics with their scores, first plan year."""
     fy1 = year_label(v.fy, 1)
     years = v.t["years"]
-    note = f"STF/PSF and the oversight score are assessed on plan year 1 ({fy1})."
+    note = f"STF/PSF and the oversight score of plan year 1 ({fy1}) in detail."
     if len(years) > 1:
         later = ", ".join(year_label(v.fy, y["year"]) for y in years[1:])
-        note += f" Later plan years ({later}) are on page 1: surplus against control total and CIP."
+        note += (
+            f" Later plan years ({later}): STF/PSF, score and CIP on page 2, the risk-adjusted"
+            " and underlying view on page 3."
+        )
     page.text(MARGIN, BODY_TOP, note, fontsize=8.5, color=GREY)
 
     y = page.heading(
@@ -267,8 +281,8 @@ def _funding_rows(v: TrustView) -> tuple[list[Column], list[Row]]:
     qd = [f["quarters"][q] for q in QUARTERS]
     gate = ["met" if q["gate_met"] else "missed" for q in qd]
     rows = [
-        Row(["Surplus/(deficit), pre-STF", *(money(q.ytd_surplus_pre_stf) for q in fq), ""]),
-        Row(["Control total, pre-STF", *(money(q.ytd_control_total_pre_stf) for q in fq), ""]),
+        Row(["Surplus/(deficit), pre-STF", *(amount(q.ytd_surplus_pre_stf) for q in fq), ""]),
+        Row(["Control total, pre-STF", *(amount(q.ytd_control_total_pre_stf) for q in fq), ""]),
         Row(
             ["Finance gate (control total)", *gate, ""],
             colours={j + 1: GREEN if g == "met" else RED for j, g in enumerate(gate)},
@@ -277,21 +291,25 @@ def _funding_rows(v: TrustView) -> tuple[list[Column], list[Row]]:
         Row(
             [
                 "Available",
-                *(money(q["available"]) for q in qd),
-                money(sum(q["available"] or 0 for q in qd)),
+                *(amount(q["available"]) for q in qd),
+                amount(sum(q["available"] or 0 for q in qd)),
             ]
         ),
-        Row(["Earned: finance element", *(money(q.finance_earned) for q in fq), ""], indent=True),
+        Row(["Earned: finance element", *(amount(q.finance_earned) for q in fq), ""], indent=True),
         Row(
-            ["Earned: performance element", *(money(q.performance_earned) for q in fq), ""],
+            ["Earned: performance element", *(amount(q.performance_earned) for q in fq), ""],
             indent=True,
         ),
         Row(
-            ["Earned", *(money(q["earned"]) for q in qd), money(sum(q["earned"] or 0 for q in qd))],
+            [
+                "Earned",
+                *(amount(q["earned"]) for q in qd),
+                amount(sum(q["earned"] or 0 for q in qd)),
+            ],
             kind="total",
         ),
         Row(
-            ["Lost", *(money(q["lost"]) for q in qd), money(sum(q["lost"] or 0 for q in qd))],
+            ["Lost", *(amount(q["lost"]) for q in qd), amount(sum(q["lost"] or 0 for q in qd))],
             colours={j + 1: RED for j, q in enumerate(qd) if (q["lost"] or 0) >= 0.5},
         ),
     ]
@@ -303,18 +321,21 @@ def _funding_notes(page: Page, v: TrustView, x: float, y: float) -> None:
     y = page.heading(x, y, "Year total")
     cols = [Column("", 2.65, "left"), Column("£000", 0.95)]
     rows = [
-        Row(["Allocation", money(f["allocation"])]),
+        Row(["Allocation", amount(f["allocation"])]),
         Row(
-            ["Earned in the quarters", money(sum(q["earned"] or 0 for q in f["quarters"].values()))]
+            [
+                "Earned in the quarters",
+                amount(sum(q["earned"] or 0 for q in f["quarters"].values())),
+            ]
         ),
-        Row(["Catch-up released at year end", money(f["catch_up_released"])]),
-        Row(["Incentive", money(f["incentive"])]),
-        Row(["Bonus (shared forfeits)", money(f["bonus"])]),
-        Row(["STF/PSF earned", money(f["earned"])], kind="total"),
+        Row(["Catch-up released at year end", amount(f["catch_up_released"])]),
+        Row(["Incentive", amount(f["incentive"])]),
+        Row(["Bonus (shared forfeits)", amount(f["bonus"])]),
+        Row(["STF/PSF earned", amount(f["earned"])], kind="total"),
         Row(
-            ["STF/PSF lost", money(f["lost"])], colours={1: RED} if (f["lost"] or 0) >= 0.5 else {}
+            ["STF/PSF lost", amount(f["lost"])], colours={1: RED} if (f["lost"] or 0) >= 0.5 else {}
         ),
-        Row(["Reported position (with STF/PSF)", money(v.t["reported_surplus"])], kind="total"),
+        Row(["Reported position (with STF/PSF)", amount(v.t["reported_surplus"])], kind="total"),
     ]
     page.table(x, y + 0.02, cols, rows, size=8.5, header=False)
 
