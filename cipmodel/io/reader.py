@@ -81,6 +81,7 @@ def read_plan(
     max_rows: int | None = None,
     max_cells: int | None = None,
     max_unpacked_bytes: int | None = None,
+    **part_limits: int | None,
 ) -> Portfolio:
     """Read a plan workbook into a :class:`~cipmodel.inputs.records.Portfolio`.
 
@@ -96,6 +97,10 @@ def read_plan(
     max_unpacked_bytes : int, optional
         Refuse a file larger than this, or one whose parts unpack to more (a zip bomb):
         default ``MAX_UNPACKED_BYTES`` (512 MB), or ``CIPMODEL_MAX_UNPACKED_MB``.
+    **part_limits : int, optional
+        The limits on the parts of a workbook (``max_styles``, ``max_names``, ``max_rels``,
+        ``max_content_types``, ``max_sheets``, ``max_zip_entries``): defaults in
+        :data:`cipmodel.io.xlsx.LIMIT_DEFAULTS`, or ``CIPMODEL_MAX_STYLES``...
 
     Returns
     -------
@@ -116,7 +121,11 @@ def read_plan(
     read_plan_with_notes : the same, plus notes on what was ignored.
     """
     portfolio, _notes = read_plan_with_notes(
-        path, max_rows=max_rows, max_cells=max_cells, max_unpacked_bytes=max_unpacked_bytes
+        path,
+        max_rows=max_rows,
+        max_cells=max_cells,
+        max_unpacked_bytes=max_unpacked_bytes,
+        **part_limits,
     )
     return portfolio
 
@@ -127,6 +136,7 @@ def read_plan_with_notes(
     max_rows: int | None = None,
     max_cells: int | None = None,
     max_unpacked_bytes: int | None = None,
+    **part_limits: int | None,
 ) -> tuple[Portfolio, list[str]]:
     """Read a plan workbook; also return notes on what was ignored or assumed.
 
@@ -139,7 +149,7 @@ def read_plan_with_notes(
         As :func:`read_plan`.
     """
     p = Path(path)
-    limits = Limits.resolve(max_rows, max_cells, max_unpacked_bytes)
+    limits = Limits.resolve(max_rows, max_cells, max_unpacked_bytes, **part_limits)
     data = read_bytes(p, limits.max_unpacked_bytes)
     return _parse(data, p.name, limits)
 
@@ -148,7 +158,7 @@ def _parse(data: bytes, name: str, limits: Limits | None = None) -> tuple[Portfo
     """Parse workbook bytes; ``name`` labels messages and the portfolio."""
     limits = limits or Limits.resolve(None, None, None)
     require_safe_xml()
-    zf = open_zip(data, name, limits.max_unpacked_bytes)
+    zf = open_zip(data, name, limits.max_unpacked_bytes, limits.max_zip_entries)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about features it drops (extensions, odd styles); they do not
