@@ -92,7 +92,7 @@ def read_plan(
         results workbook is a plan workbook too).
     max_rows, max_cells : int, optional
         Refuse an input sheet with more rows (cells) holding values: default
-        ``MAX_ROWS`` (200,000) and ``MAX_CELLS`` (3,000,000), or the environment
+        ``MAX_ROWS`` (200,000) and ``MAX_CELLS`` (500,000), or the environment
         variables ``CIPMODEL_MAX_ROWS`` / ``CIPMODEL_MAX_CELLS``.
     max_unpacked_bytes : int, optional
         Refuse a file larger than this, or one whose parts unpack to more (a zip bomb):

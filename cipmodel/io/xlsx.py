@@ -61,7 +61,7 @@ __all__ = [
 READ_SUFFIXES = (".xlsx", ".xlsm")
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # refuse zip bombs: a big plan unpacks to ~10 MB
 MAX_ROWS = 200_000  # rows with values on one input sheet (a national plan has ~10,000)
-MAX_CELLS = 3_000_000  # cells with values on one input sheet (bounds memory: ~170 B a cell)
+MAX_CELLS = 500_000  # cells with values on one input sheet (a national plan: ~120,000)
 #: The limits on the parts of a workbook (far above what Excel or LibreOffice write: Excel
 #: allows 64,000 cell formats, LibreOffice 10,000 sheets; a plan has about 40 zip entries).
 LIMIT_DEFAULTS = {

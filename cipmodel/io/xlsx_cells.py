@@ -24,6 +24,7 @@ from openpyxl.utils.datetime import from_excel, from_ISO8601
 from cipmodel.io.xlsx import MAIN_NS, MAX_CELLS, MAX_ROWS, expat_parser
 
 __all__ = [
+    "ELEMENTS_PER_CELL",
     "MAX_COL",
     "MAX_ROW",
     "Cell",
@@ -78,7 +79,11 @@ _C, _ROW, _V, _F, _IS, _T, _RPH, _SI, _SHEET_DATA = map(
 )
 MAX_ROW, MAX_COL = 1_048_576, 16_384  # the largest sheet Excel and LibreOffice open
 _CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
-_REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")  # fullmatch: linear, bounded
+_REF = re.compile(r"\s*([A-Za-z]{1,3})([0-9]{1,7})\s*")  # fullmatch: linear, bounded
+_REF_MATCH = _REF.fullmatch
+#: The elements a sheet part may hold, per cell the limit allows (a cell with a value is
+#: two or three: <c>, <v> or <c>, <is>, <t>; streaming one costs about a microsecond).
+ELEMENTS_PER_CELL = 4
 
 
 def _number(text: str) -> int | float:
@@ -186,6 +191,9 @@ class SheetHandler(Runs):
         self.rows: dict[int, dict[int, Cell]] = {}
         self._max_rows = max_rows
         self._cells_left = max_cells
+        # every element counts (empty cells and rows too): a part of millions of empty
+        # elements is refused, not streamed for minutes
+        self._elements_left = ELEMENTS_PER_CELL * max_cells
         self._strings = strings
         self._date_styles = date_styles
         self._timedelta_styles = timedelta_styles
@@ -204,6 +212,9 @@ class SheetHandler(Runs):
         return f"{get_column_letter(min(max(self._col, 1), MAX_COL))}{self._row}"
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
+        self._elements_left -= 1
+        if self._elements_left < 0:
+            raise OverLimit("elements")
         if name == _C:
             self._start_cell(attrs)
         elif name == _ROW:
@@ -228,9 +239,10 @@ class SheetHandler(Runs):
     def _start_cell(self, attrs: dict[str, str]) -> None:
         ref = attrs.get("r")
         if ref:
-            m = _REF.fullmatch(ref.strip())
-            col = column_index_from_string(m.group(1).upper()) if m else 0
-            row = int(m.group(2)) if m else 0
+            m = _REF_MATCH(ref)
+            letters, digits = m.groups() if m else ("", "0")
+            col = column_index_from_string(letters) if letters else 0  # any case
+            row = int(digits)
             if not (1 <= col <= MAX_COL and 1 <= row <= MAX_ROW):
                 shown = ref[:20]
                 raise Damaged(
@@ -317,6 +329,8 @@ class SheetHandler(Runs):
         assert self._cell is not None
         row, col, t, style = self._cell
         v, f = self._v, self._f
+        if v is None and f is None and self.parts is None and t != "e":
+            return  # an empty (formatted) cell: the common case of a formatted sheet
         if t == "e":
             cell = Cell(v or "#VALUE!", "error", f)
         elif f is not None and not v and t != "str":

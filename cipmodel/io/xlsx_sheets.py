@@ -34,6 +34,7 @@ from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 from cipmodel.errors import WorkbookError
 from cipmodel.io.xlsx import LIMIT_DEFAULTS, LIMIT_ENV, Limits, PartTooBig, census
 from cipmodel.io.xlsx_cells import (
+    ELEMENTS_PER_CELL,
     Cell,
     Damaged,
     OverLimit,
@@ -228,17 +229,7 @@ class XlsxSheets:
             with self.zf.open(self._sheet_path(ws)) as fh, contextlib.suppress(SheetEnd):
                 parse_part(fh, handler)
         except OverLimit as exc:
-            what, limit, key = (
-                ("rows", lim.max_rows, "max_rows")
-                if str(exc) == "rows"
-                else ("cells", lim.max_cells, "max_cells")
-            )
-            msg = (
-                f"{self.name}: sheet '{ws.title}' has more than {limit:,} {what} with values, "
-                f"more than a plan can have (a national plan has about 10,000 rows): refused. "
-                f"If the plan really is this big, set {LIMIT_ENV[key]} to raise the limit"
-            )
-            raise WorkbookError(msg) from None
+            raise self._over_limit(ws, str(exc)) from None
         except Damaged as exc:
             msg = (
                 f"{self.name} is damaged: sheet '{ws.title}', {exc.where}: {exc.why}. Open and "
@@ -252,6 +243,23 @@ class XlsxSheets:
             )
             raise WorkbookError(msg) from None
         return handler.rows
+
+    def _over_limit(self, ws: SheetRef, what: str) -> WorkbookError:
+        """The refusal of a sheet with more rows, cells or elements than the limits."""
+        lim = self.limits
+        if what == "rows":
+            limit, key, what = lim.max_rows, "max_rows", "rows with values"
+        elif what == "cells":
+            limit, key, what = lim.max_cells, "max_cells", "cells with values"
+        else:
+            limit, key = lim.max_cells * ELEMENTS_PER_CELL, "max_cells"
+            what = "XML elements (cells, rows, formulas and values)"
+        msg = (
+            f"{self.name}: sheet '{ws.title}' has more than {limit:,} {what}, more than a plan "
+            "can have (a national plan has about 10,000 rows): refused. If the plan really "
+            f"is this big, set {LIMIT_ENV[key]} to raise the limit"
+        )
+        return WorkbookError(msg)
 
     def xl_tables(self, ws: SheetRef) -> list[XlTableRef]:
         """The Excel Tables on a sheet (with a header row), from the sheet's relationships."""

@@ -1204,7 +1204,7 @@ def markdown(rows: dict[str, Row]) -> str:
         "",
         "Limits (each can be raised): 512 MB unpacked (`CIPMODEL_MAX_UNPACKED_MB`, or",
         "`read_plan(..., max_unpacked_bytes=)`), 200,000 rows with values per input sheet",
-        "(`CIPMODEL_MAX_ROWS`, `max_rows=`), 3,000,000 cells with values per input sheet",
+        "(`CIPMODEL_MAX_ROWS`, `max_rows=`), 500,000 cells with values per input sheet",
         "(`CIPMODEL_MAX_CELLS`, `max_cells=`); scenario files at most 1 MB. XML with a DTD or",
         "entity declarations is refused (defusedxml); no network or file outside the workbook is",
         "ever opened. Random and mutated inputs: `tests/test_fuzz.py` (and `make fuzz-long`).",
@@ -1223,3 +1223,157 @@ def markdown(rows: dict[str, Row]) -> str:
             out.append(f"| {what_in} | {what} | {msg} |")
         out.append("")
     return "\n".join(out)
+
+
+# =========================================================================================
+# issue 11 "limits": parts with millions of entries, and cells as LibreOffice reads them.
+# Kept in one block (appended) so the three issue-11 parts merge cleanly.
+# =========================================================================================
+_STYLE_ENTRY = {
+    "fonts": (b'<fonts count="1">', b"<font/>"),
+    "fills": (b'<fills count="2">', b"<fill/>"),
+    "xfs": (b'<cellXfs count="7">', b'<xf numFmtId="0"/>'),
+    "numfmts": (b'<numFmts count="1">', b'<numFmt numFmtId="200" formatCode="0"/>'),
+}
+
+
+def _insert(parts: dict[str, bytes], part: str, after: bytes, what: bytes) -> None:
+    data = parts[part]
+    at = data.index(after) + len(after)
+    parts[part] = data[:at] + what + data[at:]
+
+
+def many(kind: str, n: int) -> Callable[[Path], Path]:
+    """A builder of a plain plan with ``n`` more entries of ``kind`` in one of its parts:
+    ``fonts``, ``fills``, ``xfs``, ``numfmts`` (styles), ``names`` (defined names),
+    ``sheets`` (entries of workbook.xml), ``rels`` (workbook relationships),
+    ``content-types``, ``zip-entries``, ``strings`` (shared strings, none used), ``cells``
+    (values on the CIP sheet, 1,000 a row), ``empty-cells`` (cells without a value)."""
+
+    def make(folder: Path) -> Path:
+        parts = plan_parts()
+        if kind in _STYLE_ENTRY:
+            after, entry = _STYLE_ENTRY[kind]
+            _insert(parts, "xl/styles.xml", after, entry * n)
+        elif kind == "names":
+            names = b'<definedName name="n">Trusts!$A$1</definedName>' * n
+            _insert(
+                parts,
+                "xl/workbook.xml",
+                b"</sheets>",
+                b"<definedNames>" + names + b"</definedNames>",
+            )
+        elif kind == "sheets":
+            _insert(
+                parts,
+                "xl/workbook.xml",
+                b"<sheets>",
+                b'<sheet name="x" sheetId="99" r:id="rId1"/>' * n,
+            )
+        elif kind == "rels":
+            rel = b'<Relationship Id="x" Type="http://example.org/x" Target="x.xml"/>'
+            _insert(parts, "xl/_rels/workbook.xml.rels", b"<Relationships", b"")
+            data = parts["xl/_rels/workbook.xml.rels"]
+            parts["xl/_rels/workbook.xml.rels"] = data.replace(
+                b"</Relationships>", rel * n + b"</Relationships>"
+            )
+        elif kind == "content-types":
+            data = parts["[Content_Types].xml"]
+            entry = b'<Override PartName="/x.xml" ContentType="application/xml"/>'
+            parts["[Content_Types].xml"] = data.replace(b"</Types>", entry * n + b"</Types>")
+        elif kind == "strings":
+            data = parts["xl/sharedStrings.xml"]
+            parts["xl/sharedStrings.xml"] = data.replace(
+                b"</sst>", b"<si><t>s</t></si>" * n + b"</sst>"
+            )
+        elif kind in ("cells", "empty-cells"):
+            cell = b"<c><v>1</v></c>" if kind == "cells" else b'<c s="0"/>'
+            row = b"<row>" + cell * 1000 + b"</row>"
+            head = _cip_header_xml().encode()
+            parts[SHEET["cip"]] = (
+                _sheet_xml("")
+                .encode()
+                .replace(b"<sheetData>", b"<sheetData>" + head + row * max(1, n // 1000))
+            )
+        elif kind == "zip-entries":
+            return _save(folder, _zip_with_entries(parts, n))
+        else:
+            raise ValueError(kind)
+        return _save(folder, zip_parts(parts))
+
+    return make
+
+
+def _zip_with_entries(parts: dict[str, bytes], n: int) -> bytes:
+    """The plan's parts, then ``n`` empty stored entries (a zip of about 100 bytes each)."""
+    entries = [(name, 8, *_deflated(data)) for name, data in parts.items()]
+    out = bytearray()
+    central = bytearray()
+    local = struct.Struct("<IHHHHHIIIHH")
+    cent = struct.Struct("<IHHHHHHIIIHHHHHII")
+
+    def add(name: bytes, method: int, crc: int, data: bytes, size: int) -> None:
+        offset = len(out)
+        out.extend(
+            local.pack(0x04034B50, 20, 0, method, 0, 0x21, crc, len(data), size, len(name), 0)
+        )
+        out.extend(name + data)
+        central.extend(
+            cent.pack(
+                0x02014B50,
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc,
+                len(data),
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+        )
+        central.extend(name)
+
+    for name, method, crc, data, size in entries:
+        add(name.encode(), method, crc, data, size)
+    for i in range(n):
+        add(b"z/%d" % i, 0, 0, b"", 0)
+    total = len(entries) + n
+    if total < 0xFFFF:
+        eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, total, total, len(central), len(out), 0)
+        return bytes(out + central + eocd)
+    cd_offset, cd_size = len(out), len(central)
+    z64_at = cd_offset + cd_size
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, total, total, cd_size, cd_offset)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, z64_at, 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return bytes(out + central + z64 + locator + eocd)
+
+
+def _deflated(data: bytes) -> tuple[int, bytes, int]:
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return zlib.crc32(data), c.compress(data) + c.flush(), len(data)
+
+
+#: The resource run: (kind, entries) of ``benchmarks/bench_hostile.py --resource``.
+RESOURCE_RUN = (
+    ("fonts", 2_000_000),
+    ("fills", 2_000_000),
+    ("xfs", 2_000_000),
+    ("numfmts", 2_000_000),
+    ("names", 2_000_000),
+    ("sheets", 2_000_000),
+    ("rels", 2_000_000),
+    ("content-types", 2_000_000),
+    ("zip-entries", 1_000_000),
+    ("strings", 5_000_000),
+    ("cells", 5_000_000),
+    ("empty-cells", 20_000_000),
+)

@@ -1,0 +1,285 @@
+"""Issue 11 "limits": every part of a workbook is bounded, and cells are read as Excel and
+LibreOffice show them (or refused with their sheet and cell).
+
+* Each part limit (styles, defined names, relationships, content types, sheets, zip
+  entries, shared strings, cells, elements) refuses a workbook built with more entries than
+  the limit, lowered through its environment variable or keyword so that the inputs stay
+  small; the same workbook reads with the default limits, so the limit is what refused it.
+  The full-size run (millions of entries, timed, peak memory measured) is
+  ``python benchmarks/bench_hostile.py --resource``.
+* The values of odd ``<c>`` elements are compared with LibreOffice's own reading of the
+  same XML (``soffice --convert-to csv``): read only where LibreOffice shows the same
+  value; refused, naming sheet and cell, where a naive reading would give another number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lo_support import TIMEOUT_S
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fuzz.hostile import SHEET, many, plan_parts, zip_parts  # noqa: E402
+
+from cipmodel.errors import ValidationError, WorkbookError  # noqa: E402
+from cipmodel.io import read_plan, read_plan_with_notes  # noqa: E402
+from cipmodel.io.xlsx import LIMIT_DEFAULTS, LIMIT_ENV, MAIN_NS, Limits  # noqa: E402
+from cipmodel.io.xlsx_cells import Damaged, SheetEnd, SheetHandler, parse_part  # noqa: E402
+
+# kind -> (limit key, lowered limit, entries added, words of the message)
+PART_CASES = {
+    "fonts": ("max_styles", 30, 100, "'xl/styles.xml' holds more than 30 style entries"),
+    "fills": ("max_styles", 30, 100, "'xl/styles.xml' holds more than 30 style entries"),
+    "xfs": ("max_styles", 30, 100, "'xl/styles.xml' holds more than 30 style entries"),
+    "numfmts": ("max_styles", 30, 100, "'xl/styles.xml' holds more than 30 style entries"),
+    "names": ("max_names", 10, 100, "'xl/workbook.xml' holds more than 10 defined names"),
+    "sheets": ("max_sheets", 20, 100, "'xl/workbook.xml' holds more than 20 sheets"),
+    "rels": ("max_rels", 20, 100, "'xl/_rels/workbook.xml.rels' holds more than 20 relation"),
+    "content-types": ("max_content_types", 60, 200, "'[Content_Types].xml' holds more than 60"),
+    "zip-entries": ("max_zip_entries", 50, 100, "the archive holds more than 50 zip entries"),
+    "strings": ("max_cells", 1000, 2000, "more than 1,000 different texts"),
+    "cells": ("max_cells", 1000, 2000, "sheet 'CIP' has more than"),
+    "empty-cells": ("max_cells", 1000, 5000, "sheet 'CIP' has more than 4,000 XML elements"),
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for kind, (_key, _limit, n, _text) in PART_CASES.items():
+        folder = tmp_path_factory.mktemp(kind)
+        out[kind] = many(kind, n)(folder)
+    return out
+
+
+@pytest.mark.parametrize("kind", PART_CASES)
+def test_each_part_limit_refuses_a_workbook_over_it(
+    kind: str, built: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the limit (set by environment variable): refused, naming the part, the limit
+    and the variable that raises it; by keyword: the same."""
+    key, limit, _n, text = PART_CASES[kind]
+    monkeypatch.setenv(LIMIT_ENV[key], str(limit))
+    with pytest.raises(WorkbookError) as err:
+        read_plan_with_notes(built[kind])
+    assert text in str(err.value)
+    assert LIMIT_ENV[key] in str(err.value)
+    monkeypatch.delenv(LIMIT_ENV[key])
+    with pytest.raises(WorkbookError, match="refused"):
+        read_plan(built[kind], **{key: limit})
+
+
+@pytest.mark.parametrize("kind", ["fonts", "names", "rels", "content-types", "zip-entries"])
+def test_the_same_workbooks_read_under_the_default_limits(
+    kind: str, built: dict[str, Path]
+) -> None:
+    """What refused them was the lowered limit: with the defaults they are plans."""
+    portfolio, _notes = read_plan_with_notes(built[kind])
+    assert portfolio.trusts
+
+
+def test_the_zip_entry_count_is_read_from_a_zip64_directory(tmp_path: Path) -> None:
+    """More than 65,535 entries: the end record says 0xFFFF and the zip64 record the true
+    count; both, and the entry signatures, are counted before zipfile reads anything."""
+    path = many("zip-entries", 70_000)(tmp_path)
+    with pytest.raises(WorkbookError, match="more than 60,000 zip entries"):
+        read_plan(path, max_zip_entries=60_000)
+
+
+def test_limits_are_checked() -> None:
+    """A limit that is not a whole number, or an unknown one, is a clear error."""
+    with pytest.raises(WorkbookError, match="max_styles must be a whole number"):
+        Limits.resolve(None, None, None, max_styles=0)
+    with pytest.raises(WorkbookError, match="unknown limit 'max_fonts'"):
+        Limits.resolve(None, None, None, max_fonts=3)
+    assert Limits.resolve(None, None, None).max_sheets == LIMIT_DEFAULTS["max_sheets"]
+
+
+# -- cells as LibreOffice reads them ----------------------------------------------------------
+def _cells(xml: str, strings: tuple[str, ...] = ("zero", "one")) -> dict[int, dict[int, Any]]:
+    """The values the sheet handler reads from ``<row>`` elements."""
+    handler = SheetHandler(list(strings), set(), set(), dt.datetime(1899, 12, 30))
+    doc = f'<worksheet xmlns="{MAIN_NS}"><sheetData>{xml}</sheetData></worksheet>'
+    with contextlib.suppress(SheetEnd):  # the end of sheetData ends the parse
+        parse_part(io.BytesIO(doc.encode()), handler)
+    return {r: {c: cell.value for c, cell in row.items()} for r, row in handler.rows.items()}
+
+
+#: (cell XML, what cipmodel reads or "refused", what LibreOffice 7 shows in CSV). Where
+#: cipmodel refuses, Python's own int()/float() would read another number than LibreOffice.
+CELLS: list[tuple[str, Any, str]] = [
+    ('<c r="A1" t="s"><v>-1</v></c>', "refused", ""),  # naive: strings[-1], the last text
+    ('<c r="A1" t="s"><v>99</v></c>', "refused", ""),
+    ('<c r="A1" t="s"><v>1.5</v></c>', "refused", "one"),
+    ('<c r="A1" t="s"><v> 1 </v></c>', "one", "one"),
+    ('<c r="A1"><v>2_4_0</v></c>', "refused", "2"),  # naive: 240
+    ('<c r="A1"><v>\u0661\u0662\u0663</v></c>', "refused", "0"),  # naive: 123
+    ('<c r="A1"><v>\uff11\uff12\uff13</v></c>', "refused", "0"),  # naive: 123
+    ('<c r="A1"><v>\u00a012</v></c>', "refused", "0"),  # naive: 12
+    ('<c r="A1"><v>nan</v></c>', "refused", "0"),
+    ('<c r="A1"><v>inf</v></c>', "refused", "0"),
+    ('<c r="A1"><v>1e400</v></c>', "refused", "INF"),
+    ('<c r="A1"><v>12abc</v></c>', "refused", "12"),
+    ('<c r="A1"><v>1,5</v></c>', "refused", "1"),
+    ('<c r="A1" t="zz"><v>7</v></c>', "refused", ""),
+    ('<c r="A1"><v> 12 </v></c>', 12, "12"),
+    ('<c r="A1"><v>+5</v></c>', 5, "5"),
+    ('<c r="A1"><v>.5</v></c>', 0.5, "0.5"),
+    ('<c r="A1"><v>5.</v></c>', 5.0, "5"),
+    ('<c r="A1"><v>1e5</v></c>', 100000.0, "100000"),
+    ('<c r="A1" t="b"><v>2</v></c>', True, "TRUE"),  # LibreOffice: any non-zero number
+    ('<c r="A1" t="b"><v>-1</v></c>', True, "TRUE"),
+    ('<c r="A1" t="b"><v>0</v></c>', False, "FALSE"),
+    ('<c r="A1" t="b"><v>true</v></c>', "refused", "FALSE"),  # naive: True
+    ('<x:c xmlns:x="urn:other" r="A1"><x:v>5</x:v></x:c>', None, ""),  # not a cell
+]
+
+
+@pytest.mark.parametrize(("xml", "ours", "_lo"), CELLS, ids=[c[0] for c in CELLS])
+def test_odd_cells_are_read_as_libreoffice_shows_them_or_refused(
+    xml: str, ours: Any, _lo: str
+) -> None:
+    if ours == "refused":
+        with pytest.raises(Damaged) as err:
+            _cells(f'<row r="1">{xml}</row>')
+        assert err.value.where == "A1"
+        return
+    got = _cells(f'<row r="1">{xml}</row>').get(1, {}).get(1)
+    assert got == ours and type(got) is type(ours)
+
+
+@pytest.mark.parametrize(
+    ("xml", "where"),
+    [
+        ('<row r="0"><c><v>1</v></c></row>', "row '0'"),
+        ('<row r="1"><c r="A0"><v>1</v></c></row>', "cell 'A0'"),
+        ('<row r="1"><c r="XFE1"><v>1</v></c></row>', "cell 'XFE1'"),
+        ('<row r="1"><c r="A1048577"><v>1</v></c></row>', "cell 'A1048577'"),
+        ('<row r="x"><c><v>1</v></c></row>', "row 'x'"),
+    ],
+)
+def test_cells_outside_a_sheet_are_damaged(xml: str, where: str) -> None:
+    with pytest.raises(Damaged) as err:
+        _cells(xml)
+    assert err.value.where == where
+
+
+def _plan_with_cip_f2(tmp_path: Path, cell: str) -> Path:
+    parts = plan_parts()
+    cip = parts[SHEET["cip"]]
+    assert b'<c r="F2"><v>240.0</v></c>' in cip
+    parts[SHEET["cip"]] = cip.replace(b'<c r="F2"><v>240.0</v></c>', cell.encode())
+    path = tmp_path / "plan.xlsx"
+    path.write_bytes(zip_parts(parts))
+    return path
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '<c r="F2"><v>2_4_0</v></c>',
+        '<c r="F2"><v>\u0662\u0664\u0660</v></c>',
+        '<c r="F2" t="s"><v>-1</v></c>',
+        '<c r="F2" t="s"><v>100000</v></c>',
+        '<c r="F2" t="q"><v>240</v></c>',
+    ],
+)
+def test_a_damaged_cell_names_its_sheet_and_cell(tmp_path: Path, cell: str) -> None:
+    """The value of CIP!F2 (240 in the plan) spelt as nothing saves it: never read as
+    another number, refused naming sheet and cell."""
+    with pytest.raises(WorkbookError) as err:
+        read_plan(_plan_with_cip_f2(tmp_path, cell))
+    assert "damaged" in str(err.value) and "sheet 'CIP', F2" in str(err.value)
+
+
+def test_a_cell_in_a_foreign_namespace_is_not_read(tmp_path: Path) -> None:
+    """LibreOffice ignores it; so does cipmodel: F2 is blank, never 240."""
+    cell = '<x:c xmlns:x="urn:other" r="F2"><x:v>240</x:v></x:c>'
+    try:
+        portfolio = read_plan(_plan_with_cip_f2(tmp_path, cell))
+    except ValidationError as exc:
+        assert "CIP!F2" in str(exc)
+    else:
+        assert 240 not in [s.value_fye for s in portfolio.cip]
+
+
+def test_a_very_hidden_input_sheet_is_refused(tmp_path: Path) -> None:
+    """Behind a visible look-alike name it would be read while the user edits another."""
+    parts = plan_parts()
+    wb = parts["xl/workbook.xml"]
+    parts["xl/workbook.xml"] = wb.replace(
+        b'<sheet name="CIP" sheetId="4" r:id="rId4"/>',
+        b'<sheet name="CIP" sheetId="4" state="veryHidden" r:id="rId4"/>',
+    )
+    path = tmp_path / "plan.xlsx"
+    path.write_bytes(zip_parts(parts))
+    with pytest.raises(WorkbookError, match="sheet 'CIP' is very hidden"):
+        read_plan(path)
+
+
+def _probe_workbook(path: Path) -> None:
+    """One sheet, cell A{i} of row i holding CELLS[i - 1] (its reference rewritten)."""
+    rows = "".join(
+        f'<row r="{i}">{xml.replace(chr(34) + "A1" + chr(34), chr(34) + f"A{i}" + chr(34))}</row>'
+        for i, (xml, _ours, _lo) in enumerate(CELLS, start=1)
+    )
+    ns = f'xmlns="{MAIN_NS}"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        "_rels/.rels": f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<?xml version="1.0"?><workbook {ns} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        "xl/sharedStrings.xml": f'<?xml version="1.0"?><sst {ns}><si><t>zero</t></si><si><t>one</t></si></sst>',
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet {ns}><sheetData>{rows}</sheetData></worksheet>',
+    }
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in parts.items():
+            zf.writestr(name, text)
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_shows_the_odd_cells_as_listed(soffice: str, tmp_path: Path) -> None:
+    """The third column of CELLS is LibreOffice's reading: checked here, so that where
+    cipmodel reads a value it is LibreOffice's, and where it refuses, LibreOffice shows
+    something else than Python's int()/float() would read."""
+    src = tmp_path / "probe.xlsx"
+    _probe_workbook(src)
+    out = tmp_path / "out"
+    cmd = [
+        soffice,
+        f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+        "--headless",
+        "--norestore",
+        "--convert-to",
+        "csv",
+        "--outdir",
+        str(out),
+        str(src),
+    ]
+    subprocess.run(cmd, capture_output=True, timeout=TIMEOUT_S, check=False)
+    rows = list(csv.reader((out / "probe.csv").read_text(encoding="utf-8").splitlines()))
+    shown = [(r[0] if r else "") for r in rows] + [""] * len(CELLS)
+    for i, (xml, ours, lo) in enumerate(CELLS):
+        assert shown[i] == lo, (xml, shown[i])
+        if ours not in ("refused", None):
+            assert _as_csv(ours) == lo, xml
+
+
+def _as_csv(value: Any) -> str:
+    """How LibreOffice's CSV export shows a value read by cipmodel."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
