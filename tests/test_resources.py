@@ -283,3 +283,57 @@ def _as_csv(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# -- linear time on user text -----------------------------------------------------------------
+#: Text of tens of thousands of characters, each a worst case for a backtracking pattern.
+PATHOLOGICAL = [
+    "(" * 50_000,
+    "[" * 50_000 + ")",
+    "Value FYE" + " " * 50_000 + "x",
+    "a(" + " " * 50_000,
+    "1," * 25_000,
+    "1" * 50_000 + "x",
+    "(" + "1" * 50_000,
+    "\u0661" * 50_000,
+    "£" + "9" * 4_000 + "e" + "9" * 40_000,
+]
+
+_HANG_GUARD = r"""
+import sys
+from cipmodel.errors import CipModelError
+from cipmodel.io import read_plan
+for path in sys.argv[1:]:
+    try:
+        read_plan(path)
+    except CipModelError:
+        pass
+print("done", len(sys.argv) - 1)
+"""
+
+
+def test_long_pathological_header_and_cell_text_is_read_in_linear_time(tmp_path: Path) -> None:
+    """Each text as a header (CIP!F1) and as a money value (CIP!F2): refused or read, in a
+    child process with a hang guard of a minute for all 18 reads (each takes milliseconds;
+    the quadratic unit-suffix pattern this replaced took minutes on the first one)."""
+    paths = []
+    for i, text in enumerate(PATHOLOGICAL):
+        for cell in ("F1", "F2"):
+            parts = plan_parts()
+            cip = parts[SHEET["cip"]].decode()
+            start = cip.index(f'<c r="{cell}"')
+            end = cip.index("</c>", start) + 4
+            inline = f'<c r="{cell}" t="inlineStr"><is><t>{text}</t></is></c>'
+            parts[SHEET["cip"]] = (cip[:start] + inline + cip[end:]).encode()
+            path = tmp_path / f"p{i}-{cell}.xlsx"
+            path.write_bytes(zip_parts(parts))
+            paths.append(str(path))
+    done = subprocess.run(
+        [sys.executable, "-c", _HANG_GUARD, *paths],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"done {len(paths)}" in done.stdout

@@ -38,7 +38,9 @@ CellValue = str | int | float | bool | None
 
 _TRUE = {"y", "yes", "true", "t", "1"}
 _FALSE = {"n", "no", "false", "f", "0"}
-_NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER_TEXT = re.compile(
+    r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z", re.ASCII
+)  # ASCII digits only
 # The largest amount of money (£000) in any cell: £10^18, a million times the NHS budget. A
 # larger figure is a typing error, and sums of figures near the float limit overflow.
 MONEY_LIMIT = 1e15
