@@ -18,19 +18,25 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import os
+import random
 import subprocess
 import sys
 import zipfile
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from lo_support import TIMEOUT_S
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fuzz.hostile import SHEET, many, plan_parts, zip_parts  # noqa: E402
+from fuzz.packs import bundled, mutate, to_toml  # noqa: E402
 
+from cipmodel.cli import cli  # noqa: E402
 from cipmodel.errors import ValidationError, WorkbookError  # noqa: E402
 from cipmodel.io import read_plan, read_plan_with_notes  # noqa: E402
 from cipmodel.io.xlsx import LIMIT_DEFAULTS, LIMIT_ENV, MAIN_NS, Limits  # noqa: E402
@@ -337,3 +343,121 @@ def test_long_pathological_header_and_cell_text_is_read_in_linear_time(tmp_path:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"done {len(paths)}" in done.stdout
+
+
+# -- rule packs and priors given as files -----------------------------------------------------
+@pytest.fixture(scope="module")
+def example_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plan") / "plan.xlsx"
+    r = CliRunner().invoke(cli, ["template", str(path), "--example", "acute-11pc"])
+    assert r.exit_code == 0, r.output
+    return path
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=True)
+
+
+def _ends_cleanly(r: Any) -> None:
+    """A result (exit 0) or a message (exit 2): never an internal error or a traceback."""
+    assert r.exit_code in (0, 2), (r.exit_code, r.output[-2000:], r.exception)
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert "Traceback" not in r.output and "internal error" not in r.output
+
+
+PACK_OPTIONS = {
+    "sof-2016": ("run", "--sof-rules"),
+    "stf-2016-17": ("run", "--funding-rules"),
+    "psf-2018-19": ("run", "--funding-rules"),
+    "priors-2017": ("simulate", "--priors"),
+}
+
+
+@pytest.mark.parametrize("seed", range(48))
+def test_mutated_pack_files_end_in_a_result_or_a_located_error(
+    seed: int, example_plan: Path, tmp_path: Path
+) -> None:
+    """One value of a bundled pack made wrong (a list for a number, NaN, a negative...):
+    the run ends with a result or an error naming the file and the key, exit 2."""
+    rng = random.Random(seed)
+    name = list(PACK_OPTIONS)[seed % len(PACK_OPTIONS)]
+    raw, what = mutate(name, rng)
+    path = tmp_path / f"{name}-edited.toml"
+    path.write_text(to_toml(raw), encoding="utf-8")
+    command, option = PACK_OPTIONS[name]
+    extra = ["-n", "64", "--seed", "1"] if command == "simulate" else []
+    r = _invoke(command, str(example_plan), option, str(path), "--json", *extra)
+    _ends_cleanly(r)
+    if r.exit_code == 2:
+        assert path.name in r.output, (what, r.output)
+
+
+def test_a_misspelt_pack_key_is_an_error_with_did_you_mean(
+    example_plan: Path, tmp_path: Path
+) -> None:
+    """Ignored, the misspelt table would leave the value it was meant to change as it was."""
+    raw = bundled("sof-2016")
+    metric = raw["values"]["metrics"]["liquidity_days"]
+    metric["threshold"] = metric.pop("thresholds")
+    path = tmp_path / "sof-edited.toml"
+    path.write_text(to_toml(raw), encoding="utf-8")
+    r = _invoke("run", str(example_plan), "--sof-rules", str(path))
+    assert r.exit_code == 2
+    assert "metrics.liquidity_days.thresholds: missing; the file has" in r.output
+    assert "did you mean 'metrics.liquidity_days.thresholds'" in r.output
+
+
+def _fifo(folder: Path) -> Path:
+    path = folder / "pack.toml"
+    os.mkfifo(path)
+    return path
+
+
+def _huge(folder: Path) -> Path:
+    path = folder / "pack.toml"
+    path.write_bytes(b"#" * (2 * 2**20))
+    return path
+
+
+NOT_PACKS = {
+    "fifo": (_fifo, "is not a rule pack file (a device, pipe"),
+    "dev-zero": (lambda f: Path("/dev/zero"), "is not a rule pack file"),
+    "proc": (lambda f: Path("/proc/self/status"), "is not a rule pack file"),
+    "folder": (lambda f: f, "is a folder"),
+    "too-big": (_huge, "more than the 1 MB a rule pack file can be"),
+    "deep": (
+        lambda f: _write(f, "a = " + "[" * 5000 + "]" * 5000),
+        "nested too deeply",
+    ),
+    "latin-1": (lambda f: _write(f, "", b"title = '\xa3'"), "not UTF-8"),
+}
+
+
+def _write(folder: Path, text: str, data: bytes = b"") -> Path:
+    path = folder / "pack.toml"
+    path.write_bytes(data or text.encode())
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="no /proc")
+@pytest.mark.parametrize("case", NOT_PACKS)
+@pytest.mark.parametrize("option", ["--sof-rules", "--funding-rules", "--priors"])
+def test_a_pack_that_is_not_a_file_is_refused_without_opening_it(
+    case: str, option: str, example_plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipe would block forever and /dev/zero never ends: refused after os.stat."""
+    monkeypatch.setenv("CIPMODEL_MAX_PACK_MB", "1")
+    make, text = NOT_PACKS[case]
+    path = make(tmp_path)
+    command = ["simulate", "-n", "64", "--seed", "1"] if option == "--priors" else ["run"]
+    r = _invoke(command[0], str(example_plan), *command[1:], option, str(path))
+    _ends_cleanly(r)
+    assert r.exit_code == 2 and text in r.output, r.output
+
+
+def test_a_pack_with_a_byte_order_mark_is_read(example_plan: Path, tmp_path: Path) -> None:
+    path = tmp_path / "sof.toml"
+    text = resources.files("cipmodel").joinpath("rules", "sof-2016.toml").read_text("utf-8")
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    r = _invoke("run", str(example_plan), "--sof-rules", str(path), "--json")
+    assert r.exit_code == 0, r.output

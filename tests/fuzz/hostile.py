@@ -1377,3 +1377,153 @@ RESOURCE_RUN = (
     ("cells", 5_000_000),
     ("empty-cells", 20_000_000),
 )
+
+
+def _scenario_fifo(folder: Path) -> Path:
+    path = folder / "scenario.toml"
+    os.mkfifo(path)
+    return path
+
+
+def _cip_f2(cell: str) -> Callable[[Path], Path]:
+    """A plan whose CIP!F2 (240 in the plan) is the XML ``cell``."""
+
+    def fn(x: bytes) -> bytes:
+        assert b'<c r="F2"><v>240.0</v></c>' in x
+        return x.replace(b'<c r="F2"><v>240.0</v></c>', cell.encode())
+
+    return _patch(SHEET["cip"], fn)
+
+
+def _very_hidden(x: bytes) -> bytes:
+    return x.replace(b'<sheet name="CIP" ', b'<sheet name="CIP" state="veryHidden" ')
+
+
+G_LIMITS = "Parts with millions of entries (limits lowered to keep the files small)"
+G_CELLS = "Cells as Excel and LibreOffice show them"
+_LIMIT_CASES = (
+    ("fonts", 100, "CIPMODEL_MAX_STYLES", 30, "holds more than 30 style entries"),
+    ("xfs", 100, "CIPMODEL_MAX_STYLES", 30, "holds more than 30 style entries"),
+    ("numfmts", 100, "CIPMODEL_MAX_STYLES", 30, "holds more than 30 style entries"),
+    ("names", 100, "CIPMODEL_MAX_NAMES", 10, "holds more than 10 defined names"),
+    ("sheets", 100, "CIPMODEL_MAX_SHEETS", 20, "holds more than 20 sheets"),
+    ("rels", 100, "CIPMODEL_MAX_RELS", 20, "holds more than 20 relationships"),
+    ("content-types", 200, "CIPMODEL_MAX_CONTENT_TYPES", 60, "holds more than 60 content types"),
+    ("zip-entries", 100, "CIPMODEL_MAX_ZIP_ENTRIES", 50, "holds more than 50 zip entries"),
+    ("empty-cells", 5000, "CIPMODEL_MAX_CELLS", 1000, "more than 4,000 XML elements"),
+)
+
+LIMITS_HOSTILE: tuple[Hostile, ...] = (
+    *(
+        Hostile(
+            f"part-{kind}",
+            G_LIMITS,
+            f"{n:,} more {kind.replace('-', ' ')} ({env}={limit}; the full-size run has "
+            "millions: `bench_hostile.py --resource`)",
+            many(kind, n),
+            REFUSED,
+            text,
+            env=((env, str(limit)),),
+        )
+        for kind, n, env, limit, text in _LIMIT_CASES
+    ),
+    Hostile(
+        "cell-underscore-digits",
+        G_CELLS,
+        "a number saved as '2_4_0' (Python: 240, LibreOffice: 2)",
+        _cip_f2('<c r="F2"><v>2_4_0</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2: holds '2_4_0' saved as a number",
+    ),
+    Hostile(
+        "cell-arabic-digits",
+        G_CELLS,
+        "a number saved in Arabic-Indic digits (Python: 240, LibreOffice: 0)",
+        _cip_f2('<c r="F2"><v>\u0662\u0664\u0660</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2",
+    ),
+    Hostile(
+        "cell-fullwidth-digits",
+        G_CELLS,
+        "a number saved in fullwidth digits (Python: 240, LibreOffice: 0)",
+        _cip_f2('<c r="F2"><v>\uff12\uff14\uff10</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2",
+    ),
+    Hostile(
+        "cell-negative-string-index",
+        G_CELLS,
+        "a shared-string index of -1 (Python: the last text; LibreOffice: blank)",
+        _cip_f2('<c r="F2" t="s"><v>-1</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2: refers to shared text '-1'",
+    ),
+    Hostile(
+        "cell-string-index-out-of-range",
+        G_CELLS,
+        "a shared-string index past the last text (LibreOffice: blank)",
+        _cip_f2('<c r="F2" t="s"><v>100000</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2: refers to shared text",
+    ),
+    Hostile(
+        "cell-unknown-type",
+        G_CELLS,
+        "a cell of type 'zz' (LibreOffice: blank)",
+        _cip_f2('<c r="F2" t="zz"><v>240</v></c>'),
+        REFUSED,
+        "unknown cell type 'zz'",
+    ),
+    Hostile(
+        "cell-foreign-namespace",
+        G_CELLS,
+        "CIP!F2 in a foreign XML namespace (LibreOffice: no cell there)",
+        _cip_f2('<x:c xmlns:x="urn:other" r="F2"><x:v>240</x:v></x:c>'),
+        PROBLEMS,
+        "CIP!F2",
+    ),
+    Hostile(
+        "cell-nan",
+        G_CELLS,
+        "a number saved as 'nan' (LibreOffice: 0)",
+        _cip_f2('<c r="F2"><v>nan</v></c>'),
+        REFUSED,
+        "holds 'nan' saved as a number",
+    ),
+    Hostile(
+        "cell-outside-sheet",
+        G_CELLS,
+        "a cell at XFE2, right of the last column (LibreOffice drops it with a warning)",
+        _cip_f2('<c r="XFE2"><v>240</v></c>'),
+        REFUSED,
+        "not a cell reference inside a sheet",
+    ),
+    Hostile(
+        "sheet-very-hidden",
+        G_CELLS,
+        "the CIP sheet very hidden (a visible look-alike could stand in front of it)",
+        _patch("xl/workbook.xml", _very_hidden),
+        REFUSED,
+        "sheet 'CIP' is very hidden",
+    ),
+    Hostile(
+        "scenario-fifo",
+        G_TOML,
+        "a named pipe called scenario.toml",
+        _scenario_fifo,
+        REFUSED,
+        "is not a scenario file (a device, pipe",
+        via="load_plan",
+    ),
+    Hostile(
+        "scenario-bom",
+        G_TOML,
+        "a scenario saved with a UTF-8 byte-order mark (Notepad)",
+        _toml(b'\xef\xbb\xbf[scenario]\nexample = "small"\n'),
+        READ,
+        via="load_plan",
+    ),
+)
+HOSTILE = (*HOSTILE, *LIMITS_HOSTILE)
+BY_ID.update({h.id: h for h in LIMITS_HOSTILE})
