@@ -18,6 +18,7 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import json
 import os
 import random
 import subprocess
@@ -461,3 +462,114 @@ def test_a_pack_with_a_byte_order_mark_is_read(example_plan: Path, tmp_path: Pat
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     r = _invoke("run", str(example_plan), "--sof-rules", str(path), "--json")
     assert r.exit_code == 0, r.output
+
+
+# -- simulate: workers, chunks and seeds; score; closed pipes; library warnings ---------------
+def test_workers_beyond_the_cores_are_lowered_with_a_note(
+    example_plan: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    r = CliRunner().invoke(
+        cli,
+        ["simulate", str(example_plan), "-n", "256", "--seed", "1", "--workers", "5000", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    assert "--workers 5,000 lowered to 2, the processor cores" in r.stderr
+    assert json.loads(r.stdout)["provenance"]["workers"] == 2
+
+
+def test_a_chunk_size_beyond_memory_is_lowered_with_a_note(example_plan: Path) -> None:
+    """A chunk of a billion draws would take terabytes: lowered, results unchanged."""
+    args = ["simulate", str(example_plan), "-n", "1024", "--seed", "3", "--json"]
+    big = CliRunner().invoke(cli, [*args, "--chunk-size", "1000000000"])
+    plain = CliRunner().invoke(cli, args)
+    assert big.exit_code == 0 and plain.exit_code == 0, big.output
+    assert "--chunk-size 1,000,000,000 lowered to" in big.stderr
+    used = json.loads(big.stdout)["provenance"]["chunk_size"]
+    assert 64 <= used < 1_000_000_000
+    strip = ("chunk_size", "created", "run_at", "started", "seconds")
+    a, b = json.loads(big.stdout), json.loads(plain.stdout)
+    for d in (a, b):
+        for k in strip:
+            d["provenance"].pop(k, None)
+    assert a == b
+
+
+def test_a_200_digit_seed_is_kept_exactly_everywhere(example_plan: Path, tmp_path: Path) -> None:
+    """In JSON as the number; in the results workbook as text (a spreadsheet number has 53
+    bits: 2**53 + 1 would come back as 2**53)."""
+    seed = int("9" * 200)
+    out = tmp_path / "r.xlsx"
+    r = CliRunner().invoke(
+        cli,
+        ["simulate", str(example_plan), "-n", "64", "--seed", str(seed), "-o", str(out), "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["provenance"]["seed"] == seed
+    with zipfile.ZipFile(out) as zf:
+        names = [n for n in zf.namelist() if n.startswith("xl/worksheets/sheet")]
+        xml = "".join(zf.read(n).decode() for n in names)
+    assert f"<t>{seed}</t>" in xml or f'<t xml:space="preserve">{seed}</t>' in xml
+    assert f"<v>{seed}</v>" not in xml
+
+
+def test_a_seed_of_thousands_of_digits_is_refused_up_front(example_plan: Path) -> None:
+    r = _invoke("simulate", str(example_plan), "-n", "64", "--seed", "9" * 5000)
+    assert r.exit_code == 2
+    assert "at most 1,000 digits" in r.output and "(5,000 characters)" in r.output
+    assert len(r.output) < 600
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", "1e999999999", "(1e400)"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_score_refuses_infinities_and_nan_with_or_without_json(value: str, as_json: bool) -> None:
+    args = ["score", "--capital-service-capacity", value, "--liquidity-days", "5"]
+    args += ["--ie-margin", "1%", "--distance-from-plan", "0", "--agency-vs-ceiling", "0"]
+    r = _invoke(*args, *(["--json"] if as_json else []))
+    assert r.exit_code == 2, r.output
+    assert "--capital-service-capacity" in r.output
+
+
+def _cipmodel(*args: str, stdout: Any) -> subprocess.CompletedProcess[bytes]:
+    code = "from cipmodel.cli.app import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", [["run", "--json"], ["validate"]])
+def test_a_closed_pipe_ends_quietly(command: list[str], example_plan: Path) -> None:
+    """`cipmodel run PLAN --json | head -0`: no traceback, no 'Exception ignored'."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = _cipmodel(command[0], str(example_plan), *command[1:], stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == b""
+
+
+def test_a_library_warning_is_one_line_of_the_tool(tmp_path: Path) -> None:
+    """A warning from a library reaching the entry point is printed as one line of its own
+    (never the library's file, line number and source line)."""
+    code = (
+        "import sys, warnings, click\n"
+        "from cipmodel.cli import app\n"
+        "@app.cli.command('warn')\n"
+        "def warn():\n"
+        "    import numpy as np\n"
+        "    np.nanmax(np.array([np.nan]))\n"
+        "sys.argv = ['cipmodel', 'warn']\n"
+        "app.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == ["cipmodel: note: All-NaN slice encountered (RuntimeWarning)"], lines
