@@ -573,3 +573,26 @@ def test_a_library_warning_is_one_line_of_the_tool(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
     assert lines == ["cipmodel: note: All-NaN slice encountered (RuntimeWarning)"], lines
+
+
+def test_an_output_name_of_255_bytes_is_written(example_plan: Path, tmp_path: Path) -> None:
+    """The temporary file next to it is shortened, not the user's name refused."""
+    for name in ("r" * 250 + ".xlsx", "£" * 125 + ".xlsx"):  # 255 bytes each
+        assert len(name.encode()) == 255
+        out = tmp_path / name
+        r = _invoke("run", str(example_plan), "-o", str(out))
+        assert r.exit_code == 0, r.output
+        assert out.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_stale_temporary_file_of_a_long_name_is_cleaned(tmp_path: Path) -> None:
+    from cipmodel.io.atomic import NAME_MAX, clean_stale_temps, temp_name
+
+    target = tmp_path / ("é" * 125 + ".xlsx")
+    for middle in ("", "bak."):
+        stale = tmp_path / temp_name(target.name, middle)
+        assert len(stale.name.encode()) <= NAME_MAX
+        stale.write_bytes(b"half written")
+    removed = clean_stale_temps(target)
+    assert len(removed) == 2 and not [p for p in tmp_path.iterdir()]

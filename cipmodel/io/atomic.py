@@ -30,7 +30,15 @@ try:  # POSIX advisory locks mark a temporary file as being written
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write", "check_writable", "clean_stale_temps", "locked", "write_backup"]
+__all__ = [
+    "NAME_MAX",
+    "atomic_write",
+    "check_writable",
+    "clean_stale_temps",
+    "locked",
+    "temp_name",
+    "write_backup",
+]
 
 
 def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -103,7 +111,7 @@ def atomic_write(path: str | os.PathLike[str], writer_fn: Callable[[Path], objec
     if not folder.is_dir():
         msg = f"cannot write {target.name}: the folder {str(folder)!r} does not exist"
         raise WorkbookError(msg)
-    tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    tmp = folder / temp_name(target.name)
     try:
         # O_EXCL: never reuse an existing file; mode 0o666 lets the umask decide, as for a
         # normally created file.
@@ -156,6 +164,26 @@ def locked(save: Callable[[Path], object]) -> Callable[[Path], None]:
     return writer
 
 
+#: The longest file name most file systems allow, in bytes.
+NAME_MAX = 255
+
+
+def _temp_stem(name: str, middle: str) -> str:
+    """``name`` shortened by whole characters so that ``.NAME.<middle><12 hex>.tmp`` stays
+    within :data:`NAME_MAX` bytes (a legal 250-byte output name must still be writable)."""
+    room = NAME_MAX - len(f"..{middle}{'0' * 12}.tmp".encode())
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) <= room:
+        return name
+    return encoded[:room].decode("utf-8", "ignore")
+
+
+def temp_name(name: str, middle: str = "") -> str:
+    """A new temporary name next to ``name``: ``.NAME.<middle><12 hex>.tmp`` (NAME shortened
+    where the whole would pass :data:`NAME_MAX` bytes)."""
+    return f".{_temp_stem(name, middle)}.{middle}{secrets.token_hex(6)}.tmp"
+
+
 def clean_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
     """Remove temporary files a killed write to ``target`` left behind; return them.
 
@@ -166,7 +194,10 @@ def clean_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
     t = Path(target)
     if fcntl is None or not t.parent.is_dir():
         return []
-    pattern = re.compile(rf"^\.{re.escape(t.name)}\.(?:bak\.)?[0-9a-f]{{12}}\.tmp$")
+    pattern = re.compile(
+        rf"^\.(?:{re.escape(_temp_stem(t.name, ''))}\.|{re.escape(_temp_stem(t.name, 'bak.'))}\.bak\.)"
+        r"[0-9a-f]{12}\.tmp$"
+    )
     removed = []
     for entry in t.parent.iterdir():
         if not pattern.match(entry.name):
@@ -203,7 +234,7 @@ def _backup_path(p: Path) -> Path:
 
 def write_backup(p: Path, data: bytes) -> Path:
     """Copy ``data`` to a new backup file next to ``p``; never replaces an existing file."""
-    tmp = p.with_name(f".{p.name}.bak.{secrets.token_hex(6)}.tmp")
+    tmp = p.with_name(temp_name(p.name, "bak."))
     try:
         with open(tmp, "xb") as fh:
             if fcntl is not None:
