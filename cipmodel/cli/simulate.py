@@ -50,6 +50,28 @@ def _progress_bar(work: int, total: int) -> tuple[Callable[[int, int], None] | N
     return update, bar
 
 
+def _notes(
+    caught: list[warnings.WarningMessage],
+    sampling: type[Warning],
+    chunk_size: int | None,
+    used: object,
+    workers: int,
+) -> None:
+    """The sampler's notes and a lowered chunk size, on stderr; other warnings re-raised
+    (the entry point shows them as one line)."""
+    for w in caught:
+        if issubclass(w.category, sampling):
+            click.echo(f"Note: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if chunk_size is not None and isinstance(used, int) and used < chunk_size:
+        click.echo(
+            f"Note: --chunk-size {chunk_size:,} lowered to {used:,} draws so that "
+            f"{workers} chunk(s) at once fit in memory; results do not depend on it",
+            err=True,
+        )
+
+
 def _capped_workers(workers: int) -> int:
     """``--workers``, at most the machine's cores (with a note when lowered)."""
     from cipmodel.montecarlo.executors import max_workers
@@ -187,18 +209,7 @@ def simulate(
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
-    for w in caught:
-        if issubclass(w.category, SamplingWarning):
-            click.echo(f"Note: {w.message}", err=True)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    used = result.provenance.get("chunk_size")
-    if chunk_size is not None and isinstance(used, int) and used < chunk_size:
-        click.echo(
-            f"Note: --chunk-size {chunk_size:,} lowered to {used:,} draws so that "
-            f"{workers} chunk(s) at once fit in memory; results do not depend on it",
-            err=True,
-        )
+    _notes(caught, SamplingWarning, chunk_size, result.provenance.get("chunk_size"), workers)
     if output is not None:
         write_results(
             output, result.run, force, extra=result.simulation_sheets(), simulation=result
