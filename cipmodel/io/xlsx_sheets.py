@@ -274,7 +274,16 @@ class XlsxSheets:
             if rel.target not in self.names:
                 continue
             self._census(rel.target, {"*": "other"}, {"other": _TABLE_ELEMENTS})
-            root = _xml.fromstring(self.zf.read(rel.target))
+            try:
+                root = _xml.fromstring(self.zf.read(rel.target))
+            except Exception as exc:  # noqa: BLE001 - any parser error of a damaged part
+                if type(exc).__module__.startswith("defusedxml"):
+                    raise
+                msg = (
+                    f"{self.name} is damaged: sheet '{ws.title}': its Excel Table part "
+                    f"{rel.target!r} cannot be read ({type(exc).__name__})"
+                )
+                raise WorkbookError(msg) from None
             try:
                 min_col, min_row, max_col, max_row = range_boundaries(root.get("ref", ""))
                 header_rows = int(root.get("headerRowCount", "1"))
