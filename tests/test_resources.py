@@ -596,3 +596,17 @@ def test_a_stale_temporary_file_of_a_long_name_is_cleaned(tmp_path: Path) -> Non
         stale.write_bytes(b"half written")
     removed = clean_stale_temps(target)
     assert len(removed) == 2 and not [p for p in tmp_path.iterdir()]
+
+
+def test_strict_open_xml_is_found_from_the_start_of_the_workbook_part(tmp_path: Path) -> None:
+    """Only the start of xl/workbook.xml is read for its namespace (it may hold millions of
+    defined names, refused later by their limit)."""
+    parts = plan_parts()
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+    )
+    path = tmp_path / "plan.xlsx"
+    path.write_bytes(zip_parts(parts))
+    with pytest.raises(WorkbookError, match="Strict Open XML"):
+        read_plan(path)
