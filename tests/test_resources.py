@@ -610,3 +610,22 @@ def test_strict_open_xml_is_found_from_the_start_of_the_workbook_part(tmp_path: 
     path.write_bytes(zip_parts(parts))
     with pytest.raises(WorkbookError, match="Strict Open XML"):
         read_plan(path)
+
+
+@pytest.mark.parametrize("twin", ["C\u0399P", "\u0421IP", "C\u200bIP", "\uff23\uff29\uff30"])
+def test_a_hidden_input_sheet_behind_a_visible_look_alike_is_refused(
+    tmp_path: Path, twin: str
+) -> None:
+    """'CIP' hidden and a visible 'CΙP' (Greek Iota), 'СIP' (Cyrillic Es), 'C\u200bIP'
+    or fullwidth: the user edits the visible one, the tool would read the hidden one."""
+    parts = plan_parts()
+    wb = parts["xl/workbook.xml"]
+    look_alike = f'<sheet name="{twin}" sheetId="20" r:id="rId4"/>'.encode()
+    parts["xl/workbook.xml"] = wb.replace(
+        b'<sheet name="CIP" sheetId="4" r:id="rId4"/>',
+        b'<sheet name="CIP" sheetId="4" state="hidden" r:id="rId4"/>' + look_alike,
+    )
+    path = tmp_path / "plan.xlsx"
+    path.write_bytes(zip_parts(parts))
+    with pytest.raises(WorkbookError, match="sheet 'CIP' is hidden, and the visible sheet"):
+        read_plan(path)

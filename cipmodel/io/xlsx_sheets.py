@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import io
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -81,6 +82,20 @@ _STYLE_ENTRIES = ("font", "fill", "border", "xf", "numFmt", "dxf", "cellStyle", 
 #: Other elements a part may hold besides its counted entries (their children and the rest).
 _OTHER_ELEMENTS = 10_000
 _TABLE_ELEMENTS = 100_000  # a table part: a column per sheet column (16,384) and filters
+
+
+#: Letters of other scripts drawn like Latin ones (Cyrillic, Greek), and invisible ones.
+_LOOK_ALIKE = str.maketrans(
+    "АВСЕНІЈКМОРЅТХУаеіјорсхуԁһΑΒΕΗΙΚΜΝΟΡΤΧΥΖαοινρτ",
+    "ABCEHIJKMOPSTXYaeijopcxydhABEHIKMNOPTXYZaoivpt",
+    "\u200b\u200c\u200d\u2060\ufeff\u00ad _-",
+)
+
+
+def _look(title: str) -> str:
+    """What a sheet name looks like: compatibility forms folded (fullwidth letters), look-
+    alike letters of other scripts as Latin, invisible characters, spaces and case dropped."""
+    return unicodedata.normalize("NFKC", title).translate(_LOOK_ALIKE).casefold()
 
 
 class XlsxSheets:
@@ -216,6 +231,21 @@ class XlsxSheets:
                 "delete it"
             )
             raise WorkbookError(msg)
+        if ws.state == "hidden":
+            twins = [
+                o.title
+                for o in self.sheets
+                if o.state == "visible"
+                and o.title != ws.title
+                and _look(o.title) == _look(ws.title)
+            ]
+            if twins:
+                msg = (
+                    f"{self.name}: sheet '{ws.title}' is hidden, and the visible sheet "
+                    f"{twins[0]!r} looks the same: cipmodel would read the hidden one while "
+                    "you edit the other; delete one of them or rename it"
+                )
+                raise WorkbookError(msg)
         lim = self.limits
         handler = SheetHandler(
             self.strings,

@@ -1513,6 +1513,21 @@ LIMITS_HOSTILE: tuple[Hostile, ...] = (
         "sheet 'CIP' is very hidden",
     ),
     Hostile(
+        "sheet-hidden-look-alike",
+        G_CELLS,
+        "the CIP sheet hidden behind a visible 'C\u0399P' (a Greek capital Iota)",
+        _patch(
+            "xl/workbook.xml",
+            lambda x: x.replace(
+                b'<sheet name="CIP" sheetId="4" r:id="rId4"/>',
+                b'<sheet name="CIP" sheetId="4" state="hidden" r:id="rId4"/>'
+                + '<sheet name="C\u0399P" sheetId="20" r:id="rId4"/>'.encode(),
+            ),
+        ),
+        REFUSED,
+        "sheet 'CIP' is hidden, and the visible sheet",
+    ),
+    Hostile(
         "scenario-fifo",
         G_TOML,
         "a named pipe called scenario.toml",
