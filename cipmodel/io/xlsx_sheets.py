@@ -220,18 +220,11 @@ class XlsxSheets:
     def cells(self, ws: SheetRef) -> dict[int, dict[int, Cell]]:
         """Every non-empty cell of a sheet, streamed by a namespace-aware expat parser.
 
-        A very hidden sheet is refused: Excel shows it nowhere (not even under Unhide), so
-        a visible sheet with a look-alike name could not be told from it.
+        A hidden or very hidden sheet is read, as LibreOffice reads it, unless a visible
+        sheet has a look-alike name (``CΙP`` with a Greek Iota): then the user would edit
+        one and cipmodel read the other, so it is refused.
         """
-        if ws.state == "veryHidden":
-            msg = (
-                f"{self.name}: sheet '{ws.title}' is very hidden: Excel shows it nowhere, not "
-                "even under Unhide, so its values cannot be checked by anyone reading the "
-                "workbook; refused. Make it visible (LibreOffice: Sheet > Show Sheet) or "
-                "delete it"
-            )
-            raise WorkbookError(msg)
-        if ws.state == "hidden":
+        if ws.state in ("hidden", "veryHidden"):
             twins = [
                 o.title
                 for o in self.sheets
@@ -240,8 +233,11 @@ class XlsxSheets:
                 and _look(o.title) == _look(ws.title)
             ]
             if twins:
+                how = (
+                    "very hidden (Excel lists it nowhere)" if ws.state == "veryHidden" else "hidden"
+                )
                 msg = (
-                    f"{self.name}: sheet '{ws.title}' is hidden, and the visible sheet "
+                    f"{self.name}: sheet '{ws.title}' is {how}, and the visible sheet "
                     f"{twins[0]!r} looks the same: cipmodel would read the hidden one while "
                     "you edit the other; delete one of them or rename it"
                 )

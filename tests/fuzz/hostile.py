@@ -1507,10 +1507,9 @@ LIMITS_HOSTILE: tuple[Hostile, ...] = (
     Hostile(
         "sheet-very-hidden",
         G_CELLS,
-        "the CIP sheet very hidden (a visible look-alike could stand in front of it)",
+        "the CIP sheet very hidden, nothing in front of it (LibreOffice reads it too)",
         _patch("xl/workbook.xml", _very_hidden),
-        REFUSED,
-        "sheet 'CIP' is very hidden",
+        READ,
     ),
     Hostile(
         "sheet-hidden-look-alike",
