@@ -179,8 +179,8 @@ def read_bytes(p: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
     if is_dir:
         msg = f"{name} is a folder, not a workbook"
         raise WorkbookError(msg)
-    if not stat.S_ISREG(mode):  # a pipe would block forever, /dev/zero never ends
-        msg = f"{name} is not a file (a device, pipe or socket): refused"
+    if not stat.S_ISREG(mode) or _system_file(p):  # a pipe would block, /dev/zero never ends
+        msg = f"{name} is not a file (a device, pipe, socket or system file): refused"
         raise WorkbookError(msg)
     too_big = (
         f"{name} is more than the {max_bytes / 2**20:,.0f} MB a plan workbook can be: "
@@ -197,6 +197,15 @@ def read_bytes(p: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
     if len(data) > max_bytes:
         raise WorkbookError(too_big)
     return data
+
+
+def _system_file(p: Path) -> bool:
+    """Whether ``p`` is (or links to) a file of /proc, /sys or /dev: regular files there
+    can block or never end (/proc/kmsg), whatever size they report."""
+    try:
+        return os.path.realpath(p).startswith(("/proc/", "/sys/", "/dev/"))
+    except (OSError, ValueError):
+        return False
 
 
 def _suffix_message(name: str, suffix: str) -> str:

@@ -1384,6 +1384,15 @@ RESOURCE_RUN = (
 )
 
 
+def _link_to(target: str, name: str) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        path = folder / name
+        path.symlink_to(target)
+        return path
+
+    return make
+
+
 def _scenario_fifo(folder: Path) -> Path:
     path = folder / "scenario.toml"
     os.mkfifo(path)
@@ -1525,6 +1534,23 @@ LIMITS_HOSTILE: tuple[Hostile, ...] = (
         ),
         REFUSED,
         "sheet 'CIP' is hidden, and the visible sheet",
+    ),
+    Hostile(
+        "proc-file",
+        G_FILE,
+        "a link called plan.xlsx to /proc/self/status (a regular file of size 0)",
+        _link_to("/proc/self/status", "plan.xlsx"),
+        REFUSED,
+        "system file",
+    ),
+    Hostile(
+        "scenario-proc-file",
+        G_TOML,
+        "a link called scenario.toml to /proc/self/status",
+        _link_to("/proc/self/status", "scenario.toml"),
+        REFUSED,
+        "is not a scenario file",
+        via="load_plan",
     ),
     Hostile(
         "scenario-fifo",
