@@ -1,6 +1,17 @@
 """Hostile workbooks: how fast each is refused (or read) and the peak memory it costs.
 
-Targets: a billion-laughs workbook and a 1 GB-unpacked zip bomb are each refused in under
+Two runs:
+
+* the hostile cases (default): ``read_plan`` on each resource case of the hostile table;
+* the resource run (``--resource``): small workbooks with millions of entries in each part
+  (styles, defined names, relationships, content types, sheets, zip entries, shared
+  strings, cells; ``RESOURCE_RUN`` in ``tests/fuzz/hostile.py``), each given to
+  ``cipmodel validate`` in a child process whose wall time and peak resident memory
+  (``resource.getrusage(RUSAGE_CHILDREN)``, measured by a wrapper process around it) are
+  reported. Target: no unhandled exception (exit 1 or a traceback), none over 5 s or
+  500 MB. ``--scale 0.1`` builds a tenth of the entries.
+
+Targets of the hostile cases: a billion-laughs workbook and a 1 GB-unpacked zip bomb are each refused in under
 2 s with a peak memory under 200 MB. Every case runs ``read_plan`` in a fresh Python process
 (after importing cipmodel) and reports that process's peak resident memory (``VmHWM``,
 or ``ru_maxrss`` where there is no /proc), so the numbers include the interpreter and its
@@ -20,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fuzz.hostile import BY_ID, HOSTILE, MB, plan_parts, zip_parts  # noqa: E402
+from fuzz.hostile import BY_ID, HOSTILE, MB, RESOURCE_RUN, many, plan_parts, zip_parts  # noqa: E402
 
 # case id -> (target seconds, target peak MB)
 TARGETS = {
@@ -91,7 +102,68 @@ def measure(path: Path) -> dict[str, float | str]:
     }
 
 
+# The wrapper: runs `cipmodel validate FILE` as its child, then reports the child's wall
+# time, exit code, stderr and peak memory (RUSAGE_CHILDREN: the waited-for child only).
+WRAPPER = r"""
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+done = subprocess.run([sys.executable, "-m", "cipmodel", "validate", sys.argv[1]],
+                      capture_output=True, text=True, timeout=120)
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"seconds": seconds, "code": done.returncode, "peak_kb": peak,
+                  "stderr": done.stderr[-400:]}))
+"""
+RESOURCE_TARGET = (5.0, 500)  # seconds, MB
+
+
+def resource_run(scale: float = 1.0) -> int:
+    """Build and validate each workbook of ``RESOURCE_RUN``; print a table; the number of
+    cases that missed the target or ended in an unhandled exception."""
+    missed = 0
+    print(
+        f"\nResource run: `cipmodel validate` in a child process (targets: no unhandled "
+        f"exception, < {RESOURCE_TARGET[0]:g} s, < {RESOURCE_TARGET[1]} MB)"
+    )
+    print(
+        f"{'part':<14} {'entries':>11} {'file':>9} {'seconds':>8} {'peak MB':>8} exit  verdict  message"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, n in RESOURCE_RUN:
+            n = max(1, int(n * scale))
+            folder = Path(tmp) / kind
+            folder.mkdir()
+            path = many(kind, n)(folder)
+            done = subprocess.run(
+                [sys.executable, "-c", WRAPPER, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=300,
+            )
+            d = json.loads(done.stdout.strip().splitlines()[-1])
+            peak_mb = d["peak_kb"] / 1024
+            unhandled = d["code"] not in (0, 2) or "Traceback" in d["stderr"]
+            ok = (
+                not unhandled and d["seconds"] < RESOURCE_TARGET[0] and peak_mb < RESOURCE_TARGET[1]
+            )
+            missed += not ok
+            size = path.stat().st_size
+            size_text = f"{size / MB:.1f} MB" if size >= MB else f"{size / 1024:.0f} KB"
+            message = " ".join(d["stderr"].split())[:90]
+            print(
+                f"{kind:<14} {n:>11,} {size_text:>9} {d['seconds']:>8.2f} {peak_mb:>8.0f} "
+                f"{d['code']:>4}  {'met' if ok else 'MISSED':<7}  {message}"
+            )
+            path.unlink()
+    print(f"{missed} case(s) missed the target")
+    return missed
+
+
 def main() -> None:
+    if "--resource" in sys.argv:
+        scale = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 1.0
+        sys.exit(1 if resource_run(scale) else 0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         inputs: list[tuple[str, str, Path, float]] = []

@@ -13,14 +13,16 @@ No traceback reaches a user: a cipmodel error is a located message and exit code
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
-from typing import Any
+import warnings
+from typing import Any, TextIO
 
 import click
 
-from cipmodel.cli.errors import mapped_errors
+from cipmodel.cli.errors import EXIT_PIPE, mapped_errors, quiet_closed_pipe
 from cipmodel.version import __version__
 
 __all__ = ["COMMANDS", "LazyGroup", "cli", "main"]
@@ -83,12 +85,32 @@ def cli() -> None:
     """
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning from a library (numpy, scipy) as the tool's own one line on stderr, without
+    the library's file, line and source."""
+    text = " ".join(str(message).split())
+    with contextlib.suppress(OSError, ValueError):  # stderr closed
+        click.echo(f"cipmodel: note: {text} ({category.__name__})", err=True)
+
+
 def main() -> None:
-    """Console entry point: run the CLI; an unexpected error gives one line, not a traceback."""
+    """Console entry point: run the CLI; an unexpected error gives one line, not a traceback;
+    a library warning is one line; a closed output pipe ends quietly."""
+    warnings.showwarning = _one_line_warning
     try:
         cli.main(prog_name="cipmodel", standalone_mode=True)
     except SystemExit:
         raise
+    except BrokenPipeError:
+        quiet_closed_pipe()
+        sys.exit(EXIT_PIPE)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if os.environ.get("CIPMODEL_DEBUG") == "1":
             raise

@@ -4,13 +4,18 @@
 * any other :class:`~cipmodel.errors.CipModelError` or an :class:`OSError`: ``Error: ...``
   on stderr.
 
-Both exit with code 2 (:data:`EXIT_DATA`); no traceback reaches a user. Every command is a
+Both exit with code 2 (:data:`EXIT_DATA`); no traceback reaches a user. A reader that
+closes the pipe early (``cipmodel run PLAN --json | head -1``) ends the command quietly:
+nothing on stderr, exit code 141 (:data:`EXIT_PIPE`, as a shell reports SIGPIPE). Every command is a
 :class:`Command`, so the mapping holds when a command is invoked on its own (as the tests do)
 as well as through the ``cipmodel`` group, which applies the same mapping.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,10 +24,21 @@ import click
 
 from cipmodel.errors import CipModelError, ValidationError
 
-__all__ = ["EXIT_DATA", "Command", "mapped_errors"]
+__all__ = ["EXIT_DATA", "EXIT_PIPE", "Command", "mapped_errors", "quiet_closed_pipe"]
 
 #: Exit code for bad data, a refused file or an unreadable rule pack.
 EXIT_DATA = 2
+#: Exit code when the reader of the output closed the pipe (128 + SIGPIPE).
+EXIT_PIPE = 141
+
+
+def quiet_closed_pipe() -> None:
+    """Point stdout at the null device, so that the flush at exit of output nobody reads
+    any more raises nothing ("Exception ignored ... BrokenPipeError")."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no real stdout (tests)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @contextmanager
@@ -30,6 +46,9 @@ def mapped_errors(ctx: click.Context) -> Iterator[None]:
     """Turn a cipmodel error or an OSError raised inside into a message and exit code 2."""
     try:
         yield
+    except BrokenPipeError:
+        quiet_closed_pipe()
+        ctx.exit(EXIT_PIPE)
     except ValidationError as exc:
         click.echo(str(exc), err=True)
         ctx.exit(EXIT_DATA)

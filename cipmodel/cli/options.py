@@ -72,6 +72,35 @@ def rules_options(fn: Any) -> Any:
     return fn
 
 
+#: The most digits a --seed may have (any seed up to it is used and recorded exactly: in
+#: JSON as a number, in the results workbook as text beyond 2**53).
+MAX_SEED_DIGITS = 1_000
+
+
+class SeedParam(click.ParamType):
+    """A whole number >= 0 of at most :data:`MAX_SEED_DIGITS` digits (the message never
+    echoes a value of thousands of characters)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            text = None
+        else:
+            text = str(value).strip().replace("_", "")
+        if text is not None:
+            if not (text.isascii() and text.isdigit()) or len(text) > MAX_SEED_DIGITS:
+                shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text):,} characters)"
+                self.fail(
+                    f"must be a whole number from 0 with at most {MAX_SEED_DIGITS:,} digits, "
+                    f"got {shown!r}",
+                    param,
+                    ctx,
+                )
+            value = int(text)
+        return int(value)
+
+
 def simulation_options(fn: Any) -> Any:
     """Options shared by ``simulate`` and ``solve --probability``."""
     fn = click.option(
@@ -112,7 +141,7 @@ def simulation_options(fn: Any) -> Any:
     )(fn)
     fn = click.option(
         "--seed",
-        type=click.IntRange(min=0),
+        type=SeedParam(),
         default=None,
         help="Random seed (default: a fresh one, printed in the provenance).",
     )(fn)

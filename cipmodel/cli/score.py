@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -86,12 +86,13 @@ class MetricValue(click.ParamType):
                 break
         try:
             number = Decimal(text)
-        except InvalidOperation:
+            if not number.is_finite() or (bracketed and number.is_signed()):
+                return None
+            value = float(-(number / scale) if bracketed else number / scale)
+        except ArithmeticError:  # InvalidOperation, or 1e999999999 overflowing the context
             return None
-        if not number.is_finite() or (bracketed and number.is_signed()):
-            return None
-        number /= scale
-        return float(-number if bracketed else number)
+        # 1e400 is a finite Decimal but no float: refused as inf is, with or without --json
+        return value if math.isfinite(value) else None
 
     def _expected(self) -> str:
         return {

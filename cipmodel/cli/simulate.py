@@ -50,6 +50,43 @@ def _progress_bar(work: int, total: int) -> tuple[Callable[[int, int], None] | N
     return update, bar
 
 
+def _notes(
+    caught: list[warnings.WarningMessage],
+    sampling: type[Warning],
+    chunk_size: int | None,
+    used: object,
+    workers: int,
+) -> None:
+    """The sampler's notes and a lowered chunk size, on stderr; other warnings re-raised
+    (the entry point shows them as one line)."""
+    for w in caught:
+        if issubclass(w.category, sampling):
+            click.echo(f"Note: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if chunk_size is not None and isinstance(used, int) and used < chunk_size:
+        click.echo(
+            f"Note: --chunk-size {chunk_size:,} lowered to {used:,} draws so that "
+            f"{workers} chunk(s) at once fit in memory; results do not depend on it",
+            err=True,
+        )
+
+
+def _capped_workers(workers: int) -> int:
+    """``--workers``, at most the machine's cores (with a note when lowered)."""
+    from cipmodel.montecarlo.executors import max_workers
+
+    cap = max_workers()
+    if workers > cap:
+        click.echo(
+            f"Note: --workers {workers:,} lowered to {cap}, the processor cores of this "
+            "machine (more threads would only share them); results do not depend on it",
+            err=True,
+        )
+        return cap
+    return workers
+
+
 @click.command(cls=Command)
 @plan_argument
 @simulation_options
@@ -145,6 +182,7 @@ def simulate(
         )
     if output is not None:
         check_output_path(output, force, (plan,))
+    workers = _capped_workers(workers)
     portfolio, prov = load(plan)
     n_s = max(1, len(portfolio.cip))
     with scheduler_client(scheduler, scheduler_timeout) as client:
@@ -172,11 +210,7 @@ def simulate(
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
-    for w in caught:
-        if issubclass(w.category, SamplingWarning):
-            click.echo(f"Note: {w.message}", err=True)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _notes(caught, SamplingWarning, chunk_size, result.provenance.get("chunk_size"), workers)
     if output is not None:
         write_results(output, result.run, force, result.simulation_sheets(), result, plan)
     if as_json:

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -148,25 +150,37 @@ def _read_toml(p: Path) -> dict[str, Any]:
     """The file's TOML, refused if missing, too big or not TOML."""
     name = p.name
     try:
-        found = p.is_file()
-        size = p.stat().st_size if found else 0
-    except (OSError, ValueError):  # a name too long, a NUL byte
-        found, size = False, 0
-    if not found:
-        raise WorkbookError(f"{p}: scenario file not found")
-    if size > MAX_SCENARIO_BYTES:
-        raise ValidationError(
-            [
-                scenario_problem(
-                    name,
-                    "(file)",
-                    f"is {size / 2**20:,.1f} MB: a scenario is a short text "
-                    f"file (at most {MAX_SCENARIO_BYTES // 2**20} MB)",
-                )
-            ]
+        st = os.stat(p)
+        real = os.path.realpath(p)
+    except (OSError, ValueError):  # missing, a name too long, a NUL byte
+        raise WorkbookError(f"{p}: scenario file not found") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise WorkbookError(f"{p}: is a folder, not a scenario file (.toml)")
+    if not stat.S_ISREG(st.st_mode) or real.startswith(("/proc/", "/sys/", "/dev/")):
+        # a pipe would block forever, /dev/zero never ends: refused before opening
+        msg = f"{p}: is not a scenario file (a device, pipe, socket or system file): refused"
+        raise WorkbookError(msg)
+    size = st.st_size
+    too_big = [
+        scenario_problem(
+            name,
+            "(file)",
+            f"is {size / 2**20:,.1f} MB: a scenario is a short text "
+            f"file (at most {MAX_SCENARIO_BYTES // 2**20} MB)",
         )
+    ]
+    if size > MAX_SCENARIO_BYTES:
+        raise ValidationError(too_big)
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as exc:
+        raise WorkbookError(f"{p}: cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise ValidationError(too_big)
+    try:
+        # a byte-order mark (Notepad's "UTF-8 with BOM") is accepted
+        return tomllib.loads(data.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
         # ValueError: tomllib refuses integers of more than 4,300 digits with a plain one
         raise ValidationError(

@@ -49,6 +49,9 @@ IDENTIFIER_FIELDS = frozenset({"trust_code", "scheme_id", "profile"})
 _BIDI_CONTROLS = frozenset(
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 )
+_NUMBER_TEXT = re.compile(
+    r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z", re.ASCII
+)  # ASCII digits only
 # The largest amount of money (£000) in any cell: £10^18, a million times the NHS budget. A
 # larger figure is a typing error, and sums of figures near the float limit overflow.
 MONEY_LIMIT = 1e15

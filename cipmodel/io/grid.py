@@ -48,6 +48,7 @@ from openpyxl.writer.excel import ExcelWriter
 from cipmodel.errors import WorkbookError
 
 __all__ = [
+    "EXACT_INT",
     "RISKY_START",
     "Grid",
     "GridWorkbook",
@@ -57,6 +58,9 @@ __all__ = [
     "xml_text",
 ]
 
+#: The largest whole number a spreadsheet holds exactly (a double: 2**53); larger ones, such
+#: as a simulation's seed, are written as text so that no digit is lost.
+EXACT_INT = 2**53
 #: Text that a spreadsheet could read as a formula: written with Excel's quote prefix.
 RISKY_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -182,7 +186,11 @@ class Grid:
         cells[col] = (style, TEXT, text, None)
 
     def number(self, row: int, col: int, x: float | int, style: int = 0) -> None:
-        """A number (exact); NaN leaves the cell blank (styled), infinities are text."""
+        """A number (exact); NaN leaves the cell blank (styled), infinities are text, and so
+        are whole numbers beyond :data:`EXACT_INT` (a spreadsheet would round them)."""
+        if type(x) is int and not -EXACT_INT <= x <= EXACT_INT:
+            self.text(row, col, str(x), style)
+            return
         if type(x) is float and not math.isfinite(x):
             if math.isnan(x):
                 self.blank(row, col, style)
@@ -207,7 +215,10 @@ class Grid:
         elif isinstance(v, str):
             self.text(row, col, v, style)
         elif isinstance(v, int):
-            self._put(row, col, (style, NUMBER, int(v), None))
+            if -EXACT_INT <= v <= EXACT_INT:
+                self._put(row, col, (style, NUMBER, int(v), None))
+            else:  # a spreadsheet holds numbers as doubles: a 64-bit seed would be rounded
+                self.text(row, col, str(int(v)), style)
         elif isinstance(v, float):
             self.number(row, col, float(v), style)
         elif hasattr(v, "isoformat"):  # date, datetime or time

@@ -82,6 +82,7 @@ def read_plan(
     max_cells: int | None = None,
     max_unpacked_bytes: int | None = None,
     allow_extra_columns: Iterable[str] = (),
+    **part_limits: int | None,
 ) -> Portfolio:
     """Read a plan workbook into a :class:`~cipmodel.inputs.records.Portfolio`.
 
@@ -92,7 +93,7 @@ def read_plan(
         results workbook is a plan workbook too).
     max_rows, max_cells : int, optional
         Refuse an input sheet with more rows (cells) holding values: default
-        ``MAX_ROWS`` (200,000) and ``MAX_CELLS`` (3,000,000), or the environment
+        ``MAX_ROWS`` (200,000) and ``MAX_CELLS`` (500,000), or the environment
         variables ``CIPMODEL_MAX_ROWS`` / ``CIPMODEL_MAX_CELLS``.
     max_unpacked_bytes : int, optional
         Refuse a file larger than this, or one whose parts unpack to more (a zip bomb):
@@ -100,6 +101,10 @@ def read_plan(
     allow_extra_columns : iterable of str
         Headers to keep as extra (ignored) columns although they look like a misspelt
         field (``"Strat month"``); compared ignoring case, spaces and punctuation.
+    **part_limits : int, optional
+        The limits on the parts of a workbook (``max_styles``, ``max_names``, ``max_rels``,
+        ``max_content_types``, ``max_sheets``, ``max_zip_entries``): defaults in
+        :data:`cipmodel.io.xlsx.LIMIT_DEFAULTS`, or ``CIPMODEL_MAX_STYLES``...
 
     Returns
     -------
@@ -125,6 +130,7 @@ def read_plan(
         max_cells=max_cells,
         max_unpacked_bytes=max_unpacked_bytes,
         allow_extra_columns=allow_extra_columns,
+        **part_limits,
     )
     return portfolio
 
@@ -136,6 +142,7 @@ def read_plan_with_notes(
     max_cells: int | None = None,
     max_unpacked_bytes: int | None = None,
     allow_extra_columns: Iterable[str] = (),
+    **part_limits: int | None,
 ) -> tuple[Portfolio, list[Note]]:
     """Read a plan workbook; also return notes on what was ignored or assumed.
 
@@ -151,7 +158,7 @@ def read_plan_with_notes(
         As :func:`read_plan`.
     """
     p = Path(path)
-    limits = Limits.resolve(max_rows, max_cells, max_unpacked_bytes)
+    limits = Limits.resolve(max_rows, max_cells, max_unpacked_bytes, **part_limits)
     data = read_bytes(p, limits.max_unpacked_bytes)
     return _parse(data, p.name, limits, allow_extra_columns)
 
@@ -162,7 +169,7 @@ def _parse(
     """Parse workbook bytes; ``name`` labels messages and the portfolio."""
     limits = limits or Limits.resolve(None, None, None)
     require_safe_xml()
-    zf = open_zip(data, name, limits.max_unpacked_bytes)
+    zf = open_zip(data, name, limits.max_unpacked_bytes, limits.max_zip_entries)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about features it drops (extensions, odd styles); they do not

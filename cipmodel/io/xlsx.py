@@ -11,9 +11,12 @@ Before any part of a workbook is parsed:
 * :func:`require_safe_xml` refuses to go on unless openpyxl parses XML through
   ``defusedxml`` (entity-expansion and external-entity attacks).
 
-The size limits (:data:`MAX_UNPACKED_BYTES`, :data:`MAX_ROWS`, :data:`MAX_CELLS`) are
-raised by keyword or environment variable (:data:`LIMIT_ENV`), resolved by
-:meth:`Limits.resolve`.
+The size limits (:data:`MAX_UNPACKED_BYTES`, :data:`MAX_ROWS`, :data:`MAX_CELLS` and the
+limits on the parts of a workbook in :data:`LIMIT_DEFAULTS`: styles, defined names,
+relationships, content types, sheets, zip entries) are raised by keyword or environment
+variable (:data:`LIMIT_ENV`), resolved by :meth:`Limits.resolve`. The parts are checked
+while they are streamed (:func:`census`), before openpyxl builds a tree of any of them, so
+a small file with millions of entries is refused in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ import io
 import os
 import re
 import stat
+import struct
 import zipfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, Any, NamedTuple
+from xml.parsers import expat
 
 import openpyxl.xml
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from openpyxl.xml import functions as _xml
 
 from cipmodel.errors import WorkbookError
@@ -38,8 +45,13 @@ __all__ = [
     "MAX_ROWS",
     "MAX_UNPACKED_BYTES",
     "READ_SUFFIXES",
+    "LIMIT_DEFAULTS",
+    "MAIN_NS",
     "Limits",
+    "PartTooBig",
     "caused_by",
+    "census",
+    "expat_parser",
     "open_zip",
     "read_bytes",
     "require_safe_xml",
@@ -49,13 +61,40 @@ __all__ = [
 READ_SUFFIXES = (".xlsx", ".xlsm")
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # refuse zip bombs: a big plan unpacks to ~10 MB
 MAX_ROWS = 200_000  # rows with values on one input sheet (a national plan has ~10,000)
-MAX_CELLS = 3_000_000  # cells with values on one input sheet (bounds memory: ~170 B a cell)
+MAX_CELLS = 500_000  # cells with values on one input sheet (a national plan: ~120,000)
+#: The limits on the parts of a workbook (far above what Excel or LibreOffice write: Excel
+#: allows 64,000 cell formats, LibreOffice 10,000 sheets; a plan has about 40 zip entries).
+LIMIT_DEFAULTS = {
+    "max_styles": 200_000,  # fonts + fills + borders + cell formats + number formats...
+    "max_names": 100_000,  # defined names
+    "max_rels": 100_000,  # relationships in one .rels part
+    "max_content_types": 100_000,  # Default and Override entries of [Content_Types].xml
+    "max_sheets": 10_000,
+    "max_zip_entries": 100_000,
+}
 # Environment variables that raise (or lower) the limits for every read.
 LIMIT_ENV = {
     "max_unpacked_bytes": "CIPMODEL_MAX_UNPACKED_MB",
     "max_rows": "CIPMODEL_MAX_ROWS",
     "max_cells": "CIPMODEL_MAX_CELLS",
+    "max_styles": "CIPMODEL_MAX_STYLES",
+    "max_names": "CIPMODEL_MAX_NAMES",
+    "max_rels": "CIPMODEL_MAX_RELS",
+    "max_content_types": "CIPMODEL_MAX_CONTENT_TYPES",
+    "max_sheets": "CIPMODEL_MAX_SHEETS",
+    "max_zip_entries": "CIPMODEL_MAX_ZIP_ENTRIES",
 }
+#: What each part limit counts, for messages.
+_LIMIT_WHAT = {
+    "max_styles": "style entries (fonts, fills, borders, cell and number formats)",
+    "max_names": "defined names",
+    "max_rels": "relationships",
+    "max_content_types": "content types",
+    "max_sheets": "sheets",
+    "max_zip_entries": "zip entries (parts)",
+}
+#: The namespace of every SpreadsheetML element (Transitional; Strict files are refused).
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -66,12 +105,29 @@ class Limits(NamedTuple):
     max_rows: int
     max_cells: int
     max_unpacked_bytes: int
+    max_styles: int = LIMIT_DEFAULTS["max_styles"]
+    max_names: int = LIMIT_DEFAULTS["max_names"]
+    max_rels: int = LIMIT_DEFAULTS["max_rels"]
+    max_content_types: int = LIMIT_DEFAULTS["max_content_types"]
+    max_sheets: int = LIMIT_DEFAULTS["max_sheets"]
+    max_zip_entries: int = LIMIT_DEFAULTS["max_zip_entries"]
 
     @classmethod
     def resolve(
-        cls, max_rows: int | None, max_cells: int | None, max_unpacked_bytes: int | None
+        cls,
+        max_rows: int | None,
+        max_cells: int | None,
+        max_unpacked_bytes: int | None,
+        **parts: int | None,
     ) -> Limits:
-        """Keyword, else environment variable (``LIMIT_ENV``), else the default."""
+        """Keyword, else environment variable (``LIMIT_ENV``), else the default.
+
+        ``parts`` are the limits of :data:`LIMIT_DEFAULTS` by name (``max_styles=``...).
+        """
+        unknown = sorted(set(parts) - set(LIMIT_DEFAULTS))
+        if unknown:
+            msg = f"unknown limit {unknown[0]!r} (known: {', '.join([*LIMIT_ENV])})"
+            raise WorkbookError(msg)
 
         def pick(value: int | None, key: str, default: int, scale: int = 1) -> int:
             if value is None:
@@ -91,7 +147,18 @@ class Limits(NamedTuple):
             pick(max_rows, "max_rows", MAX_ROWS),
             pick(max_cells, "max_cells", MAX_CELLS),
             pick(max_unpacked_bytes, "max_unpacked_bytes", MAX_UNPACKED_BYTES, 2**20),
+            **{k: pick(parts.get(k), k, d) for k, d in LIMIT_DEFAULTS.items()},
         )
+
+    def refusal(self, name: str, key: str, where: str) -> WorkbookError:
+        """The error for a part of ``name`` holding more entries than limit ``key``."""
+        limit = getattr(self, key)
+        msg = (
+            f"{name}: {where} holds more than {limit:,} {_LIMIT_WHAT[key]}, far more than a "
+            f"workbook saved by Excel or LibreOffice: refused. If it really is this big, set "
+            f"{LIMIT_ENV[key]} to raise the limit"
+        )
+        return WorkbookError(msg)
 
 
 def read_bytes(p: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
@@ -112,8 +179,8 @@ def read_bytes(p: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
     if is_dir:
         msg = f"{name} is a folder, not a workbook"
         raise WorkbookError(msg)
-    if not stat.S_ISREG(mode):  # a pipe would block forever, /dev/zero never ends
-        msg = f"{name} is not a file (a device, pipe or socket): refused"
+    if not stat.S_ISREG(mode) or _system_file(p):  # a pipe would block, /dev/zero never ends
+        msg = f"{name} is not a file (a device, pipe, socket or system file): refused"
         raise WorkbookError(msg)
     too_big = (
         f"{name} is more than the {max_bytes / 2**20:,.0f} MB a plan workbook can be: "
@@ -130,6 +197,15 @@ def read_bytes(p: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
     if len(data) > max_bytes:
         raise WorkbookError(too_big)
     return data
+
+
+def _system_file(p: Path) -> bool:
+    """Whether ``p`` is (or links to) a file of /proc, /sys or /dev: regular files there
+    can block or never end (/proc/kmsg), whatever size they report."""
+    try:
+        return os.path.realpath(p).startswith(("/proc/", "/sys/", "/dev/"))
+    except (OSError, ValueError):
+        return False
 
 
 def _suffix_message(name: str, suffix: str) -> str:
@@ -186,7 +262,31 @@ _ZIP_ERRORS = (
 )
 
 
-def open_zip(data: bytes, name: str, max_unpacked: int = MAX_UNPACKED_BYTES) -> zipfile.ZipFile:
+def _zip_entries(data: bytes) -> int:
+    """How many entries the archive's central directory holds, at most: the count its end
+    record declares or the entry signatures in the directory, whichever is larger (zipfile
+    builds an object per entry, so this is checked before it reads the directory)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65_535))
+    if end < 0 or end + 22 > len(data):
+        return 0  # not a zip: is_zipfile says so
+    declared, cd_size, cd_offset = struct.unpack("<H2I", data[end + 10 : end + 20])
+    cd_end = end
+    locator = end - 20
+    if locator >= 0 and data[locator : locator + 4] == b"PK\x06\x07":  # zip64
+        (record,) = struct.unpack("<Q", data[locator + 8 : locator + 16])
+        if 0 <= record < locator and data[record : record + 4] == b"PK\x06\x06":
+            declared, cd_size = struct.unpack("<2Q", data[record + 32 : record + 48])
+            cd_end = record
+    start = max(0, cd_end - cd_size)
+    return max(declared, data.count(b"PK\x01\x02", start, cd_end))
+
+
+def open_zip(
+    data: bytes,
+    name: str,
+    max_unpacked: int = MAX_UNPACKED_BYTES,
+    max_entries: int = LIMIT_DEFAULTS["max_zip_entries"],
+) -> zipfile.ZipFile:
     """The workbook's zip archive, after checks that give clear messages for non-workbooks.
 
     The sizes the archive declares are checked before any part is unpacked; zipfile never
@@ -201,6 +301,13 @@ def open_zip(data: bytes, name: str, max_unpacked: int = MAX_UNPACKED_BYTES) -> 
             f"{name} is password-protected or is an old Excel 97-2003 file renamed to "
             f"{Path(name).suffix}: remove the password (File > Info > Protect Workbook) or "
             "save it as .xlsx, then try again"
+        )
+        raise WorkbookError(msg)
+    if _zip_entries(data) > max_entries:
+        msg = (
+            f"{name}: the archive holds more than {max_entries:,} {_LIMIT_WHAT['max_zip_entries']}, "
+            "far more than a workbook saved by Excel or LibreOffice: refused. If it really is "
+            f"this big, set {LIMIT_ENV['max_zip_entries']} to raise the limit"
         )
         raise WorkbookError(msg)
     buf = io.BytesIO(data)
@@ -231,9 +338,12 @@ def open_zip(data: bytes, name: str, max_unpacked: int = MAX_UNPACKED_BYTES) -> 
         if "mimetype" in names:
             with zf.open("mimetype") as fh:
                 mimetype = fh.read(100)
-        strict = "xl/workbook.xml" in names and b"purl.oclc.org/ooxml/spreadsheetml" in zf.read(
-            "xl/workbook.xml"
-        )
+        strict = False
+        if "xl/workbook.xml" in names:
+            # the namespace is declared on the root element: its start is enough (the whole
+            # part may be hundreds of MB of defined names)
+            with zf.open("xl/workbook.xml") as fh:
+                strict = b"purl.oclc.org/ooxml/spreadsheetml" in fh.read(1 << 16)
     except _ZIP_ERRORS as exc:
         msg = f"{name} is damaged and cannot be read as a workbook ({exc})"
         raise WorkbookError(msg) from exc
@@ -270,3 +380,67 @@ def caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 def sheet_key(title: str) -> str:
     """Sheet-name key: case, surrounding spaces and inner spaces/underscores ignored."""
     return re.sub(r"[\s_\-]+", "", title.strip().casefold())
+
+
+# -- streaming XML: the parser every part is read with, and the census of a part -----------
+def _no_dtd(name: str, sysid: str | None, pubid: str | None, _internal: object) -> None:
+    raise DTDForbidden(name, sysid, pubid)
+
+
+def _no_entity(name: str, *args: Any) -> None:
+    raise EntitiesForbidden(name, None, None, None, None, None)
+
+
+def _no_external(context: str, base: str | None, sysid: str | None, pubid: str | None) -> int:
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
+
+
+def expat_parser(*, allow_dtd: bool = False) -> Any:
+    """A namespace-aware expat parser (element names ``"namespace}local"``) that refuses a
+    DTD, entity declarations and external references, as defusedxml does with
+    ``forbid_dtd`` (no workbook part has a DTD); ``allow_dtd`` lets a bare DTD through, as
+    openpyxl's defusedxml parse of the structural parts does. Handlers are set by the
+    caller."""
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    if not allow_dtd:
+        parser.StartDoctypeDeclHandler = _no_dtd
+    parser.EntityDeclHandler = _no_entity
+    parser.UnparsedEntityDeclHandler = _no_entity
+    parser.ExternalEntityRefHandler = _no_external
+    return parser
+
+
+class PartTooBig(Exception):
+    """Raised by :func:`census` when a part holds more entries than its limit."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def census(fh: IO[bytes], counted: Mapping[str, str], limits: Mapping[str, int]) -> None:
+    """Stream one XML part and count its elements, without building anything.
+
+    ``counted`` maps an element's local name to the limit key it counts against (``"*"``:
+    every element not named); ``limits`` maps a key to its limit. Raises
+    :class:`PartTooBig` with the key as soon as a count passes its limit, so a part with
+    millions of entries is refused after reading as many as the limit; raises
+    ``expat.ExpatError`` for XML that is not well formed and defusedxml's errors for a DTD.
+    """
+    left = dict(limits)
+    keys = {f"{MAIN_NS}}}{local}": key for local, key in counted.items() if local != "*"}
+    other = counted.get("*")
+
+    def start(name: str, _attrs: object) -> None:
+        key = keys.get(name, other)
+        if key is None:
+            return
+        left[key] -= 1
+        if left[key] < 0:
+            raise PartTooBig(key)
+
+    parser = expat_parser(allow_dtd=True)  # openpyxl's own parse then decides on a DTD
+    parser.StartElementHandler = start
+    parser.ParseFile(fh)

@@ -2,11 +2,14 @@
 
 :class:`XlsxSheets` reads a workbook's structure with openpyxl's reader (sheet names and
 parts, which cell styles are dates), then the shared strings and the cells of a sheet with
-SAX handlers: several times faster than openpyxl's cell objects (a 9,000-scheme plan reads
+expat handlers (:mod:`cipmodel.io.xlsx_cells`): several times faster than openpyxl's cell objects (a 9,000-scheme plan reads
 in about a second), and each cell is seen both as its formula and as the value the
 spreadsheet application saved with it, so a formula saved without a value is told apart
-from a blank cell. Every part is parsed by ``defusedxml`` with DTDs forbidden; a part
-holding more rows, cells or texts than the limits allow is refused while it is parsed.
+from a blank cell. Every part is streamed by expat with a DTD, entity declarations and
+external references refused (as ``defusedxml`` does with ``forbid_dtd``); a part holding
+more rows, cells, texts or entries than the limits allow is refused while it is streamed,
+before openpyxl builds a tree of it. Elements are matched by namespace, and a value is read
+only as Excel and LibreOffice would show it, or refused naming its sheet and cell.
 
 The file, zip and XML checks that come first are in :mod:`cipmodel.io.xlsx`.
 """
@@ -16,246 +19,42 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import io
-import xml.sax.handler
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+from xml.parsers.expat import ExpatError
 
-import defusedxml.sax
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.stylesheet import apply_stylesheet
-from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
-from openpyxl.utils.datetime import from_excel, from_ISO8601
+from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.xml import functions as _xml
-from openpyxl.xml.constants import SHARED_STRINGS
+from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 
 from cipmodel.errors import WorkbookError
-from cipmodel.io.xlsx import LIMIT_ENV, MAX_CELLS, MAX_ROWS, Limits
+from cipmodel.io.xlsx import LIMIT_DEFAULTS, LIMIT_ENV, Limits, PartTooBig, census
+from cipmodel.io.xlsx_cells import (
+    ELEMENTS_PER_CELL,
+    Cell,
+    Damaged,
+    OverLimit,
+    SheetEnd,
+    SheetHandler,
+    StringsHandler,
+    parse_part,
+)
 
 __all__ = ["Cell", "SheetRef", "XlTableRef", "XlsxSheets"]
 
 
-class Cell(NamedTuple):
-    """One non-empty cell as saved: its value, or why it has none.
-
-    ``kind`` is ``"value"`` (``value`` is text, a number, a bool or a date), ``"error"``
-    (``value`` is the error shown, e.g. ``#DIV/0!``) or ``"nocache"`` (a formula saved
-    without its result). ``formula`` is the formula text, or None.
-    """
-
-    value: Any
-    kind: str = "value"
-    formula: str | None = None
-
-
-class _Done(Exception):
-    """Raised by the sheet handler at the end of ``sheetData``: nothing more is needed."""
-
-
-class _TooBig(Exception):
-    """Raised by a SAX handler when a part holds more rows, cells or texts than allowed."""
-
-
-class _StringsHandler(xml.sax.handler.ContentHandler):
-    """SAX handler for the shared strings part: one string per ``<si>``, its rich-text runs
-    joined and phonetic runs left out, as openpyxl reads them but five times faster, and
-    refusing more than ``limit`` strings (a 2.5 MB file can hold a million)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.strings: list[str] = []
-        self._left = limit
-        self._local: dict[str, str] = {}
-        self._parts: list[str] | None = None
-        self._text: list[str] | None = None
-        self._phonetic = 0
-
-    def _tag(self, name: str) -> str:
-        tag = self._local.get(name)
-        if tag is None:
-            tag = self._local[name] = name.rpartition(":")[2]
-        return tag
-
-    def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802 (SAX API)
-        tag = self._tag(name)
-        if tag == "si":
-            self._parts = []
-        elif tag == "t" and self._parts is not None and not self._phonetic:
-            self._text = []
-        elif tag == "rPh":
-            self._phonetic += 1
-
-    def characters(self, content: str) -> None:
-        if self._text is not None:
-            self._text.append(content)
-
-    def endElement(self, name: str) -> None:  # noqa: N802 (SAX API)
-        tag = self._tag(name)
-        if tag == "t" and self._text is not None:
-            if self._parts is not None:
-                self._parts.append("".join(self._text))
-            self._text = None
-        elif tag == "si":
-            self._left -= 1
-            if self._left < 0:
-                raise _TooBig("strings")
-            # openpyxl's reading of the escaped underscore (_x005F_), kept for equal results
-            self.strings.append("".join(self._parts or ()).replace("x005F_", ""))
-            self._parts = None
-        elif tag == "rPh":
-            self._phonetic -= 1
-
-
-class _SheetHandler(xml.sax.handler.ContentHandler):
-    """SAX handler collecting the cells of one worksheet part: {row: {column: Cell}}.
-
-    One pass reads both views of a cell: the formula (``<f>``) and the value the
-    spreadsheet application saved with it (``<v>``). This is several times faster than
-    openpyxl's cell objects and makes a formula saved without a value easy to tell from a
-    blank cell.
-    """
-
-    def __init__(
-        self,
-        strings: list[str],
-        date_styles: set[str],
-        timedelta_styles: set[str],
-        epoch: _dt.datetime,
-        max_rows: int = MAX_ROWS,
-        max_cells: int = MAX_CELLS,
-    ) -> None:
-        super().__init__()
-        self.rows: dict[int, dict[int, Cell]] = {}
-        self._max_rows = max_rows
-        self._cells_left = max_cells
-        self._strings = strings
-        self._date_styles = date_styles
-        self._timedelta_styles = timedelta_styles
-        self._epoch = epoch
-        self._local: dict[str, str] = {}
-        self._row = 0
-        self._col = 0
-        self._cell: tuple[int, int, str, str | None] | None = None
-        self._text: list[str] | None = None
-        self._v: str | None = None
-        self._f: str | None = None
-        self._f_attrs: tuple[str | None, str | None] = (None, None)
-        self._is: list[str] | None = None
-        self._phonetic = 0
-        self._shared: dict[str, str] = {}
-
-    def _tag(self, name: str) -> str:
-        tag = self._local.get(name)
-        if tag is None:
-            tag = self._local[name] = name.rpartition(":")[2]
-        return tag
-
-    def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802 (SAX API)
-        tag = self._tag(name)
-        if tag == "c":
-            ref = attrs.get("r")
-            if ref:
-                letters = ref.rstrip("0123456789")
-                col = column_index_from_string(letters)
-                row = int(ref[len(letters) :])
-            else:
-                col, row = self._col + 1, self._row
-            self._col = col
-            self._cell = (row, col, attrs.get("t", "n"), attrs.get("s"))
-            self._v = self._f = None
-            self._is = None
-        elif tag == "row":
-            r = attrs.get("r")
-            self._row = int(r) if r else self._row + 1
-            self._col = 0
-        elif tag == "v":
-            self._text = []
-        elif tag == "f":
-            self._text = []
-            self._f_attrs = (attrs.get("t"), attrs.get("si"))
-        elif tag == "is":
-            self._is = []
-        elif tag == "t" and self._is is not None and not self._phonetic:
-            self._text = []
-        elif tag == "rPh":
-            self._phonetic += 1
-
-    def characters(self, content: str) -> None:
-        if self._text is not None:
-            self._text.append(content)
-
-    def endElement(self, name: str) -> None:  # noqa: N802 (SAX API)
-        tag = self._tag(name)
-        if tag == "c":
-            self._end_cell()
-        elif tag == "v" and self._text is not None:
-            self._v = "".join(self._text)
-            self._text = None
-        elif tag == "f" and self._text is not None:
-            text = "".join(self._text)
-            self._text = None
-            ftype, si = self._f_attrs
-            if ftype == "shared" and si is not None:
-                if text:
-                    self._shared[si] = text
-                else:
-                    text = self._shared.get(si, "")
-            self._f = "=" + text
-        elif tag == "t" and self._text is not None and self._is is not None:
-            self._is.append("".join(self._text))
-            self._text = None
-        elif tag == "rPh":
-            self._phonetic -= 1
-        elif tag == "sheetData":
-            raise _Done
-
-    def _end_cell(self) -> None:
-        assert self._cell is not None
-        row, col, t, style = self._cell
-        v, f = self._v, self._f
-        if t == "e":
-            cell = Cell(v or "#VALUE!", "error", f)
-        elif f is not None and not v and t != "str":
-            cell = Cell(None, "nocache", f)
-        else:
-            value: Any = None
-            if t == "s":
-                value = self._strings[int(v)] if v else None
-            elif t == "inlineStr":
-                value = "".join(self._is or ())
-            elif t == "str":
-                value = v
-            elif t == "b":
-                value = v is not None and v.strip() in ("1", "true")
-            elif t == "d":
-                value = from_ISO8601(v) if v else None
-            elif v:
-                value = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
-                if style in self._date_styles:
-                    with contextlib.suppress(OverflowError, ValueError):
-                        value = from_excel(
-                            value, self._epoch, timedelta=style in self._timedelta_styles
-                        )
-            if value is None or value == "":
-                return
-            cell = Cell(value, "value", f)
-        cells = self.rows.get(row)
-        if cells is None:
-            if len(self.rows) >= self._max_rows:
-                raise _TooBig("rows")
-            cells = self.rows[row] = {}
-        self._cells_left -= 1
-        if self._cells_left < 0:
-            raise _TooBig("cells")
-        cells[col] = cell
-
-
 class SheetRef(NamedTuple):
-    """A sheet of the workbook: its name and its part in the zip."""
+    """A sheet of the workbook: its name, its part in the zip and whether it is shown
+    (``"visible"``, ``"hidden"``, or ``"veryHidden"``: listed nowhere in Excel)."""
 
     title: str
     path: str
+    state: str = "visible"
 
 
 @dataclass(frozen=True)
@@ -277,6 +76,28 @@ class XlTableRef:
         )
 
 
+_WORKBOOK_TYPES = (XLTM, XLTX, XLSM, XLSX)
+#: Elements of the styles part counted against ``max_styles`` (one entry of a list each).
+_STYLE_ENTRIES = ("font", "fill", "border", "xf", "numFmt", "dxf", "cellStyle", "tableStyle")
+#: Other elements a part may hold besides its counted entries (their children and the rest).
+_OTHER_ELEMENTS = 10_000
+_TABLE_ELEMENTS = 100_000  # a table part: a column per sheet column (16,384) and filters
+
+
+#: Letters of other scripts drawn like Latin ones (Cyrillic, Greek), and invisible ones.
+_LOOK_ALIKE = str.maketrans(
+    "АВСЕНІЈКМОРЅТХУаеіјорсхуԁһΑΒΕΗΙΚΜΝΟΡΤΧΥΖαοινρτ",
+    "ABCEHIJKMOPSTXYaeijopcxydhABEHIKMNOPTXYZaoivpt",
+    "\u200b\u200c\u200d\u2060\ufeff\u00ad _-",
+)
+
+
+def _look(title: str) -> str:
+    """What a sheet name looks like: compatibility forms folded (fullwidth letters), look-
+    alike letters of other scripts as Latin, invisible characters, spaces and case dropped."""
+    return unicodedata.normalize("NFKC", title).translate(_LOOK_ALIKE).casefold()
+
+
 class XlsxSheets:
     """One workbook's sheets: their names and parts, their cells, their Excel Tables.
 
@@ -289,7 +110,7 @@ class XlsxSheets:
     name : str
         The file name, for messages.
     limits : Limits, optional
-        Row, cell and size limits (default: :meth:`Limits.resolve` of nothing given).
+        Row, cell, size and part limits (default: :meth:`Limits.resolve` of nothing given).
     """
 
     def __init__(
@@ -300,20 +121,42 @@ class XlsxSheets:
         self.names = set(zf.namelist())
         self.name = name
         # openpyxl reads the workbook's structure: sheet names and parts, shared strings,
-        # which styles are dates. Cells are read by _SheetHandler. Not load_workbook: in
+        # which styles are dates. Cells are read by SheetHandler. Not load_workbook: in
         # read-only mode it parses every sheet that has no <dimension> to its end before a
         # cell is read (12 s for a million-row sheet, ahead of the row limit), and it reads
-        # document properties, themes and defined names, which are not needed.
+        # document properties, themes and defined names, which are not needed. Each part it
+        # builds a tree of is counted first, streamed (census), against its limit.
         reader = ExcelReader(
             io.BytesIO(data), read_only=True, keep_vba=False, data_only=True, keep_links=False
         )
+        lim = self.limits
+        self._census(
+            "[Content_Types].xml",
+            {"*": "max_content_types"},
+            {"max_content_types": lim.max_content_types + 1},
+        )
         reader.read_manifest()
         self.strings = self._shared_strings(reader.package.find(SHARED_STRINGS))
+        wb_part = next(
+            (str(p.PartName).lstrip("/") for t in _WORKBOOK_TYPES if (p := reader.package.find(t))),
+            "xl/workbook.xml",
+        )
+        self._census(
+            wb_part,
+            {"sheet": "max_sheets", "definedName": "max_names", "*": "other"},
+            {"max_sheets": lim.max_sheets, "max_names": lim.max_names, "other": _OTHER_ELEMENTS},
+        )
+        self._census(get_rels_path(wb_part), {"*": "max_rels"}, {"max_rels": lim.max_rels + 1})
         reader.read_workbook()
+        self._census(
+            "xl/styles.xml",
+            {**dict.fromkeys(_STYLE_ENTRIES, "max_styles"), "*": "other"},
+            {"max_styles": lim.max_styles, "other": _OTHER_ELEMENTS + 20 * lim.max_styles},
+        )
         apply_stylesheet(reader.archive, reader.wb)
         self.epoch: _dt.datetime = reader.wb.epoch
         self.sheets = [
-            SheetRef(sheet.name, str(rel.target).lstrip("/"))
+            SheetRef(sheet.name, str(rel.target).lstrip("/"), str(sheet.state or "visible"))
             for sheet, rel in reader.parser.find_sheets()
         ]
         self._date_styles = {str(i) for i in getattr(reader.wb, "_date_formats", ())}
@@ -325,20 +168,45 @@ class XlsxSheets:
         """Whether the workbook holds a VBA project (never run, never read)."""
         return any(n.lower().endswith("vbaproject.bin") for n in self.names)
 
+    def _census(self, path: str, counted: dict[str, str], limits: dict[str, int]) -> None:
+        """Count the entries of part ``path`` (if present) while streaming it; refuse a part
+        with more than its limits allow before anything builds a tree of it."""
+        if path not in self.names:
+            return
+        try:
+            with self.zf.open(path) as fh:
+                census(fh, counted, limits)
+        except PartTooBig as exc:
+            if exc.key in LIMIT_DEFAULTS:
+                raise self.limits.refusal(self.name, exc.key, f"the part {path!r}") from None
+            msg = (
+                f"{self.name}: the part {path!r} holds more than {limits[exc.key]:,} XML "
+                "elements, far more than a workbook saved by Excel or LibreOffice: refused "
+                "as damaged"
+            )
+            raise WorkbookError(msg) from None
+        except ExpatError as exc:
+            msg = f"{self.name} is damaged: the part {path!r} is not well-formed XML ({exc})"
+            raise WorkbookError(msg) from None
+
     def _shared_strings(self, part: Any) -> list[str]:
         """The shared strings (none if the workbook has no such part)."""
         if part is None:
             return []
-        handler = _StringsHandler(self.limits.max_cells)
+        handler = StringsHandler(self.limits.max_cells)
+        path = part.PartName.lstrip("/")
         try:
-            with self.zf.open(part.PartName.lstrip("/")) as fh:
-                defusedxml.sax.parse(fh, handler, forbid_dtd=True)
-        except _TooBig:
+            with self.zf.open(path) as fh:
+                parse_part(fh, handler)
+        except OverLimit:
             msg = (
                 f"{self.name} holds more than {self.limits.max_cells:,} different texts, more "
                 "than a plan can have: refused. If the plan really is this big, set "
                 f"{LIMIT_ENV['max_cells']} to raise the limit"
             )
+            raise WorkbookError(msg) from None
+        except ExpatError as exc:
+            msg = f"{self.name} is damaged: the part {path!r} is not well-formed XML ({exc})"
             raise WorkbookError(msg) from None
         return handler.strings
 
@@ -350,9 +218,32 @@ class XlsxSheets:
         return path
 
     def cells(self, ws: SheetRef) -> dict[int, dict[int, Cell]]:
-        """Every non-empty cell of a sheet, parsed with defusedxml's SAX parser."""
+        """Every non-empty cell of a sheet, streamed by a namespace-aware expat parser.
+
+        A hidden or very hidden sheet is read, as LibreOffice reads it, unless a visible
+        sheet has a look-alike name (``CΙP`` with a Greek Iota): then the user would edit
+        one and cipmodel read the other, so it is refused.
+        """
+        if ws.state in ("hidden", "veryHidden"):
+            twins = [
+                o.title
+                for o in self.sheets
+                if o.state == "visible"
+                and o.title != ws.title
+                and _look(o.title) == _look(ws.title)
+            ]
+            if twins:
+                how = (
+                    "very hidden (Excel lists it nowhere)" if ws.state == "veryHidden" else "hidden"
+                )
+                msg = (
+                    f"{self.name}: sheet '{ws.title}' is {how}, and the visible sheet "
+                    f"{twins[0]!r} looks the same: cipmodel would read the hidden one while "
+                    "you edit the other; delete one of them or rename it"
+                )
+                raise WorkbookError(msg)
         lim = self.limits
-        handler = _SheetHandler(
+        handler = SheetHandler(
             self.strings,
             self._date_styles,
             self._timedelta_styles,
@@ -361,35 +252,64 @@ class XlsxSheets:
             lim.max_cells,
         )
         try:
-            with self.zf.open(self._sheet_path(ws)) as fh, contextlib.suppress(_Done):
-                # no workbook part has a DTD: refuse any, and with it every entity trick
-                defusedxml.sax.parse(fh, handler, forbid_dtd=True)
-        except _TooBig as exc:
-            what, limit, key = (
-                ("rows", lim.max_rows, "max_rows")
-                if str(exc) == "rows"
-                else ("cells", lim.max_cells, "max_cells")
-            )
+            with self.zf.open(self._sheet_path(ws)) as fh, contextlib.suppress(SheetEnd):
+                parse_part(fh, handler)
+        except OverLimit as exc:
+            raise self._over_limit(ws, str(exc)) from None
+        except Damaged as exc:
             msg = (
-                f"{self.name}: sheet '{ws.title}' has more than {limit:,} {what} with values, "
-                f"more than a plan can have (a national plan has about 10,000 rows): refused. "
-                f"If the plan really is this big, set {LIMIT_ENV[key]} to raise the limit"
+                f"{self.name} is damaged: sheet '{ws.title}', {exc.where}: {exc.why}. Open and "
+                "save it again in Excel or LibreOffice, or correct the cell"
+            )
+            raise WorkbookError(msg) from None
+        except ExpatError as exc:
+            msg = (
+                f"{self.name} is damaged: sheet '{ws.title}' is not well-formed XML "
+                f"({exc}; last cell read: {handler.where})"
             )
             raise WorkbookError(msg) from None
         return handler.rows
+
+    def _over_limit(self, ws: SheetRef, what: str) -> WorkbookError:
+        """The refusal of a sheet with more rows, cells or elements than the limits."""
+        lim = self.limits
+        if what == "rows":
+            limit, key, what = lim.max_rows, "max_rows", "rows with values"
+        elif what == "cells":
+            limit, key, what = lim.max_cells, "max_cells", "cells with values"
+        else:
+            limit, key = lim.max_cells * ELEMENTS_PER_CELL, "max_cells"
+            what = "XML elements (cells, rows, formulas and values)"
+        msg = (
+            f"{self.name}: sheet '{ws.title}' has more than {limit:,} {what}, more than a plan "
+            "can have (a national plan has about 10,000 rows): refused. If the plan really "
+            f"is this big, set {LIMIT_ENV[key]} to raise the limit"
+        )
+        return WorkbookError(msg)
 
     def xl_tables(self, ws: SheetRef) -> list[XlTableRef]:
         """The Excel Tables on a sheet (with a header row), from the sheet's relationships."""
         rels_path = get_rels_path(self._sheet_path(ws))
         if rels_path not in self.names:
             return []
+        self._census(rels_path, {"*": "max_rels"}, {"max_rels": self.limits.max_rels + 1})
         out = []
         for rel in get_dependents(self.zf, rels_path):
             if rel.TargetMode == "External" or not str(rel.Type).endswith("/table"):
                 continue
             if rel.target not in self.names:
                 continue
-            root = _xml.fromstring(self.zf.read(rel.target))
+            self._census(rel.target, {"*": "other"}, {"other": _TABLE_ELEMENTS})
+            try:
+                root = _xml.fromstring(self.zf.read(rel.target))
+            except Exception as exc:  # noqa: BLE001 - any parser error of a damaged part
+                if type(exc).__module__.startswith("defusedxml"):
+                    raise
+                msg = (
+                    f"{self.name} is damaged: sheet '{ws.title}': its Excel Table part "
+                    f"{rel.target!r} cannot be read ({type(exc).__name__})"
+                )
+                raise WorkbookError(msg) from None
             try:
                 min_col, min_row, max_col, max_row = range_boundaries(root.get("ref", ""))
                 header_rows = int(root.get("headerRowCount", "1"))

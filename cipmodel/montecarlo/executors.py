@@ -65,6 +65,7 @@ __all__ = [
     "Runner",
     "Shared",
     "check_workers",
+    "max_workers",
     "connect",
     "open_runner",
     "run_cached",
@@ -461,7 +462,8 @@ def _wait_for_port(address: str, host: str, port: int, deadline: float, timeout:
 
 
 def check_workers(workers: int | None, remote: bool = False) -> int:
-    """Threads computing chunks (1 with an executor or client, whose workers compute them)."""
+    """Threads computing chunks (1 with an executor or client, whose workers compute them),
+    at most :func:`max_workers`: the machine's cores."""
     if workers is None:
         return 1
     if isinstance(workers, bool) or int(workers) < 1:
@@ -471,7 +473,13 @@ def check_workers(workers: int | None, remote: bool = False) -> int:
             f"workers={workers} sets local threads; with an executor or a Dask client, "
             "its own workers compute the chunks (leave workers unset)"
         )
-    return int(workers)
+    return min(int(workers), max_workers())
+
+
+def max_workers() -> int:
+    """The most local threads a simulation uses: the machine's processor cores (more only
+    share them, and each holds a chunk in memory)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def open_runner(

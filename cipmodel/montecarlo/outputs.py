@@ -27,6 +27,7 @@ from cipmodel.results.run import MET_TOLERANCE
 
 __all__ = [
     "CHUNK_ELEMENTS",
+    "per_draw_elements",
     "FLOAT_WIDTH",
     "OUTPUTS",
     "auto_chunk_size",
@@ -69,6 +70,17 @@ OUTPUTS: dict[str, OutputSpec] = {
 FLOAT_WIDTH = sum(s.width for s in OUTPUTS.values() if s.kind == "float")
 
 
+def per_draw_elements(plan: PlanArrays, n_dims: int) -> int:
+    """Elements per draw of a chunk's largest per-draw array."""
+    return max(
+        n_dims,
+        plan.n_trusts * len(LINES) * plan.n_months,
+        2 * plan.n_schemes,
+        plan.n_trusts * FLOAT_WIDTH,
+        1,
+    )
+
+
 def auto_chunk_size(plan: PlanArrays, n_dims: int) -> int:
     """Draws per chunk: the largest per-draw array of a chunk kept near 8 MB.
 
@@ -76,14 +88,7 @@ def auto_chunk_size(plan: PlanArrays, n_dims: int) -> int:
     large enough that the fixed cost of a chunk (the assessment's Python work, ~5 ms) stays
     small: a power of 2 from 64 to 8,192 (one trust: 4,096; the national portfolio: 64).
     """
-    per_draw = max(
-        n_dims,
-        plan.n_trusts * len(LINES) * plan.n_months,
-        2 * plan.n_schemes,
-        plan.n_trusts * FLOAT_WIDTH,
-        1,
-    )
-    chunk = CHUNK_ELEMENTS // per_draw
+    chunk = CHUNK_ELEMENTS // per_draw_elements(plan, n_dims)
     return int(min(max(64, 1 << max(0, chunk.bit_length() - 1)), 8_192))
 
 

@@ -278,6 +278,20 @@ def _number(pack: RulePack, key: str, lo: float = -math.inf, hi: float = math.in
     return float(v)
 
 
+def _share(pack: RulePack, key: str) -> ShareDist:
+    """The distribution at ``key``; a value of the wrong type (a list where a number is
+    needed, text) is a located RulePackError, never an internal error."""
+    value = _get(pack, key)
+    try:
+        return ShareDist.from_value(value, f"{pack.origin}: {key}")
+    except (TypeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, SimulationError):
+            raise
+        raise pack.error(
+            key, f"must be a table of numbers like {{min, mode, max}}, got {value!r}"
+        ) from None
+
+
 def priors_from_pack(pack: RulePack) -> Priors:
     """Build :class:`Priors` from a loaded pack of kind ``priors``."""
     if pack.kind != "priors":
@@ -307,21 +321,26 @@ def priors_from_pack(pack: RulePack) -> Priors:
         raise RulePackError(text) from None
 
 
+_MAX_SD = 1.0
+
+
 def _shocks_from_pack(pack: RulePack) -> tuple[dict[str, Shock], AEShock]:
     """``shocks.<factor>``: each factor's sd and national share, and the A&E shock."""
     shocks = {}
     for f in FACTORS:
         if f == "ae":
             continue
-        sd = _number(pack, f"shocks.{f}.sd", 0.0) if f != "delivery" else 0.0
+        # an sd above 1 (100 percentage points, or a factor of e on the log scale) is a
+        # slip, and sds near the float limit overflow the draws
+        sd = _number(pack, f"shocks.{f}.sd", 0.0, _MAX_SD) if f != "delivery" else 0.0
         shocks[f] = Shock(
             sd=sd, national_share=_number(pack, f"shocks.{f}.national_share", 0.0, 1.0)
         )
     ae = AEShock(
-        sd=_number(pack, "shocks.ae.sd", 0.0),
+        sd=_number(pack, "shocks.ae.sd", 0.0, _MAX_SD),
         national_share=_number(pack, "shocks.ae.national_share", 0.0, 1.0),
         quarter_correlation=_number(pack, "shocks.ae.quarter_correlation", 0.0, 1.0),
-        bias=_number(pack, "shocks.ae.bias"),
+        bias=_number(pack, "shocks.ae.bias", -1.0, 1.0),
     )
     return shocks, ae
 
@@ -336,7 +355,13 @@ def _correlation_from_pack(
             "correlation.factors",
             f"must list {', '.join(FACTORS)} in that order, got {names!r}",
         )
-    given = np.array(_get(pack, "correlation.matrix"), dtype=float)
+    value = _get(pack, "correlation.matrix")
+    try:
+        given = np.array(value, dtype=float)
+    except (TypeError, ValueError):  # rows of other lengths, text, tables
+        n = len(FACTORS)
+        msg = f"must be {n} rows of {n} numbers, got {str(value)[:80]}"
+        raise pack.error("correlation.matrix", msg) from None
     try:
         repaired, change = nearest_correlation(given)
     except SimulationError as exc:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cipmodel.engine.compile import PlanArrays
 from cipmodel.inputs.records import Portfolio
 from cipmodel.montecarlo.context import (
     DEFAULT_DRAWS,
@@ -58,6 +59,7 @@ from cipmodel.montecarlo.outputs import (
     OUTPUTS,
     auto_chunk_size,
     chunk_outputs,
+    per_draw_elements,
 )
 from cipmodel.montecarlo.priors import DEFAULT_PRIORS, Priors, SimulationError, load_priors
 from cipmodel.montecarlo.result import SimulationResult
@@ -76,7 +78,17 @@ __all__ = [
     "DEFAULT_DRAWS",
     "DEFAULT_SAMPLER",
     "auto_chunk_size",
+    "chunk_cap",
+    "CHUNK_MEMORY",
 ]
+
+#: Memory the chunks being computed at once may take together (all workers): a chunk size
+#: given above what fits is lowered to it (results do not depend on the chunk size).
+CHUNK_MEMORY = 1 << 29  # 512 MB
+#: Bytes a draw of a chunk takes per element of its largest per-draw array: the arrays
+#: and temporaries of the projection and assessment (measured for one trust: 36 at 32,768
+#: draws a chunk, 50 at 87,000).
+BYTES_PER_ELEMENT = 64
 
 KEEP_VALUES = 1 << 24  # float values of per-draw outputs kept exactly (128 MB)
 CHECK_FIRST = 1024  # convergence is checked after 1024, 2048, 4096, ... draws
@@ -181,13 +193,14 @@ def simulate(
     )
     ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus, years=later_years)
     plan = ctx.plan
+    workers = check_workers(workers, remote=executor is not None or client is not None)
     chunk = int(chunk_size) if chunk_size is not None else auto_chunk_size(plan, ctx.inputs.n_dims)
+    chunk = min(chunk, chunk_cap(plan, ctx.inputs.n_dims, workers))
     if keep is None:
         keep = max(1024, KEEP_VALUES // max(1, plan.n_trusts * FLOAT_WIDTH))
     col = Collector(OUTPUTS, plan.n_trusts, min(int(keep), n))
     ycol = _years_collector(ctx, min(int(keep), n))
 
-    workers = check_workers(workers, remote=executor is not None or client is not None)
     with open_runner(chunk_at, ctx, workers=workers, executor=executor, client=client) as runner:
         start, converged = _run_chunks(runner, col, ycol, n, chunk, tolerance, progress)
     unverified = sorted({*run.provenance.get("unverified", []), *pri.unverified})
@@ -254,6 +267,13 @@ def _years_collector(ctx: SimulationContext, keep: int) -> Collector | None:
     if ctx.full is None:
         return None
     return Collector(year_outputs_spec(ctx.full.n_years), ctx.full.n_trusts, keep)
+
+
+def chunk_cap(plan: PlanArrays, n_dims: int, workers: int) -> int:
+    """The most draws a chunk may hold so that ``workers`` chunks computed at once take
+    about :data:`CHUNK_MEMORY` at most (never below 64)."""
+    per_draw = per_draw_elements(plan, n_dims) * BYTES_PER_ELEMENT
+    return max(64, CHUNK_MEMORY // (per_draw * max(1, workers)))
 
 
 def chunk_plan(n: int, chunk: int, tolerance: float | None) -> Iterator[tuple[int, int]]:

@@ -32,7 +32,10 @@ pass its path wherever a pack name is accepted.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -49,7 +52,16 @@ __all__ = [
     "load_pack",
     "available_packs",
     "is_number",
+    "MAX_PACK_BYTES",
+    "PACK_SIZE_ENV",
+    "read_pack_file",
 ]
+
+#: The largest rule pack file read (a bundled pack is under 20 KB); raised with
+#: :data:`PACK_SIZE_ENV` (megabytes).
+MAX_PACK_BYTES = 4 * 2**20
+PACK_SIZE_ENV = "CIPMODEL_MAX_PACK_MB"
+_SYSTEM_DIRS = ("/proc/", "/sys/", "/dev/")
 
 #: A value read from TOML: what a rule pack leaf holds.
 TomlValue: TypeAlias = (
@@ -197,7 +209,10 @@ class RulePack:
         return sorted(f"{self.name}:{k}" for k, v in self.leaves.items() if not v.verified)
 
 
-def _walk(tree: dict[str, Any], prefix: str, origin: str, out: dict[str, Leaf]) -> None:
+def _walk(tree: object, prefix: str, origin: str, out: dict[str, Leaf]) -> None:
+    if not isinstance(tree, dict):
+        where = prefix or "values"
+        raise RulePackError(f"{origin}: {where}: expected a table, got {_show(tree)}")
     for k, v in tree.items():
         key = f"{prefix}.{k}" if prefix else k
         if not isinstance(v, dict):
@@ -212,20 +227,87 @@ def _walk(tree: dict[str, Any], prefix: str, origin: str, out: dict[str, Leaf]) 
                 raise RulePackError(f"{origin}: {key}: every value needs a 'source'")
             if not isinstance(v.get("verified"), bool):
                 raise RulePackError(f"{origin}: {key}: 'verified' must be true or false")
+            if not isinstance(v.get("note", ""), str):
+                raise RulePackError(f"{origin}: {key}.note: must be text")
             out[key] = Leaf(v["value"], v["source"], v["verified"], v.get("note", ""))
         else:
             _walk(v, key, origin, out)
 
 
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _pack_limit() -> int:
+    text = os.environ.get(PACK_SIZE_ENV, "").strip()
+    if not text:
+        return MAX_PACK_BYTES
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise RulePackError(
+            f"{PACK_SIZE_ENV} must be a whole number of megabytes, got {text[:40]!r}"
+        )
+    return int(text) * 2**20
+
+
+def read_pack_file(p: Path, what: str = "rule pack") -> str:
+    """The text of a rule pack (or priors) file, refused with a clear message if it is not
+    a regular file (a folder, a pipe or device, which would block or never end, a file
+    under /proc or /sys), is over the size limit, or is not UTF-8; a byte-order mark is
+    accepted."""
+    try:
+        st = os.stat(p)
+        real = os.path.realpath(p)
+    except FileNotFoundError:
+        raise RulePackError(f"{p}: {what} file not found") from None
+    except (OSError, ValueError) as exc:  # no permission, a name too long, a NUL byte
+        reason = getattr(exc, "strerror", None) or exc
+        raise RulePackError(f"{p}: {what} file cannot be opened: {reason}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise RulePackError(f"{p}: is a folder, not a {what} file (.toml)")
+    if not stat.S_ISREG(st.st_mode) or real.startswith(_SYSTEM_DIRS):
+        msg = f"{p}: is not a {what} file (a device, pipe, socket or system file): refused"
+        raise RulePackError(msg)
+    limit = _pack_limit()
+    too_big = (
+        f"{p}: is more than the {limit / 2**20:,.0f} MB a {what} file can be (a bundled pack "
+        f"is under 20 KB): refused (set {PACK_SIZE_ENV} to raise the limit)"
+    )
+    if st.st_size > limit:
+        raise RulePackError(too_big)
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise RulePackError(f"{p}: {what} file cannot be read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise RulePackError(too_big)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        msg = f"{p}: not valid TOML: not UTF-8 text (byte {exc.start:,}); save it as UTF-8"
+        raise RulePackError(msg) from None
+
+
+def _parse_toml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        # ValueError: tomllib refuses integers of more than 4,300 digits with a plain one
+        raise RulePackError(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        msg = f"{origin}: not valid TOML: arrays or tables nested too deeply"
+        raise RulePackError(msg) from None
+
+
 def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists():
-        if not p.is_file():
-            raise RulePackError(f"{p}: rule pack file not found")
-        try:
-            return tomllib.loads(p.read_text(encoding="utf-8")), str(p)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise RulePackError(f"{p}: not valid TOML: {exc}") from None
+    try:
+        exists = p.exists()
+    except (OSError, ValueError):
+        exists = False
+    if p.suffix.lower() == ".toml" or exists or os.sep in str(name_or_path):
+        return _parse_toml(read_pack_file(p), str(p)), str(p)
     res = resources.files("cipmodel").joinpath("rules", f"{name_or_path}.toml")
     if not res.is_file():
         known = ", ".join(available_packs())
@@ -264,35 +346,74 @@ def load_pack(
     for k in ("name", "kind"):
         if not isinstance(head.get(k), str):
             raise RulePackError(f"{origin}: pack.{k}: missing")
+    version = head.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise RulePackError(f"{origin}: pack.version: must be a whole number, got {_show(version)}")
+    if not isinstance(head.get("title", ""), str):
+        raise RulePackError(f"{origin}: pack.title: must be text")
     if kind is not None and head["kind"] != kind:
         msg = f"{origin}: pack.kind: is {head['kind']!r}, but a {kind!r} pack is needed here"
         raise RulePackError(msg)
     leaves: dict[str, Leaf] = {}
     _walk(raw.get("values", {}), "", origin, leaves)
     variants = raw.get("variants", {})
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise RulePackError(f"{origin}: variants: expected tables like [variants.NAME.values]")
     name = head["name"]
     if variant is not None:
         if variant not in variants:
             known = ", ".join(variants) or "none"
             raise RulePackError(f"{origin}: variants.{variant}: no such variant (known: {known})")
         over: dict[str, Leaf] = {}
-        _walk(variants[variant].get("values", {}), "", origin, over)
+        _walk(variants[variant].get("values", {}), f"variants.{variant}.values", origin, over)
+        over = {k.removeprefix(f"variants.{variant}.values."): v for k, v in over.items()}
         unknown = set(over) - set(leaves)
         if unknown:
             key = sorted(unknown)[0]
             raise RulePackError(f"{origin}: variants.{variant}.{key}: overrides no base value")
         leaves = {**leaves, **over}
         name = f"{name}:{variant}"
+    if not origin.startswith("rules/"):
+        _check_near_misses(leaves, head["kind"], origin)
     return RulePack(
         name=name,
         kind=head["kind"],
         title=str(head.get("title", "")),
-        version=int(head.get("version", 1)),
+        version=version,
         origin=origin,
         leaves=leaves,
         variants=tuple(variants),
         variant=variant,
     )
+
+
+def _check_near_misses(leaves: dict[str, Leaf], kind: str, origin: str) -> None:
+    """A key of a pack file that no bundled pack of its kind has, but that is one slip from
+    a key they have (``thresholds.liquidity_dayz``), is an error with a "did you mean": it
+    would otherwise be ignored and the value it was meant to change left as it was."""
+    known: set[str] = set()
+    root = resources.files("cipmodel").joinpath("rules")
+    for res in root.iterdir():
+        if res.name.endswith(".toml"):
+            raw = tomllib.loads(res.read_text(encoding="utf-8"))
+            if raw.get("pack", {}).get("kind") == kind:
+                out: dict[str, Leaf] = {}
+                _walk(raw.get("values", {}), "", res.name, out)
+                known.update(out)
+    if not known:
+        return
+    for key in sorted(set(leaves) - known):
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
+        if not near:
+            continue
+        if near[0] not in leaves:
+            msg = f"{origin}: {near[0]}: missing; the file has {key!r}: did you mean {near[0]!r}?"
+        else:
+            msg = (
+                f"{origin}: {key}: unknown key, one slip from {near[0]!r} (which the file also "
+                "has): it would be ignored; correct or remove it"
+            )
+        raise RulePackError(msg)
 
 
 #: What a function taking a rule pack accepts: a name (``name:variant``), a path, or a pack.

@@ -764,7 +764,9 @@ def mutate_sheets(r: Any, sheets: list[Sheet]) -> tuple[list[str], bool]:
         for t in target.tables:
             t.ref = "A1:B2"
         target.tables = [] if chance(r, 0.5) else target.tables
-        return [f"{target.title} moved down {shift} rows"], True
+        # a far row (1,048,576) moved down is beyond Excel's last row: no longer legal
+        legal = max(target.rows, default=0) <= 1_048_576
+        return [f"{target.title} moved down {shift} rows"], legal
     if what == "merge":
         row = pick(r, sorted(target.rows) or [1])
         cols = sorted(target.rows.get(row, {})) or [1]

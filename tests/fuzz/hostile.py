@@ -1204,8 +1204,13 @@ def markdown(rows: dict[str, Row]) -> str:
         "",
         "Limits (each can be raised): 512 MB unpacked (`CIPMODEL_MAX_UNPACKED_MB`, or",
         "`read_plan(..., max_unpacked_bytes=)`), 200,000 rows with values per input sheet",
-        "(`CIPMODEL_MAX_ROWS`, `max_rows=`), 3,000,000 cells with values per input sheet",
-        "(`CIPMODEL_MAX_CELLS`, `max_cells=`); scenario files at most 1 MB. XML with a DTD or",
+        "(`CIPMODEL_MAX_ROWS`, `max_rows=`), 500,000 cells with values per input sheet",
+        "(`CIPMODEL_MAX_CELLS`, `max_cells=`), and per part: 200,000 style entries",
+        "(`CIPMODEL_MAX_STYLES`), 100,000 defined names (`CIPMODEL_MAX_NAMES`), 100,000",
+        "relationships in a part (`CIPMODEL_MAX_RELS`), 100,000 content types",
+        "(`CIPMODEL_MAX_CONTENT_TYPES`), 10,000 sheets (`CIPMODEL_MAX_SHEETS`), 100,000 zip",
+        "entries (`CIPMODEL_MAX_ZIP_ENTRIES`), each also a `read_plan` keyword; rule packs and",
+        "priors at most 4 MB (`CIPMODEL_MAX_PACK_MB`); scenario files at most 1 MB. XML with a DTD or",
         "entity declarations is refused (defusedxml); no network or file outside the workbook is",
         "ever opened. Random and mutated inputs: `tests/test_fuzz.py` (and `make fuzz-long`).",
         "",
@@ -1433,3 +1438,346 @@ _READ_HOSTILE: tuple[Hostile, ...] = (
 )
 HOSTILE = (*HOSTILE, *_READ_HOSTILE)
 BY_ID = {h.id: h for h in HOSTILE}
+
+
+# issue 11 "limits": parts with millions of entries, and cells as LibreOffice reads them.
+# Kept in one block (appended) so the three issue-11 parts merge cleanly.
+# =========================================================================================
+_STYLE_ENTRY = {
+    "fonts": (b'<fonts count="1">', b"<font/>"),
+    "fills": (b'<fills count="2">', b"<fill/>"),
+    "xfs": (b'<cellXfs count="7">', b'<xf numFmtId="0"/>'),
+    "numfmts": (b'<numFmts count="1">', b'<numFmt numFmtId="200" formatCode="0"/>'),
+}
+
+
+def _insert(parts: dict[str, bytes], part: str, after: bytes, what: bytes) -> None:
+    data = parts[part]
+    at = data.index(after) + len(after)
+    parts[part] = data[:at] + what + data[at:]
+
+
+def many(kind: str, n: int) -> Callable[[Path], Path]:
+    """A builder of a plain plan with ``n`` more entries of ``kind`` in one of its parts:
+    ``fonts``, ``fills``, ``xfs``, ``numfmts`` (styles), ``names`` (defined names),
+    ``sheets`` (entries of workbook.xml), ``rels`` (workbook relationships),
+    ``content-types``, ``zip-entries``, ``strings`` (shared strings, none used), ``cells``
+    (values on the CIP sheet, 1,000 a row), ``empty-cells`` (cells without a value)."""
+
+    def make(folder: Path) -> Path:
+        parts = plan_parts()
+        if kind in _STYLE_ENTRY:
+            after, entry = _STYLE_ENTRY[kind]
+            _insert(parts, "xl/styles.xml", after, entry * n)
+        elif kind == "names":
+            names = b'<definedName name="n">Trusts!$A$1</definedName>' * n
+            _insert(
+                parts,
+                "xl/workbook.xml",
+                b"</sheets>",
+                b"<definedNames>" + names + b"</definedNames>",
+            )
+        elif kind == "sheets":
+            _insert(
+                parts,
+                "xl/workbook.xml",
+                b"<sheets>",
+                b'<sheet name="x" sheetId="99" r:id="rId1"/>' * n,
+            )
+        elif kind == "rels":
+            rel = b'<Relationship Id="x" Type="http://example.org/x" Target="x.xml"/>'
+            _insert(parts, "xl/_rels/workbook.xml.rels", b"<Relationships", b"")
+            data = parts["xl/_rels/workbook.xml.rels"]
+            parts["xl/_rels/workbook.xml.rels"] = data.replace(
+                b"</Relationships>", rel * n + b"</Relationships>"
+            )
+        elif kind == "content-types":
+            data = parts["[Content_Types].xml"]
+            entry = b'<Override PartName="/x.xml" ContentType="application/xml"/>'
+            parts["[Content_Types].xml"] = data.replace(b"</Types>", entry * n + b"</Types>")
+        elif kind == "strings":
+            data = parts["xl/sharedStrings.xml"]
+            parts["xl/sharedStrings.xml"] = data.replace(
+                b"</sst>", b"<si><t>s</t></si>" * n + b"</sst>"
+            )
+        elif kind in ("cells", "empty-cells"):
+            cell = b"<c><v>1</v></c>" if kind == "cells" else b'<c s="0"/>'
+            row = b"<row>" + cell * 1000 + b"</row>"
+            head = _cip_header_xml().encode()
+            parts[SHEET["cip"]] = (
+                _sheet_xml("")
+                .encode()
+                .replace(b"<sheetData>", b"<sheetData>" + head + row * max(1, n // 1000))
+            )
+        elif kind == "zip-entries":
+            return _save(folder, _zip_with_entries(parts, n))
+        else:
+            raise ValueError(kind)
+        return _save(folder, zip_parts(parts))
+
+    return make
+
+
+def _zip_with_entries(parts: dict[str, bytes], n: int) -> bytes:
+    """The plan's parts, then ``n`` empty stored entries (a zip of about 100 bytes each)."""
+    entries = [(name, 8, *_deflated(data)) for name, data in parts.items()]
+    out = bytearray()
+    central = bytearray()
+    local = struct.Struct("<IHHHHHIIIHH")
+    cent = struct.Struct("<IHHHHHHIIIHHHHHII")
+
+    def add(name: bytes, method: int, crc: int, data: bytes, size: int) -> None:
+        offset = len(out)
+        out.extend(
+            local.pack(0x04034B50, 20, 0, method, 0, 0x21, crc, len(data), size, len(name), 0)
+        )
+        out.extend(name + data)
+        central.extend(
+            cent.pack(
+                0x02014B50,
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc,
+                len(data),
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+        )
+        central.extend(name)
+
+    for name, method, crc, data, size in entries:
+        add(name.encode(), method, crc, data, size)
+    for i in range(n):
+        add(b"z/%d" % i, 0, 0, b"", 0)
+    total = len(entries) + n
+    if total < 0xFFFF:
+        eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, total, total, len(central), len(out), 0)
+        return bytes(out + central + eocd)
+    cd_offset, cd_size = len(out), len(central)
+    z64_at = cd_offset + cd_size
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, total, total, cd_size, cd_offset)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, z64_at, 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return bytes(out + central + z64 + locator + eocd)
+
+
+def _deflated(data: bytes) -> tuple[int, bytes, int]:
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return zlib.crc32(data), c.compress(data) + c.flush(), len(data)
+
+
+#: The resource run: (kind, entries) of ``benchmarks/bench_hostile.py --resource``.
+RESOURCE_RUN = (
+    ("fonts", 2_000_000),
+    ("fills", 2_000_000),
+    ("xfs", 2_000_000),
+    ("numfmts", 2_000_000),
+    ("names", 2_000_000),
+    ("sheets", 2_000_000),
+    ("rels", 2_000_000),
+    ("content-types", 2_000_000),
+    ("zip-entries", 1_000_000),
+    ("strings", 5_000_000),
+    ("cells", 5_000_000),
+    ("empty-cells", 20_000_000),
+)
+
+
+def _link_to(target: str, name: str) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        path = folder / name
+        path.symlink_to(target)
+        return path
+
+    return make
+
+
+def _scenario_fifo(folder: Path) -> Path:
+    path = folder / "scenario.toml"
+    os.mkfifo(path)
+    return path
+
+
+def _cip_f2(cell: str) -> Callable[[Path], Path]:
+    """A plan whose CIP!F2 (240 in the plan) is the XML ``cell``."""
+
+    def fn(x: bytes) -> bytes:
+        assert b'<c r="F2"><v>240.0</v></c>' in x
+        return x.replace(b'<c r="F2"><v>240.0</v></c>', cell.encode())
+
+    return _patch(SHEET["cip"], fn)
+
+
+def _very_hidden(x: bytes) -> bytes:
+    return x.replace(b'<sheet name="CIP" ', b'<sheet name="CIP" state="veryHidden" ')
+
+
+G_LIMITS = "Parts with millions of entries (limits lowered to keep the files small)"
+G_CELLS = "Cells as Excel and LibreOffice show them"
+_LIMIT_CASES = (
+    ("fonts", 100, "CIPMODEL_MAX_STYLES", 30, "holds more than 30 style entries"),
+    ("xfs", 100, "CIPMODEL_MAX_STYLES", 30, "holds more than 30 style entries"),
+    ("numfmts", 100, "CIPMODEL_MAX_STYLES", 30, "holds more than 30 style entries"),
+    ("names", 100, "CIPMODEL_MAX_NAMES", 10, "holds more than 10 defined names"),
+    ("sheets", 100, "CIPMODEL_MAX_SHEETS", 20, "holds more than 20 sheets"),
+    ("rels", 100, "CIPMODEL_MAX_RELS", 20, "holds more than 20 relationships"),
+    ("content-types", 200, "CIPMODEL_MAX_CONTENT_TYPES", 60, "holds more than 60 content types"),
+    ("zip-entries", 100, "CIPMODEL_MAX_ZIP_ENTRIES", 50, "holds more than 50 zip entries"),
+    ("empty-cells", 5000, "CIPMODEL_MAX_CELLS", 1000, "more than 4,000 XML elements"),
+)
+
+LIMITS_HOSTILE: tuple[Hostile, ...] = (
+    *(
+        Hostile(
+            f"part-{kind}",
+            G_LIMITS,
+            f"{n:,} more {kind.replace('-', ' ')} ({env}={limit}; the full-size run has "
+            "millions: `bench_hostile.py --resource`)",
+            many(kind, n),
+            REFUSED,
+            text,
+            env=((env, str(limit)),),
+        )
+        for kind, n, env, limit, text in _LIMIT_CASES
+    ),
+    Hostile(
+        "cell-underscore-digits",
+        G_CELLS,
+        "a number saved as '2_4_0' (Python: 240, LibreOffice: 2)",
+        _cip_f2('<c r="F2"><v>2_4_0</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2: holds '2_4_0' saved as a number",
+    ),
+    Hostile(
+        "cell-arabic-digits",
+        G_CELLS,
+        "a number saved in Arabic-Indic digits (Python: 240, LibreOffice: 0)",
+        _cip_f2('<c r="F2"><v>\u0662\u0664\u0660</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2",
+    ),
+    Hostile(
+        "cell-fullwidth-digits",
+        G_CELLS,
+        "a number saved in fullwidth digits (Python: 240, LibreOffice: 0)",
+        _cip_f2('<c r="F2"><v>\uff12\uff14\uff10</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2",
+    ),
+    Hostile(
+        "cell-negative-string-index",
+        G_CELLS,
+        "a shared-string index of -1 (Python: the last text; LibreOffice: blank)",
+        _cip_f2('<c r="F2" t="s"><v>-1</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2: refers to shared text '-1'",
+    ),
+    Hostile(
+        "cell-string-index-out-of-range",
+        G_CELLS,
+        "a shared-string index past the last text (LibreOffice: blank)",
+        _cip_f2('<c r="F2" t="s"><v>100000</v></c>'),
+        REFUSED,
+        "sheet 'CIP', F2: refers to shared text",
+    ),
+    Hostile(
+        "cell-unknown-type",
+        G_CELLS,
+        "a cell of type 'zz' (LibreOffice: blank)",
+        _cip_f2('<c r="F2" t="zz"><v>240</v></c>'),
+        REFUSED,
+        "unknown cell type 'zz'",
+    ),
+    Hostile(
+        "cell-foreign-namespace",
+        G_CELLS,
+        "CIP!F2 in a foreign XML namespace (LibreOffice: no cell there)",
+        _cip_f2('<x:c xmlns:x="urn:other" r="F2"><x:v>240</x:v></x:c>'),
+        PROBLEMS,
+        "CIP!F2",
+    ),
+    Hostile(
+        "cell-nan",
+        G_CELLS,
+        "a number saved as 'nan' (LibreOffice: 0)",
+        _cip_f2('<c r="F2"><v>nan</v></c>'),
+        REFUSED,
+        "holds 'nan' saved as a number",
+    ),
+    Hostile(
+        "cell-outside-sheet",
+        G_CELLS,
+        "a cell at XFE2, right of the last column (LibreOffice drops it with a warning)",
+        _cip_f2('<c r="XFE2"><v>240</v></c>'),
+        REFUSED,
+        "not a cell reference inside a sheet",
+    ),
+    Hostile(
+        "sheet-very-hidden",
+        G_CELLS,
+        "the CIP sheet very hidden, nothing in front of it (LibreOffice reads it too)",
+        _patch("xl/workbook.xml", _very_hidden),
+        READ,
+    ),
+    Hostile(
+        "sheet-hidden-look-alike",
+        G_CELLS,
+        "the CIP sheet hidden behind a visible 'C\u0399P' (a Greek capital Iota)",
+        _patch(
+            "xl/workbook.xml",
+            lambda x: x.replace(
+                b'<sheet name="CIP" sheetId="4" r:id="rId4"/>',
+                b'<sheet name="CIP" sheetId="4" state="hidden" r:id="rId4"/>'
+                + '<sheet name="C\u0399P" sheetId="20" r:id="rId4"/>'.encode(),
+            ),
+        ),
+        REFUSED,
+        "sheet 'CIP' is hidden, and the visible sheet",
+    ),
+    Hostile(
+        "proc-file",
+        G_FILE,
+        "a link called plan.xlsx to /proc/self/status (a regular file of size 0)",
+        _link_to("/proc/self/status", "plan.xlsx"),
+        REFUSED,
+        "system file",
+    ),
+    Hostile(
+        "scenario-proc-file",
+        G_TOML,
+        "a link called scenario.toml to /proc/self/status",
+        _link_to("/proc/self/status", "scenario.toml"),
+        REFUSED,
+        "is not a scenario file",
+        via="load_plan",
+    ),
+    Hostile(
+        "scenario-fifo",
+        G_TOML,
+        "a named pipe called scenario.toml",
+        _scenario_fifo,
+        REFUSED,
+        "is not a scenario file (a device, pipe",
+        via="load_plan",
+    ),
+    Hostile(
+        "scenario-bom",
+        G_TOML,
+        "a scenario saved with a UTF-8 byte-order mark (Notepad)",
+        _toml(b'\xef\xbb\xbf[scenario]\nexample = "small"\n'),
+        READ,
+        via="load_plan",
+    ),
+)
+HOSTILE = (*HOSTILE, *LIMITS_HOSTILE)
+BY_ID.update({h.id: h for h in LIMITS_HOSTILE})
