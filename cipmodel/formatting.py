@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from typing import SupportsFloat, SupportsIndex
 
 __all__ = ["json_float", "money", "pct"]
@@ -15,10 +16,15 @@ def json_float(x: SupportsFloat | SupportsIndex) -> float | None:
 
 
 def money(x: float | None) -> str:
-    """£000 with thousands separators, deficits in brackets; 'n/a' for missing."""
+    """£000 with thousands separators, deficits in brackets; 'n/a' for missing.
+
+    Rounded as a spreadsheet's number format shows it: to 15 significant digits, then
+    halves away from zero (14,762.5 shows as 14,763, as in Excel and LibreOffice; Python's
+    ``round`` would give the even 14,762), so the terminal, the PDF and the workbook agree.
+    """
     if x is None or not math.isfinite(float(x)):
         return "n/a"
-    v = round(float(x))
+    v = int(Decimal(f"{float(x):.15g}").quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return f"({abs(v):,})" if v < 0 else f"{v:,}"
 
 

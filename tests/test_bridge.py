@@ -8,9 +8,10 @@ Drivers and Outturn rows); the property test checks that the steps add up exactl
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from cipmodel.errors import ValidationError
 from cipmodel.examples import example_portfolio
 from cipmodel.inputs.records import Portfolio
 from cipmodel.results.bridge import BRIDGE_ORDER, bridge, bridge_dict
@@ -148,7 +149,11 @@ def plans(draw: st.DrawFn) -> Portfolio:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plans())
 def test_bridge_adds_up_on_random_plans(p: Portfolio) -> None:
-    _steps(p, "RP1")
+    try:
+        _steps(p, "RP1")
+    except ValidationError as exc:  # a plan with nothing to score in year 2 is refused
+        assume("no finance metric can be scored" not in str(exc))
+        raise
 
 
 def test_waterfall_chart() -> None:

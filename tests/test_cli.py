@@ -295,16 +295,16 @@ def test_run_text_shows_every_plan_view_of_the_json(example: Path) -> None:
         "Underlying surplus/(deficit)",
     )
     for k, label in enumerate(labels):
-        line = _line(r.output, label)
+        line = _line(r.stdout, label)
         # year 1 then year 2, left to right
         assert line.index(cells[0][k]) < line.rindex(cells[1][k]), (line, cells)
     # the example's risk-adjusted forecast misses in both years (docs/plan-views.md table)
-    assert _line(r.output, "Forecast risk-adjusted").count("MISSED") == 2
+    assert _line(r.stdout, "Forecast risk-adjusted").count("MISSED") == 2
     assert t["bridge"] is not None
     for step in t["bridge"]:
-        line = _line(r.output, BRIDGE_LABELS[step["step"]])
+        line = _line(r.stdout, BRIDGE_LABELS[step["step"]])
         assert line.rstrip().endswith(money(step["value"])), line
-    assert max(len(ln) for ln in r.output.splitlines()) <= 100
+    assert max(len(ln) for ln in r.stdout.splitlines()) <= 100
 
 
 def test_run_text_one_year_plan_gives_plan_views_as_lines() -> None:
@@ -363,16 +363,16 @@ def test_run_text_several_trusts_shows_the_risk_adjusted_variance(tmp_path: Path
     r = invoke("run", plan)
     assert r.exit_code == 0, r.output
     trusts = json.loads(invoke("run", plan, "--json").output)["trusts"]
-    assert "risk-adj." in r.output.splitlines()[0]
+    assert "risk-adj." in r.stdout.splitlines()[0]
     met = 0
     for t in trusts:
         fra = t["years"][0]["control_total"]["forecast_risk_adjusted"]
         met += bool(fra["met"])
-        (row,) = [ln for ln in r.output.splitlines() if ln.startswith(t["code"] + " ")]
+        (row,) = [ln for ln in r.stdout.splitlines() if ln.startswith(t["code"] + " ")]
         ct = t["control_total"]
         fields = row.split()
         # code, control total, forecast, variance, met, risk-adjusted variance, ...
         assert fields[1:4] == [money(ct["target"]), money(ct["forecast"]), money(ct["variance"])]
         assert fields[5] == money(fra["variance"])
-    assert f"{met} of {len(trusts)} meet the pre-STF one on the risk-adjusted forecast" in r.output
-    assert max(len(ln) for ln in r.output.splitlines()) <= 100
+    assert f"{met} of {len(trusts)} meet the pre-STF one on the risk-adjusted forecast" in r.stdout
+    assert max(len(ln) for ln in r.stdout.splitlines()) <= 100

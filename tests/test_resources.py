@@ -570,7 +570,10 @@ def test_a_closed_pipe_ends_quietly(command: list[str], example_plan: Path) -> N
     finally:
         os.close(write_end)
     assert done.returncode == 141, done.stderr
-    assert done.stderr == b""
+    # nothing but the reader's notes (the example's unsplit PFI charge): no traceback, no
+    # "Exception ignored", no "Broken pipe"
+    lines = done.stderr.decode().splitlines()
+    assert all(ln.startswith(("note: ", "warning: ")) for ln in lines), done.stderr
 
 
 def test_a_library_warning_is_one_line_of_the_tool(tmp_path: Path) -> None:

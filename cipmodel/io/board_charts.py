@@ -51,7 +51,7 @@ def bridge_steps(fig: TrustFigures) -> list[tuple[str, float]]:
     out = []
     for step in steps:
         if np.isfinite(step.value):
-            out.append((step.step, float(step.value)))
+            out.append((step.label, float(step.value)))
     return out
 
 

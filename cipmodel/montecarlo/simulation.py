@@ -194,8 +194,7 @@ def simulate(
     ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus, years=later_years)
     plan = ctx.plan
     workers = check_workers(workers, remote=executor is not None or client is not None)
-    chunk = int(chunk_size) if chunk_size is not None else auto_chunk_size(plan, ctx.inputs.n_dims)
-    chunk = min(chunk, chunk_cap(plan, ctx.inputs.n_dims, workers))
+    chunk = _chunk_size(ctx, chunk_size, workers)
     if keep is None:
         keep = max(1024, KEEP_VALUES // max(1, plan.n_trusts * FLOAT_WIDTH))
     col = Collector(OUTPUTS, plan.n_trusts, min(int(keep), n))
@@ -237,6 +236,14 @@ def simulate(
         provenance=prov,
         years_collector=ycol,
     )
+
+
+def _chunk_size(ctx: SimulationContext, chunk_size: int | None, workers: int) -> int:
+    """The draws a chunk holds: as asked, or sized for the plan; never more than
+    ``workers`` chunks at once fit in memory (:func:`chunk_cap`)."""
+    n_dims = ctx.inputs.n_dims
+    chunk = int(chunk_size) if chunk_size is not None else auto_chunk_size(ctx.plan, n_dims)
+    return min(chunk, chunk_cap(ctx.plan, n_dims, workers))
 
 
 def _check_settings(

@@ -149,6 +149,10 @@ class ShareDist:
             raise SimulationError(f"{where}: {kind} needs {exc.args[0]!r}") from None
         except SimulationError as exc:
             raise SimulationError(f"{where}: {exc}") from None
+        except (TypeError, ValueError, OverflowError):  # a list or text where a number goes
+            raise SimulationError(
+                f"{where}: must be a table of numbers like {{min, mode, max}}, got {value!r}"
+            ) from None
         if v:
             raise SimulationError(f"{where}: unknown key(s) {', '.join(sorted(v))}")
         return out

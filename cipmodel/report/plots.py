@@ -14,6 +14,7 @@ import numpy as np
 
 from cipmodel.calendar import MONTH_NAMES, QUARTER_END_INDEX
 from cipmodel.engine.compile import STAGES
+from cipmodel.formatting import money
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,16 +80,15 @@ def _thousands(ax: Axes, axis: str = "y") -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(
-        FuncFormatter(lambda v, _: f"({abs(v):,.0f})" if v < 0 else f"{v:,.0f}")
-    )
+    target.set_major_formatter(FuncFormatter(lambda v, _: money(v)))
     target.set_major_locator(MaxNLocator(nbins=6))
 
 
 def _money(v: float) -> str:
-    """£000 as the workbook shows it: thousands separators, negatives in brackets, zero '-'."""
-    r = round(float(v))
-    return "-" if r == 0 else (f"({abs(r):,})" if r < 0 else f"{r:,}")
+    """£000 as the workbook shows it: thousands separators, negatives in brackets, zero '-'
+    (rounded as :func:`cipmodel.formatting.money` rounds: halves away from zero)."""
+    shown = money(v)
+    return "-" if shown == "0" else shown
 
 
 MONTHS = MONTH_NAMES

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from cipmodel.calendar import QUARTER_END_INDEX, QUARTERS, cip_share
 from cipmodel.engine.assess import Assessment
-from cipmodel.engine.cip_years import CipYears, cip_years
+from cipmodel.engine.cip_years import CipYears, cip_years, scheme_own_year
 from cipmodel.engine.metrics import METRICS
 from cipmodel.engine.project import STAGES, PlanArrays, Projection
 from cipmodel.engine.solve import SolveResult
@@ -277,10 +277,14 @@ class YearArrays:
 
 
 def year_arrays(plan: PlanArrays, projection: Projection) -> YearArrays:
-    """Annual totals of the first (planned) draw, and the CIP by stage and recurrence."""
+    """Annual totals of the first (planned) draw, and the CIP by stage and recurrence.
+
+    ``cip_unidentified`` and ``cip_recurrent`` are parts of the year's own CIP (brought
+    forward + new, :func:`cipmodel.engine.cip_years.scheme_own_year`), as ``cip_planned``
+    is; in year 1 that is each scheme's in-year effect."""
     pr = projection
     y = pr.by_year
-    cip_y = pr.cip_scheme_year[0]  # (S, Y)
+    cip_y = scheme_own_year(plan, pr.cip_scheme_year[0])  # (S, Y) the year's own CIP
     n_t, n_y = plan.n_trusts, plan.n_years
 
     def per_trust(mask: npt.NDArray[np.bool_]) -> Floats:
