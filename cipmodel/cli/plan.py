@@ -211,7 +211,15 @@ def solve(
     if probability is not None:
         from cipmodel.cli.simulate import solve_probability_command
 
-        return solve_probability_command(plan, probability, as_json=as_json, year=year, **sim)
+        return solve_probability_command(
+            plan,
+            probability,
+            as_json=as_json,
+            year=year,
+            strict=strict,
+            allow_extra_columns=allow_extra_columns,
+            **sim,
+        )
     rows = _solve_rows(plan, year, strict, allow_extra_columns, quiet=as_json)
     if as_json:
         click.echo(json.dumps({"trusts": rows}, indent=2))
