@@ -855,19 +855,37 @@ def test_hidden_rows_are_kept_as_ranges(hidden: set[int], flag: str) -> None:
     assert h.rows_among(list(range(1, 5_001))) == sorted(hidden)
 
 
+def _row(r: int | None, hidden: str | None = None) -> str:
+    ref = f' r="{r}"' if r is not None else ""
+    flag = f' hidden="{hidden}"' if hidden is not None else ""
+    return f"<row{ref}{flag}><c><v>1</v></c></row>"
+
+
 def test_hidden_flags_that_are_off_or_damaged_hide_nothing() -> None:
     cols = (
         '<cols><col min="2" max="4" hidden="1"/><col min="9" max="9" hidden="0"/>'
         '<col min="x" max="3" hidden="1"/><col min="7" max="5" hidden="1"/>'
         f'<col min="{"9" * 5000}" max="1" hidden="1"/><col min="3" max="6" hidden="true"/></cols>'
     )
-    rows = '<row r="2" hidden="0"/><row r="3" hidden="false"/><row r="4" hidden="1"/><row/>'
+    rows = _row(2, "0") + _row(3, "false") + _row(4, "1") + _row(None)
     h = _hidden_of(_sheet_xml(rows, cols))
-    assert h.rows_among([1, 2, 3, 4, 5]) == [4]  # <row/> without r is row 5, not hidden
+    assert h.rows_among([1, 2, 3, 4, 5]) == [4]  # <row> without r is row 5, not hidden
     assert h.cols_among(list(range(1, 12))) == [2, 3, 4, 5, 6]
 
 
 def test_hidden_rows_in_any_order_are_found() -> None:
-    rows = '<row r="9" hidden="1"/><row r="3" hidden="1"/><row r="4" hidden="1"/>'
-    h = _hidden_of(_sheet_xml(rows))
+    h = _hidden_of(_sheet_xml(_row(9, "1") + _row(3, "1") + _row(4, "1")))
     assert h.rows_among(list(range(1, 12))) == [3, 4, 9]
+
+
+def test_hidden_rows_and_columns_take_bounded_memory() -> None:
+    """Empty hidden rows are not kept (only rows holding a value, already kept as cells);
+    hidden columns in any order merge to at most 8,192 ranges (half of 16,384 columns)."""
+    empty = "".join(f'<row r="{r}" hidden="1"/>' for r in range(1, 200_000, 2))
+    cols = "".join(
+        f'<col min="{c}" max="{c}" hidden="1"/>' for _ in range(4) for c in range(1, 16_385, 2)
+    )
+    h = _hidden_of(_sheet_xml(empty + _row(200_001, "1"), f"<cols>{cols}</cols>"))
+    assert h.rows == [(200_001, 200_001)]
+    assert len(h.cols) <= 2 * 16_384 + 1
+    assert h.cols_among([1, 2, 3, 16_383, 16_384]) == [1, 3, 16_383]

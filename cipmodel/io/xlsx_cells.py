@@ -72,21 +72,31 @@ class Hidden:
             ranges.append((first, last))
 
     def add_row(self, row: int) -> None:
-        """Row ``row`` is hidden (rows come in order in a sheet part)."""
+        """Row ``row`` is hidden (rows come in order in a sheet part). The handler adds
+        only rows holding a value, so the ranges never outnumber the rows it keeps."""
         self._add(self.rows, row, row)
 
     def add_cols(self, first: int, last: int) -> None:
-        """Columns ``first`` to ``last`` are hidden."""
+        """Columns ``first`` to ``last`` are hidden. The ranges are merged whenever they
+        pass 2 x 16,384 (then at most 8,192 remain): millions of ``<col>`` elements in any
+        order take bounded memory."""
         self._add(self.cols, first, last)
+        if len(self.cols) > 2 * MAX_COL:
+            self.cols = self._merged(self.cols)
+
+    @staticmethod
+    def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(ranges):
+            Hidden._add(merged, a, b)
+        return merged
 
     @staticmethod
     def _among(ranges: list[tuple[int, int]], items: list[int]) -> list[int]:
         """Those of ``items`` inside one of ``ranges``, in their order."""
         if not ranges:
             return []
-        merged: list[tuple[int, int]] = []
-        for a, b in sorted(ranges):
-            Hidden._add(merged, a, b)
+        merged = Hidden._merged(ranges)
         starts = [a for a, _b in merged]
         out = []
         for i in items:
@@ -248,6 +258,7 @@ class SheetHandler(Runs):
         super().__init__()
         self.rows: dict[int, dict[int, Cell]] = {}
         self.hidden = Hidden()
+        self._hidden_row = 0  # the row being read, if its <row> is hidden
         self._max_rows = max_rows
         self._cells_left = max_cells
         # every element counts (empty cells and rows too): a part of millions of empty
@@ -286,8 +297,8 @@ class SheetHandler(Runs):
                     raise Damaged(f"row {r[:20]!r}", f"not a row number from 1 to {MAX_ROW:,}")
                 self._row = int(text)
             self._col = 0
-            if _true(attrs.get("hidden")):
-                self.hidden.add_row(self._row)
+            # noted only once the row holds a value (below): empty hidden rows cost nothing
+            self._hidden_row = self._row if _true(attrs.get("hidden")) else 0
         elif name in (_V, _F):
             self.text = []
             if name == _F:
@@ -420,6 +431,8 @@ class SheetHandler(Runs):
             if len(self.rows) >= self._max_rows:
                 raise OverLimit("rows")
             cells = self.rows[row] = {}
+            if row == self._hidden_row:
+                self.hidden.add_row(row)
         self._cells_left -= 1
         if self._cells_left < 0:
             raise OverLimit("cells")
