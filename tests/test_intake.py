@@ -713,6 +713,8 @@ def test_simulate_shows_the_notes_and_lists_them(make: Callable[..., Path], tmp_
 
 def test_solve_probability_shows_the_notes(make: Callable[..., Path]) -> None:
     path = make(_extra_column)
+    d = json.loads(invoke("solve", path, "--json").stdout)  # the deterministic solve too
+    assert "CIP!M1" in [w["place"] for w in d["warnings"]] and d["trusts"]
     r = invoke("solve", path, "--probability", "0.5", *SIM)
     assert r.exit_code == 0 and EXTRA_NOTE in r.stderr
     d = json.loads(invoke("solve", path, "--probability", "0.5", *SIM, "--json").stdout)

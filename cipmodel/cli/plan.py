@@ -220,9 +220,11 @@ def solve(
             allow_extra_columns=allow_extra_columns,
             **sim,
         )
-    rows = _solve_rows(plan, year, strict, allow_extra_columns, quiet=as_json)
+    rows, notes = _solve_rows(plan, year, strict, allow_extra_columns, quiet=as_json)
     if as_json:
-        click.echo(json.dumps({"trusts": rows}, indent=2))
+        # "warnings": the plan's notes with their places (an addition to the JSON contract)
+        warnings = [n.to_dict() for n in notes]
+        click.echo(json.dumps({"trusts": rows, "warnings": warnings}, indent=2))
         return
     click.echo(f"CIP needed to meet the pre-STF control total in plan year {year} (£000)")
     if year > 1:
@@ -244,10 +246,11 @@ def solve(
 
 def _solve_rows(
     plan: Path, year: int, strict: bool = False, allow: tuple[str, ...] = (), *, quiet: bool = False
-) -> list[SolvedTrustDict]:
-    """The deterministic CIP solve for ``year``: one JSON-ready row per trust."""
+) -> tuple[list[SolvedTrustDict], list[Any]]:
+    """The deterministic CIP solve for ``year``: one JSON-ready row per trust, and the
+    plan's notes."""
     from cipmodel.engine.project import compile_plan
     from cipmodel.engine.solve import solve_cip
 
-    portfolio, _, _notes = load_checked(plan, strict, allow, quiet=quiet)
-    return solve_cip(compile_plan(portfolio), year=year).to_dict()["trusts"]
+    portfolio, _, notes = load_checked(plan, strict, allow, quiet=quiet)
+    return solve_cip(compile_plan(portfolio), year=year).to_dict()["trusts"], notes
