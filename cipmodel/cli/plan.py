@@ -72,12 +72,13 @@ def validate(plan: Path, as_json: bool, strict: bool, allow_extra_columns: tuple
 
     \b
     Notes (what was ignored or assumed: extra columns and sheets, a total row, a trust
-    code typed in another case) and warnings (values that look like a slip: income typed
-    in pounds rather than £000, 0.95% for 95%) are printed on stderr, one line each with
-    its place; with --json they are listed under "warnings" instead. A header that looks
+    code typed in another case, rows or columns hidden in the workbook, which are read)
+    and warnings (values that look like a slip: income typed in pounds rather than £000,
+    0.95% for 95%) are printed on stderr, one line each with its place; with --json they are listed under "warnings" instead. A header that looks
     like a misspelt field ("Strat month") is an error with "did you mean 'start_month'?";
     if it really is a column of your own, keep it with --allow-extra-column "Strat month".
-    --strict refuses a plan with warnings (exit 2). run and solve take the same options.
+    --strict refuses a plan with warnings (exit 2). run, solve, simulate, portfolio and
+    report take the same options.
     """
     try:
         portfolio, _, notes = load_checked(plan, strict, allow_extra_columns, quiet=as_json)
