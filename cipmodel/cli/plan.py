@@ -74,9 +74,10 @@ def validate(plan: Path, as_json: bool, strict: bool, allow_extra_columns: tuple
     Notes (what was ignored or assumed: extra columns and sheets, a total row, a trust
     code typed in another case, rows or columns hidden in the workbook, which are read)
     and warnings (values that look like a slip: income typed in pounds rather than £000,
-    0.95% for 95%) are printed on stderr, one line each with its place; with --json they are listed under "warnings" instead. A header that looks
-    like a misspelt field ("Strat month") is an error with "did you mean 'start_month'?";
-    if it really is a column of your own, keep it with --allow-extra-column "Strat month".
+    0.95% for 95%) are printed on stderr, one line each with its place; with --json they
+    are listed under "warnings" instead. A header that looks like a misspelt field
+    ("Strat month") is an error with "did you mean 'start_month'?"; if it really is a
+    column of your own, keep it with --allow-extra-column "Strat month".
     --strict refuses a plan with warnings (exit 2). run, solve, simulate, portfolio and
     report take the same options.
     """
