@@ -9,6 +9,9 @@ openpyxl; the LibreOffice-saved variant is in ``tests/test_workbook_libreoffice.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -20,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from openpyxl.utils import get_column_letter
 
 from cipmodel.cli import cli
 from cipmodel.errors import Note, ValidationError, readable
@@ -29,6 +33,7 @@ from cipmodel.inputs.plausibility import check_plausibility
 from cipmodel.inputs.schema import load_schema
 from cipmodel.io import read_plan, read_plan_with_notes, write_template
 from cipmodel.io.headers import edit_distance, header_key, resembles
+from cipmodel.io.xlsx_cells import SheetEnd, SheetHandler, parse_part
 
 SCHEMA = load_schema()
 EXAMPLE = example_portfolio("acute-11pc")
@@ -673,3 +678,216 @@ def test_scheme_ids_differing_only_by_case_or_spaces_are_an_error(
     assert any(
         p.startswith("CIP!B3") and "CIP!B2" in p and "only by case or spaces" in p for p in problems
     ), problems
+
+
+# -- notes and intake options on every command that reads a plan ---------------------------
+def _extra_column(wb: Any) -> None:
+    wb["CIP"]["M1"] = "Owner (SRO)"
+
+
+EXTRA_NOTE = "note: CIP!M1: column 'Owner (SRO)' on CIP ignored: not a CIP column"
+
+
+def _income_in_pounds(wb: Any) -> None:
+    ws = wb["Income"]
+    ws.cell(2, _column(ws, "annual_value")).value = 350_000_000
+
+
+SIM = ("-n", "64", "--seed", "7")
+
+
+def test_simulate_shows_the_notes_and_lists_them(make: Callable[..., Path], tmp_path: Path) -> None:
+    path = make(_extra_column)
+    out = tmp_path / "sim.xlsx"
+    r = invoke("simulate", path, *SIM, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert EXTRA_NOTE in r.stderr and "note:" not in r.stdout
+    rows = list(openpyxl.load_workbook(out, read_only=True)["Input notes"].values)
+    assert ("note", "CIP!M1", "column 'Owner (SRO)' on CIP ignored: not a CIP column") in rows
+    r = invoke("simulate", path, *SIM, "--json")
+    d = json.loads(r.stdout)
+    assert "note:" not in r.stderr  # with --json the notes are in the JSON, not on stderr
+    assert [w["place"] for w in d["warnings"]] == ["CIP!M1", "Financing"]
+    assert d["trusts"] and d["provenance"]["draws"] == 64  # still the simulate JSON
+
+
+def test_solve_probability_shows_the_notes(make: Callable[..., Path]) -> None:
+    path = make(_extra_column)
+    d = json.loads(invoke("solve", path, "--json").stdout)  # the deterministic solve too
+    assert "CIP!M1" in [w["place"] for w in d["warnings"]] and d["trusts"]
+    r = invoke("solve", path, "--probability", "0.5", *SIM)
+    assert r.exit_code == 0 and EXTRA_NOTE in r.stderr
+    d = json.loads(invoke("solve", path, "--probability", "0.5", *SIM, "--json").stdout)
+    assert "CIP!M1" in [w["place"] for w in d["warnings"]] and d["trusts"]
+
+
+def test_portfolio_of_a_plan_shows_the_notes(make: Callable[..., Path], tmp_path: Path) -> None:
+    path = make(_extra_column)
+    out = tmp_path / "sector.xlsx"
+    r = invoke("portfolio", path, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert EXTRA_NOTE in r.stderr and "note:" not in r.stdout
+    sheets = openpyxl.load_workbook(out, read_only=True).sheetnames
+    assert "Input notes" in sheets and "Sector finance" in sheets
+    d = json.loads(invoke("portfolio", path, "--json").stdout)
+    assert [w["place"] for w in d["warnings"]] == ["CIP!M1", "Financing"] and d["tables"]
+    # a bundled portfolio has no plan of the user's: nothing to note
+    assert json.loads(invoke("portfolio", "--example", "small", "--json").stdout)["warnings"] == []
+
+
+def test_report_shows_the_notes(make: Callable[..., Path], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "board.pdf"
+    r = invoke("report", make(_extra_column), "-o", out)
+    assert r.exit_code == 0 and EXTRA_NOTE in r.stderr and out.exists()
+
+
+STRICT = [
+    pytest.param(("validate",), id="validate"),
+    pytest.param(("run",), id="run"),
+    pytest.param(("solve",), id="solve"),
+    pytest.param(("solve", "--probability", "0.5", *SIM), id="solve-probability"),
+    pytest.param(("simulate", *SIM), id="simulate"),
+    pytest.param(("portfolio",), id="portfolio"),
+    pytest.param(("report", "-o", "{out}"), id="report"),
+]
+
+
+@pytest.mark.parametrize("command", STRICT)
+def test_strict_refuses_a_plan_with_a_warning_on_every_command(
+    make: Callable[..., Path], tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    path = make(_income_in_pounds)
+    out = tmp_path / "board.pdf"
+    name, *rest = (a.format(out=out) for a in command)
+    r = invoke(name, path, *rest, "--strict")
+    assert r.exit_code == 2, r.output
+    assert "Income!C2" in r.output and "--strict refuses it" in r.output
+    assert "Traceback" not in r.output and not out.exists()
+    # without --strict the same plan is read, with the warning shown
+    if name in ("validate", "solve"):
+        r = invoke(name, path, *rest)
+        assert r.exit_code == 0 and "warning: Income!C2" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["simulate", "portfolio"])
+def test_allow_extra_column_keeps_a_near_miss_on_simulate_and_portfolio(
+    make: Callable[..., Path], command: str
+) -> None:
+    path = make(_set_header("CIP", "start_month", "Strat month"))
+    extra = SIM if command == "simulate" else ()
+    r = invoke(command, path, *extra, "--json")
+    assert r.exit_code == 2 and "did you mean 'start_month'?" in r.output
+    r = invoke(command, path, *extra, "--json", "--allow-extra-column", "Strat month")
+    assert r.exit_code == 0, r.output
+    assert "CIP!" in " ".join(w["place"] for w in json.loads(r.stdout)["warnings"])
+
+
+# -- rows and columns hidden in the workbook ------------------------------------------------
+def test_hidden_rows_and_columns_are_read_with_a_note(make: Callable[..., Path]) -> None:
+    def edit(wb: Any) -> None:
+        ws = wb["CIP"]
+        for r in (3, 4, 5, 8):
+            ws.row_dimensions[r].hidden = True
+        ws.row_dimensions[ws.max_row + 5].hidden = True  # hidden but empty: nothing read
+        ws.column_dimensions[get_column_letter(_column(ws, "value_fye"))].hidden = True
+        ws.column_dimensions["Z"].hidden = True  # hidden but holds no field
+        wb["Income"].row_dimensions[2].hidden = True
+
+    q, notes = read_plan_with_notes(make(edit))
+    assert q == EXAMPLE  # read as before: hidden rows and columns count
+    by_place = {n.place: n for n in notes}
+    value_fye = "F"  # the template's value_fye column (as in SLIPS above)
+    rows = by_place["CIP!rows 3-5, 8"]
+    assert rows.level == "note"
+    assert rows == (
+        "CIP: rows 3-5, 8 (4 rows) are hidden in the workbook and read as inputs; "
+        "unhide to see what is counted"
+    )
+    col = by_place[f"CIP!column {value_fye}"]
+    assert f"column {value_fye} (value_fye) is hidden in the workbook" in col
+    assert "Income: row 2 is hidden" in by_place["Income!row 2"]
+    assert not [
+        n
+        for n in notes
+        if "hidden" in n
+        and n.place not in ("CIP!rows 3-5, 8", f"CIP!column {value_fye}", "Income!row 2")
+    ]
+
+
+def test_validate_and_run_print_the_hidden_rows_note(
+    make: Callable[..., Path], tmp_path: Path
+) -> None:
+    def edit(wb: Any) -> None:
+        for r in (12, 13, 14):
+            wb["CIP"].row_dimensions[r].hidden = True
+
+    path = make(edit)
+    r = invoke("validate", path)
+    assert r.exit_code == 0
+    assert "note: CIP!rows 12-14: CIP: rows 12-14 (3 rows) are hidden in the workbook" in r.stderr
+    d = json.loads(invoke("run", path, "--json").stdout)
+    assert "CIP!rows 12-14" in [w["place"] for w in d["warnings"]]
+    assert invoke("validate", path, "--strict").exit_code == 0  # a note, not a warning
+
+
+def _sheet_xml(rows: str, cols: str = "") -> bytes:
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    return f'<worksheet xmlns="{ns}">{cols}<sheetData>{rows}</sheetData></worksheet>'.encode()
+
+
+def _hidden_of(xml: bytes) -> Any:
+    handler = SheetHandler([], set(), set(), dt.datetime(1899, 12, 30))
+    with contextlib.suppress(SheetEnd):
+        parse_part(io.BytesIO(xml), handler)
+    return handler.hidden
+
+
+@given(st.sets(st.integers(1, 5_000), max_size=300), st.sampled_from(["1", "true", " 1 "]))
+def test_hidden_rows_are_kept_as_ranges(hidden: set[int], flag: str) -> None:
+    rows = "".join(
+        f'<row r="{r}"{f" hidden={flag!r}" if r in hidden else ""}><c r="A{r}"><v>1</v></c></row>'
+        for r in range(1, 5_001, 1)
+        if r in hidden or r % 7 == 0
+    )
+    h = _hidden_of(_sheet_xml(rows))
+    # one range per run of consecutive hidden rows (memory bounded by runs, not rows)
+    runs = sum(1 for r in hidden if r - 1 not in hidden)
+    assert len(h.rows) == runs
+    assert h.rows_among(list(range(1, 5_001))) == sorted(hidden)
+
+
+def _row(r: int | None, hidden: str | None = None) -> str:
+    ref = f' r="{r}"' if r is not None else ""
+    flag = f' hidden="{hidden}"' if hidden is not None else ""
+    return f"<row{ref}{flag}><c><v>1</v></c></row>"
+
+
+def test_hidden_flags_that_are_off_or_damaged_hide_nothing() -> None:
+    cols = (
+        '<cols><col min="2" max="4" hidden="1"/><col min="9" max="9" hidden="0"/>'
+        '<col min="x" max="3" hidden="1"/><col min="7" max="5" hidden="1"/>'
+        f'<col min="{"9" * 5000}" max="1" hidden="1"/><col min="3" max="6" hidden="true"/></cols>'
+    )
+    rows = _row(2, "0") + _row(3, "false") + _row(4, "1") + _row(None)
+    h = _hidden_of(_sheet_xml(rows, cols))
+    assert h.rows_among([1, 2, 3, 4, 5]) == [4]  # <row> without r is row 5, not hidden
+    assert h.cols_among(list(range(1, 12))) == [2, 3, 4, 5, 6]
+
+
+def test_hidden_rows_in_any_order_are_found() -> None:
+    h = _hidden_of(_sheet_xml(_row(9, "1") + _row(3, "1") + _row(4, "1")))
+    assert h.rows_among(list(range(1, 12))) == [3, 4, 9]
+
+
+def test_hidden_rows_and_columns_take_bounded_memory() -> None:
+    """Empty hidden rows are not kept (only rows holding a value, already kept as cells);
+    hidden columns in any order merge to at most 8,192 ranges (half of 16,384 columns)."""
+    empty = "".join(f'<row r="{r}" hidden="1"/>' for r in range(1, 200_000, 2))
+    cols = "".join(
+        f'<col min="{c}" max="{c}" hidden="1"/>' for _ in range(4) for c in range(1, 16_385, 2)
+    )
+    h = _hidden_of(_sheet_xml(empty + _row(200_001, "1"), f"<cols>{cols}</cols>"))
+    assert h.rows == [(200_001, 200_001)]
+    assert len(h.cols) <= 2 * 16_384 + 1
+    assert h.cols_among([1, 2, 3, 16_383, 16_384]) == [1, 3, 16_383]

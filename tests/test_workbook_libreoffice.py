@@ -167,3 +167,21 @@ def test_hand_filled_template_saved_by_libreoffice(soffice: str, tmp_path: Path)
     assert "not a CIP column" in places["CIP!M1"]
     assert places["Income!row 4"].startswith("Income: row 4 ('Total') is a total")
     assert "read as 'RXX'" in places["Income!A3"] and "read as 'RXX'" in places["CIP!A2"]
+
+
+def test_rows_and_columns_hidden_in_libreoffice_are_noted(soffice: str, tmp_path: Path) -> None:
+    """Hidden rows and a hidden field column, as LibreOffice saves them (its own
+    ``hidden="true"``), are read and noted with their place."""
+    p = example_portfolio("acute-11pc")
+    src = tmp_path / "plan.xlsx"
+    write_template(src, p)
+    wb = openpyxl.load_workbook(src)
+    for r in (12, 13, 14):
+        wb["CIP"].row_dimensions[r].hidden = True
+    wb["CIP"].column_dimensions["F"].hidden = True  # value_fye
+    wb.save(src)
+    saved = _resave(soffice, src, tmp_path)
+    q, notes = read_plan_with_notes(saved)
+    assert q == p
+    places = {n.place for n in notes}
+    assert {"CIP!rows 12-14", "CIP!column F"} <= places, [n.line() for n in notes]

@@ -1,7 +1,7 @@
 """Options, arguments and steps shared by several commands.
 
 * :data:`plan_argument`, :func:`rules_options`, :func:`simulation_options`;
-* :func:`check_output_path`, :func:`load`, :func:`write_results`.
+* :func:`check_output_path`, :func:`load_checked`, :func:`intake_options`, :func:`write_results`.
 
 Only click and the standard library are imported here at module level: ``cipmodel --help``
 builds every command, so the command modules (and this one) must stay light. The simulation
@@ -27,7 +27,6 @@ __all__ = [
     "check_draw_cap",
     "check_output_path",
     "intake_options",
-    "load",
     "load_checked",
     "plan_argument",
     "rules_options",
@@ -233,13 +232,6 @@ def _with_scenario_plans(inputs: tuple[Path, ...]) -> list[Path]:
         if plan is not None:
             out.append(Path(plan))
     return out
-
-
-def load(plan: Path) -> tuple[Any, dict[str, Any]]:
-    """A plan workbook or scenario file: the portfolio and its provenance entries."""
-    from cipmodel.io.plan import load_plan
-
-    return load_plan(plan)
 
 
 def intake_options(fn: Any) -> Any:

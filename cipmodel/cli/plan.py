@@ -72,12 +72,14 @@ def validate(plan: Path, as_json: bool, strict: bool, allow_extra_columns: tuple
 
     \b
     Notes (what was ignored or assumed: extra columns and sheets, a total row, a trust
-    code typed in another case) and warnings (values that look like a slip: income typed
-    in pounds rather than £000, 0.95% for 95%) are printed on stderr, one line each with
-    its place; with --json they are listed under "warnings" instead. A header that looks
-    like a misspelt field ("Strat month") is an error with "did you mean 'start_month'?";
-    if it really is a column of your own, keep it with --allow-extra-column "Strat month".
-    --strict refuses a plan with warnings (exit 2). run and solve take the same options.
+    code typed in another case, rows or columns hidden in the workbook, which are read)
+    and warnings (values that look like a slip: income typed in pounds rather than £000,
+    0.95% for 95%) are printed on stderr, one line each with its place; with --json they
+    are listed under "warnings" instead. A header that looks like a misspelt field
+    ("Strat month") is an error with "did you mean 'start_month'?"; if it really is a
+    column of your own, keep it with --allow-extra-column "Strat month".
+    --strict refuses a plan with warnings (exit 2). run, solve, simulate, portfolio and
+    report take the same options.
     """
     try:
         portfolio, _, notes = load_checked(plan, strict, allow_extra_columns, quiet=as_json)
@@ -211,10 +213,20 @@ def solve(
     if probability is not None:
         from cipmodel.cli.simulate import solve_probability_command
 
-        return solve_probability_command(plan, probability, as_json=as_json, year=year, **sim)
-    rows = _solve_rows(plan, year, strict, allow_extra_columns, quiet=as_json)
+        return solve_probability_command(
+            plan,
+            probability,
+            as_json=as_json,
+            year=year,
+            strict=strict,
+            allow_extra_columns=allow_extra_columns,
+            **sim,
+        )
+    rows, notes = _solve_rows(plan, year, strict, allow_extra_columns, quiet=as_json)
     if as_json:
-        click.echo(json.dumps({"trusts": rows}, indent=2))
+        # "warnings": the plan's notes with their places (an addition to the JSON contract)
+        warnings = [n.to_dict() for n in notes]
+        click.echo(json.dumps({"trusts": rows, "warnings": warnings}, indent=2))
         return
     click.echo(f"CIP needed to meet the pre-STF control total in plan year {year} (£000)")
     if year > 1:
@@ -236,10 +248,11 @@ def solve(
 
 def _solve_rows(
     plan: Path, year: int, strict: bool = False, allow: tuple[str, ...] = (), *, quiet: bool = False
-) -> list[SolvedTrustDict]:
-    """The deterministic CIP solve for ``year``: one JSON-ready row per trust."""
+) -> tuple[list[SolvedTrustDict], list[Any]]:
+    """The deterministic CIP solve for ``year``: one JSON-ready row per trust, and the
+    plan's notes."""
     from cipmodel.engine.project import compile_plan
     from cipmodel.engine.solve import solve_cip
 
-    portfolio, _, _notes = load_checked(plan, strict, allow, quiet=quiet)
-    return solve_cip(compile_plan(portfolio), year=year).to_dict()["trusts"]
+    portfolio, _, notes = load_checked(plan, strict, allow, quiet=quiet)
+    return solve_cip(compile_plan(portfolio), year=year).to_dict()["trusts"], notes

@@ -12,7 +12,13 @@ from typing import Any, cast
 import click
 
 from cipmodel.cli.errors import Command
-from cipmodel.cli.options import check_output_path, load, rules_options, write_results
+from cipmodel.cli.options import (
+    check_output_path,
+    intake_options,
+    load_checked,
+    rules_options,
+    write_results,
+)
 from cipmodel.formatting import money
 
 __all__ = ["portfolio"]
@@ -50,6 +56,7 @@ TITLES = {
     help="Share forfeited STF/PSF among trusts that met their control total (a whole-sector step).",
 )
 @rules_options
+@intake_options
 def portfolio(
     plan: Path | None,
     example: str | None,
@@ -57,9 +64,15 @@ def portfolio(
     output: Path | None,
     force: bool,
     bonus: bool,
+    strict: bool,
+    allow_extra_columns: tuple[str, ...],
     **rules: Any,
 ) -> None:
-    """Sector tables: control totals met, STF/PSF, finance score and candidate segments by trust type."""
+    """Sector tables: control totals met, STF/PSF, finance score and candidate segments by trust type.
+
+    With a PLAN, its notes and warnings are printed on stderr (with --json, listed under
+    "warnings"), and --strict and --allow-extra-column work as for run.
+    """
     from cipmodel.results.run import run_plan
     from cipmodel.results.sector import sector_tables
 
@@ -68,7 +81,11 @@ def portfolio(
     if output is not None:
         check_output_path(output, force, (plan,) if plan else ())
     # exactly one of the two is given (checked above)
-    pf, prov = _example(example) if example is not None else load(cast(Path, plan))
+    notes: list[Any] = []
+    if example is not None:
+        pf, prov = _example(example)
+    else:
+        pf, prov, notes = load_checked(cast(Path, plan), strict, allow_extra_columns, quiet=as_json)
     result = run_plan(pf, bonus=bonus, **rules, **prov)
     tables = sector_tables(result)
     if output is not None:
@@ -78,6 +95,7 @@ def portfolio(
             force,
             extra={f"Sector {k}": v.reset_index(names="type") for k, v in tables.items()},
             source=plan,
+            notes=notes,
         )
     if as_json:
         click.echo(
@@ -85,6 +103,8 @@ def portfolio(
                 {
                     "tables": {k: json.loads(v.to_json(orient="index")) for k, v in tables.items()},
                     "provenance": result.provenance,
+                    # the plan's notes with their places (an addition to the JSON contract)
+                    "warnings": [n.to_dict() for n in notes],
                 },
                 indent=2,
             )

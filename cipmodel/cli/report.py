@@ -20,7 +20,8 @@ from cipmodel.cli.options import (
     MAX_DRAWS,
     check_draw_cap,
     check_output_path,
-    load,
+    intake_options,
+    load_checked,
     plan_argument,
     rules_options,
 )
@@ -66,19 +67,23 @@ class MissingExtra(click.ClickException):
     "--force", is_flag=True, help="Replace the output file if it exists (never the input)."
 )
 @rules_options
+@intake_options
 def report(
     plan: Path,
     output: Path,
     draws: int | None,
     seed: int | None,
     force: bool,
+    strict: bool,
+    allow_extra_columns: tuple[str, ...],
     **rules: Any,
 ) -> None:
     """Board report (PDF, 1-8 A4 pages): control total, CIP, STF/PSF and the SOF score.
 
     One trust: a summary page, charts, STF/PSF and the score by quarter and, with
     --simulate, a page of the simulation. Several trusts: a portfolio summary by trust
-    type, the largest variances and charts. Money in £000.
+    type, the largest variances and charts. Money in £000. The plan's notes and warnings
+    are printed on stderr, as by run; --strict refuses a plan with warnings.
     """
     if seed is not None and draws is None:
         raise click.UsageError("--seed sets the seed of the simulation: add --simulate N")
@@ -97,7 +102,7 @@ def report(
     from cipmodel.io.atomic import atomic_write
     from cipmodel.report.pdf import board_report
 
-    portfolio, prov = load(plan)
+    portfolio, prov, _notes = load_checked(plan, strict, allow_extra_columns)
     data = board_report(
         portfolio,
         draws=draws,

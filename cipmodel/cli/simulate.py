@@ -21,7 +21,8 @@ from cipmodel.cli.options import (
     SCHEDULER_TIMEOUT,
     check_draw_cap,
     check_output_path,
-    load,
+    intake_options,
+    load_checked,
     plan_argument,
     scheduler_client,
     simulation_options,
@@ -140,6 +141,7 @@ def _capped_workers(workers: int) -> int:
 @click.option(
     "--funding-rules", default=None, help="STF/PSF rule pack (default: the plan's financial year)."
 )
+@intake_options
 def simulate(
     plan: Path,
     draws: int,
@@ -159,13 +161,16 @@ def simulate(
     catch_up: bool | None,
     sof_rules: str,
     funding_rules: str | None,
+    strict: bool,
+    allow_extra_columns: tuple[str, ...],
 ) -> None:
     """Monte Carlo: probability of meeting the control total, STF/PSF and score at risk.
 
     Simulates every plan year: CIP delivery and slippage by stage and RAG, pay award,
     inflation, activity, agency spend and A&E performance, with national shocks shared by
     all trusts; the first year in full, later years' P(meet the control total) pre- and
-    post-STF, surplus spread and CIP. Money in £000.
+    post-STF, surplus spread and CIP. Money in £000. The plan's notes and warnings are
+    printed on stderr (with --json, listed under "warnings"), as by run.
     """
     from cipmodel.cli.output import print_simulation
     from cipmodel.montecarlo import simulate as run_simulation
@@ -183,7 +188,7 @@ def simulate(
     if output is not None:
         check_output_path(output, force, (plan,))
     workers = _capped_workers(workers)
-    portfolio, prov = load(plan)
+    portfolio, prov, notes = load_checked(plan, strict, allow_extra_columns, quiet=as_json)
     n_s = max(1, len(portfolio.cip))
     with scheduler_client(scheduler, scheduler_timeout) as client:
         callback, bar = _progress_bar(draws * (n_s + 200 * len(portfolio.trusts)), draws)
@@ -212,9 +217,13 @@ def simulate(
                 bar.__exit__(None, None, None)
     _notes(caught, SamplingWarning, chunk_size, result.provenance.get("chunk_size"), workers)
     if output is not None:
-        write_results(output, result.run, force, result.simulation_sheets(), result, plan)
+        write_results(
+            output, result.run, force, result.simulation_sheets(), result, plan, notes=notes
+        )
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        # "warnings": the plan's notes with their places (an addition to the JSON contract)
+        out = {**result.to_dict(), "warnings": [n.to_dict() for n in notes]}
+        click.echo(json.dumps(out, indent=2))
         return
     print_simulation(result)
     if output is not None:
@@ -234,6 +243,8 @@ def solve_probability_command(
     year: int = 1,
     scheduler: str | None = None,
     scheduler_timeout: float = SCHEDULER_TIMEOUT,
+    strict: bool = False,
+    allow_extra_columns: tuple[str, ...] = (),
 ) -> None:
     """``cipmodel solve PLAN --probability P``: the CIP needed for P(meet) >= P."""
     from cipmodel.montecarlo import solve_probability
@@ -246,7 +257,7 @@ def solve_probability_command(
             "the probability solve simulates plan year 1 only", param_hint="--year"
         )
     check_draw_cap(draws, allow_large)
-    portfolio, prov = load(plan)
+    portfolio, prov, notes = load_checked(plan, strict, allow_extra_columns, quiet=as_json)
     with scheduler_client(scheduler, scheduler_timeout) as client:
         res = solve_probability(
             portfolio,
@@ -272,7 +283,7 @@ def solve_probability_command(
                 }
                 for a, b, c in zip(rows.cip_pct, rows.cip, rows.probability, strict=True)
             ]
-        click.echo(json.dumps(d, indent=2))
+        click.echo(json.dumps({**d, "warnings": [n.to_dict() for n in notes]}, indent=2))
         return
     click.echo(
         f"CIP needed for P(meet the pre-STF control total) >= {pct(probability, 0)} in plan year 1 "

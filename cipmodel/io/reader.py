@@ -57,6 +57,7 @@ from cipmodel.io.headers import (
     unit_ok,
     unknown_header,
 )
+from cipmodel.io.hidden import hidden_notes, row_ranges
 from cipmodel.io.total_row import drop_total
 from cipmodel.io.xlsx import Limits, caused_by, open_zip, read_bytes, require_safe_xml, sheet_key
 from cipmodel.io.xlsx_sheets import Cell, SheetRef, XlsxSheets, XlTableRef
@@ -369,6 +370,8 @@ class _Reader:
             self.problems.extend([problem] if problem else [])
             if problem:
                 self.failed.add(table.name)
+        hidden = self.book.hidden.get(ws.title)
+        self.notes.extend(hidden_notes(title, hidden, [e[0] for e in entries], columns))
         out: list[Any] = []
         for r, raw, row_problems in entries:
             record = self._record(table, raw, row_problems, Source(title, r, letters), ok)
@@ -377,18 +380,18 @@ class _Reader:
         if below_table and xl is not None:
             self.notes.append(
                 Note(
-                    f"{title}: rows {_ranges(below_table)} are below the Excel Table "
+                    f"{title}: rows {row_ranges(below_table)} are below the Excel Table "
                     f"'{xl.name}' ({xl.ref}) and were read too; extend the table to include "
                     "them",
-                    f"{title}!rows {_ranges(below_table)}",
+                    f"{title}!rows {row_ranges(below_table)}",
                 )
             )
         if ignored_only:
             self.notes.append(
                 Note(
-                    f"{title}: rows {_ranges(ignored_only)} have values only in ignored "
+                    f"{title}: rows {row_ranges(ignored_only)} have values only in ignored "
                     "columns and were skipped",
-                    f"{title}!rows {_ranges(ignored_only)}",
+                    f"{title}!rows {row_ranges(ignored_only)}",
                 )
             )
         return out
@@ -562,19 +565,3 @@ class _Reader:
         if isinstance(value, str):
             return value.strip() or None
         return value
-
-
-def _ranges(rows: list[int]) -> str:
-    """[3, 4, 5, 9] -> '3-5, 9' (at most six parts)."""
-    parts: list[str] = []
-    start = prev = rows[0]
-    for r in [*rows[1:], None]:
-        if r is not None and r == prev + 1:
-            prev = r
-            continue
-        parts.append(f"{start}-{prev}" if prev > start else str(start))
-        if r is not None:
-            start = prev = r
-    if len(parts) > 6:
-        parts = [*parts[:6], "..."]
-    return ", ".join(parts)

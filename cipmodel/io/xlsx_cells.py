@@ -16,6 +16,7 @@ import contextlib
 import datetime as _dt
 import math
 import re
+from bisect import bisect_right
 from typing import IO, Any, NamedTuple
 
 from openpyxl.utils import column_index_from_string, get_column_letter
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_ROW",
     "Cell",
     "Damaged",
+    "Hidden",
     "OverLimit",
     "Runs",
     "SheetEnd",
@@ -49,6 +51,72 @@ class Cell(NamedTuple):
     value: Any
     kind: str = "value"
     formula: str | None = None
+
+
+class Hidden:
+    """The rows and columns a sheet hides (``<row hidden="1">``, ``<col hidden="1">``: hidden
+    by hand, by a filter or in a collapsed group), as sorted ``(first, last)`` ranges: a
+    range per run of consecutive hidden rows, never a row each."""
+
+    __slots__ = ("cols", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int]] = []
+        self.cols: list[tuple[int, int]] = []
+
+    @staticmethod
+    def _add(ranges: list[tuple[int, int]], first: int, last: int) -> None:
+        if ranges and ranges[-1][0] <= first <= ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], last))
+        else:
+            ranges.append((first, last))
+
+    def add_row(self, row: int) -> None:
+        """Row ``row`` is hidden (rows come in order in a sheet part). The handler adds
+        only rows holding a value, so the ranges never outnumber the rows it keeps."""
+        self._add(self.rows, row, row)
+
+    def add_cols(self, first: int, last: int) -> None:
+        """Columns ``first`` to ``last`` are hidden. The ranges are merged whenever they
+        pass 2 x 16,384 (then at most 8,192 remain): millions of ``<col>`` elements in any
+        order take bounded memory."""
+        self._add(self.cols, first, last)
+        if len(self.cols) > 2 * MAX_COL:
+            self.cols = self._merged(self.cols)
+
+    @staticmethod
+    def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(ranges):
+            Hidden._add(merged, a, b)
+        return merged
+
+    @staticmethod
+    def _among(ranges: list[tuple[int, int]], items: list[int]) -> list[int]:
+        """Those of ``items`` inside one of ``ranges``, in their order."""
+        if not ranges:
+            return []
+        merged = Hidden._merged(ranges)
+        starts = [a for a, _b in merged]
+        out = []
+        for i in items:
+            k = bisect_right(starts, i) - 1
+            if k >= 0 and i <= merged[k][1]:
+                out.append(i)
+        return out
+
+    def rows_among(self, rows: list[int]) -> list[int]:
+        """Those of ``rows`` that are hidden, in their order."""
+        return self._among(self.rows, rows)
+
+    def cols_among(self, cols: list[int]) -> list[int]:
+        """Those of ``cols`` that are hidden, in their order."""
+        return self._among(self.cols, cols)
+
+
+def _true(value: str | None) -> bool:
+    """An XML boolean attribute that is set (``"1"`` or ``"true"``)."""
+    return value is not None and value.strip() in ("1", "true")
 
 
 class SheetEnd(Exception):
@@ -74,8 +142,8 @@ def _q(local: str) -> str:
     return f"{MAIN_NS}}}{local}"
 
 
-_C, _ROW, _V, _F, _IS, _T, _RPH, _SI, _SHEET_DATA = map(
-    _q, ("c", "row", "v", "f", "is", "t", "rPh", "si", "sheetData")
+_C, _ROW, _V, _F, _IS, _T, _RPH, _SI, _SHEET_DATA, _COL = map(
+    _q, ("c", "row", "v", "f", "is", "t", "rPh", "si", "sheetData", "col")
 )
 MAX_ROW, MAX_COL = 1_048_576, 16_384  # the largest sheet Excel and LibreOffice open
 _CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
@@ -189,6 +257,8 @@ class SheetHandler(Runs):
     ) -> None:
         super().__init__()
         self.rows: dict[int, dict[int, Cell]] = {}
+        self.hidden = Hidden()
+        self._hidden_row = 0  # the row being read, if its <row> is hidden
         self._max_rows = max_rows
         self._cells_left = max_cells
         # every element counts (empty cells and rows too): a part of millions of empty
@@ -227,14 +297,29 @@ class SheetHandler(Runs):
                     raise Damaged(f"row {r[:20]!r}", f"not a row number from 1 to {MAX_ROW:,}")
                 self._row = int(text)
             self._col = 0
+            # noted only once the row holds a value (below): empty hidden rows cost nothing
+            self._hidden_row = self._row if _true(attrs.get("hidden")) else 0
         elif name in (_V, _F):
             self.text = []
             if name == _F:
                 self._f_attrs = (attrs.get("t"), attrs.get("si"))
         elif name == _IS:
             self.parts = []
+        elif name == _COL:
+            self._start_col(attrs)
         else:
             self.start_run(name)
+
+    def _start_col(self, attrs: dict[str, str]) -> None:
+        """A ``<col>`` of ``<cols>`` (before the cells): note the columns it hides; a range
+        that is not one is ignored, as it changes no value read."""
+        if not _true(attrs.get("hidden")):
+            return
+        first, last = (attrs.get(k, "").strip() for k in ("min", "max"))
+        if all(t.isascii() and t.isdigit() and len(t) <= 7 for t in (first, last)):
+            a, b = int(first), min(int(last), MAX_COL)
+            if 1 <= a <= b:
+                self.hidden.add_cols(a, b)
 
     def _start_cell(self, attrs: dict[str, str]) -> None:
         ref = attrs.get("r")
@@ -346,6 +431,8 @@ class SheetHandler(Runs):
             if len(self.rows) >= self._max_rows:
                 raise OverLimit("rows")
             cells = self.rows[row] = {}
+            if row == self._hidden_row:
+                self.hidden.add_row(row)
         self._cells_left -= 1
         if self._cells_left < 0:
             raise OverLimit("cells")

@@ -38,6 +38,7 @@ from cipmodel.io.xlsx_cells import (
     ELEMENTS_PER_CELL,
     Cell,
     Damaged,
+    Hidden,
     OverLimit,
     SheetEnd,
     SheetHandler,
@@ -45,7 +46,7 @@ from cipmodel.io.xlsx_cells import (
     parse_part,
 )
 
-__all__ = ["Cell", "SheetRef", "XlTableRef", "XlsxSheets"]
+__all__ = ["Cell", "Hidden", "SheetRef", "XlTableRef", "XlsxSheets"]
 
 
 class SheetRef(NamedTuple):
@@ -120,6 +121,8 @@ class XlsxSheets:
         self.limits = limits or Limits.resolve(None, None, None)
         self.names = set(zf.namelist())
         self.name = name
+        #: The hidden rows and columns of each sheet read by :meth:`cells`, by title.
+        self.hidden: dict[str, Hidden] = {}
         # openpyxl reads the workbook's structure: sheet names and parts, shared strings,
         # which styles are dates. Cells are read by SheetHandler. Not load_workbook: in
         # read-only mode it parses every sheet that has no <dimension> to its end before a
@@ -218,7 +221,8 @@ class XlsxSheets:
         return path
 
     def cells(self, ws: SheetRef) -> dict[int, dict[int, Cell]]:
-        """Every non-empty cell of a sheet, streamed by a namespace-aware expat parser.
+        """Every non-empty cell of a sheet, streamed by a namespace-aware expat parser;
+        its hidden rows and columns are kept in :attr:`hidden`.
 
         A hidden or very hidden sheet is read, as LibreOffice reads it, unless a visible
         sheet has a look-alike name (``CΙP`` with a Greek Iota): then the user would edit
@@ -268,6 +272,7 @@ class XlsxSheets:
                 f"({exc}; last cell read: {handler.where})"
             )
             raise WorkbookError(msg) from None
+        self.hidden[ws.title] = handler.hidden
         return handler.rows
 
     def _over_limit(self, ws: SheetRef, what: str) -> WorkbookError:
