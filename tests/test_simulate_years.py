@@ -298,3 +298,23 @@ def test_every_year_to_date_is_the_joint_probability() -> None:
     p1, p2 = years.p_meet_control_total.tolist()
     assert max(0.0, p1 + p2 - 1) <= joint <= min(p1, p2)
     assert joint > 0  # the years move together: some draws meet both
+
+
+def test_first_year_only_flag_gives_year_one_unchanged(tmp_path: object) -> None:
+    """`simulate --first-year-only`: no later-year simulation in the JSON, and year 1's
+    probabilities and percentiles identical to the default run's (same seed)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cipmodel.cli import cli
+
+    args = ["simulate", "templates/example-acute-11pc.xlsx", "-n", "512", "--seed", "3"]
+    both = json.loads(CliRunner().invoke(cli, [*args, "--json"]).stdout)
+    one = json.loads(CliRunner().invoke(cli, [*args, "--json", "--first-year-only"]).stdout)
+    t_both, t_one = both["trusts"][0], one["trusts"][0]
+    assert t_one["probability"] == t_both["probability"]
+    assert t_one["percentiles"] == t_both["percentiles"]
+    assert "simulation" in t_both["years"][1]
+    assert "simulation" not in t_one["years"][1]
+    assert one["provenance"]["simulated_years"] == 1 and both["provenance"]["simulated_years"] == 2

@@ -360,8 +360,10 @@ class SimulationResult:
             t["probability"] = json.probability(i)
             t["percentiles"] = json.percentiles(i)
             t["funding_expected"] = json.funding_expected(i)
+            sims = years[i]  # the simulated years: all, or year 1 only (later_years=False)
             t["years"] = [
-                {**y, "simulation": sim} for y, sim in zip(t["years"], years[i], strict=True)
+                {**y, "simulation": sims[k]} if k < len(sims) else dict(y)
+                for k, y in enumerate(t["years"])
             ]
         d["trusts"] = trusts
         d["provenance"] = self.provenance

@@ -248,11 +248,13 @@ def _year_row(r: _YearReader, i: int, y: int, ty: TrustYear) -> dict[str, Any]:
 
 
 def _rows(run: RunResult, col: Collector, years: Collector | None) -> list[list[dict[str, Any]]]:
-    """Per trust, per plan year within its horizon: the simulated figures."""
+    """Per trust, per plan year within its horizon that was simulated (year 1 only when the
+    later years were not: ``simulate(..., later_years=False)``): the simulated figures."""
     r = _YearReader(col, years)
+    simulated = r.p_met.shape[-1]
     out = []
     for i, tf in enumerate(run.figures):
-        out.append([_year_row(r, i, y, ty) for y, ty in enumerate(tf.years)])
+        out.append([_year_row(r, i, y, ty) for y, ty in enumerate(tf.years[:simulated])])
     return out
 
 
