@@ -92,6 +92,39 @@ def excel_name_prefix(code: str) -> str:
     return text if text[:1].isalpha() else f"_{text}"
 
 
+class _Namer:
+    """Defines names on a workbook's cells of one sheet, leaving any name the workbook
+    already has (the user's own, or one defined earlier) as it is."""
+
+    def __init__(self, wb: Any, title: str) -> None:
+        self.wb = wb
+        self.sheet = sheet_ref(title)
+        self.taken: set[str] = {n.casefold() for n in wb.defined_names}
+        self.out: dict[str, str] = {}
+
+    def define(self, name: str, row: int, col: int) -> None:
+        if name.casefold() in self.taken:
+            return
+        ref = f"{self.sheet}!${get_column_letter(col)}${row}"
+        self.wb.defined_names[name] = DefinedName(name, attr_text=ref)
+        self.taken.add(name.casefold())
+        self.out[name] = ref
+
+
+def _unique_prefixes(bases: Sequence[str]) -> list[str]:
+    """Each name prefix made unique ignoring case: a repeat gets ``_2``, ``_3``..."""
+    prefixes: list[str] = []
+    seen: set[str] = set()
+    for base in bases:
+        prefix, k = base, 1
+        while prefix.casefold() in seen:
+            k += 1
+            prefix = f"{base}_{k}"
+        seen.add(prefix.casefold())
+        prefixes.append(prefix)
+    return prefixes
+
+
 def headline_names(
     wb: Any,
     grid: Grid,
@@ -103,30 +136,15 @@ def headline_names(
 
     A name the workbook already has (the user's own, in place) is left as it is.
     """
-    sheet = sheet_ref(grid.title)
-    out: dict[str, str] = {}
-    taken: set[str] = {n.casefold() for n in wb.defined_names}
-    prefixes: set[str] = set()
-    for code, col in columns:
-        base = ALL_TRUSTS_PREFIX if not code else excel_name_prefix(code)
-        prefix, k = base, 1
-        while prefix.casefold() in prefixes:
-            k += 1
-            prefix = f"{base}_{k}"
-        prefixes.add(prefix.casefold())
-        letter = get_column_letter(col)
+    namer = _Namer(wb, grid.title)
+    bases = [ALL_TRUSTS_PREFIX if not code else excel_name_prefix(code) for code, _c in columns]
+    for prefix, (_code, col) in zip(_unique_prefixes(bases), columns, strict=True):
         for key, suffix, _what in HEADLINES:
             row = rows.get(key)
             if row is None or grid.get(row, col) is None:
                 continue
-            name = f"{prefix}_{suffix}"
-            if name.casefold() in taken:
-                continue
-            ref = f"{sheet}!${letter}${row}"
-            wb.defined_names[name] = DefinedName(name, attr_text=ref)
-            taken.add(name.casefold())
-            out[name] = ref
-    return out
+            namer.define(f"{prefix}_{suffix}", row, col)
+    return namer.out
 
 
 def year_names(
@@ -138,35 +156,20 @@ def year_names(
 ) -> dict[str, str]:
     """Define each plan year's headline names on ``wb`` for the Plan years ``grid``:
     ``rows`` maps (trust index, row key) to the row; ``columns`` are the first and last
-    plan-year columns (plan year ``n`` in column ``first + n - 1``). Only cells that hold a figure get a name; a name already taken
-    is left as it is. Returns name -> reference."""
-    sheet = sheet_ref(grid.title)
-    taken: set[str] = {n.casefold() for n in wb.defined_names}
-    out: dict[str, str] = {}
-    prefixes: set[str] = set()
-    for i, code in enumerate(codes):
-        base = excel_name_prefix(code)
-        prefix, k = base, 1
-        while prefix.casefold() in prefixes:
-            k += 1
-            prefix = f"{base}_{k}"
-        prefixes.add(prefix.casefold())
+    plan-year columns (plan year ``n`` in column ``first + n - 1``). Only cells that hold a
+    figure get a name; a name already taken is left as it is. Returns name -> reference."""
+    namer = _Namer(wb, grid.title)
+    first_col, last_col = columns
+    prefixes = _unique_prefixes([excel_name_prefix(code) for code in codes])
+    for i, prefix in enumerate(prefixes):
         for key, suffix in YEAR_HEADLINES:
             row = rows.get((i, key))
             if row is None:
                 continue
-            first_col, last_col = columns
             for col in range(first_col, last_col + 1):
-                if grid.get(row, col) is None:
-                    continue
-                name = f"{prefix}_Y{col - first_col + 1}_{suffix}"
-                if name.casefold() in taken:
-                    continue
-                ref = f"{sheet}!${get_column_letter(col)}${row}"
-                wb.defined_names[name] = DefinedName(name, attr_text=ref)
-                taken.add(name.casefold())
-                out[name] = ref
-    return out
+                if grid.get(row, col) is not None:
+                    namer.define(f"{prefix}_Y{col - first_col + 1}_{suffix}", row, col)
+    return namer.out
 
 
 def board_names(wb: Any, board: Any, code: str) -> dict[str, str]:
@@ -174,19 +177,11 @@ def board_names(wb: Any, board: Any, code: str) -> dict[str, str]:
     suffix (``CT_post_STF``, ``CIP_unidentified``...) to its (row, column) on the board sheet
     ``board.ws``; the prefix is the trust's code, or ``All_trusts`` for a portfolio
     (``code`` empty). Returns name -> reference; a name already taken is left as it is."""
-    sheet = sheet_ref(board.ws.title)
+    namer = _Namer(wb, board.ws.title)
     prefix = excel_name_prefix(code) if code else ALL_TRUSTS_PREFIX
-    taken: set[str] = {n.casefold() for n in wb.defined_names}
-    out: dict[str, str] = {}
     for suffix, (row, col) in board.cells.items():
-        name = f"{prefix}_{suffix}"
-        if name.casefold() in taken:
-            continue
-        ref = f"{sheet}!${get_column_letter(col)}${row}"
-        wb.defined_names[name] = DefinedName(name, attr_text=ref)
-        taken.add(name.casefold())
-        out[name] = ref
-    return out
+        namer.define(f"{prefix}_{suffix}", row, col)
+    return namer.out
 
 
 def drop_names_on(wb: Any, titles: Sequence[str]) -> list[str]:
