@@ -197,6 +197,31 @@ def _met(ref: str, met: bool | None) -> tuple[str, Expected] | None:
     return f'=IF({ref}{_MET},"met","missed")', Expected("met" if met else "missed", "text")
 
 
+def _variance_and_met(
+    w: _Writer,
+    keys: tuple[str, str],
+    labels: tuple[str, str],
+    of: tuple[str, str],
+    figures: list[tuple[float | None, bool | None]],
+) -> None:
+    """A variance row (``of[0]`` less ``of[1]``, a formula saved with the engine's variance)
+    and its "met"/"missed" row, one column a year; blank in a year whose ``met`` is None
+    (no control total, or not assessed)."""
+    var_key, met_key = keys
+    left, right = of
+    w.formulas(
+        var_key,
+        labels[0],
+        [
+            (f"={w.ref(left, k)}-{w.ref(right, k)}", v) if m is not None else None
+            for k, (v, m) in enumerate(figures)
+        ],
+    )
+    w.formulas(
+        met_key, labels[1], [_met(w.ref(var_key, k), m) for k, (_v, m) in enumerate(figures)], None
+    )
+
+
 def write_years(b: Builder, ws: Any) -> YearsSheet:
     """Write the Plan years sheet on ``ws`` (see the module docstring)."""
     figs: tuple[TrustFigures, ...] = b.r.figures
@@ -249,19 +274,12 @@ def _control_total(w: _Writer, ys: tuple[TrustYear, ...]) -> None:
     w.values(
         "surplus", "Forecast surplus/(deficit) before STF/PSF", [y.surplus_pre_stf for y in ys]
     )
-    w.formulas(
-        "ct_variance",
-        "Variance: forecast less control total",
-        [
-            (f"={w.ref('surplus', k)}-{w.ref('ct', k)}", y.variance) if y.met is not None else None
-            for k, y in enumerate(ys)
-        ],
-    )
-    w.formulas(
-        "ct_met",
-        "Control total met, pre-STF?",
-        [_met(w.ref("ct_variance", k), y.met) for k, y in enumerate(ys)],
-        None,
+    _variance_and_met(
+        w,
+        ("ct_variance", "ct_met"),
+        ("Variance: forecast less control total", "Control total met, pre-STF?"),
+        ("surplus", "ct"),
+        [(y.variance, y.met) for y in ys],
     )
 
 
@@ -343,21 +361,15 @@ def _risk_adjusted(w: _Writer, fig: TrustFigures) -> None:
         "Forecast surplus/(deficit), risk-adjusted",
         [y.forecast_risk_adjusted for y in ra],
     )
-    w.formulas(
-        "ra_variance",
-        "Variance: risk-adjusted forecast less control total",
-        [
-            (f"={w.ref('ra_forecast', k)}-{w.ref('ct', k)}", y.variance_risk_adjusted)
-            if y.variance_risk_adjusted is not None
-            else None
-            for k, y in enumerate(ra)
-        ],
-    )
-    w.formulas(
-        "ra_met",
-        "Control total met, risk-adjusted?",
-        [_met(w.ref("ra_variance", k), y.met_risk_adjusted) for k, y in enumerate(ra)],
-        None,
+    _variance_and_met(
+        w,
+        ("ra_variance", "ra_met"),
+        (
+            "Variance: risk-adjusted forecast less control total",
+            "Control total met, risk-adjusted?",
+        ),
+        ("ra_forecast", "ct"),
+        [(y.variance_risk_adjusted, y.met_risk_adjusted) for y in ra],
     )
 
 
@@ -462,21 +474,12 @@ def _post_stf(w: _Writer, ys: tuple[TrustYear, ...]) -> None:
             for k, (y, a) in enumerate(zip(ys, assessed, strict=True))
         ],
     )
-    w.formulas(
-        "ct_variance_post_stf",
-        "Variance: reported less control total with STF/PSF",
-        [
-            (f"={w.ref('reported_surplus', k)}-{w.ref('ct_post_stf', k)}", y.variance_post_stf)
-            if y.met_post_stf is not None
-            else None
-            for k, y in enumerate(ys)
-        ],
-    )
-    w.formulas(
-        "ct_met_post_stf",
-        "Control total met, with STF/PSF?",
-        [_met(w.ref("ct_variance_post_stf", k), y.met_post_stf) for k, y in enumerate(ys)],
-        None,
+    _variance_and_met(
+        w,
+        ("ct_variance_post_stf", "ct_met_post_stf"),
+        ("Variance: reported less control total with STF/PSF", "Control total met, with STF/PSF?"),
+        ("reported_surplus", "ct_post_stf"),
+        [(y.variance_post_stf, y.met_post_stf) for y in ys],
     )
 
 
