@@ -40,6 +40,18 @@ _VALUES_COL = 2  # on the Summary sheet: the trust (one trust) or "All trusts" c
 _LABELS_COL = 1  # on the Summary sheet: the row labels
 
 
+def _stacked_bar(kind: str, gap: int, title: str) -> BarChart:
+    """An empty stacked bar chart: ``kind`` "col" (upright) or "bar" (across), bars
+    ``gap`` % of a bar apart, with its title."""
+    chart = BarChart()
+    chart.type = kind
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.gapWidth = gap
+    chart.title = title
+    return chart
+
+
 def write_charts(b: Builder, ws: Any, rows: Mapping[str, int], first: int) -> list[int]:
     """Add the three charts to ``ws``, from row ``first`` down; return their first rows.
 
@@ -164,12 +176,7 @@ def pipeline_chart(
     ``first_col`` and the amounts; ``series`` names the columns' fills
     (:data:`PIPELINE_FILLS`).
     """
-    chart = BarChart()
-    chart.type = "col"
-    chart.grouping = "stacked"
-    chart.overlap = 100
-    chart.gapWidth = 60
-    chart.title = title
+    chart = _stacked_bar("col", 60, title)
     chart.y_axis.number_format = MONEY_FORMAT
     chart.y_axis.title = "£000 in year"
     for j, key in enumerate(series, start=first_col + 1):
@@ -237,12 +244,7 @@ def waterfall_chart(ws: Any, head: int, first_col: int, n_steps: int, title: str
     (:func:`waterfall_parts`, in the order of :data:`WATERFALL_SERIES`, from the next
     column on).
     """
-    chart = BarChart()
-    chart.type = "col"
-    chart.grouping = "stacked"
-    chart.overlap = 100
-    chart.gapWidth = 40
-    chart.title = title
+    chart = _stacked_bar("col", 40, title)
     chart.y_axis.number_format = MONEY_FORMAT
     for k, (_name, fill) in enumerate(WATERFALL_SERIES, start=1):
         data = Reference(ws, min_col=first_col + k, min_row=head, max_row=head + n_steps)
@@ -270,12 +272,7 @@ def counts_chart(
     """Counts by category (a trust type a row, ``rows`` first to last), one stacked series
     a column of ``cols`` (its header in row ``head``), filled green to red
     (:data:`SCORE_CHART_FILLS`): trusts at each score, or in each segment, by trust type."""
-    chart = BarChart()
-    chart.type = "bar"
-    chart.grouping = "stacked"
-    chart.overlap = 100
-    chart.gapWidth = 50
-    chart.title = title
+    chart = _stacked_bar("bar", 50, title)
     first, last = rows
     for col, fill in zip(cols, SCORE_CHART_FILLS, strict=False):
         ser = Series(Reference(ws, min_col=col, min_row=head, max_row=last), title_from_data=True)

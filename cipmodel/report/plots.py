@@ -84,6 +84,19 @@ def _thousands(ax: Axes, axis: str = "y") -> None:
     target.set_major_locator(MaxNLocator(nbins=6))
 
 
+def _label_above(ax: Axes, text: str, xy: tuple[Any, Any], fontsize: float) -> None:
+    """A value label centred just above the point ``xy`` (a bar's top)."""
+    ax.annotate(
+        text,
+        xy,
+        xytext=(0, 2),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        fontsize=fontsize,
+    )
+
+
 def _money(v: float) -> str:
     """£000 as the workbook shows it: thousands separators, negatives in brackets, zero '-'
     (rounded as :func:`cipmodel.formatting.money` rounds: halves away from zero)."""
@@ -199,15 +212,7 @@ def cip_pipeline(result: RunResult, trust: str | None = None, *, ax: Axes | None
         bottom += vals
     totals = bottom + np.where(np.array(stages) == "unidentified", unidentified, 0.0)
     for xi, total in zip(x, totals, strict=True):
-        ax.annotate(
-            f"{total:,.0f}",
-            (xi, total),
-            xytext=(0, 2),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
+        _label_above(ax, f"{total:,.0f}", (xi, total), 8)
     ax.set_xticks(x, [STAGE_NAMES.get(s, s) for s in stages])
     ax.set_ylabel("£000 in year")
     ax.set_ylim(0, max(float(totals.max()), 1.0) * 1.15)
@@ -293,15 +298,7 @@ def bridge_waterfall(
         top = max(bottom, bottom + height)
         tops.append(top)
         lows.append(min(bottom, bottom + height))
-        ax.annotate(
-            _money(s.value),
-            (k, top),
-            xytext=(0, 2),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=7,
-        )
+        _label_above(ax, _money(s.value), (k, top), 7)
     ax.axhline(0.0, color="black", linewidth=0.6)
     low, high = min(0.0, *lows), max(0.0, *tops)
     span = max(high - low, 1.0)
@@ -395,15 +392,7 @@ def funding_by_quarter(
     ax.bar(q, f.lost[0, i], bottom=f.earned[0, i], color="#DA291C", label="lost")
     top = f.earned[0, i] + f.lost[0, i]
     for x, (earned, height) in enumerate(zip(f.earned[0, i], top, strict=True)):
-        ax.annotate(
-            f"{earned:,.0f} of {height:,.0f}",
-            (x, height),
-            xytext=(0, 2),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
+        _label_above(ax, f"{earned:,.0f} of {height:,.0f}", (x, height), 8)
     ax.set_ylim(0, max(float(top.max()), 1.0) * 1.15)
     ax.set_ylabel("£000")
     _thousands(ax)
