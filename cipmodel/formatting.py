@@ -1,4 +1,5 @@
-"""Number formatting shared by the CLI and the JSON writers (one rule for each)."""
+"""Number formatting shared by the CLI, the JSON writers, the workbook and the report (one rule
+for each), and the trust types as a reader knows them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import SupportsFloat, SupportsIndex
 
-__all__ = ["json_float", "money", "pct"]
+__all__ = ["TYPE_LABELS", "json_float", "money", "pct"]
+
+#: Trust types, and the sector tables' "all trusts" row, as a reader knows them (the
+#: results workbook and the board report both show them so).
+TYPE_LABELS = {
+    "acute": "Acute",
+    "specialist": "Specialist",
+    "mental_health": "Mental health",
+    "community": "Community",
+    "ambulance": "Ambulance",
+    "all trusts": "All trusts",
+}
 
 
 def json_float(x: SupportsFloat | SupportsIndex) -> float | None:

@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from cipmodel.errors import WorkbookError
+from cipmodel.formatting import TYPE_LABELS
 from cipmodel.io.grid import grid_of
 
 if TYPE_CHECKING:
@@ -118,15 +119,6 @@ RESULT_COLUMNS: dict[str, tuple[str, str | None]] = {
     },
     "finance_trigger": ("Finance trigger (score 3 or 4)", _COUNT),
     **{f"segment_{k}": (f"Candidate segment {k}", _COUNT) for k in range(1, 5)},
-}
-#: Trust types as a table shows them.
-TYPE_LABELS = {
-    "acute": "Acute",
-    "specialist": "Specialist",
-    "mental_health": "Mental health",
-    "community": "Community",
-    "ambulance": "Ambulance",
-    "all trusts": "All trusts",
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from cipmodel.formatting import money, pct
+from cipmodel.formatting import TYPE_LABELS, money, pct
 from cipmodel.report import plots
 from cipmodel.report.layout import (
     BLUE,
@@ -39,15 +39,6 @@ from cipmodel.results.sector import sector_tables
 
 __all__ = ["TYPE_LABELS", "portfolio_headline", "portfolio_specs", "variance_rows"]
 
-#: Trust types as a reader knows them.
-TYPE_LABELS = {
-    "acute": "Acute",
-    "specialist": "Specialist",
-    "mental_health": "Mental health",
-    "community": "Community",
-    "ambulance": "Ambulance",
-    "all trusts": "All trusts",
-}
 
 Draw = Callable[[Page], None]
 #: A portfolio this small also gets its variances as a chart (the table leaves room).
