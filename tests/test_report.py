@@ -143,12 +143,24 @@ def test_page_one_shows_the_json_numbers(
     assert shows(text, "STF/PSF lost", workbook(t["funding"]["lost"]))
     assert shows(text, "Finance and use of resources score", str(t["score"]["overall"]))
     # the headline sentence and the title
-    assert "The plan meets the 2017/18 pre-STF control total of (4,000)" in text
+    # (the Board summary sheet's words: tests/test_headlines.py)
+    assert "The plan meets the 2017/18 control total before STF/PSF by 1" in text
     assert f"{t['name']} ({t['code']})" in text
-    # each plan year side by side
-    for y in t["years"]:
-        assert money(y["surplus_pre_stf"]) in text
-        assert money(y["cip_planned"]) in text
+    # each plan year side by side, pre- and post-STF, as the workbook's Plan years sheet
+    cts = [y["control_total"] for y in t["years"]]
+    rows = {
+        "Forecast surplus/(deficit)": [workbook(c["forecast"]) for c in cts],
+        "Control total, pre-STF": [workbook(c["target"]) for c in cts],
+        "Variance, pre-STF": [workbook(c["variance"]) for c in cts],
+        "Control total met, pre-STF": ["met" if c["met"] else "missed" for c in cts],
+        "Control total with STF/PSF": [workbook(c["target_post_stf"]) for c in cts],
+        "Reported surplus/(deficit)": [workbook(c["forecast_post_stf"]) for c in cts],
+        "Variance with STF/PSF": [workbook(c["variance_post_stf"]) for c in cts],
+        "Control total met, with STF/PSF": ["met" if c["met_post_stf"] else "missed" for c in cts],
+        "CIP planned": [workbook(y["cip_planned"]) for y in t["years"]],
+    }
+    for label, values in rows.items():
+        assert shows_row(text, label, values), (label, values)
     assert "2018/19" in text
     # unidentified CIP on its own line
     assert shows(text, "of which unidentified", money(t["cip"]["unidentified"]))
