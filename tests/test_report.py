@@ -365,7 +365,10 @@ def test_multi_trust_plan_stays_within_eight_pages(
     first = page_text(out, 1)
     run = json.loads(invoke("run", multi_plan, "--json").output)
     met = sum(1 for t in run["trusts"] if t["control_total"]["met"])
-    assert f"{met} of 3 trusts meet their pre-STF control total" in first
+    # the portfolio Board summary sheet's words (cipmodel.results.headlines)
+    said = " ".join(first.split())
+    assert f"{met} of 3 trusts (" in said
+    assert "meet their 2017/18 control total before STF/PSF" in said
     assert "(3 trusts)" in first
     text = page_text(out, 1, n)
     for t in run["trusts"]:
@@ -377,15 +380,41 @@ def test_multi_trust_plan_stays_within_eight_pages(
 
 
 def test_the_sector_stays_within_eight_pages(poppler: None, tmp_path: Path) -> None:
-    """235 trusts: still a few pages, with the largest variances listed."""
+    """235 trusts: still a few pages, with the largest variances listed; its tables print
+    money and counts as the workbook does, zero as '-' (never a bare '0')."""
+    from collections import Counter
+
     from cipmodel.report.pdf import MAX_PAGES, board_report
+    from cipmodel.report.portfolio_pages import variance_rows
+    from cipmodel.results.run import run_plan
 
     out = tmp_path / "sector.pdf"
     out.write_bytes(board_report(example_portfolio("national")))
     n = pages(out)
     assert 1 <= n <= MAX_PAGES
-    assert "159 of 235 trusts meet their pre-STF control total" in page_text(out, 1)
+    first = page_text(out, 1)
+    assert "159 of 235 trusts (68%) meet their 2017/18 control total" in first
     assert "Furthest behind the control total" in page_text(out, 2)
+    # pages 1 and 2 are tables (and tiles): no cell is a bare 0
+    for k in (1, 2):
+        for line in page_text(out, k).splitlines():
+            assert "0" not in line.split(), (k, line)
+    # there are zeros to print: trust types with no trust at some score (counted here from
+    # run --json), and trusts that lose no STF/PSF; they show as '-'
+    run = run_plan(example_portfolio("national")).to_dict()
+    labels = {"acute": "Acute", "specialist": "Specialist", "mental_health": "Mental health"}
+    labels |= {"community": "Community", "ambulance": "Ambulance"}
+    zeros = 0
+    for kind, label in labels.items():
+        scores = Counter(t["score"]["overall"] for t in run["trusts"] if t["trust_type"] == kind)
+        zeros += sum(1 for k in range(1, 5) if scores[k] == 0)
+        assert shows_row(first, label, [workbook(scores[k]) for k in range(1, 5)]), label
+    assert zeros > 0
+    rows = variance_rows(run, None, rows=400)  # every trust
+    lost = [r.cells[8] for r in rows if r.kind == "row"]
+    assert "-" in lost and "0" not in lost
+    for r in rows:
+        assert "0" not in r.cells[2:5], r.cells
 
 
 def test_a_year_not_assessed_says_so(poppler: None, tmp_path: Path) -> None:
