@@ -152,7 +152,18 @@ def charts_page(page: Page, v: TrustView, result: RunResult) -> None:
     plots.ytd_vs_control_total(result, code, ax=ax)
     ax.set_title("")
     ax.set_xticklabels([])
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, borderaxespad=0.1)
+    # five entries in three columns, kept inside the chart's column (the STF/PSF chart is
+    # to its right)
+    ax.legend(
+        fontsize=6.8,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=3,
+        borderaxespad=0.1,
+        columnspacing=0.9,
+        handlelength=1.6,
+        handletextpad=0.4,
+    )
     ax2 = page.axes(left, top + 2.24, 4.45, 0.56)
     plots.ytd_variance(result, code, ax=ax2)
     ax2.set_title("")
@@ -214,9 +225,11 @@ def _funding_caption(v: TrustView) -> str:
     text = f"Earned {money(f['earned'])} of the {money(f['allocation'])} allocation"
     if not lost:
         return f"{text}; nothing lost."
+    where = ", ".join(f"{k.upper()} {money(quarters[k]['lost'])}" for k in lost)
+    if money(f["lost"]) == "0":  # withheld in a quarter, returned at year end
+        return f"{text}; withheld in {where}, released at year end (catch-up): none lost."
     if len(lost) == len(QUARTERS):
         return f"{text}; lost {money(f['lost'])}, in every quarter."
-    where = ", ".join(f"{k.upper()} {money(quarters[k]['lost'])}" for k in lost)
     return f"{text}; lost {money(f['lost'])} ({where})."
 
 

@@ -110,10 +110,9 @@ def supporting(fig: TrustFigures) -> list[str]:
         if money(f.earned) != "0":
             funding += f"; {money(f.earned)} is earned (incentive)"
     else:
+        earned = "none" if money(f.earned) == "0" else money(f.earned)
         lost = "none lost" if money(f.lost) == "0" else f"{money(f.lost)} lost"
-        funding = (
-            f"STF/PSF: {money(f.earned)} earned against a {money(f.allocation)} allocation, {lost}"
-        )
+        funding = f"STF/PSF: {earned} earned against a {money(f.allocation)} allocation, {lost}"
     second = (
         f"{funding}. Finance and use of resources score {fig.score.overall} (1 best, 4 worst), "
         f"candidate segment {fig.candidate_segment} (finance theme only)."
