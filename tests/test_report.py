@@ -436,3 +436,23 @@ def test_a_year_not_assessed_says_so(poppler: None, tmp_path: Path) -> None:
     assert shows_row(second, "Rules", ["stf-2017-18", "not assessed"])
     assert shows_row(second, "STF/PSF earned", [workbook(run.figures[0].funding.earned), "n/a"])
     assert y2["not_assessed"] in " ".join(second.split())
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.0, "-"),  # the workbook's '#,##0;(#,##0);"-"' shows zero as a dash
+        (-0.0, "-"),
+        (0.4, "-"),  # shown as zero once rounded: a dash, never "0" or "(0)"
+        (-0.4, "-"),
+        (0.5, "1"),  # halves away from zero, as money()
+        (-1234.5, "(1,235)"),
+        (12000.0, "12,000"),
+        (None, "n/a"),
+    ],
+)
+def test_a_table_cell_shows_zero_as_a_dash(value: float | None, shown: str) -> None:
+    """formatting.amount, the one helper every report table uses for £000 and counts."""
+    from cipmodel.formatting import amount
+
+    assert amount(value) == shown
