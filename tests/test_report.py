@@ -260,7 +260,7 @@ def test_simulated_pages_show_the_simulation_probability(poppler: None, simulate
     assert r.exit_code == 0, r.output
     p = json.loads(r.output)["trusts"][0]["probability"]["meet_control_total"]
     shown = pct(p)
-    assert shows(page_text(simulated, 1), "P(meet the control total)", shown)
+    assert shows(page_text(simulated, 1), "P(meet the pre-STF control total)", shown)
     last = page_text(simulated, 6)
     assert shown in last
     assert "Is the CIP achievable?" in last

@@ -236,7 +236,7 @@ def _oversight_rows(v: TrustView) -> list[Row]:
         rows.append(
             Row(
                 [
-                    "P(meet the control total)",
+                    "P(meet the pre-STF control total)",
                     pct(v.p_meet),
                     "",
                     f"± {pct(1.96 * se)}, {v.draws:,} draws",
