@@ -205,7 +205,7 @@ def cip_pipeline(result: RunResult, trust: str | None = None, *, ax: Axes | None
         bottom += vals
     totals = bottom + np.where(np.array(stages) == "unidentified", unidentified, 0.0)
     for xi, total in zip(x, totals, strict=True):
-        _label_above(ax, f"{total:,.0f}", (xi, total), 8)
+        _label_above(ax, amount(total), (xi, total), 8)
     ax.set_xticks(x, [STAGE_NAMES.get(s, s) for s in stages])
     ax.set_ylabel("£000 in year")
     ax.set_ylim(0, max(float(totals.max()), 1.0) * 1.15)
@@ -385,7 +385,7 @@ def funding_by_quarter(
     ax.bar(q, f.lost[0, i], bottom=f.earned[0, i], color="#DA291C", label="lost")
     top = f.earned[0, i] + f.lost[0, i]
     for x, (earned, height) in enumerate(zip(f.earned[0, i], top, strict=True)):
-        _label_above(ax, f"{earned:,.0f} of {height:,.0f}", (x, height), 8)
+        _label_above(ax, f"{money(earned)} of {money(height)}", (x, height), 8)
     ax.set_ylim(0, max(float(top.max()), 1.0) * 1.15)
     ax.set_ylabel("£000")
     _thousands(ax)

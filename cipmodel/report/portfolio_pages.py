@@ -404,7 +404,7 @@ def _band_counts(result: RunResult, ax: Any) -> None:
     names = list(counts)
     values = [counts[k] for k in names]
     bars = ax.bar(np.arange(len(names)), values, color=(colours * 2)[: len(names)])
-    ax.bar_label(bars, fontsize=8, padding=2)
+    ax.bar_label(bars, labels=[amount(float(v)) for v in values], fontsize=8, padding=2)
     ax.set_xticks(np.arange(len(names)), names)
     ax.tick_params(axis="x", labelsize=7.5)
     ax.set_ylabel("trusts")
