@@ -7,7 +7,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import SupportsFloat, SupportsIndex
 
-__all__ = ["TYPE_LABELS", "json_float", "money", "pct"]
+__all__ = ["TYPE_LABELS", "amount", "json_float", "money", "pct"]
 
 #: Trust types, and the sector tables' "all trusts" row, as a reader knows them (the
 #: results workbook and the board report both show them so).
@@ -38,6 +38,13 @@ def money(x: float | None) -> str:
         return "n/a"
     v = int(Decimal(f"{float(x):.15g}").quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return f"({abs(v):,})" if v < 0 else f"{v:,}"
+
+
+def amount(x: float | None) -> str:
+    """£000 or a count in a table cell, as the results workbook's number format shows it:
+    :func:`money` (thousands separators, deficits in brackets) with zero as '-'."""
+    s = money(x)
+    return "-" if s == "0" else s
 
 
 def pct(x: float | None, digits: int = 1) -> str:

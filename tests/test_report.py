@@ -143,12 +143,24 @@ def test_page_one_shows_the_json_numbers(
     assert shows(text, "STF/PSF lost", workbook(t["funding"]["lost"]))
     assert shows(text, "Finance and use of resources score", str(t["score"]["overall"]))
     # the headline sentence and the title
-    assert "The plan meets the 2017/18 pre-STF control total of (4,000)" in text
+    # (the Board summary sheet's words: tests/test_headlines.py)
+    assert "The plan meets the 2017/18 control total before STF/PSF by 1" in text
     assert f"{t['name']} ({t['code']})" in text
-    # each plan year side by side
-    for y in t["years"]:
-        assert money(y["surplus_pre_stf"]) in text
-        assert money(y["cip_planned"]) in text
+    # each plan year side by side, pre- and post-STF, as the workbook's Plan years sheet
+    cts = [y["control_total"] for y in t["years"]]
+    rows = {
+        "Forecast surplus/(deficit)": [workbook(c["forecast"]) for c in cts],
+        "Control total, pre-STF": [workbook(c["target"]) for c in cts],
+        "Variance, pre-STF": [workbook(c["variance"]) for c in cts],
+        "Control total met, pre-STF": ["met" if c["met"] else "missed" for c in cts],
+        "Control total with STF/PSF": [workbook(c["target_post_stf"]) for c in cts],
+        "Reported surplus/(deficit)": [workbook(c["forecast_post_stf"]) for c in cts],
+        "Variance with STF/PSF": [workbook(c["variance_post_stf"]) for c in cts],
+        "Control total met, with STF/PSF": ["met" if c["met_post_stf"] else "missed" for c in cts],
+        "CIP planned": [workbook(y["cip_planned"]) for y in t["years"]],
+    }
+    for label, values in rows.items():
+        assert shows_row(text, label, values), (label, values)
     assert "2018/19" in text
     # unidentified CIP on its own line
     assert shows(text, "of which unidentified", money(t["cip"]["unidentified"]))
@@ -248,7 +260,7 @@ def test_simulated_pages_show_the_simulation_probability(poppler: None, simulate
     assert r.exit_code == 0, r.output
     p = json.loads(r.output)["trusts"][0]["probability"]["meet_control_total"]
     shown = pct(p)
-    assert shows(page_text(simulated, 1), "P(meet the control total)", shown)
+    assert shows(page_text(simulated, 1), "P(meet the pre-STF control total)", shown)
     last = page_text(simulated, 6)
     assert shown in last
     assert "Is the CIP achievable?" in last
@@ -353,7 +365,10 @@ def test_multi_trust_plan_stays_within_eight_pages(
     first = page_text(out, 1)
     run = json.loads(invoke("run", multi_plan, "--json").output)
     met = sum(1 for t in run["trusts"] if t["control_total"]["met"])
-    assert f"{met} of 3 trusts meet their pre-STF control total" in first
+    # the portfolio Board summary sheet's words (cipmodel.results.headlines)
+    said = " ".join(first.split())
+    assert f"{met} of 3 trusts (" in said
+    assert "meet their 2017/18 control total before STF/PSF" in said
     assert "(3 trusts)" in first
     text = page_text(out, 1, n)
     for t in run["trusts"]:
@@ -365,15 +380,41 @@ def test_multi_trust_plan_stays_within_eight_pages(
 
 
 def test_the_sector_stays_within_eight_pages(poppler: None, tmp_path: Path) -> None:
-    """235 trusts: still a few pages, with the largest variances listed."""
+    """235 trusts: still a few pages, with the largest variances listed; its tables print
+    money and counts as the workbook does, zero as '-' (never a bare '0')."""
+    from collections import Counter
+
     from cipmodel.report.pdf import MAX_PAGES, board_report
+    from cipmodel.report.portfolio_pages import variance_rows
+    from cipmodel.results.run import run_plan
 
     out = tmp_path / "sector.pdf"
     out.write_bytes(board_report(example_portfolio("national")))
     n = pages(out)
     assert 1 <= n <= MAX_PAGES
-    assert "159 of 235 trusts meet their pre-STF control total" in page_text(out, 1)
+    first = page_text(out, 1)
+    assert "159 of 235 trusts (68%) meet their 2017/18 control total" in first
     assert "Furthest behind the control total" in page_text(out, 2)
+    # pages 1 and 2 are tables (and tiles): no cell is a bare 0
+    for k in (1, 2):
+        for line in page_text(out, k).splitlines():
+            assert "0" not in line.split(), (k, line)
+    # there are zeros to print: trust types with no trust at some score (counted here from
+    # run --json), and trusts that lose no STF/PSF; they show as '-'
+    run = run_plan(example_portfolio("national")).to_dict()
+    labels = {"acute": "Acute", "specialist": "Specialist", "mental_health": "Mental health"}
+    labels |= {"community": "Community", "ambulance": "Ambulance"}
+    zeros = 0
+    for kind, label in labels.items():
+        scores = Counter(t["score"]["overall"] for t in run["trusts"] if t["trust_type"] == kind)
+        zeros += sum(1 for k in range(1, 5) if scores[k] == 0)
+        assert shows_row(first, label, [workbook(scores[k]) for k in range(1, 5)]), label
+    assert zeros > 0
+    rows = variance_rows(run, None, rows=400)  # every trust
+    lost = [r.cells[8] for r in rows if r.kind == "row"]
+    assert "-" in lost and "0" not in lost
+    for r in rows:
+        assert "0" not in r.cells[2:5], r.cells
 
 
 def test_a_year_not_assessed_says_so(poppler: None, tmp_path: Path) -> None:
@@ -395,3 +436,23 @@ def test_a_year_not_assessed_says_so(poppler: None, tmp_path: Path) -> None:
     assert shows_row(second, "Rules", ["stf-2017-18", "not assessed"])
     assert shows_row(second, "STF/PSF earned", [workbook(run.figures[0].funding.earned), "n/a"])
     assert y2["not_assessed"] in " ".join(second.split())
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.0, "-"),  # the workbook's '#,##0;(#,##0);"-"' shows zero as a dash
+        (-0.0, "-"),
+        (0.4, "-"),  # shown as zero once rounded: a dash, never "0" or "(0)"
+        (-0.4, "-"),
+        (0.5, "1"),  # halves away from zero, as money()
+        (-1234.5, "(1,235)"),
+        (12000.0, "12,000"),
+        (None, "n/a"),
+    ],
+)
+def test_a_table_cell_shows_zero_as_a_dash(value: float | None, shown: str) -> None:
+    """formatting.amount, the one helper every report table uses for £000 and counts."""
+    from cipmodel.formatting import amount
+
+    assert amount(value) == shown

@@ -34,7 +34,6 @@ import numpy as np
 from openpyxl.utils import get_column_letter
 
 from cipmodel.engine.project import RAGS, STAGES
-from cipmodel.formatting import money, pct
 from cipmodel.io.board_cells import RAG_FILLS, SCORE_FILLS, BoardCells, BoardSheet, fill_of
 from cipmodel.io.board_charts import CHART_ROWS, STAGE_NAMES, board_charts
 from cipmodel.io.cells import MONEY_FORMAT
@@ -49,15 +48,14 @@ from cipmodel.io.results_base import (
 )
 from cipmodel.io.summary_rows import SummaryRows
 from cipmodel.results.figures import MET_TOLERANCE, TrustFigures, TrustYear
+from cipmodel.results.headlines import headline, supporting
 
 __all__ = [
     "BOARD_WIDTHS",
     "RISKS",
     "YearRow",
-    "headline",
     "p_meet",
     "risk_schemes",
-    "supporting",
     "write_board",
     "year_rows",
 ]
@@ -204,7 +202,9 @@ def write_board(b: Builder, ws: Any, s: SummaryRows) -> BoardSheet:
     fig = w.fig
     t = b.r.portfolio.trusts[0]
     w.title(1, f"Board summary: {t.trust_code} {t.name or ''}".strip())
-    w.sentence(2, w.last_col, headline(fig, p_meet(b, fig.code)), headline=True)
+    p = p_meet(b, fig.code)
+    sentence = headline(fig) if p is None else headline(fig, *p)
+    w.sentence(2, w.last_col, sentence, headline=True)
     w.sentence(3, w.last_col, " ".join(supporting(fig)))
     w.grid.text(
         4,
@@ -233,71 +233,6 @@ def p_meet(b: Builder, code: str) -> tuple[float, int | None] | None:
                 draws = (b.sim.get("provenance") or {}).get("draws")
                 return float(p), draws if isinstance(draws, int) else None
     return None
-
-
-def headline(fig: TrustFigures, p_meet: tuple[float, int | None] | None = None) -> str:
-    """The board summary in one sentence: the control total met or not, by how much, pre-
-    and post-STF, and P(meet) when simulated."""
-    y1, fy = fig.first_year, fig.financial_year
-    if y1.met is None:
-        return (
-            f"There is no {fy} control total: the plan forecasts {money(y1.surplus_pre_stf)} "
-            f"before STF/PSF and reports {money(fig.reported_surplus)} with STF/PSF earned."
-        )
-    post = y1.control_total_post_stf
-    post_var = fig.reported_surplus - post
-    post_met = post_var >= -MET_TOLERANCE
-    verb, by = _verdict(y1.variance, bool(y1.met))
-    post_verb, post_by = _verdict(post_var, post_met)
-    sentence = (
-        f"The plan {verb} the {fy} control total before STF/PSF{by}: a forecast of "
-        f"{money(y1.surplus_pre_stf)} against {money(y1.control_total_pre_stf)}. With "
-        f"STF/PSF it {post_verb} it{post_by}: a reported {money(fig.reported_surplus)} "
-        f"against {money(post)} (the target plus the {money(fig.funding.allocation)} "
-        "allocation)."
-    )
-    if p_meet is not None:
-        p, draws = p_meet
-        of = f" of {draws:,} simulated outcomes" if draws else " of simulated outcomes"
-        sentence += f" Before STF/PSF it is met in {pct(p)}{of}."
-    return sentence
-
-
-def _verdict(variance: float, met: bool) -> tuple[str, str]:
-    """The verb and the margin: ``("meets", " by 1")``, ``("meets", " exactly")``,
-    ``("misses", " by 538")``."""
-    amount = money(abs(variance))
-    if met:
-        return "meets", " exactly" if amount == "0" else f" by {amount}"
-    return "misses", " by less than 1" if amount == "0" else f" by {amount}"
-
-
-def supporting(fig: TrustFigures) -> list[str]:
-    """The CIP it takes and the STF/PSF and score it earns, in sentences."""
-    y1, cip, f = fig.first_year, fig.cip, fig.funding
-    share = y1.cip_unidentified / cip.planned if cip.planned else None
-    unidentified = (
-        f"{money(y1.cip_unidentified)} ({pct(share, 0)}) of it not yet in any scheme"
-        if money(y1.cip_unidentified) != "0"
-        else "all of it in identified schemes"
-    )
-    if money(cip.planned) == "0":
-        planned = "no CIP is planned"
-    else:
-        planned = f"{money(cip.planned)} is planned, {unidentified}"
-    if cip.met_without_cip:
-        first = f"The control total is met without any CIP; {money(cip.planned)} is planned."
-    else:
-        first = (
-            f"Meeting it takes a CIP of {money(cip.needed)} ({pct(cip.needed_pct)} of "
-            f"operating expenditure: {cip.band}); {planned}."
-        )
-    second = (
-        f"STF/PSF: {money(f.earned)} earned and {money(f.lost)} lost of {money(f.allocation)}. "
-        f"Finance and use of resources score {fig.score.overall} (1 best, 4 worst), "
-        f"candidate segment {fig.candidate_segment} (finance theme only)."
-    )
-    return [first, second]
 
 
 def _key_figures(w: _Board, row: int) -> int:

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from openpyxl.utils import get_column_letter
 
-from cipmodel.formatting import money, pct
 from cipmodel.io.board_cells import SCORE_FILLS, BoardCells, BoardSheet, fill_of
 from cipmodel.io.board_charts import anchor_at, width_cm
 from cipmodel.io.cells import COUNT_FORMAT, MONEY_FORMAT, TYPE_LABELS
@@ -44,6 +43,7 @@ from cipmodel.io.results_base import (
 )
 from cipmodel.io.sheets_board import p_meet
 from cipmodel.io.summary_rows import ALL_TRUSTS_COL, SummaryRows
+from cipmodel.results.headlines import portfolio_headline
 from cipmodel.results.sector import TYPE_ORDER, sector_tables
 
 __all__ = ["TOP_TRUSTS", "write_portfolio_board"]
@@ -106,7 +106,9 @@ def write_portfolio_board(b: Builder, ws: Any, s: SummaryRows) -> BoardSheet:
     pf = b.r.portfolio
     years = ", ".join(sorted({t.financial_year for t in pf.trusts}))
     w.title(1, f"Board summary: {pf.name} ({b.n_t} trusts)")
-    w.sentence(2, _LAST_COL, portfolio_headline(b, tables, years), headline=True)
+    chances = [p_meet(b, f.code) for f in b.r.figures]
+    p = None if b.sim is None else [None if c is None else c[0] for c in chances]
+    w.sentence(2, _LAST_COL, portfolio_headline(b.r.figures, years, p), headline=True)
     w.grid.text(
         3,
         1,
@@ -143,42 +145,6 @@ def _count_charts(
         size_chart(chart, width, tall)
         chart.anchor = anchor_at(w.ws, top, first, k * (width + 0.3), chart.width, chart.height)
         w.ws.add_chart(chart)
-
-
-def portfolio_headline(b: Builder, tables: dict[str, Any], years: str) -> str:
-    """The portfolio in one sentence: control totals met, the forecast against them,
-    STF/PSF earned and forfeited, trusts at the finance trigger."""
-    figs = b.r.figures
-    with_ct = [f for f in figs if f.first_year.met is not None]
-    met = sum(1 for f in with_ct if f.first_year.met)
-    ct = sum(f.first_year.control_total_pre_stf for f in with_ct)
-    surplus = sum(f.first_year.surplus_pre_stf for f in with_ct)
-    fund = tables["funding"].loc["all trusts"]
-    trig = int(tables["score"].loc["all trusts", "finance_trigger"])
-    of = f"{len(with_ct)} trusts with one" if len(with_ct) < len(figs) else f"{len(figs)} trusts"
-    share = pct(met / len(with_ct), 0) if with_ct else NA
-    gap = surplus - ct
-    by = f"{money(abs(gap))} {'better than' if gap >= 0 else 'short of'}"
-    return (
-        f"{met} of {of} ({share}) meet their {years} control total before STF/PSF; together "
-        f"they forecast {money(surplus)}, {by} their control totals of {money(ct)}. "
-        f"STF/PSF: {money(fund['stf_earned'])} earned and {money(fund['stf_forfeited'])} "
-        f"forfeited of {money(fund['stf_allocation'])}. {trig} of {len(figs)} trusts score 3 "
-        "or 4 (the finance trigger)." + _expected_meeting(b, with_ct)
-    )
-
-
-def _expected_meeting(b: Builder, with_ct: list[Any]) -> str:
-    """With a simulation: how many trusts are expected to meet their control total (the sum
-    of their probabilities of meeting it); empty without one, or for a trust missing."""
-    chances = [p_meet(b, f.code) for f in with_ct]
-    if b.sim is None or not chances or any(c is None for c in chances):
-        return ""
-    expected_n = sum(c[0] for c in chances if c is not None)
-    return (
-        f" Simulated, {expected_n:.1f} of them are expected to meet it (the sum of their "
-        "probabilities)."
-    )
 
 
 def _type_values(b: Builder, tables: dict[str, Any], t: str) -> dict[str, float]:

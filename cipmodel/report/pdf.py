@@ -42,6 +42,7 @@ __all__ = [
     "MatplotlibMissing",
     "board_report",
     "build_report",
+    "trust_view",
 ]
 
 #: The seed of ``cipmodel report --simulate N`` when no --seed is given: a fixed one, so the
@@ -200,7 +201,7 @@ def _plan(
             subtitle=f"Board report · {t['financial_year']} {what} · {when.day} {when:%B %Y}",
             footer=footer,
         )
-        view = _trust_view(result, simulation, sim)
+        view = trust_view(result, simulation, sim)
         return frame, _trust_pages(result, view, simulation, goal)
     years = sorted({t["financial_year"] for t in trusts})
     frame = Frame(
@@ -211,7 +212,14 @@ def _plan(
     return frame, _portfolio_pages(result, sim)
 
 
-def _trust_view(result: RunResult, simulation: Any, sim: dict[str, Any] | None) -> TrustView:
+def trust_view(
+    result: RunResult, simulation: Any = None, sim: dict[str, Any] | None = None
+) -> TrustView:
+    """What the pages of a one-trust report are drawn from: the first trust of ``result``
+    and, simulated, its entry of ``simulation``'s ``simulate --json`` (``sim``, worked out
+    here when not given)."""
+    if simulation is not None and sim is None:
+        sim = _simulation_dict(simulation)
     t = result.to_dict()["trusts"][0]
     schemes = result.schemes()
     schemes = schemes[schemes.trust_code == t["code"]].copy()

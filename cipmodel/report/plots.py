@@ -14,7 +14,7 @@ import numpy as np
 
 from cipmodel.calendar import MONTH_NAMES, QUARTER_END_INDEX
 from cipmodel.engine.compile import STAGES
-from cipmodel.formatting import money
+from cipmodel.formatting import amount, money
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,13 +95,6 @@ def _label_above(ax: Axes, text: str, xy: tuple[Any, Any], fontsize: float) -> N
         va="bottom",
         fontsize=fontsize,
     )
-
-
-def _money(v: float) -> str:
-    """£000 as the workbook shows it: thousands separators, negatives in brackets, zero '-'
-    (rounded as :func:`cipmodel.formatting.money` rounds: halves away from zero)."""
-    shown = money(v)
-    return "-" if shown == "0" else shown
 
 
 MONTHS = MONTH_NAMES
@@ -212,7 +205,7 @@ def cip_pipeline(result: RunResult, trust: str | None = None, *, ax: Axes | None
         bottom += vals
     totals = bottom + np.where(np.array(stages) == "unidentified", unidentified, 0.0)
     for xi, total in zip(x, totals, strict=True):
-        _label_above(ax, f"{total:,.0f}", (xi, total), 8)
+        _label_above(ax, amount(total), (xi, total), 8)
     ax.set_xticks(x, [STAGE_NAMES.get(s, s) for s in stages])
     ax.set_ylabel("£000 in year")
     ax.set_ylim(0, max(float(totals.max()), 1.0) * 1.15)
@@ -298,7 +291,7 @@ def bridge_waterfall(
         top = max(bottom, bottom + height)
         tops.append(top)
         lows.append(min(bottom, bottom + height))
-        _label_above(ax, _money(s.value), (k, top), 7)
+        _label_above(ax, amount(s.value), (k, top), 7)
     ax.axhline(0.0, color="black", linewidth=0.6)
     low, high = min(0.0, *lows), max(0.0, *tops)
     span = max(high - low, 1.0)
@@ -359,7 +352,7 @@ def plan_years(result: RunResult, trust: str | None = None, *, ax: Axes | None =
         for xi, v in zip(pos, vals, strict=True):
             if np.isfinite(v):
                 ax.annotate(
-                    _money(v),
+                    amount(v),
                     (xi, v),
                     xytext=(0, 2 if v >= 0 else -2),
                     textcoords="offset points",
@@ -392,7 +385,7 @@ def funding_by_quarter(
     ax.bar(q, f.lost[0, i], bottom=f.earned[0, i], color="#DA291C", label="lost")
     top = f.earned[0, i] + f.lost[0, i]
     for x, (earned, height) in enumerate(zip(f.earned[0, i], top, strict=True)):
-        _label_above(ax, f"{earned:,.0f} of {height:,.0f}", (x, height), 8)
+        _label_above(ax, f"{money(earned)} of {money(height)}", (x, height), 8)
     ax.set_ylim(0, max(float(top.max()), 1.0) * 1.15)
     ax.set_ylabel("£000")
     _thousands(ax)

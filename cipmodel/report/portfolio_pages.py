@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from cipmodel.formatting import TYPE_LABELS, money, pct
+from cipmodel.formatting import TYPE_LABELS, amount, money, pct
 from cipmodel.report import plots
 from cipmodel.report.layout import (
     BLUE,
@@ -34,6 +34,7 @@ from cipmodel.report.layout import (
     Row,
     row_height,
 )
+from cipmodel.results import headlines
 from cipmodel.results.run import RunResult
 from cipmodel.results.sector import sector_tables
 
@@ -68,16 +69,23 @@ def portfolio_specs(result: RunResult, sim: dict[str, Any] | None) -> list[tuple
 
 
 # -- summary --------------------------------------------------------------------------------
-def portfolio_headline(run: dict[str, Any]) -> str:
-    """How many trusts meet their pre-STF control total, and the total against the total."""
-    trusts = run["trusts"]
-    met = sum(1 for t in trusts if t["control_total"]["met"])
-    target = sum(t["control_total"]["target"] or 0.0 for t in trusts)
-    forecast = sum(t["control_total"]["forecast"] or 0.0 for t in trusts)
-    return (
-        f"{met} of {len(trusts)} trusts meet their pre-STF control total; together they "
-        f"forecast {money(forecast)} against control totals of {money(target)}."
-    )
+def portfolio_headline(result: RunResult, sim: dict[str, Any] | None = None) -> str:
+    """The portfolio in one sentence, word for word the results workbook's portfolio Board
+    summary (:func:`cipmodel.results.headlines.portfolio_headline`): the trusts meeting their
+    control total before STF/PSF, the totals, STF/PSF and the finance trigger; simulated, the
+    trusts expected to meet it."""
+    years = ", ".join(sorted({t.financial_year for t in result.portfolio.trusts}))
+    p_meet = None
+    if sim is not None:
+        by_code = {
+            str(t.get("code")): (t.get("probability") or {}).get("meet_control_total")
+            for t in sim.get("trusts", [])
+        }
+        p_meet = [
+            float(p) if isinstance(p, (int, float)) else None
+            for p in (by_code.get(f.code) for f in result.figures)
+        ]
+    return headlines.portfolio_headline(result.figures, years, p_meet)
 
 
 def _summary_tiles(run: dict[str, Any], sim: dict[str, Any] | None) -> list[tuple[str, str, str]]:
@@ -133,7 +141,13 @@ def _summary(
     tables: dict[str, Any],
 ) -> None:
     y = page.paragraph(
-        MARGIN, BODY_TOP, portfolio_headline(run), 110, size=13, fontweight="bold", color=DARK
+        MARGIN,
+        BODY_TOP,
+        portfolio_headline(result, sim),
+        105,
+        size=12,
+        fontweight="bold",
+        color=DARK,
     )
     y = _tiles(page, y + 0.05, _summary_tiles(run, sim))
     y = page.heading(MARGIN, y + 0.25, "Control totals, I&E and STF/PSF by trust type (£000)")
@@ -180,15 +194,15 @@ def _finance_table(tables: dict[str, Any]) -> tuple[list[Column], list[Row]]:
             Row(
                 [
                     TYPE_LABELS.get(str(kind), str(kind)),
-                    f"{int(f.trusts):,}",
-                    f"{int(f.meeting_control_total):,}",
-                    f"{int(f.control_total_not_accepted):,}",
-                    f"{int(f.in_deficit_after_stf):,}",
-                    money(float(f.surplus_pre_stf)),
-                    money(float(f.reported_surplus)),
-                    money(float(f.cip_planned)),
-                    money(float(g.stf_earned)),
-                    money(float(g.stf_forfeited)),
+                    amount(float(f.trusts)),
+                    amount(float(f.meeting_control_total)),
+                    amount(float(f.control_total_not_accepted)),
+                    amount(float(f.in_deficit_after_stf)),
+                    amount(float(f.surplus_pre_stf)),
+                    amount(float(f.reported_surplus)),
+                    amount(float(f.cip_planned)),
+                    amount(float(g.stf_earned)),
+                    amount(float(g.stf_forfeited)),
                 ],
                 kind="total" if kind == "all trusts" else "row",
             )
@@ -209,9 +223,9 @@ def _score_table(tables: dict[str, Any]) -> tuple[list[Column], list[Row]]:
             Row(
                 [
                     TYPE_LABELS.get(str(kind), str(kind)),
-                    *(f"{int(s[f'score_{k}']):,}" for k in range(1, 5)),
-                    f"{int(s.finance_trigger):,}",
-                    *(f"{int(g[f'segment_{k}']):,}" for k in range(1, 5)),
+                    *(amount(float(s[f"score_{k}"])) for k in range(1, 5)),
+                    amount(float(s.finance_trigger)),
+                    *(amount(float(g[f"segment_{k}"])) for k in range(1, 5)),
                 ],
                 kind="total" if kind == "all trusts" else "row",
             )
@@ -226,8 +240,8 @@ VARIANCE_COLUMNS = [
     Column("Control total", 1.0),
     Column("Forecast", 0.95),
     Column("Variance", 0.9),
-    Column("CIP plan", 0.7),
-    Column("CIP needed", 0.8),
+    Column("CIP\nplanned", 0.7),
+    Column("CIP\nneeded", 0.8),
     Column("Band", 0.95, "left"),
     Column("STF lost", 0.75),
     Column("Score", 0.55, "center"),
@@ -279,13 +293,13 @@ def _variance_row(t: dict[str, Any], p_meet: dict[str, Any] | None) -> Row:
     cells = [
         name,
         TYPE_LABELS.get(t["trust_type"], t["trust_type"]),
-        money(ct["target"]),
-        money(ct["forecast"]),
-        money(ct["variance"]),
+        amount(ct["target"]),
+        amount(ct["forecast"]),
+        amount(ct["variance"]),
         pct(cip["planned_pct"]),
         pct(cip["needed_pct"]),
         cip["needed_band"],
-        money(t["funding"]["lost"]),
+        amount(t["funding"]["lost"]),
         str(score),
     ]
     if p_meet is not None:
@@ -329,7 +343,7 @@ def _variance_bars(run: dict[str, Any], ax: Any) -> None:
     values = np.array([t["control_total"]["variance"] for t in trusts], dtype=float)
     y = np.arange(len(trusts))[::-1]
     bars = ax.barh(y, values, color=np.where(values < -0.5, RED, GREEN), height=0.6)
-    ax.bar_label(bars, labels=[money(v) for v in values], fontsize=7.5, padding=3)
+    ax.bar_label(bars, labels=[amount(v) for v in values], fontsize=7.5, padding=3)
     labels = [f"{t['code']} {t['name']}" for t in trusts]
     ax.set_yticks(y, [x if len(x) <= 34 else x[:33] + "…" for x in labels])
     ax.axvline(0, color="k", lw=0.8)
@@ -390,7 +404,7 @@ def _band_counts(result: RunResult, ax: Any) -> None:
     names = list(counts)
     values = [counts[k] for k in names]
     bars = ax.bar(np.arange(len(names)), values, color=(colours * 2)[: len(names)])
-    ax.bar_label(bars, fontsize=8, padding=2)
+    ax.bar_label(bars, labels=[amount(float(v)) for v in values], fontsize=8, padding=2)
     ax.set_xticks(np.arange(len(names)), names)
     ax.tick_params(axis="x", labelsize=7.5)
     ax.set_ylabel("trusts")
@@ -478,8 +492,8 @@ def _simulated(page: Page, run: dict[str, Any], sim: dict[str, Any]) -> None:
                 [
                     name if len(name) <= 40 else name[:39] + "…",
                     pct(t["probability"]["meet_control_total"]),
-                    money(t["control_total"]["variance"]),
-                    money(t["percentiles"]["surplus_pre_stf"]["p50"]),
+                    amount(t["control_total"]["variance"]),
+                    amount(t["percentiles"]["surplus_pre_stf"]["p50"]),
                 ]
             )
         )

@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 from cipmodel.calendar import QUARTERS
-from cipmodel.formatting import money, pct
+from cipmodel.formatting import amount, money, pct
 from cipmodel.report.layout import AMBER, GREEN, GREY, RED, SCORE_COLOURS, Column, Row
+from cipmodel.results import headlines
 from cipmodel.results.contract import TrustDict
 from cipmodel.results.figures import TrustFigures
 
@@ -32,7 +33,6 @@ __all__ = [
     "quarter_table",
     "risk_table",
     "supporting_sentences",
-    "year_headline",
     "year_label",
     "year_table",
 ]
@@ -92,123 +92,24 @@ def year_label(financial_year: str, year: int) -> str:
     return f"{start}/{(start + 1) % 100:02d}"
 
 
-def amount(x: float | None) -> str:
-    """£000 in a table, as the results workbook shows it: :func:`~cipmodel.formatting.money`
-    (thousands separators, negatives in brackets) with zero as '-'."""
-    s = money(x)
-    return "-" if s == "0" else s
-
-
-def _by(value: float | None) -> str:
-    """A variance as an amount: 1,234 (never in brackets; the sentence says which way)."""
-    return money(None if value is None else abs(value))
-
-
 def headline(v: TrustView) -> str:
-    """The report in one sentence: meets the pre-STF control total or not, by how much."""
-    ct = v.t["control_total"]
-    target, forecast, variance = ct["target"], ct["forecast"], ct["variance"]
-    if ct["met"] is None or target is None:
-        return (
-            f"There is no {v.fy} control total: the plan forecasts a pre-STF position of "
-            f"{money(forecast)}."
-        )
-    if ct["met"]:
-        margin = "exactly" if money(variance) == "0" else f"{_by(variance)} better"
-        return (
-            f"The plan meets the {v.fy} pre-STF control total of {money(target)} with a "
-            f"forecast of {money(forecast)}, {margin}."
-        )
-    return (
-        f"The plan misses the {v.fy} pre-STF control total of {money(target)} by "
-        f"{_by(variance)}: the forecast is {money(forecast)}."
-    )
-
-
-def _funding_sentence(v: TrustView) -> str:
-    """The reported position with STF/PSF against the control total with STF/PSF."""
-    t = v.t
-    ct, f = t["control_total"], t["funding"]
-    allocation = f["allocation"] or 0.0
-    reported = money(t["reported_surplus"])
-    if allocation <= 0 or ct["target"] is None:
-        if money(f["earned"]) != "0":
-            return (
-                f"No STF/PSF is allocated, but {money(f['earned'])} is earned (incentive): "
-                f"the reported position is {reported}."
-            )
-        return f"No STF/PSF is allocated: the reported position is {reported}."
-    post = ct["target"] + allocation
-    gap = (t["reported_surplus"] or 0.0) - post
-    against = (
-        f"{_by(gap)} {'above' if gap >= 0 else 'below'} the control total with STF/PSF of "
-        f"{money(post)}"
-    )
-    if not ct["accepted"]:
-        return (
-            f"The control total is not accepted, so no STF/PSF can be earned (the "
-            f"{money(allocation)} allocation is lost): the reported position is {reported}."
-        )
-    if money(f["earned"]) == "0":
-        return (
-            f"No STF/PSF is earned (all {money(allocation)} lost): the reported position is "
-            f"{reported}, {against}."
-        )
-    return (
-        f"With {money(f['earned'])} STF/PSF earned ({money(f['lost'])} lost of "
-        f"{money(allocation)}), the reported position is {reported}: {against}."
-    )
-
-
-def year_headline(financial_year: str, y: dict[str, Any]) -> str:
-    """One plan year in a sentence: met or not, by how much, pre- and post-STF."""
-    ct = y["control_total"]
-
-    def side(basis: str, met: bool | None, variance: float | None, target: float | None) -> str:
-        if met is None or target is None:
-            return f"no {basis} control total"
-        if money(variance) == "0":
-            return f"{basis} control total {money(target)} met exactly"
-        return (
-            f"{basis} control total {money(target)} {'met' if met else 'missed'} by {_by(variance)}"
-        )
-
-    pre = side("pre-STF", ct["met"], ct["variance"], ct["target"])
-    if y["funding"] is None:
-        return f"{financial_year}: {pre}; post-STF not assessed."
-    post = side("post-STF", ct["met_post_stf"], ct["variance_post_stf"], ct["target_post_stf"])
-    return f"{financial_year}: {pre}; {post}."
+    """The report in one sentence (:func:`cipmodel.results.headlines.headline`, the board
+    summary sheet's words): plan year 1's control total met or not, by how much, before and
+    with STF/PSF, and, simulated, P(meet)."""
+    return headlines.headline(v.figures, v.p_meet, v.draws)
 
 
 def supporting_sentences(v: TrustView) -> list[str]:
-    """The reported position with STF/PSF, the CIP it takes and, simulated, P(meet)."""
-    t = v.t
-    cip = t["cip"]
-    out = [_funding_sentence(v)]
-    if cip["met_without_cip"]:
-        out.append(f"The control total is met without any CIP; {money(cip['planned'])} is planned.")
-    else:
-        unidentified = cip["unidentified"] or 0.0
-        share = unidentified / cip["planned"] if cip["planned"] else None
-        gap = (
-            f"{money(unidentified)} ({pct(share, 0)}) of it not yet identified"
-            if money(unidentified) != "0"
-            else "all of it in identified schemes"
-        )
+    """The sentences behind the headline (:mod:`cipmodel.results.headlines`): the CIP it
+    takes, STF/PSF and the score; each plan year's headline where there are several; the
+    simulated position."""
+    out = [" ".join(headlines.supporting(v.figures))]
+    if len(v.figures.years) > 1:
+        out.append(" ".join(headlines.year_headline(y) for y in v.figures.years))
+    if v.sim is not None:
+        s = v.sim["percentiles"]["surplus_pre_stf"]
         out.append(
-            f"Meeting it takes a CIP of {money(cip['needed'])} ({pct(cip['needed_pct'])} of "
-            f"operating expenditure: {cip['needed_band']}); {money(cip['planned'])} is "
-            f"planned, {gap}."
-        )
-    years = t["years"]
-    if len(years) > 1:
-        out.append(" ".join(year_headline(y["financial_year"], dict(y)) for y in years))
-    if v.p_meet is not None:
-        s = v.sim["percentiles"]["surplus_pre_stf"] if v.sim else {}
-        out.append(
-            f"Simulated ({v.draws:,} draws, seed {v.seed}): met in {pct(v.p_meet)} of "
-            f"outcomes; median pre-STF position {money(s.get('p50'))}, 90% between "
-            f"{money(s.get('p5'))} and {money(s.get('p95'))}."
+            headlines.simulation_sentence(v.draws, v.seed, s.get("p50"), s.get("p5"), s.get("p95"))
         )
     return out
 
@@ -335,7 +236,7 @@ def _oversight_rows(v: TrustView) -> list[Row]:
         rows.append(
             Row(
                 [
-                    "P(meet the control total)",
+                    "P(meet the pre-STF control total)",
                     pct(v.p_meet),
                     "",
                     f"± {pct(1.96 * se)}, {v.draws:,} draws",
@@ -381,31 +282,34 @@ def quarter_table(v: TrustView) -> tuple[list[Column], list[Row]]:
 
 
 def year_table(v: TrustView) -> tuple[list[Column], list[Row]]:
-    """Each plan year side by side: surplus, control total, variance, met, CIP planned and %."""
+    """Each plan year side by side, as the workbook's Plan years sheet: the forecast against
+    the control total before STF/PSF and the reported surplus against the control total
+    with STF/PSF, each with its variance and met; the CIP planned and its share."""
     years = v.t["years"]
-    width = min(0.95, 2.95 / max(len(years), 1))
-    cols = [Column("Plan year", 1.6, "left")] + [
+    width = min(0.95, 2.75 / max(len(years), 1))
+    cols = [Column("Plan year, £000", 1.8, "left")] + [
         Column(year_label(v.fy, y["year"]), width) for y in years
     ]
+    cts: list[dict[str, Any]] = [dict(y["control_total"]) for y in years]
 
-    def met(y: Any) -> str:
-        return "n/a" if y["met"] is None else ("met" if y["met"] else "missed")
+    def met(key: str, label: str) -> Row:
+        flags = [c[key] for c in cts]
+        return Row(
+            [label, *("n/a" if m is None else ("met" if m else "missed") for m in flags)],
+            colours={j + 1: GREEN if m else RED for j, m in enumerate(flags) if m is not None},
+        )
 
     rows = [
-        Row(["Forecast surplus/(deficit)", *(amount(y["surplus_pre_stf"]) for y in years)]),
-        Row(["Control total (pre-STF)", *(amount(y["control_total_pre_stf"]) for y in years)]),
+        Row(["Forecast surplus/(deficit)", *(amount(c["forecast"]) for c in cts)]),
+        Row(["Control total, pre-STF", *(amount(c["target"]) for c in cts)]),
+        Row(["Variance, pre-STF", *(amount(c["variance"]) for c in cts)], kind="total"),
+        met("met", "Control total met, pre-STF"),
+        Row(["Control total with STF/PSF", *(amount(c["target_post_stf"]) for c in cts)]),
+        Row(["Reported surplus/(deficit)", *(amount(c["forecast_post_stf"]) for c in cts)]),
         Row(
-            ["Variance", *(amount(y["variance"]) for y in years)],
-            kind="total",
+            ["Variance with STF/PSF", *(amount(c["variance_post_stf"]) for c in cts)], kind="total"
         ),
-        Row(
-            ["Control total", *(met(y) for y in years)],
-            colours={
-                j + 1: GREEN if y["met"] else RED
-                for j, y in enumerate(years)
-                if y["met"] is not None
-            },
-        ),
+        met("met_post_stf", "Control total met, with STF/PSF"),
         Row(["CIP planned", *(amount(y["cip_planned"]) for y in years)]),
         Row(["CIP, % of operating expenditure", *(pct(y["cip_planned_pct"]) for y in years)]),
     ]
@@ -441,8 +345,8 @@ def risk_table(v: TrustView, top: int = 5) -> list[Row]:
     risky = risky.sort_values(["in_year_y1", "scheme_id"], ascending=[False, True]).head(top)
     for s in risky.to_dict("records"):
         label = f"{s['scheme_id']} {s['name']}"
-        if len(label) > 34:
-            label = label[:33].rstrip() + "…"
+        if len(label) > 32:
+            label = label[:31].rstrip() + "…"
         stage, rag = str(s["stage"]), str(s["rag"])
         rows.append(
             Row(

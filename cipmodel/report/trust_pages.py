@@ -88,20 +88,21 @@ def format_metric(name: str, value: float | None) -> str:
 
 # -- page 1 -------------------------------------------------------------------------------
 def summary_page(page: Page, v: TrustView) -> None:
-    """Headline, key figures, year to date by quarter, plan years and the largest risks."""
+    """Headline, key figures, the plan years side by side (a plan of several years) or the
+    year to date by quarter (one year: a longer plan has it on the STF/PSF and score page),
+    and the largest risks."""
     y = _headline(page, v)
     top = y + 0.15
     page.heading(MARGIN, top, "Key figures")
     page.table(MARGIN, top + 0.25, KEY_COLUMNS, key_figure_rows(v), size=8.5)
 
-    y = page.heading(RIGHT, top, "Year to date at each quarter end") + 0.02
-    cols, rows = quarter_table(v)
-    y = page.table(RIGHT, y, cols, rows, size=8.5) + 0.14
-    years = v.t["years"]
-    if len(years) > 1:
-        y = page.heading(RIGHT, y, "Plan years side by side") + 0.02
+    if len(v.t["years"]) > 1:
+        y = page.heading(RIGHT, top, "Plan years side by side") + 0.02
         cols, rows = year_table(v)
-        y = page.table(RIGHT, y, cols, rows, size=8.5) + 0.14
+    else:
+        y = page.heading(RIGHT, top, "Year to date at each quarter end") + 0.02
+        cols, rows = quarter_table(v)
+    y = page.table(RIGHT, y, cols, rows, size=8.5) + 0.14
     y = page.heading(RIGHT, y, "Largest risks in the CIP (in year, £000)") + 0.02
     # as many schemes as fit above the footer (a header row, unidentified CIP and a note)
     fit = int((BODY_BOTTOM - y - 0.3) / row_height(8.5)) - 2
@@ -126,10 +127,10 @@ def _headline(page: Page, v: TrustView) -> float:
         linespacing=1.2,
     )
     x = MARGIN + 1.35
-    y = page.paragraph(x, BODY_TOP - 0.02, headline(v), 88, size=13, fontweight="bold", color=DARK)
+    y = page.paragraph(x, BODY_TOP - 0.02, headline(v), 95, size=12, fontweight="bold", color=DARK)
     y = max(y, BODY_TOP + 0.5) + 0.05
     for sentence in supporting_sentences(v):
-        y = page.paragraph(x, y, sentence, 140, size=9)
+        y = page.paragraph(x, y, sentence, 146, size=9)
     return y
 
 
@@ -151,7 +152,18 @@ def charts_page(page: Page, v: TrustView, result: RunResult) -> None:
     plots.ytd_vs_control_total(result, code, ax=ax)
     ax.set_title("")
     ax.set_xticklabels([])
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, borderaxespad=0.1)
+    # five entries in three columns, kept inside the chart's column (the STF/PSF chart is
+    # to its right)
+    ax.legend(
+        fontsize=6.8,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=3,
+        borderaxespad=0.1,
+        columnspacing=0.9,
+        handlelength=1.6,
+        handletextpad=0.4,
+    )
     ax2 = page.axes(left, top + 2.24, 4.45, 0.56)
     plots.ytd_variance(result, code, ax=ax2)
     ax2.set_title("")
@@ -213,9 +225,11 @@ def _funding_caption(v: TrustView) -> str:
     text = f"Earned {money(f['earned'])} of the {money(f['allocation'])} allocation"
     if not lost:
         return f"{text}; nothing lost."
+    where = ", ".join(f"{k.upper()} {money(quarters[k]['lost'])}" for k in lost)
+    if money(f["lost"]) == "0":  # withheld in a quarter, returned at year end
+        return f"{text}; withheld in {where}, released at year end (catch-up): none lost."
     if len(lost) == len(QUARTERS):
         return f"{text}; lost {money(f['lost'])}, in every quarter."
-    where = ", ".join(f"{k.upper()} {money(quarters[k]['lost'])}" for k in lost)
     return f"{text}; lost {money(f['lost'])} ({where})."
 
 
