@@ -309,7 +309,7 @@ def test_a_bridge_adds_a_waterfall_beside_the_pipeline(
 ) -> None:
     """When the run gives a bridge from the outturn, the board draws it as a third chart."""
     steps = [("outturn", -5000.0), ("pay award", -2000.0), ("CIP", 8000.0), ("plan", 1000.0)]
-    monkeypatch.setattr(board_charts, "bridge_steps", lambda fig: steps)
+    monkeypatch.setattr(board_charts, "bridge_steps", lambda fig, short=False: steps)
     wb = build_results_workbook(example_result).reopen()
     ws = wb[BOARD]
     assert len(ws._charts) == 3

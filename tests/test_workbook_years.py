@@ -194,6 +194,26 @@ def test_bridge_on_the_plan_years_sheet(example: RunResult) -> None:
     assert f"{SHEET}!C{r}" in built.expected
 
 
+def test_bridge_labels_read_as_the_results_layer_words_them(example: RunResult) -> None:
+    """The bridge table labels each step as results.bridge words it (one source; "CIP:
+    pay", never a re-capitalised "Cip: pay"), and the waterfall's data the short names."""
+    from cipmodel.results.bridge import BRIDGE_LABELS, BRIDGE_SHORT_LABELS
+
+    t = example.to_dict()["trusts"][0]
+    if t.get("bridge") is None:
+        pytest.skip("the worked example gives no outturn")
+    ws = build_results_workbook(example).reopen()[SHEET]
+    steps = [s["step"] for s in t["bridge"]]
+    start = next(
+        r for r in range(1, ws.max_row + 1) if str(ws.cell(r, 2).value).startswith("RXX: bridge")
+    )
+    labels = [ws.cell(start + 1 + k, 2).value for k in range(len(steps) - 1)]
+    assert labels == [BRIDGE_LABELS[s] for s in steps[:-1]]
+    cells = {c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert {BRIDGE_SHORT_LABELS[s] for s in steps} <= cells  # the chart's categories
+    assert not any(v.startswith("Cip") for v in cells)
+
+
 def test_every_year_named(example: RunResult) -> None:
     """Each plan year's headline figures have names (``RXX_Y2_CT_variance``...) whose
     cells hold run --json's values."""

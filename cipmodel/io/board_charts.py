@@ -43,16 +43,17 @@ STAGE_NAMES = {"qia_approved": "QIA approved"}
 _RAG_SERIES = {"blue": "blue (complete)", "green": "green", "amber": "amber", "red": "red"}
 
 
-def bridge_steps(fig: TrustFigures) -> list[tuple[str, float]]:
-    """The bridge from the prior-year outturn to plan year 1 as (step, £000) pairs, the first
-    the outturn and the last the plan (their values are levels, the others movements);
-    empty where the run has no bridge (the plan gives no outturn)."""
+def bridge_steps(fig: TrustFigures, *, short: bool = False) -> list[tuple[str, float]]:
+    """The bridge from the prior-year outturn to plan year 1 as (label, £000) pairs, the
+    first the outturn and the last the plan (their values are levels, the others
+    movements); ``short``: the labels under a waterfall's columns. Empty where the run has
+    no bridge (the plan gives no outturn)."""
     steps = () if fig.views is None or fig.views.bridge is None else fig.views.bridge
-    out = []
-    for step in steps:
-        if np.isfinite(step.value):
-            out.append((step.label, float(step.value)))
-    return out
+    return [
+        (step.short_label if short else step.label, float(step.value))
+        for step in steps
+        if np.isfinite(step.value)
+    ]
 
 
 def board_charts(w: BoardCells, fig: TrustFigures, last_col: int, top: int) -> list[int]:
@@ -77,7 +78,11 @@ def board_charts(w: BoardCells, fig: TrustFigures, last_col: int, top: int) -> l
         [*_RAG_SERIES, "unidentified"],
         "CIP pipeline by stage and RAG, plan year 1 (£000)",
     )
-    steps = bridge_steps(fig)
+    # narrow on one page: the legend beside the bars, not under them (it took half the
+    # height), and the axis's unit in the title already
+    pipe.legend.position = "r"
+    pipe.y_axis.title = None
+    steps = bridge_steps(fig, short=True)
     pipe_cm = right_cm / 2 if steps else right_cm
     size_chart(pipe, pipe_cm - 0.3, _CHART_CM)
     ws.add_chart(pipe, f"F{top}")

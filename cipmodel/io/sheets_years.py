@@ -69,43 +69,13 @@ from cipmodel.io.results_base import (
 from cipmodel.io.sheets_metrics import METRIC_FORMATS, METRIC_LABELS
 from cipmodel.results.figures import MET_TOLERANCE, TrustFigures, TrustYear
 
-__all__ = ["BRIDGE_CHARTS", "STEP_LABELS", "YEARS_SHEET", "YearsSheet", "step_label", "write_years"]
+__all__ = ["BRIDGE_CHARTS", "YEARS_SHEET", "YearsSheet", "write_years"]
 
 YEARS_SHEET = YEARS
 #: Trusts whose bridge gets a waterfall chart (the first ones with an outturn).
 BRIDGE_CHARTS = 3
 _BRIDGE_CM = 9.0  # the waterfall's height
 _BRIDGE_ROWS = 18  # rows it covers (15 points each)
-#: How each bridge step reads (:data:`cipmodel.results.bridge.BRIDGE_ORDER`).
-STEP_LABELS = {
-    "prior_year_outturn": "Prior-year forecast outturn",
-    "remove_non_recurrent": "Remove the outturn's non-recurrent items",
-    "tariff": "Tariff: uplift less efficiency",
-    "activity": "Activity growth",
-    "pay_award": "Pay award",
-    "non_pay_and_drug_inflation": "Non-pay and drug inflation",
-    "other_cost_pressures": "Other cost pressures and developments",
-    "non_recurrent_plan_items": "Non-recurrent items in the plan",
-    "cip_pay": "CIP: pay",
-    "cip_non_pay": "CIP: non-pay",
-    "cip_income": "CIP: income",
-    "plan_surplus": "Plan surplus/(deficit) before STF/PSF",
-}
-#: Each step's short name under the waterfall's columns.
-CHART_LABELS = {
-    "prior_year_outturn": "Outturn",
-    "remove_non_recurrent": "Non-recurrent",
-    "tariff": "Tariff",
-    "activity": "Activity",
-    "pay_award": "Pay award",
-    "non_pay_and_drug_inflation": "Inflation",
-    "other_cost_pressures": "Other pressures",
-    "non_recurrent_plan_items": "Plan one-offs",
-    "cip_pay": "CIP pay",
-    "cip_non_pay": "CIP non-pay",
-    "cip_income": "CIP income",
-    "plan_surplus": "Plan",
-}
 M = MONEY_FORMAT
 _FIRST = 3  # column C: plan year 1
 _MET = f">=-{MET_TOLERANCE:.6f}"
@@ -521,11 +491,6 @@ def _metric(metrics: Any, name: str) -> Any:
     return next((m for m in metrics if m.metric == name), None)
 
 
-def step_label(step: str) -> str:
-    """A bridge step as it reads on the sheet (``cip_pay`` -> ``CIP: pay``)."""
-    return STEP_LABELS.get(step, step.replace("_", " ").capitalize())
-
-
 def _bridges(w: _Writer, figs: tuple[TrustFigures, ...]) -> None:
     """Each trust's bridge from the prior-year outturn to plan year 1, with its waterfall."""
     charted = 0
@@ -538,7 +503,7 @@ def _bridges(w: _Writer, figs: tuple[TrustFigures, ...]) -> None:
         w.section(f"{fig.code}: bridge from the prior-year forecast outturn to plan year 1 (£000)")
         first = w.r + 1
         for k, (step, value) in enumerate(steps[:-1]):
-            w.values(f"bridge_{k}", step_label(step), [value])
+            w.values(f"bridge_{k}", step, [value])
         last = w.r
         plan = steps[-1][1]
         col = get_column_letter(_FIRST)
@@ -549,7 +514,7 @@ def _bridges(w: _Writer, figs: tuple[TrustFigures, ...]) -> None:
         )
         if charted < BRIDGE_CHARTS:
             charted += 1
-            _bridge_chart(w, fig, steps)
+            _bridge_chart(w, fig, bridge_steps(fig, short=True))
 
 
 def _bridge_chart(w: _Writer, fig: TrustFigures, steps: list[tuple[str, float]]) -> None:
@@ -560,7 +525,7 @@ def _bridge_chart(w: _Writer, fig: TrustFigures, steps: list[tuple[str, float]])
     for j, name in enumerate(["Step", *names], start=data_col):
         w.grid.text(head, j, name)
     for k, ((label, _value), parts) in enumerate(zip(steps, waterfall_parts(steps), strict=True)):
-        w.grid.text(head + 1 + k, data_col, CHART_LABELS.get(label, step_label(label)))
+        w.grid.text(head + 1 + k, data_col, label)
         for j, name in enumerate(names, start=data_col + 1):
             w.grid.number(head + 1 + k, j, parts[name])
     chart = waterfall_chart(

@@ -62,6 +62,7 @@ from cipmodel.inputs.records import Portfolio
 __all__ = [
     "BRIDGE_LABELS",
     "BRIDGE_ORDER",
+    "BRIDGE_SHORT_LABELS",
     "BridgeStep",
     "BridgeStepDict",
     "bridge",
@@ -97,6 +98,21 @@ BRIDGE_LABELS: dict[str, str] = {
     "cip_income": "CIP: income",
     "plan_surplus": "Plan surplus, year 1 (pre-STF)",
 }
+#: Each step's short name, under a waterfall's column.
+BRIDGE_SHORT_LABELS: dict[str, str] = {
+    "prior_year_outturn": "Outturn",
+    "remove_non_recurrent": "Non-recurrent",
+    "tariff": "Tariff",
+    "activity": "Activity",
+    "pay_award": "Pay award",
+    "non_pay_and_drug_inflation": "Inflation",
+    "other_cost_pressures": "Other pressures",
+    "non_recurrent_plan_items": "Plan one-offs",
+    "cip_pay": "CIP pay",
+    "cip_non_pay": "CIP non-pay",
+    "cip_income": "CIP income",
+    "plan_surplus": "Plan",
+}
 
 FloatArray = NDArray[np.float64]
 _D = {name: i for i, name in enumerate(DRIVERS)}
@@ -112,7 +128,13 @@ class BridgeStep:
 
     @property
     def label(self) -> str:
+        """How the step reads in a table (``Tariff (uplift less efficiency)``)."""
         return BRIDGE_LABELS[self.step]
+
+    @property
+    def short_label(self) -> str:
+        """How the step reads under a waterfall's column (``Tariff``)."""
+        return BRIDGE_SHORT_LABELS[self.step]
 
     @property
     def is_total(self) -> bool:
