@@ -501,8 +501,9 @@ def test_workers_beyond_the_cores_are_lowered_with_a_note(
 def test_workers_default_to_the_cores_and_do_not_change_the_result(
     example_plan: Path, monkeypatch: pytest.MonkeyPatch, cores: int
 ) -> None:
-    """Without --workers, simulate uses one thread per core (recorded in the provenance),
-    and the answer is the one of a single thread, bit for bit."""
+    """Without --workers, simulate uses one thread per core (recorded in the provenance,
+    with the chunk size memory allows that many threads), and the answer is the one of a
+    single thread, bit for bit."""
     args = ["simulate", str(example_plan), "-n", "3000", "--seed", "4", "--json"]
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     r = CliRunner().invoke(cli, args)
@@ -513,8 +514,8 @@ def test_workers_default_to_the_cores_and_do_not_change_the_result(
     one = CliRunner().invoke(cli, [*args, "--workers", "1"])
     single = json.loads(one.stdout)
     assert single["provenance"]["workers"] == 1
-    for d in (default, single):
-        del d["provenance"]["workers"]
+    for d in (default, single):  # how the draws were computed: threads, chunks (memory)
+        del d["provenance"]["workers"], d["provenance"]["chunk_size"]
     assert default == single
 
 
