@@ -13,8 +13,11 @@ Rows:
   (the delivery uniforms times each scheme's monthly CIP): what any implementation must at
   least do; the target is a whole process within 3x of it;
 - **one trust, 2**20 draws, whole process**: ``cipmodel simulate
-  templates/example-acute-11pc.xlsx -n 1048576 --seed 1 --json --first-year-only > /dev/null``, draws a second
+  templates/example-acute-11pc.xlsx -n 1048576 --seed 1 --json --first-year-only > /dev/null`` (threads: the default, one per processor core), draws a second
   against the same floor for one trust (target: within ~6x of it);
+- **fixed cost**: each whole process again with one draw: start-up, imports, reading the
+  workbook, the plan run, the sampler's set-up and the JSON, what a run pays before its
+  draws (shown as a multiple of the floor: the part of the ratio no draw loop can remove);
 - **monaco** (a Monte Carlo package on PyPI): 10,000 draws of a 40-scheme Beta model (the
   schemes' delivered shares summed), draws a second (target: cipmodel at least 100x).
   Skipped with a note when monaco is not installed: it is never a project dependency
@@ -174,6 +177,12 @@ def _monaco(n: int, n_schemes: int = 40) -> float | None:
     return best(once, 1)
 
 
+def _with_draws(args: list[str], n: int) -> list[str]:
+    """``args`` with the number after ``-n`` replaced by ``n``."""
+    i = args.index("-n")
+    return [*args[: i + 1], str(n), *args[i + 2 :]]
+
+
 def _national_workbook(folder: Path) -> Path:
     path = folder / "national.xlsx"
     subprocess.run(
@@ -194,11 +203,15 @@ def main() -> list[tuple[str, float, str]]:
             (_whole_process(["simulate", *nat_args, "--json"]) for _ in range(2)),
             key=lambda r: r["cpu"],
         )
+        # what any run costs before its draws: start-up, imports, reading the workbook, the
+        # plan run, the sampler's set-up (Sobol' scrambling of every dimension), the JSON
+        nat_fixed = _whole_process(["simulate", *_with_draws(nat_args, 1), "--json"])
     # plan year 1 only, as the floor and monaco's model: the example is a two-year plan and
     # simulate projects and assesses both years by default (about twice the work)
     one_args = [str(one_xlsx), "-n", str(ONE_TRUST_DRAWS), "--seed", "1", "--json"]
     one_args.append("--first-year-only")
     one = min((_whole_process(["simulate", *one_args]) for _ in range(2)), key=lambda r: r["cpu"])
+    one_fixed = _whole_process(["simulate", *_with_draws(one_args, 1)])
     nat_floor = _floor("national", NATIONAL_DRAWS)
     one_floor = _floor("one", ONE_TRUST_DRAWS)
     monaco_s = _monaco(MONACO_DRAWS)
@@ -236,12 +249,24 @@ def main() -> list[tuple[str, float, str]]:
     )
     row("national floor: RNG + one matrix product", nat_floor, NATIONAL_DRAWS, "1.0x")
     row(
+        "national, fixed cost (the same with 1 draw)",
+        nat_fixed,
+        1,
+        f"{nat_fixed['cpu'] / nat_floor['cpu']:.1f}x floor CPU before any draw",
+    )
+    row(
         "one trust 2**20, whole process (simulate --json)",
         one,
         ONE_TRUST_DRAWS,
         f"{one_floor_rate / one_rate:.1f}x floor (draws/s, wall)",
     )
     row("one-trust floor: RNG + one matrix product", one_floor, ONE_TRUST_DRAWS, "1.0x")
+    row(
+        "one trust, fixed cost (the same with 1 draw)",
+        one_fixed,
+        1,
+        f"{one_fixed['wall'] / one_floor['wall']:.1f}x floor wall before any draw",
+    )
     if monaco_rate is None:
         print(
             f"{'monaco, 40 Beta schemes':<46} skipped: monaco is not installed "

@@ -76,6 +76,22 @@ def test_validate_loads_no_heavy_library() -> None:
     assert _loaded(body) == []
 
 
+def test_simulate_json_loads_no_pandas() -> None:
+    """``cipmodel simulate --json`` needs SciPy (samplers, the normal quantile) but not
+    pandas or matplotlib: tables are built only when asked for (about 0.2 s of start-up)."""
+    body = (
+        "from cipmodel.cli import cli\n"
+        "try:\n"
+        "    cli.main(['simulate', 'templates/example-acute-11pc.xlsx', '-n', '64', '--seed', '1',\n"
+        "              '--json', '--workers', '1'], prog_name='cipmodel')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+    )
+    loaded = _loaded(body)
+    assert "scipy" in loaded and "cipmodel.montecarlo.simulation" in loaded  # it did simulate
+    assert "pandas" not in loaded and "matplotlib" not in loaded
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_registry_names_commands(name: str) -> None:
     """Every registered name imports to a click command of that name, with the error mapping."""

@@ -497,6 +497,28 @@ def test_workers_beyond_the_cores_are_lowered_with_a_note(
     assert json.loads(r.stdout)["provenance"]["workers"] == 2
 
 
+@pytest.mark.parametrize("cores", [1, 3])
+def test_workers_default_to_the_cores_and_do_not_change_the_result(
+    example_plan: Path, monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    """Without --workers, simulate uses one thread per core (recorded in the provenance,
+    with the chunk size memory allows that many threads), and the answer is the one of a
+    single thread, bit for bit."""
+    args = ["simulate", str(example_plan), "-n", "3000", "--seed", "4", "--json"]
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "lowered" not in r.stderr
+    default = json.loads(r.stdout)
+    assert default["provenance"]["workers"] == cores
+    one = CliRunner().invoke(cli, [*args, "--workers", "1"])
+    single = json.loads(one.stdout)
+    assert single["provenance"]["workers"] == 1
+    for d in (default, single):  # how the draws were computed: threads, chunks (memory)
+        del d["provenance"]["workers"], d["provenance"]["chunk_size"]
+    assert default == single
+
+
 def test_a_chunk_size_beyond_memory_is_lowered_with_a_note(example_plan: Path) -> None:
     """A chunk of a billion draws would take terabytes: lowered, results unchanged."""
     args = ["simulate", str(example_plan), "-n", "1024", "--seed", "3", "--json"]

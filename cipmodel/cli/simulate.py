@@ -73,11 +73,14 @@ def _notes(
         )
 
 
-def _capped_workers(workers: int) -> int:
-    """``--workers``, at most the machine's cores (with a note when lowered)."""
+def _capped_workers(workers: int | None) -> int:
+    """``--workers``, at most the machine's cores (with a note when lowered); not given:
+    the machine's cores."""
     from cipmodel.montecarlo.executors import max_workers
 
     cap = max_workers()
+    if workers is None:
+        return cap
     if workers > cap:
         click.echo(
             f"Note: --workers {workers:,} lowered to {cap}, the processor cores of this "
@@ -106,9 +109,9 @@ def _capped_workers(workers: int) -> int:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Threads computing chunks; results do not depend on it.",
+    default=None,
+    help="Threads computing chunks (default: one per processor core of this machine); "
+    "results do not depend on it.",
 )
 @click.option(
     "-o",
@@ -160,7 +163,7 @@ def simulate(
     scheduler_timeout: float,
     chunk_size: int | None,
     tolerance: float | None,
-    workers: int,
+    workers: int | None,
     output: Path | None,
     as_json: bool,
     force: bool,
@@ -187,14 +190,14 @@ def simulate(
     from cipmodel.montecarlo.samplers import SamplingWarning
 
     check_draw_cap(draws, allow_large)
-    if scheduler is not None and workers > 1:
+    if scheduler is not None and workers is not None and workers > 1:
         raise click.BadParameter(
             "sets local threads: with --scheduler the cluster's workers compute the draws",
             param_hint="--workers",
         )
     if output is not None:
         check_output_path(output, force, (plan,))
-    workers = _capped_workers(workers)
+    workers = 1 if scheduler is not None else _capped_workers(workers)
     portfolio, prov, notes = load_checked(plan, strict, allow_extra_columns, quiet=as_json)
     n_s = max(1, len(portfolio.cip))
     with scheduler_client(scheduler, scheduler_timeout) as client:

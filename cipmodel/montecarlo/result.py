@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from cipmodel.calendar import QUARTERS
@@ -25,6 +24,9 @@ from cipmodel.montecarlo.streams import SeedLike
 from cipmodel.montecarlo.summary import PERCENTILES, Collector
 from cipmodel.montecarlo.years import years_frame, years_json
 from cipmodel.results.run import RunResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SimulationResult"]
 
@@ -88,6 +90,8 @@ class SimulationResult:
     # -- tidy tables ------------------------------------------------------------------
     def probabilities(self) -> pd.DataFrame:
         """One row per trust, measure and period: probability and its standard error."""
+        import pandas as pd
+
         c = self.collector
         rows = []
         measures = [
@@ -141,6 +145,8 @@ class SimulationResult:
 
     def percentiles(self) -> pd.DataFrame:
         """One row per trust and output: mean, sd, min, P5..P95, max (£000 or fractions)."""
+        import pandas as pd
+
         rows = []
         for name in (
             "surplus_pre_stf",
@@ -161,6 +167,8 @@ class SimulationResult:
 
     def fan_chart(self) -> pd.DataFrame:
         """Monthly fan chart data: YTD pre-STF surplus percentiles against the YTD control total."""
+        import pandas as pd
+
         c = self.collector
         pct = c.percentiles("ytd_surplus")
         mean = c.mean("ytd_surplus")
@@ -181,6 +189,8 @@ class SimulationResult:
 
     def funding(self) -> pd.DataFrame:
         """One row per trust and quarter: STF/PSF available, expected earned and lost, spread."""
+        import pandas as pd
+
         c = self.collector
         f = self.run.assessment.funding
         earned, lost = c.mean("stf_earned_q"), c.mean("stf_lost_q")
@@ -204,6 +214,8 @@ class SimulationResult:
 
     def scores(self) -> pd.DataFrame:
         """P(score = 1..4) of each metric (full year) and of the overall score by quarter."""
+        import pandas as pd
+
         c = self.collector
         ms, sq = c.distribution("metric_scores"), c.distribution("score_q")
         seg = c.distribution("segment")[:, 0]
@@ -242,6 +254,8 @@ class SimulationResult:
 
     def per_draw(self) -> pd.DataFrame:
         """The kept draws (the first ``collector.n_kept``): one row per draw and trust."""
+        import pandas as pd
+
         c = self.collector
         n = c.n_kept
         t = len(self.codes)
@@ -267,6 +281,8 @@ class SimulationResult:
 
     def summary(self) -> pd.DataFrame:
         """One row per trust: the key numbers of the simulation next to the plan run."""
+        import pandas as pd
+
         c = self.collector
         pm = c.probability("met_year")[:, 0]
         pq, gate = c.probability("met_q"), c.probability("gate_met_q")

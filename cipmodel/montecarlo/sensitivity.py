@@ -31,16 +31,18 @@ For each input ``X`` and the trust's outputs:
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from cipmodel.montecarlo.context import SimulationContext
 from cipmodel.montecarlo.priors import FACTORS
 from cipmodel.montecarlo.summary import Collector
 from cipmodel.results.run import MET_TOLERANCE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["sensitivity", "first_order", "SENSITIVITY_DRAWS", "COLUMNS"]
 
@@ -123,6 +125,8 @@ def _spearman(x_ranks: np.ndarray, y: np.ndarray) -> np.ndarray:
 def sensitivity(result: Simulated, draws: int | None = None) -> pd.DataFrame:
     """The drivers table of a simulation (see the module docstring); one row per trust and
     input, sorted by the size of the rank correlation within each trust."""
+    import pandas as pd
+
     col, ctx = result.collector, result.context
     im, plan = ctx.inputs, ctx.plan
     n_t = plan.n_trusts

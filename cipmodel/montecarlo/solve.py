@@ -26,10 +26,9 @@ import math
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from cipmodel.calendar import cip_share
@@ -51,6 +50,9 @@ from cipmodel.montecarlo.streams import SeedLike, as_seed_sequence, resolve_seed
 from cipmodel.regime.bands import cip_band
 from cipmodel.regime.packs import RulePack
 from cipmodel.results.run import MET_TOLERANCE, run_plan
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ProbabilitySolveResult", "solve_probability", "MAX_VALUES"]
 
@@ -124,6 +126,8 @@ class ProbabilitySolveResult:
         One row per trust and CIP level from 0 to ``max_pct`` of operating expenditure
         (default: twice the larger of the planned and needed CIP, at least 10%).
         """
+        import pandas as pd
+
         rows = []
         for i, code in enumerate(self.codes):
             top = max_pct

@@ -38,10 +38,9 @@ simulation's top-level figures exactly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from cipmodel.engine.assess import Assessment, assess_later_years
@@ -53,6 +52,9 @@ from cipmodel.montecarlo.inputs import DrawnInputs
 from cipmodel.montecarlo.summary import PERCENTILES, Collector, OutputSpec
 from cipmodel.results.figures import TrustYear
 from cipmodel.results.run import MET_TOLERANCE, RunResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "PREFIX",
@@ -261,6 +263,8 @@ def _rows(run: RunResult, col: Collector, years: Collector | None) -> list[list[
 def years_frame(run: RunResult, col: Collector, years: Collector | None) -> pd.DataFrame:
     """One row per trust and plan year: P(meet the control total) pre- and post-STF, the
     pre-STF surplus's mean and percentiles, STF/PSF and CIP expected, next to the plan run."""
+    import pandas as pd
+
     rows = _rows(run, col, years)
     flat = [
         {"trust_code": tf.code, **row}

@@ -11,10 +11,10 @@ computes what a portfolio achieves on each; :func:`calibration_table` puts the t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cipmodel.examples.national import (
     DEEP_DEFICIT_MARGIN,
@@ -25,6 +25,9 @@ from cipmodel.examples.national import (
 )
 from cipmodel.inputs.records import Portfolio
 from cipmodel.results.run import run_plan
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TARGETS", "Target", "calibration_table", "measures"]
 
@@ -249,6 +252,8 @@ def calibration_table(portfolio: Portfolio | None = None) -> pd.DataFrame:
         One row per target: ``target`` (text), ``low``, ``high``, ``achieved``, ``ok``,
         ``unit`` and ``source`` (domain.md section and tag).
     """
+    import pandas as pd
+
     p = national_portfolio() if portfolio is None else portfolio
     achieved = measures(p)
     k = len(p.trusts) / REFERENCE_TRUSTS

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cipmodel.engine.assess import Assessment, assess
 from cipmodel.engine.project import PlanArrays, Projection, compile_plan, project
@@ -31,6 +31,9 @@ from cipmodel.results.tables import (
     schemes_table,
     summary_table,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["MET_TOLERANCE", "RunResult", "input_hash", "provenance", "run_plan"]
 

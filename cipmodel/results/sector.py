@@ -8,10 +8,14 @@ since segmentation is the regulator's judgement).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from cipmodel.results.run import RunResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["sector_tables", "TYPE_ORDER"]
 
@@ -19,6 +23,8 @@ TYPE_ORDER = ("acute", "specialist", "mental_health", "community", "ambulance")
 
 
 def _by_type(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     order = [t for t in TYPE_ORDER if t in set(frame.index)]
     total = frame.sum(numeric_only=True).to_frame("all trusts").T
     return pd.concat([frame.loc[order], total])
@@ -36,6 +42,8 @@ def sector_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         ``score``: count of trusts at each overall score and the finance trigger;
         ``segment``: count of trusts in each candidate segment.
     """
+    import pandas as pd
+
     a = result.assessment
     f = a.funding
     plan = result.plan

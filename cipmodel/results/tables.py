@@ -10,9 +10,9 @@ does not carry them). The results workbook writes these tables as its sheets.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cipmodel.engine.project import (
     CATEGORIES,
@@ -24,6 +24,9 @@ from cipmodel.engine.project import (
     Projection,
 )
 from cipmodel.results.figures import TrustFigures, TrustYear
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "funding_table",
@@ -40,6 +43,8 @@ def summary_table(trusts: Sequence[TrustFigures]) -> pd.DataFrame:
     bases (pre-STF and post-STF), the year's CIP (brought forward + new) against the CIP
     needed, the STF/PSF earned and lost, score, trigger and candidate segment (NaN/None
     where the year is not assessed, with the reason in ``not_assessed``)."""
+    import pandas as pd
+
     rows: list[dict[str, object]] = []
     for t in trusts:
         for y in t.years:
@@ -98,6 +103,8 @@ def _year_answer(y: TrustYear) -> dict[str, object]:
 
 def funding_table(trusts: Sequence[TrustFigures]) -> pd.DataFrame:
     """One row per trust and quarter: STF/PSF available, earned and lost, gate met."""
+    import pandas as pd
+
     rows = [
         {
             "trust_code": t.code,
@@ -120,6 +127,8 @@ def funding_table(trusts: Sequence[TrustFigures]) -> pd.DataFrame:
 def metrics_table(trusts: Sequence[TrustFigures]) -> pd.DataFrame:
     """One row per trust, quarter end and metric: value, score, not-applicable reason; then
     the overall score of the period (``metric`` = ``overall``, ``value`` = the mean)."""
+    import pandas as pd
+
     rows: list[dict[str, object]] = []
     for t in trusts:
         for p in t.periods:
@@ -149,6 +158,8 @@ def metrics_table(trusts: Sequence[TrustFigures]) -> pd.DataFrame:
 
 def monthly_table(plan: PlanArrays, projection: Projection) -> pd.DataFrame:
     """Tidy monthly table: one row per trust and month, the I&E and YTD against plan."""
+    import pandas as pd
+
     pr = projection
     n_t, n_m = plan.n_trusts, plan.n_months
     months = np.arange(n_m)
@@ -176,6 +187,8 @@ def monthly_table(plan: PlanArrays, projection: Projection) -> pd.DataFrame:
 
 def lines_table(plan: PlanArrays, projection: Projection) -> pd.DataFrame:
     """Annual value of every income and cost line, before CIP, CIP, and after [£000]."""
+    import pandas as pd
+
     pr = projection
     dn = pr.by_year(pr.do_nothing[0])  # (T, L, Y)
     cip = pr.by_year(pr.cip[0])
@@ -199,6 +212,8 @@ def lines_table(plan: PlanArrays, projection: Projection) -> pd.DataFrame:
 
 def schemes_table(plan: PlanArrays, projection: Projection) -> pd.DataFrame:
     """One row per scheme: its attributes and in-year effect in each plan year."""
+    import pandas as pd
+
     eff = projection.cip_scheme_year[0]
     df = pd.DataFrame(
         {

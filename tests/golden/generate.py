@@ -9,6 +9,9 @@ output, and say why in the commit::
 
     python tests/golden/generate.py
 
+The simulate cases pass ``--workers 1``: the JSON records the threads used (provenance
+``workers``), which by default are the machine's cores; results never depend on them.
+
 Each case is a list of CLI arguments; ``{national}`` is replaced by the path of the national
 portfolio written as a workbook by ``cipmodel template --example national``.
 """
@@ -48,7 +51,17 @@ CASES: dict[str, list[str]] = {
         "--seed",
         "11",
     ],
-    "simulate-example-sobol": ["simulate", EXAMPLE, "--json", "-n", "4096", "--seed", "20170401"],
+    "simulate-example-sobol": [
+        "simulate",
+        EXAMPLE,
+        "--json",
+        "-n",
+        "4096",
+        "--seed",
+        "20170401",
+        "--workers",
+        "1",
+    ],
     "simulate-example-random": [
         "simulate",
         EXAMPLE,
@@ -59,6 +72,8 @@ CASES: dict[str, list[str]] = {
         "5",
         "--sampler",
         "random",
+        "--workers",
+        "1",
     ],
     "simulate-example-lhs": [
         "simulate",
@@ -70,6 +85,8 @@ CASES: dict[str, list[str]] = {
         "9",
         "--sampler",
         "lhs",
+        "--workers",
+        "1",
     ],
     "score": [
         "score",
@@ -88,7 +105,17 @@ CASES: dict[str, list[str]] = {
     "portfolio-national": ["portfolio", "--example", "national", "--json"],
     "portfolio-national-no-bonus": ["portfolio", "--example", "national", "--json", "--no-bonus"],
     "run-national": ["run", "{national}", "--json"],
-    "simulate-national": ["simulate", "{national}", "--json", "-n", "256", "--seed", "3"],
+    "simulate-national": [
+        "simulate",
+        "{national}",
+        "--json",
+        "-n",
+        "256",
+        "--seed",
+        "3",
+        "--workers",
+        "1",
+    ],
 }
 
 
