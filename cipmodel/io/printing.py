@@ -71,22 +71,25 @@ class PageHeading:
 
     ``who``: the trust ("RXX Example Acute Hospitals NHS Trust") or "Portfolio of 235
     trusts"; ``year``: "Plan year 2017/18"; ``made``: "cipmodel 0.9.0, input
-    sha256:1a2b3c4d".
+    sha256:1a2b3c4d". ``sheet_in_footer``: the footer names the sheet too ("CIP, page 1 of
+    2"): a plan workbook's sheets, which a results workbook carries after its own and
+    whose pages a reader may hold apart from the header.
     """
 
     who: str
     year: str
     made: str
+    sheet_in_footer: bool = False
 
     def apply(self, ws: Any) -> None:
         """Header: who, the sheet's name, the plan year. Footer: the version and input
-        hash, "Page 1 of 9", the date printed."""
+        hash, "Page 1 of 9" (or "CIP, page 1 of 9"), the date printed."""
         for part, text in (
             (ws.oddHeader.left, _escape(self.who)),
             (ws.oddHeader.center, "&B&A"),
             (ws.oddHeader.right, _escape(self.year)),
             (ws.oddFooter.left, _escape(self.made)),
-            (ws.oddFooter.center, "Page &P of &N"),
+            (ws.oddFooter.center, "&A, page &P of &N" if self.sheet_in_footer else "Page &P of &N"),
             (ws.oddFooter.right, "Printed &D"),
         ):
             part.text = text

@@ -261,14 +261,14 @@ def plan_heading(portfolio: Portfolio | None) -> PageHeading:
     """The printed pages' header and footer of a plan workbook."""
     made = f"cipmodel {__version__}, schema {load_schema().version}"
     if portfolio is None or not portfolio.trusts:
-        return PageHeading(who="cipmodel plan workbook", year="", made=made)
+        return PageHeading(who="cipmodel plan workbook", year="", made=made, sheet_in_footer=True)
     trusts = portfolio.trusts
     if len(trusts) == 1:
         who = f"{trusts[0].trust_code} {trusts[0].name or ''}".strip()
     else:
         who = f"Portfolio of {len(trusts)} trusts"
     years = ", ".join(sorted({t.financial_year for t in trusts}))
-    return PageHeading(who=who, year=f"Plan year {years}", made=made)
+    return PageHeading(who=who, year=f"Plan year {years}", made=made, sheet_in_footer=True)
 
 
 _STYLE_LABELS = {
