@@ -296,6 +296,28 @@ def test_run_of_the_example_prints_its_results_in_at_most_15_pages(
     assert any("PFI" in text for text in notes)
 
 
+def test_rows_a_user_adds_to_our_template_print(soffice: str, tmp_path: Path) -> None:
+    """Our plan workbook's input sheets have no print area (which would stop at the rows
+    cipmodel wrote): 40 schemes typed below the example's 41 on the CIP sheet print, on a
+    second CIP page, the header row repeated on it."""
+    need_poppler()
+    plan = tmp_path / "plan.xlsx"
+    write_template(plan, example_portfolio("acute-11pc"))
+    wb = openpyxl.load_workbook(plan)
+    ws = wb["CIP"]
+    assert ws.max_row == 42
+    for r in range(43, 83):
+        for c in range(1, ws.max_column + 1):
+            ws.cell(r, c, ws.cell(r - 40, c).value)
+        ws.cell(r, 2, f"ADDED{r}")
+    wb.save(plan)
+    pages = pdf_pages(export_pdf(soffice, plan, tmp_path))
+    counts = pages_per_sheet(pages, EXAMPLE_SHEETS)
+    assert counts["CIP"] == 2, counts
+    cip = [text for text in pages if " CIP " in f" {' '.join(text.splitlines()[0].split())} "]
+    assert "ADDED82" in cip[-1] and "scheme_id" in cip[-1]
+
+
 def test_sector_sheets_print_on_a_page_each(soffice: str, tmp_path: Path) -> None:
     """A portfolio's results workbook with the sector tables of `cipmodel portfolio`:
     each Sector sheet, the Charts and Provenance print on at most three pages (here one)."""

@@ -249,7 +249,8 @@ def plan_workbook(portfolio: Portfolio | None) -> GridWorkbook:
         records = () if portfolio is None else getattr(portfolio, table.name)
         sheet, sheet_grid = wb.grid_sheet(table.sheet)
         _write_input_sheet(sheet, sheet_grid, table, records)
-        table_sheet(sheet, sheet_grid, page)
+        # no print area: the rows the user adds print too (a print area would stop at ours)
+        table_sheet(sheet, sheet_grid, page, area=False)
     props = wb.properties
     props.creator = "cipmodel"
     props.title = "cipmodel plan workbook"
