@@ -50,7 +50,8 @@ _LAST_MONTH = MONTHS_PER_YEAR - 1
 def write_summary(b: Builder, ws: Any) -> SummaryRows:
     """Write the Summary sheet; return its rows: ``.rows`` the rows the charts and the
     defined names read (see :func:`cipmodel.io.charts.write_charts`,
-    :mod:`cipmodel.io.names`), ``.sections`` the first row of each section, ``.row`` the
+    :mod:`cipmodel.io.names`), ``.sections`` the first row of each section (and
+    ``.subheads`` of each list within one where a page may break), ``.row`` the
     first free row. Needs every data sheet written first."""
     s = SummaryRows(b, ws)
     ts = b.r.trust_summary()
