@@ -14,9 +14,11 @@ from typing import Any
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from test_results_workbook import fake_simulation, multi_portfolio
 
 from cipmodel import __version__
+from cipmodel.cli import cli
 from cipmodel.examples import example_portfolio
 from cipmodel.inputs.schema import load_schema
 from cipmodel.io import write_in_place, write_results_workbook, write_template
@@ -51,6 +53,7 @@ YEAR_NAMES = (
 TABLES = ["Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
 INPUT_SHEETS = ["README", *(t.sheet for t in load_schema().tables)]
 VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+EXAMPLE = Path(__file__).resolve().parents[1] / "templates" / "example-acute-11pc.xlsx"
 
 
 @pytest.fixture(scope="module")
@@ -110,27 +113,32 @@ def test_tables_fit_the_page_width_with_their_header_repeated(example_book: Any)
     assert example_book["Monthly"].print_area.endswith("$A$1:$Q$25")
 
 
-def test_summary_breaks_pages_between_sections_and_before_the_charts(
+def test_summary_breaks_pages_only_before_a_section_a_list_or_the_charts(
     example_book: Any,
 ) -> None:
-    """One trust: portrait at full size (manual breaks; Excel ignores them under "fit
-    to"), the trust-code row on every page, every page break just before a section
-    heading or the charts, and the three charts below the figures on a page of their own."""
+    """One trust: portrait at a fixed 70% (manual breaks; Excel ignores them under "fit
+    to"), the trust-code row on every page, every page break just before a section heading,
+    a list's own heading ("Lost by quarter", "Year-to-date control total, at the end of") or
+    the charts, and the three charts together below the figures, on no page of their own
+    (the figures' last rows share it): three pages."""
     ws = example_book["Summary"]
-    assert ws.page_setup.orientation == "portrait" and ws.page_setup.scale == 100
+    assert ws.page_setup.orientation == "portrait" and ws.page_setup.scale == 70
     assert not ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.print_title_rows == f"${_row_of(ws, 'Trust')}:${_row_of(ws, 'Trust')}"
     assert ws.print_area.endswith(f"$A$1:$B${ws.max_row}") or ws.print_area.startswith(
         "'Summary'!$A$1:$B$"
     )
     breaks = [b.id for b in ws.row_breaks.brk]
-    assert len(breaks) >= 3
+    assert len(breaks) == 2, breaks  # three pages
     tops = sorted(c.anchor._from.row + 1 for c in ws._charts)  # 1-based first rows
-    assert len(tops) == 3 and breaks[-1] == tops[0] - 1
     last_figure = max(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value)
-    assert tops[0] > last_figure
-    for b in breaks[:-1]:
-        assert ws.cell(row=b + 1, column=1).font.b, ws.cell(row=b + 1, column=1).value
+    assert len(tops) == 3 and tops[0] > last_figure
+    assert not any(tops[0] <= b + 1 <= tops[-1] for b in breaks)  # the charts together
+    assert breaks[-1] + 1 < last_figure  # figures share the charts' page
+    lists = {"Lost by quarter", "Year-to-date control total, at the end of"}
+    for b in breaks:
+        first = ws.cell(row=b + 1, column=1)
+        assert first.font.b or first.value in lists, first.value
 
 
 def test_input_sheets_are_hidden_and_do_not_print(example_book: Any) -> None:
@@ -272,3 +280,60 @@ def test_sector_tables_have_human_headers_and_formats(
     assert ws.cell(2, 1).value == "Acute"
     assert ws.cell(ws.max_row, 1).value == "All trusts" and ws.cell(ws.max_row, col).font.b
     assert ws.print_title_rows == "$1:$1" and ws.page_setup.fitToWidth == 1
+
+
+def _page_setup(ws: Any) -> tuple[Any, ...]:
+    ps = ws.page_setup
+    return (
+        int(ps.paperSize),
+        ps.orientation,
+        ps.fitToWidth,
+        ps.fitToHeight,
+        ws.sheet_properties.pageSetUpPr.fitToPage,
+        ws.print_title_rows,
+        ws.print_title_cols,
+        ws.print_area,
+        ws.oddHeader.center.text,
+        ws.oddFooter.center.text,
+    )
+
+
+def test_template_sheets_print_setup_survives_carrying(tmp_path: Path) -> None:
+    """Every sheet of our worked example is set up to print (A4, fitted to the page width,
+    header row repeated, the sheet named in header and footer with "page P of N"), and a
+    results workbook that carries it (`cipmodel run plan.xlsx -o r.xlsx`) keeps each sheet's
+    page setup exactly as the plan had it."""
+    plan, out = tmp_path / "plan.xlsx", tmp_path / "r.xlsx"
+    write_template(plan, example_portfolio("acute-11pc"))
+    done = CliRunner().invoke(cli, ["run", str(plan), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    before, after = openpyxl.load_workbook(plan), openpyxl.load_workbook(out)
+    for ws in before.worksheets:
+        setup = _page_setup(ws)
+        assert setup[0] == 9 and setup[2] >= 1 and setup[3] == 0 and setup[4], ws.title
+        assert setup[8] == "&B&A" and setup[9] == "&A, page &P of &N", ws.title
+        if ws.title != "README":
+            assert setup[5] == "$1:$1", ws.title  # the header row on every page
+            assert not setup[7], ws.title  # no print area: rows the user adds print
+        assert after[ws.title].sheet_state == "visible"
+        assert _page_setup(after[ws.title]) == setup, ws.title
+    assert before["Trusts"].page_setup.orientation == "landscape"  # wide
+    assert before["Outturn"].page_setup.orientation == "portrait"  # five columns
+
+
+def test_input_notes_print_like_a_result_sheet(tmp_path: Path) -> None:
+    """The Input notes sheet (the example's note on its unsplit PFI charge): the result
+    sheets' header and footer, fitted to one page wide, header row repeated, each note's row
+    as tall as its wrapped sentence."""
+    out = tmp_path / "r.xlsx"
+    done = CliRunner().invoke(cli, ["run", str(EXAMPLE), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    ws = openpyxl.load_workbook(out)["Input notes"]
+    assert "PFI" in str(ws["C2"].value) and len(str(ws["C2"].value)) > 200
+    assert ws.oddHeader.center.text == "&B&A" and ws.oddFooter.center.text == "Page &P of &N"
+    assert ws.oddHeader.left.text == "RXX Example Acute Hospitals NHS Trust"
+    assert ws.print_title_rows == "$1:$1" and ws.page_setup.fitToWidth == 1
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+    assert ws.page_setup.orientation == "landscape"  # 132 characters wide
+    assert ws.print_area.endswith("$A$1:$C$2")
+    assert ws.row_dimensions[2].height >= 45  # three lines or more at 92 characters a line

@@ -2,7 +2,8 @@
 
 A4, with a header and footer on every page (who the results are for, the sheet, the plan
 year; cipmodel's version and the input's short hash, "Page 3 of 12", the date printed), the
-header rows repeated on every page (print titles) and a print area over what was written.
+header rows repeated on every page (print titles) and a print area over what was written
+(none on a plan's input sheets: the rows a user adds print too).
 
 * **Tables** (:func:`table_sheet`: Monthly, STF by quarter, Metrics, Schemes, Lines, the
   sector tables, the input sheets): portrait when they fit at nine tenths of full size or
@@ -71,22 +72,25 @@ class PageHeading:
 
     ``who``: the trust ("RXX Example Acute Hospitals NHS Trust") or "Portfolio of 235
     trusts"; ``year``: "Plan year 2017/18"; ``made``: "cipmodel 0.9.0, input
-    sha256:1a2b3c4d".
+    sha256:1a2b3c4d". ``sheet_in_footer``: the footer names the sheet too ("CIP, page 1 of
+    2"): a plan workbook's sheets, which a results workbook carries after its own and
+    whose pages a reader may hold apart from the header.
     """
 
     who: str
     year: str
     made: str
+    sheet_in_footer: bool = False
 
     def apply(self, ws: Any) -> None:
         """Header: who, the sheet's name, the plan year. Footer: the version and input
-        hash, "Page 1 of 9", the date printed."""
+        hash, "Page 1 of 9" (or "CIP, page 1 of 9"), the date printed."""
         for part, text in (
             (ws.oddHeader.left, _escape(self.who)),
             (ws.oddHeader.center, "&B&A"),
             (ws.oddHeader.right, _escape(self.year)),
             (ws.oddFooter.left, _escape(self.made)),
-            (ws.oddFooter.center, "Page &P of &N"),
+            (ws.oddFooter.center, "&A, page &P of &N" if self.sheet_in_footer else "Page &P of &N"),
             (ws.oddFooter.right, "Printed &D"),
         ):
             part.text = text
@@ -110,12 +114,13 @@ def column_points(ws: Any, last_col: int, first_col: int = 1) -> float:
     return total
 
 
-def _common(ws: Any, heading: PageHeading, area: str, landscape: bool) -> None:
+def _common(ws: Any, heading: PageHeading, area: str | None, landscape: bool) -> None:
     ps = ws.page_setup
     ps.paperSize = ws.PAPERSIZE_A4
     ps.orientation = "landscape" if landscape else "portrait"
     ws.page_margins = _MARGINS
-    ws.print_area = area
+    if area is not None:
+        ws.print_area = area
     heading.apply(ws)
 
 
@@ -127,15 +132,18 @@ def table_sheet(
     title_rows: int = 1,
     title_cols: int = 1,
     gridlines: bool = True,
+    area: bool = True,
 ) -> None:
     """A table's print setup (see the module docstring): header rows ``1..title_rows``
     (none for 0) repeated on every page, fitted to one page wide where that keeps it
-    readable."""
+    readable. ``area``: a print area over what was written; without, what the sheet holds
+    when printed prints (an input sheet, to which the user adds rows)."""
     last_row, last_col = max(grid.max_row, 1), max(grid.max_column, 1)
     width = column_points(ws, last_col)
     landscape = width * 0.9 > PORTRAIT_WIDTH
     usable = LANDSCAPE_WIDTH if landscape else PORTRAIT_WIDTH
-    _common(ws, heading, f"A1:{get_column_letter(last_col)}{last_row}", landscape)
+    cells = f"A1:{get_column_letter(last_col)}{last_row}"
+    _common(ws, heading, cells if area else None, landscape)
     if title_rows:
         ws.print_title_rows = f"1:{title_rows}"
     pages_wide = max(1, math.ceil(width * MIN_SCALE / usable))

@@ -2,8 +2,10 @@
 
 * **Board summary**: one landscape page, fitted to it (the figures and charts; the charts'
   data right of the print area does not print);
-* **Summary**: one trust, A4 portrait at full size, each section kept on one page and the
-  three charts together on a page of their own after the figures; a portfolio of up to
+* **Summary**: one trust, A4 portrait at :data:`SUMMARY_SCALE` (three pages: the figures
+  on two and a bit, the three charts together after them), a page breaking only before a
+  section or a list within one (the quarters lost, the year-to-date control total), so the
+  charts need no page of their own; a portfolio of up to
   eight trusts, scaled to fit the width, portrait down to 3/4 size, else landscape; more
   trusts run across landscape pages at 70%, the row labels and the "All trusts" column
   repeated on each; the row of trust codes repeated on every page.
@@ -57,6 +59,8 @@ __all__ = [
 FIT_TRUSTS = 8
 _WIDE_SCALE = 70
 _PORTRAIT_MIN = 0.75
+#: One trust's Summary print scale, %.
+SUMMARY_SCALE = 70
 #: The Plan years sheet's print scale, %.
 YEARS_SCALE = 72
 #: How much wider LibreOffice draws a column than Excel's width in characters says.
@@ -80,15 +84,19 @@ def heading(b: Builder) -> PageHeading:
 
 
 def print_summary(ws: Any, s: SummaryRows, charts: Sequence[int], page: PageHeading) -> None:
-    """The Summary's print setup: sections and charts kept whole (see the module docstring)."""
-    grid = s.grid
+    """The Summary's print setup: sections kept whole, one trust's charts together (see the
+    module docstring)."""
     head = s.rows["head"]
     last_col = s.first_col + s.n_t - 1
-    heights = {1: 19.0, **{r: 16.5 for r in s.sections}}
-    kw: dict[str, Any] = {"landscape": False, "scale": 100}
-    heights.update({r: h for r, h in s.heights.items()})
+    blocks = [*s.sections, *s.subheads]
+    last_row = s.grid.max_row
     width = column_points(ws, last_col)
-    if width > PORTRAIT_WIDTH:  # a portfolio: portrait down to 3/4 size, else landscape
+    kw: dict[str, Any] = {"landscape": False, "scale": 100}
+    if charts:  # one trust: the three charts together below the figures
+        blocks.append(charts[0])
+        last_row = max(last_row, charts[-1] + CHART_ROWS - 1)
+        kw["scale"] = SUMMARY_SCALE
+    elif width > PORTRAIT_WIDTH:  # a portfolio: portrait down to 3/4 size, else landscape
         if s.n_t > FIT_TRUSTS:
             kw.update(landscape=True, scale=_WIDE_SCALE, title_cols=s.first_col - 1)
         elif PORTRAIT_WIDTH / width >= _PORTRAIT_MIN:
@@ -96,15 +104,13 @@ def print_summary(ws: Any, s: SummaryRows, charts: Sequence[int], page: PageHead
         else:
             kw["landscape"] = True
             kw["scale"] = max(_WIDE_SCALE, min(100, math.floor(LANDSCAPE_WIDTH / width * 98)))
-    last_row = max(grid.max_row, charts[-1] + CHART_ROWS - 1 if charts else 0)
     block_sheet(
         ws,
         page,
         last_row=last_row,
         last_col=last_col,
-        blocks=[*s.sections, *charts],
-        new_page=charts[:1],
-        heights=heights,
+        blocks=sorted(blocks),
+        heights=s.printed_heights(),
         title_rows=(head, head),
         **kw,
     )

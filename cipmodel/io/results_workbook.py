@@ -83,7 +83,7 @@ from cipmodel.io.results_base import (
     Builder,
     Expected,
 )
-from cipmodel.io.results_print import print_board, print_sheets, print_years
+from cipmodel.io.results_print import heading, print_board, print_sheets, print_years
 from cipmodel.io.sheets_board import write_board
 from cipmodel.io.sheets_board_portfolio import write_portfolio_board
 from cipmodel.io.sheets_data import write_lines, write_monthly, write_schemes, write_stf
@@ -224,7 +224,7 @@ def build_results_workbook(
     existing = list(workbook.sheetnames)
     written = _write_result_sheets(b, extra, provenance or {})
     if notes:  # the input notes, after Provenance: a result sheet like the others
-        write_notes(workbook.grid_sheet(NOTES_SHEET)[0], notes)
+        write_notes(workbook.grid_sheet(NOTES_SHEET)[0], notes, heading(b))
         written.append(NOTES_SHEET)
     _mark(workbook, written)
     # the result sheets first, the board summary leading (it is what a board member

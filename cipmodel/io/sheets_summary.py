@@ -32,7 +32,13 @@ from cipmodel.io.results_base import (
     Builder,
 )
 from cipmodel.io.sheets_metrics import METRIC_FORMATS, METRIC_LABELS
-from cipmodel.io.summary_rows import ALL_TRUSTS_COL, PerTrust, SummaryRows
+from cipmodel.io.summary_rows import (
+    ALL_TRUSTS_COL,
+    LABEL_WIDTH,
+    VALUE_WIDTH,
+    PerTrust,
+    SummaryRows,
+)
 from cipmodel.results.run import MET_TOLERANCE
 
 __all__ = ["write_summary"]
@@ -44,7 +50,8 @@ _LAST_MONTH = MONTHS_PER_YEAR - 1
 def write_summary(b: Builder, ws: Any) -> SummaryRows:
     """Write the Summary sheet; return its rows: ``.rows`` the rows the charts and the
     defined names read (see :func:`cipmodel.io.charts.write_charts`,
-    :mod:`cipmodel.io.names`), ``.sections`` the first row of each section, ``.row`` the
+    :mod:`cipmodel.io.names`), ``.sections`` the first row of each section (and
+    ``.subheads`` of each list within one where a page may break), ``.row`` the
     first free row. Needs every data sheet written first."""
     s = SummaryRows(b, ws)
     ts = b.r.trust_summary()
@@ -113,9 +120,9 @@ def _heading(s: SummaryRows) -> None:
         "Trust type", [t.trust_type or "" for t in pf.trusts], None, total=False
     )
     s.values("Financial year", [t.financial_year for t in pf.trusts], None, total=False)
-    ws.column_dimensions["A"].width = 58
+    ws.column_dimensions["A"].width = LABEL_WIDTH
     for j in range(2, s.first_col + s.n_t):
-        ws.column_dimensions[get_column_letter(j)].width = 14
+        ws.column_dimensions[get_column_letter(j)].width = VALUE_WIDTH
     ws.freeze_panes = f"{get_column_letter(s.first_col)}{head + 1}"
 
 
@@ -328,7 +335,7 @@ def _funding(s: SummaryRows, r_sur: int) -> None:
         ("earned", "Earned by quarter", f.earned),
         ("lost", "Lost by quarter", f.lost),
     ):
-        s.label(heading)
+        (s.subheading if key == "lost" else s.label)(heading)  # a page may break before "Lost"
         by_quarter[key] = [
             s.formulas(
                 QUARTER_LABELS[q],
@@ -447,7 +454,10 @@ def _simulation(s: SummaryRows, sim: Mapping[str, Any]) -> None:
             keys += [k for k in d if k not in keys]
         if not keys:
             continue
-        s.label("Probability of" if part == "probability" else "Percentiles")
+        if part == "probability":
+            s.label("Probability of")
+        else:
+            s.subheading("Percentiles")
         for k in keys:
             vals = [d.get(k) for d in flat]
             vals = [v if isinstance(v, (int, float, str)) or v is None else str(v) for v in vals]
@@ -480,7 +490,7 @@ def _year_to_date(s: SummaryRows) -> None:
         )
         for m in range(MONTHS_PER_YEAR)
     ]
-    s.label("Year-to-date control total, at the end of")
+    s.subheading("Year-to-date control total, at the end of")
     rows_ct = [
         s.formulas(
             MONTH_NAMES[m],

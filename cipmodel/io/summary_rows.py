@@ -32,7 +32,15 @@ from cipmodel.io.results_base import (
     expected,
 )
 
-__all__ = ["ALL_TRUSTS_COL", "LINE", "NOTE_CHARS", "PerTrust", "SummaryRows"]
+__all__ = [
+    "ALL_TRUSTS_COL",
+    "LABEL_WIDTH",
+    "LINE",
+    "NOTE_CHARS",
+    "VALUE_WIDTH",
+    "PerTrust",
+    "SummaryRows",
+]
 
 #: A row's formula for one trust: ``(trust index, its column letter, row) -> text or None``
 #: (None leaves the cell blank; text not starting with ``=`` is written as text). For the
@@ -42,6 +50,10 @@ PerTrust = Callable[[int, str, int], str | None]
 ALL_TRUSTS_COL = 2
 #: Characters a note wraps at across columns A and B; points per line of text.
 NOTE_CHARS, LINE = 62, 15.0
+#: Printed heights (points) of the title row and of a section heading (larger type).
+TITLE_HEIGHT, SECTION_HEIGHT = 19.0, 16.5
+#: Widths (characters) of the label column (A) and of each trust's column.
+LABEL_WIDTH, VALUE_WIDTH = 58, 14
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
 
@@ -59,6 +71,8 @@ class SummaryRows:
         self.grid = b.grid(ws)
         self._indent = b.styles.id(alignment=INDENT)
         self.sections: list[int] = []
+        #: rows of a heading within a section (a list's), where a page may break too
+        self.subheads: list[int] = []
         #: rows taller than one line (wrapped text), points
         self.heights: dict[int, float] = {}
         self.row = 1
@@ -71,6 +85,13 @@ class SummaryRows:
         r = self.row
         self.grid.text(r, 1, text, self._indent if indent else 0)
         self.row += 1
+        return r
+
+    def subheading(self, text: str) -> int:
+        """A row with only its label, heading a list within a section (a page may break
+        before it); returns the row."""
+        r = self.label(text)
+        self.subheads.append(r)
         return r
 
     def note(self, text: str) -> int:
@@ -102,6 +123,11 @@ class SummaryRows:
         #: first row of each section, for page breaks
         self.sections.append(r)
         self.row += 1
+
+    def printed_heights(self) -> dict[int, float]:
+        """The rows taller than :data:`LINE` as they print: the title, the section headings
+        and the wrapped rows, points."""
+        return {1: TITLE_HEIGHT, **{r: SECTION_HEIGHT for r in self.sections}, **self.heights}
 
     def trust_range(self, r: int) -> str:
         return f"{self.cols[0]}{r}:{self.cols[-1]}{r}"

@@ -249,7 +249,8 @@ def plan_workbook(portfolio: Portfolio | None) -> GridWorkbook:
         records = () if portfolio is None else getattr(portfolio, table.name)
         sheet, sheet_grid = wb.grid_sheet(table.sheet)
         _write_input_sheet(sheet, sheet_grid, table, records)
-        table_sheet(sheet, sheet_grid, page)
+        # no print area: the rows the user adds print too (a print area would stop at ours)
+        table_sheet(sheet, sheet_grid, page, area=False)
     props = wb.properties
     props.creator = "cipmodel"
     props.title = "cipmodel plan workbook"
@@ -261,14 +262,14 @@ def plan_heading(portfolio: Portfolio | None) -> PageHeading:
     """The printed pages' header and footer of a plan workbook."""
     made = f"cipmodel {__version__}, schema {load_schema().version}"
     if portfolio is None or not portfolio.trusts:
-        return PageHeading(who="cipmodel plan workbook", year="", made=made)
+        return PageHeading(who="cipmodel plan workbook", year="", made=made, sheet_in_footer=True)
     trusts = portfolio.trusts
     if len(trusts) == 1:
         who = f"{trusts[0].trust_code} {trusts[0].name or ''}".strip()
     else:
         who = f"Portfolio of {len(trusts)} trusts"
     years = ", ".join(sorted({t.financial_year for t in trusts}))
-    return PageHeading(who=who, year=f"Plan year {years}", made=made)
+    return PageHeading(who=who, year=f"Plan year {years}", made=made, sheet_in_footer=True)
 
 
 _STYLE_LABELS = {
