@@ -17,8 +17,8 @@ whatever the chunking, because each piece is merged exactly as the draws were be
   with its neighbours' rows; it adds the block sums in block order, as before;
 * **histogram counts** of the draws past ``keep``: the bins are fixed by the kept draws, so
   only once the caller has them (:class:`Board`, shared with worker threads) can a worker
-  turn its draws into histogram cells (:class:`Edges`), or into a chunk's counts where the
-  histogram is small; until then (and on workers in other processes, which never see the
+  turn its draws into histogram cells (:class:`Edges`), or into the chunk's counts where the
+  histogram has no more cells than the chunk values; until then (and on workers in other processes, which never see the
   board) the draws come back as they are and the caller counts them. Counts are integers:
   who counts them changes nothing.
 """
@@ -39,7 +39,9 @@ __all__ = [
     "Layout",
     "OutputSpec",
     "Rows",
+    "Stacked",
     "add_counts",
+    "to_send",
     "tree_sum",
 ]
 
@@ -55,21 +57,13 @@ def tree_sum(blocks: np.ndarray) -> np.ndarray:
     return a[:, 0]
 
 
-def add_counts(hist: np.ndarray, pos: np.ndarray, base: int = 0) -> None:
-    """Add 1 to flat ``hist`` at every cell ``pos - base`` (integers; negative: not counted).
-
-    Dense (as many values as cells, or more): one ``bincount`` added in; sparse:
-    ``np.add.at``. Counts are integers: the order changes nothing.
-    """
+def add_counts(hist: np.ndarray, pos: np.ndarray) -> None:
+    """Add 1 to flat ``hist`` at every cell in ``pos`` (integers, in ``pos``'s C order: a
+    transposed view is counted in its own order); a negative cell (NaN) is not counted."""
     flat = pos.ravel()
-    if flat.size and flat.min() < 0:  # NaN values were given cell -1
+    if flat.size and flat.min() < 0:
         flat = flat[flat >= 0]
-    if base:
-        flat = flat - base
-    if 2 * flat.size >= hist.size:
-        hist += np.bincount(flat, minlength=hist.size)
-    else:
-        np.add.at(hist, flat, 1)
+    np.add.at(hist, flat, 1)  # cost grows with the draws, not the histogram
 
 
 @dataclass(frozen=True)
@@ -110,17 +104,24 @@ class Edges:
         bad = np.isnan(pos)
         if bad.any():
             pos[bad] = -1.0
-        return pos.astype(np.int32 if self.cells < 2**31 else np.int64)
+        return pos.astype(np.intp)  # np.add.at is fastest with intp indices
 
 
 class Board:
     """Where the caller publishes the histogram bins once they are fixed, for the workers
-    (threads of this process) to count the draws they compute from then on. A worker in
-    another process holds a copy made before: it never sees them, and its draws are
-    counted by the caller."""
+    (threads of this process) to count the draws they compute from then on.
 
-    def __init__(self) -> None:
+    A copy (a worker in another process, or any task that travelled pickled) is ``local =
+    False`` and never sees the bins: its draws are counted by the caller, and it sends
+    whichever of the chunk's partial summary and its stacked outputs is smaller
+    (:func:`to_send`)."""
+
+    def __init__(self, local: bool = True) -> None:
+        self.local = local
         self.edges: Edges | None = None
+
+    def __reduce__(self) -> tuple[type[Board], tuple[bool]]:
+        return Board, (False,)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,30 @@ class Rows:
         nb = (c - h) // BLOCK
         body = x[h : h + nb * BLOCK].reshape(nb, BLOCK, *x.shape[1:])
         return cls(x[:h], tree_sum(body) if nb else body[:, 0], x[h + nb * BLOCK :])
+
+
+def _nbytes(*arrays: np.ndarray | Rows | None) -> int:
+    total = 0
+    for a in arrays:
+        if isinstance(a, Rows):
+            total += a.head.nbytes + a.blocks.nbytes + a.tail.nbytes
+        elif a is not None:
+            total += a.nbytes
+    return total
+
+
+@dataclass(frozen=True)
+class Stacked:
+    """The outputs of draws ``start, start + 1, ...`` stacked by kind: (c, T, columns)."""
+
+    start: int
+    xf: np.ndarray
+    xb: np.ndarray
+    xc: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return _nbytes(self.xf, self.xb, self.xc)
 
 
 @dataclass(frozen=True)
@@ -166,6 +191,15 @@ class ChunkPart:
     unbinned: np.ndarray | None = None
     cells: np.ndarray | None = None
     counts: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays (what it takes to send)."""
+        kept = self.kept or ()
+        return _nbytes(
+            *kept, self.nan, self.sum, self.sq, self.min, self.max, self.true, self.cat,
+            self.unbinned, self.cells, self.counts,
+        )  # fmt: skip
 
 
 class Layout:
@@ -212,6 +246,10 @@ class Layout:
     ) -> ChunkPart:
         """The partial summary of the outputs (arrays (c, T) or (c, T, width)) of draws
         ``start, start + 1, ...``; ``edges``: the histogram's bins if fixed."""
+        return self.fold(self.stacked(outputs, start), edges)
+
+    def stacked(self, outputs: Mapping[str, np.ndarray], start: int) -> Stacked:
+        """The outputs of draws ``start, start + 1, ...`` stacked by kind."""
         xf = self.stack(outputs, "float", np.float64)
         xb = self.stack(outputs, "bool", np.bool_)
         xc = self.stack(outputs, "category", np.int64)
@@ -220,6 +258,12 @@ class Layout:
         xf, xb, xc = (
             x if x.shape[0] == c else np.zeros((c, *x.shape[1:]), x.dtype) for x in (xf, xb, xc)
         )
+        return Stacked(start, xf, xb, xc)
+
+    def fold(self, st: Stacked, edges: Edges | None = None) -> ChunkPart:
+        """The partial summary of stacked outputs; ``edges``: the histogram's bins if fixed."""
+        start, xf, xb, xc = st.start, st.xf, st.xb, st.xc
+        c = xf.shape[0]
         take = min(c, max(0, self.keep - start))
         nan, clean = None, xf
         if self.nan_cols.size:  # only outputs that can be not applicable may hold NaN
@@ -245,7 +289,7 @@ class Layout:
                 hist["unbinned"] = past
             else:
                 pos = edges.positions(past)
-                if 2 * pos.size >= edges.cells:  # dense: the chunk's counts
+                if pos.size >= edges.cells:  # as many values as cells: the chunk's counts
                     hist["counts"] = np.zeros(edges.cells, dtype=np.int64)
                     add_counts(hist["counts"], pos)
                 else:
@@ -263,3 +307,17 @@ class Layout:
             cat=cat,
             **hist,
         )
+
+
+def to_send(
+    layout: Layout, outputs: Mapping[str, np.ndarray], start: int, board: Board
+) -> ChunkPart | Stacked:
+    """What a worker sends of a chunk's outputs for one collector: its partial summary
+    (:meth:`Layout.fold`, with the bins on ``board`` if published); to another process, the
+    stacked outputs instead where they are smaller (chunks of fewer than :data:`BLOCK`
+    draws: their rows of sums and squares, and of draws to count, would be sent twice)."""
+    st = layout.stacked(outputs, start)
+    part = layout.fold(st, board.edges)
+    if not board.local and part.nbytes > st.nbytes:
+        return st
+    return part

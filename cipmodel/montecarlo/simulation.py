@@ -55,7 +55,7 @@ from cipmodel.montecarlo.context import (
     resolve_packs,
 )
 from cipmodel.montecarlo.executors import Runner, check_workers, open_runner, sample_points
-from cipmodel.montecarlo.fold import Board, ChunkPart, Layout
+from cipmodel.montecarlo.fold import Board, ChunkPart, Layout, Stacked, to_send
 from cipmodel.montecarlo.outputs import (
     FLOAT_WIDTH,
     OUTPUTS,
@@ -100,6 +100,8 @@ Z_95 = 1.959963984540054
 
 #: A chunk's per-draw outputs (see :data:`OUTPUTS`).
 Outputs = dict[str, NDArray[np.generic]]
+#: What a chunk sends for a collector: its partial summary, or its stacked outputs.
+Part = ChunkPart | Stacked
 
 
 def simulate(
@@ -329,15 +331,15 @@ class ChunkJob:
     later_board: Board = field(default_factory=Board)
 
 
-def chunk_parts(job: ChunkJob, start: int, count: int) -> tuple[ChunkPart, ChunkPart | None]:
+def chunk_parts(job: ChunkJob, start: int, count: int) -> tuple[Part, Part | None]:
     """The partial summaries of draws ``start .. start + count - 1`` (year 1, later years):
     what one chunk computes and folds where it runs (:func:`chunk_at`, then
-    :meth:`~cipmodel.montecarlo.fold.Layout.part`), for the caller to merge in draw order."""
+    :func:`~cipmodel.montecarlo.fold.to_send`), for the caller to merge in draw order."""
     out = chunk_at(job.ctx, start, count)
-    first = job.first.part(out, start, job.first_board.edges)
+    first = to_send(job.first, out, start, job.first_board)
     if job.later is None:
         return first, None
-    return first, job.later.part(out, start, job.later_board.edges)
+    return first, to_send(job.later, out, start, job.later_board)
 
 
 def _run_chunks(

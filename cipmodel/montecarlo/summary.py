@@ -34,6 +34,7 @@ from cipmodel.montecarlo.fold import (
     Layout,
     OutputSpec,
     Rows,
+    Stacked,
     add_counts,
     tree_sum,
 )
@@ -41,7 +42,7 @@ from cipmodel.montecarlo.fold import (
 __all__ = ["BLOCK", "BlockSum", "OutputSpec", "Collector", "PERCENTILES"]
 
 _LOCAL_HIST_BYTES = 8 << 20  # histograms above this are counted cell by cell (see _count)
-_HIST_BATCH_VALUES = 1 << 23  # values counted at once in a large histogram (32 MB)
+_HIST_BATCH_VALUES = 1 << 23  # values counted at once in a large histogram (64 MB)
 _CELL_BLOCK = 256  # (trust, value) cells of a large histogram turned draw-last at once
 PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
 
@@ -157,8 +158,11 @@ class Collector:
         """Fold the outputs of the next consecutive draws: arrays (c, T) or (c, T, width)."""
         self.add_part(self.layout.part(outputs, self.n, self.edges))
 
-    def add_part(self, part: ChunkPart) -> None:
-        """Fold the partial summary of the next consecutive draws (from :attr:`layout`)."""
+    def add_part(self, part: ChunkPart | Stacked) -> None:
+        """Fold the partial summary of the next consecutive draws (from :attr:`layout`), or
+        their stacked outputs (:meth:`Layout.stacked <cipmodel.montecarlo.fold.Layout.stacked>`)."""
+        if isinstance(part, Stacked):
+            part = self.layout.fold(part, self.edges)
         if part.start != self.n:
             raise ValueError(f"chunk of draws from {part.start} folded after {self.n} draws")
         if part.count == 0:
@@ -263,12 +267,10 @@ class Collector:
             add_counts(hist, pos)
             return
         # a histogram larger than the caches: by (trust, value), then draw, so the
-        # increments stay local, a block of cells at a time (the block in cache)
+        # increments stay local, turned a block of cells at a time (the block in cache)
         cells = pos.reshape(pos.shape[0], -1)
-        per = self.bins + 2
         for k in range(0, cells.shape[1], _CELL_BLOCK):
-            block = cells[:, k : k + _CELL_BLOCK]
-            add_counts(hist[k * per : (k + block.shape[1]) * per], block, base=k * per)
+            add_counts(hist, cells[:, k : k + _CELL_BLOCK].T)
 
     # -- results ----------------------------------------------------------------------
     @property
