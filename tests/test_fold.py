@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import pickle
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -153,11 +154,12 @@ def _assert_same(a: dict[str, Any], b: dict[str, Any]) -> None:
 
 
 def _fold_on_workers(
-    out: dict[str, np.ndarray], chunk: int, keep: int, pickled: bool = False
+    out: dict[str, np.ndarray], chunk: int, keep: int, pickled: bool = False, count: bool = False
 ) -> tuple[Collector, list[str]]:
     """Fold as a simulation does: each part made by to_send (the bins published on the
-    board once fixed; ``pickled``: the board travels, as to another process), merged in
-    order. Also returns what each chunk sent."""
+    board once fixed, with ``count`` the collector's thread-safe counting too; ``pickled``:
+    the board travels, as to another process), merged in order. Also returns what each
+    chunk sent."""
     col = Collector(SPECS, 3, keep, HIST_CELLS)
     board = pickle.loads(pickle.dumps(Board())) if pickled else Board()
     sent = []
@@ -174,11 +176,15 @@ def _fold_on_workers(
             if part.counts is not None
             else "unbinned"
             if part.unbinned is not None
+            else "counted"
+            if part.counted
             else "kept"
         )
         col.add_part(part)
         if board.local:
             board.edges = col.edges
+            if count and col.edges is not None:
+                board.count = col.count_cells
     return col, sent
 
 
@@ -187,8 +193,9 @@ def test_collector_is_bit_identical_whoever_folds_and_counts(
     large: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past ``keep`` the histogram is counted: by the caller (add, a pickled board) or by
-    the workers (cells or a chunk's counts); cache-sized and large (batched, cell by cell)
-    histograms alike. Every summary is identical to folding all draws at once."""
+    the workers (cells, a chunk's counts, or counted into the collector at once);
+    cache-sized and large (batched, cell by cell) histograms alike. Every summary is
+    identical to folding all draws at once."""
     if large:  # the batched, cell-by-cell path, with several batches
         monkeypatch.setattr(summary_module, "_LOCAL_HIST_BYTES", 0)
         monkeypatch.setattr(summary_module, "_HIST_BATCH_VALUES", 15 * 150)
@@ -205,13 +212,13 @@ def test_collector_is_bit_identical_whoever_folds_and_counts(
             assert start == col.n
             col.add(o)
         _assert_same(_state(col), want)
-        for pickled in (False, True):
-            col, sent = _fold_on_workers(out, chunk, keep, pickled)
+        for pickled, count in ((False, False), (False, True), (True, False)):
+            col, sent = _fold_on_workers(out, chunk, keep, pickled, count)
             _assert_same(_state(col), want)
             seen.update(sent)
             if pickled:  # never counted on a worker that cannot see the bins
-                assert not {"cells", "counts"} & set(sent)
-    assert {"cells", "counts", "unbinned", "stacked", "kept"} <= seen  # every path was taken
+                assert not {"cells", "counts", "counted"} & set(sent)
+    assert {"cells", "counts", "counted", "unbinned", "stacked", "kept"} <= seen  # every path
 
 
 def test_collector_summaries_match_plain_numpy() -> None:
@@ -336,3 +343,18 @@ def test_portfolio_and_early_stop_are_bit_identical_with_threads() -> None:
     assert stop.provenance["converged_at"] is not None
     assert stop.provenance["converged_at"] < 1 << 14
     _assert_same_sim(_sim_state(simulate(one, chunk_size=100, workers=2, **tol)), _sim_state(stop))
+
+
+def test_collector_pickles_and_refuses_draws_left_uncounted() -> None:
+    out = _outputs(400)
+    col = Collector(SPECS, 3, 100, HIST_CELLS)
+    col.add({k: v[:150] for k, v in out.items()})
+    copy = pickle.loads(pickle.dumps(col))  # its histogram lock is made anew
+    _assert_same(_state(copy), _state(col))
+    for c in (col, copy):
+        c.add({k: v[150:200] for k, v in out.items()})
+    _assert_same(_state(copy), _state(col))
+    part = col.layout.part({k: v[200:300] for k, v in out.items()}, 200, col.edges)
+    assert part.cells is not None or part.counts is not None
+    with pytest.raises(ValueError, match="not counted"):
+        col.add_part(replace(part, cells=None, counts=None))

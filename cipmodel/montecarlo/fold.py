@@ -25,8 +25,8 @@ whatever the chunking, because each piece is merged exactly as the draws were be
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -109,16 +109,19 @@ class Edges:
 
 class Board:
     """Where the caller publishes the histogram bins once they are fixed, for the workers
-    (threads of this process) to count the draws they compute from then on.
+    (threads of this process) to turn the draws they compute from then on into histogram
+    cells; and, where every chunk computed is sure to be merged (no early stop), ``count``:
+    a thread-safe way to count those cells into the caller's histogram at once.
 
     A copy (a worker in another process, or any task that travelled pickled) is ``local =
-    False`` and never sees the bins: its draws are counted by the caller, and it sends
+    False`` and never sees either: its draws are counted by the caller, and it sends
     whichever of the chunk's partial summary and its stacked outputs is smaller
     (:func:`to_send`)."""
 
     def __init__(self, local: bool = True) -> None:
         self.local = local
         self.edges: Edges | None = None
+        self.count: Callable[[np.ndarray], None] | None = None
 
     def __reduce__(self) -> tuple[type[Board], tuple[bool]]:
         return Board, (False,)
@@ -191,6 +194,7 @@ class ChunkPart:
     unbinned: np.ndarray | None = None
     cells: np.ndarray | None = None
     counts: np.ndarray | None = None
+    counted: bool = False  # the draws past keep were counted where the chunk ran
 
     @property
     def nbytes(self) -> int:
@@ -305,7 +309,9 @@ class Layout:
             max=np.fmax.reduce(xf, axis=0) if c else np.full(xf.shape[1:], -np.inf),
             true=xb.sum(axis=0),
             cat=cat,
-            **hist,
+            unbinned=hist.get("unbinned"),
+            cells=hist.get("cells"),
+            counts=hist.get("counts"),
         )
 
 
@@ -313,11 +319,15 @@ def to_send(
     layout: Layout, outputs: Mapping[str, np.ndarray], start: int, board: Board
 ) -> ChunkPart | Stacked:
     """What a worker sends of a chunk's outputs for one collector: its partial summary
-    (:meth:`Layout.fold`, with the bins on ``board`` if published); to another process, the
-    stacked outputs instead where they are smaller (chunks of fewer than :data:`BLOCK`
-    draws: their rows of sums and squares, and of draws to count, would be sent twice)."""
+    (:meth:`Layout.fold`, with the bins on ``board`` if published, its histogram cells
+    counted at once where the board says how); to another process, the stacked outputs
+    instead where they are smaller (chunks of fewer than :data:`BLOCK` draws: their rows of
+    sums and squares, and of draws to count, would be sent twice)."""
     st = layout.stacked(outputs, start)
     part = layout.fold(st, board.edges)
     if not board.local and part.nbytes > st.nbytes:
         return st
+    if part.cells is not None and board.count is not None:
+        board.count(part.cells)
+        return replace(part, cells=None, counted=True)
     return part

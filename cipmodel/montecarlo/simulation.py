@@ -358,17 +358,18 @@ def _run_chunks(
     a Dask cluster), each with its partial summaries, and hands them back in draw order;
     they are merged into the collectors in that order, so the result is the same for any
     runner, worker count and chunk size. Once a collector's histogram bins are fixed they
-    are published on the job's board, for worker threads to count their draws themselves.
+    are published on the job's board, for worker threads to bin (without a tolerance: and
+    count) their draws themselves (:func:`_publish`).
     With a tolerance, the check after 1,024, 2,048, ... draws sees exactly the chunks up to
     that point (chunks computed ahead are dropped if it stops), so the stop is the same too.
     """
     done, next_check = 0, CHECK_FIRST
     for start, count, (first, later) in runner.map(chunk_plan(n, chunk, tolerance)):
         col.add_part(first)
-        job.first_board.edges = col.edges
+        _publish(job.first_board, col, tolerance is None)
         if ycol is not None and later is not None:
             ycol.add_part(later)
-            job.later_board.edges = ycol.edges
+            _publish(job.later_board, ycol, tolerance is None)
         done = start + count
         if progress is not None:
             progress(done, n)
@@ -377,6 +378,16 @@ def _run_chunks(
                 return done, done
             next_check *= 2
     return done, None
+
+
+def _publish(board: Board, col: Collector, all_merged: bool) -> None:
+    """Publish a collector's histogram bins, once fixed, for worker threads; where every
+    chunk computed is merged (``all_merged``: no early stop, which drops chunks computed
+    ahead), let them count their draws into it too (integers: the same counts)."""
+    if board.edges is None and col.edges is not None:
+        if all_merged:
+            board.count = col.count_cells
+        board.edges = col.edges
 
 
 def _half_width(col: Collector) -> float:

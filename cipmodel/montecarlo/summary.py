@@ -22,6 +22,7 @@ bit-identical summaries):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -147,6 +148,7 @@ class Collector:
         self._hcounts: np.ndarray | None = None  # read through _hist (counts waiting added)
         self._hbuf: np.ndarray | None = None  # cells waiting to be counted (see _count)
         self._hfill = 0
+        self._hlock = threading.Lock()  # the histogram's counts and buffer: see count_cells
         self._lo: NDArray[np.float64] = np.zeros((t, wf))
         self._width: NDArray[np.float64] = np.ones((t, wf))
 
@@ -187,13 +189,31 @@ class Collector:
         if self.n > self.keep:
             if self._hcounts is None:
                 self._start_histogram()
-            if part.unbinned is not None:
-                self._count(part.unbinned)
-            elif part.cells is not None:
-                self._count_cells(part.cells)
-            elif part.counts is not None:
-                hist = self._hist_flat()
-                hist += part.counts
+            with self._hlock:
+                if part.unbinned is not None:
+                    self._count(part.unbinned)
+                elif part.cells is not None:
+                    self._count_cells(part.cells)
+                elif part.counts is not None:
+                    hist = self._hist_flat()
+                    hist += part.counts
+                elif not part.counted:
+                    raise ValueError(f"draws from {part.start} past keep were not counted")
+
+    def count_cells(self, pos: np.ndarray) -> None:
+        """Count draws' histogram cells ``pos`` (c, T, width; from :attr:`edges`) now: from
+        any thread (a worker counting the chunk it computed), while the caller merges."""
+        with self._hlock:
+            self._count_cells(pos)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        del state["_hlock"]  # a lock does not pickle
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._hlock = threading.Lock()
 
     # -- histograms -----------------------------------------------------------------
     def _start_histogram(self) -> None:
@@ -246,7 +266,8 @@ class Collector:
     @property
     def _hist(self) -> np.ndarray | None:
         """(T, width, bins + 2) histogram counts (under, bins, over), every draw counted."""
-        self._flush()
+        with self._hlock:
+            self._flush()
         return self._hcounts
 
     def _flush(self) -> None:
