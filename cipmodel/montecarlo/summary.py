@@ -189,6 +189,8 @@ class Collector:
         if self.n > self.keep:
             if self._hcounts is None:
                 self._start_histogram()
+            if part.counted:  # by the worker (count_cells): nothing to wait for here
+                return
             with self._hlock:
                 if part.unbinned is not None:
                     self._count(part.unbinned)
@@ -197,7 +199,7 @@ class Collector:
                 elif part.counts is not None:
                     hist = self._hist_flat()
                     hist += part.counts
-                elif not part.counted:
+                else:
                     raise ValueError(f"draws from {part.start} past keep were not counted")
 
     def count_cells(self, pos: np.ndarray) -> None:
@@ -234,7 +236,7 @@ class Collector:
         self._hcounts = np.zeros((*lo.shape, self.bins + 2), dtype=np.int64)
         step = max(1, (1 << 19) // max(1, lo.size))  # 4 MB slices: in cache, no fresh pages
         for i in range(0, kept.shape[0], step):  # in slices: no large temporaries
-            self._count_now(self.edges.positions(kept[i : i + step]))
+            self._count(kept[i : i + step])  # a large histogram: in batches, as later draws
 
     def _count(self, x: np.ndarray) -> None:
         """Count draws ``x`` (c, T, width) in the histogram."""
