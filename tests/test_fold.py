@@ -158,10 +158,13 @@ def _fold_on_workers(
 ) -> tuple[Collector, list[str]]:
     """Fold as a simulation does: each part made by to_send (the bins published on the
     board once fixed, with ``count`` the collector's thread-safe counting too; ``pickled``:
-    the board travels, as to another process), merged in order. Also returns what each
+    the board travels, as to another process), merged in order; with ``count`` kept draws
+    are stored and histogram cells counted by the "worker" itself. Also returns what each
     chunk sent."""
     col = Collector(SPECS, 3, keep, HIST_CELLS)
     board = pickle.loads(pickle.dumps(Board())) if pickled else Board()
+    if count and board.local:
+        board.store = col.store_kept
     sent = []
     for start, o in _chunks(out, chunk):
         part = to_send(col.layout, o, start, board)
@@ -178,6 +181,8 @@ def _fold_on_workers(
             if part.unbinned is not None
             else "counted"
             if part.counted
+            else "stored"
+            if part.kept_stored
             else "kept"
         )
         col.add_part(part)
@@ -218,7 +223,7 @@ def test_collector_is_bit_identical_whoever_folds_and_counts(
             seen.update(sent)
             if pickled:  # never counted on a worker that cannot see the bins
                 assert not {"cells", "counts", "counted"} & set(sent)
-    assert {"cells", "counts", "counted", "unbinned", "stacked", "kept"} <= seen  # every path
+    assert {"cells", "counts", "counted", "unbinned", "stacked", "kept", "stored"} <= seen
 
 
 def test_collector_summaries_match_plain_numpy() -> None:
@@ -358,3 +363,9 @@ def test_collector_pickles_and_refuses_draws_left_uncounted() -> None:
     assert part.cells is not None or part.counts is not None
     with pytest.raises(ValueError, match="not counted"):
         col.add_part(replace(part, cells=None, counts=None))
+    fresh = Collector(SPECS, 3, 100, HIST_CELLS)
+    first = fresh.layout.part({k: v[:50] for k, v in out.items()}, 0)
+    with pytest.raises(ValueError, match="were not kept"):
+        fresh.add_part(replace(first, kept=None))
+    with pytest.raises(ValueError, match="not all kept"):
+        fresh.store_kept(90, *fresh.layout.part(out, 0).kept[0:3])  # type: ignore[index]

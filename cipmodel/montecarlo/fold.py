@@ -111,7 +111,8 @@ class Board:
     """Where the caller publishes the histogram bins once they are fixed, for the workers
     (threads of this process) to turn the draws they compute from then on into histogram
     cells; and, where every chunk computed is sure to be merged (no early stop), ``count``:
-    a thread-safe way to count those cells into the caller's histogram at once.
+    a thread-safe way to count those cells into the caller's histogram at once. ``store``
+    stores a chunk's kept draws in the caller's arrays (each chunk its own rows).
 
     A copy (a worker in another process, or any task that travelled pickled) is ``local =
     False`` and never sees either: its draws are counted by the caller, and it sends
@@ -122,6 +123,7 @@ class Board:
         self.local = local
         self.edges: Edges | None = None
         self.count: Callable[[np.ndarray], None] | None = None
+        self.store: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None
 
     def __reduce__(self) -> tuple[type[Board], tuple[bool]]:
         return Board, (False,)
@@ -195,6 +197,7 @@ class ChunkPart:
     cells: np.ndarray | None = None
     counts: np.ndarray | None = None
     counted: bool = False  # the draws past keep were counted where the chunk ran
+    kept_stored: bool = False  # the kept draws were stored where the chunk ran
 
     @property
     def nbytes(self) -> int:
@@ -319,14 +322,17 @@ def to_send(
     layout: Layout, outputs: Mapping[str, np.ndarray], start: int, board: Board
 ) -> ChunkPart | Stacked:
     """What a worker sends of a chunk's outputs for one collector: its partial summary
-    (:meth:`Layout.fold`, with the bins on ``board`` if published, its histogram cells
-    counted at once where the board says how); to another process, the stacked outputs
+    (:meth:`Layout.fold`, with the bins on ``board`` if published, its kept draws stored
+    and its histogram cells counted at once where the board says how); to another process, the stacked outputs
     instead where they are smaller (chunks of fewer than :data:`BLOCK` draws: their rows of
     sums and squares, and of draws to count, would be sent twice)."""
     st = layout.stacked(outputs, start)
     part = layout.fold(st, board.edges)
     if not board.local and part.nbytes > st.nbytes:
         return st
+    if part.kept is not None and board.store is not None:
+        board.store(start, *part.kept)
+        part = replace(part, kept=None, kept_stored=True)
     if part.cells is not None and board.count is not None:
         board.count(part.cells)
         return replace(part, cells=None, counted=True)

@@ -278,7 +278,11 @@ def _collectors(
         keep = max(1024, KEEP_VALUES // max(1, ctx.plan.n_trusts * FLOAT_WIDTH))
     col = Collector(OUTPUTS, ctx.plan.n_trusts, min(int(keep), n))
     ycol = _years_collector(ctx, min(int(keep), n))
-    return col, ycol, ChunkJob(ctx, col.layout, None if ycol is None else ycol.layout)
+    job = ChunkJob(ctx, col.layout, None if ycol is None else ycol.layout)
+    job.first_board.store = col.store_kept  # worker threads store their kept draws
+    if ycol is not None:
+        job.later_board.store = ycol.store_kept
+    return col, ycol, job
 
 
 def _years_collector(ctx: SimulationContext, keep: int) -> Collector | None:

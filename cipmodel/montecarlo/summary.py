@@ -171,11 +171,9 @@ class Collector:
             return
         lo = self.n
         if part.kept is not None:
-            xf, xb, xc = part.kept
-            take = xf.shape[0]
-            self._kept_f[lo : lo + take] = xf
-            self._kept_b[lo : lo + take] = xb
-            self._kept_c[lo : lo + take] = xc
+            self.store_kept(lo, *part.kept)
+        elif lo < self.keep and not part.kept_stored:
+            raise ValueError(f"draws from {lo} among the first {self.keep} were not kept")
         if part.nan is not None:
             self._nan[:, self.layout.nan_cols] += part.nan
         self._sum.add_rows(part.sum)
@@ -201,6 +199,16 @@ class Collector:
                     hist += part.counts
                 else:
                     raise ValueError(f"draws from {part.start} past keep were not counted")
+
+    def store_kept(self, start: int, xf: np.ndarray, xb: np.ndarray, xc: np.ndarray) -> None:
+        """Store the stacked outputs of kept draws ``start, start + 1, ...``: from any thread
+        (a worker storing the chunk it computed; each chunk writes only its own rows, read
+        only once merged)."""
+        if start + xf.shape[0] > self.keep:
+            raise ValueError(f"draws {start}..{start + xf.shape[0] - 1} are not all kept")
+        self._kept_f[start : start + xf.shape[0]] = xf
+        self._kept_b[start : start + xf.shape[0]] = xb
+        self._kept_c[start : start + xf.shape[0]] = xc
 
     def count_cells(self, pos: np.ndarray) -> None:
         """Count draws' histogram cells ``pos`` (c, T, width; from :attr:`edges`) now: from
