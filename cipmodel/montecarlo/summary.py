@@ -18,6 +18,10 @@ bit-identical summaries):
   side (plus under/overflow counts), and every draw is counted in it from then on.
   Percentiles then come from the histogram by linear interpolation within a bin: error at
   most one bin width (the widened range / ``bins``), clamped to the exact min and max.
+
+Most of a chunk's fold depends only on the chunk: a simulation has the worker that computed
+it do that part (:mod:`~cipmodel.montecarlo.fold`) and merges the result here in draw order
+(:meth:`Collector.add_part`), with the same summaries bit for bit.
 """
 
 from __future__ import annotations
