@@ -10,7 +10,8 @@ from them never depends on where, when or in what grouping a chunk ran.
 The runners (:func:`open_runner` picks one):
 
 * **inline**: in the calling thread (``workers=1``, the default).
-* **threads**: a thread pool of ``workers`` threads in this process (NumPy releases the GIL).
+* **threads**: a thread pool of ``workers`` threads in this process (NumPy releases the GIL),
+  with a chunk queued behind each one being computed.
 * **executor**: any :class:`concurrent.futures.Executor` — a
   :class:`~concurrent.futures.ProcessPoolExecutor`, Dask's ``client.get_executor()``, ... —
   whose workers may be other processes. ``shared`` is pickled once here and sent with the
@@ -288,7 +289,9 @@ class _ThreadRunner(Runner):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cipmodel")
 
     def capacity(self) -> int:
-        return self.workers
+        # a chunk queued behind each running one: a thread that finishes starts the next at
+        # once, while the caller merges (a queued chunk takes no memory until it starts)
+        return 2 * self.workers
 
     def submit(self, chunks: list[tuple[int, int]]) -> Any:
         return self._pool.submit(_run_group, self.fn, self.value, chunks)

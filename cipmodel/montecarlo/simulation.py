@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ from cipmodel.montecarlo.context import (
     resolve_packs,
 )
 from cipmodel.montecarlo.executors import Runner, check_workers, open_runner, sample_points
+from cipmodel.montecarlo.fold import Board, ChunkPart, Layout, Stacked, to_send
 from cipmodel.montecarlo.outputs import (
     FLOAT_WIDTH,
     OUTPUTS,
@@ -79,6 +81,8 @@ __all__ = [
     "DEFAULT_SAMPLER",
     "auto_chunk_size",
     "chunk_cap",
+    "chunk_parts",
+    "ChunkJob",
     "CHUNK_MEMORY",
 ]
 
@@ -96,6 +100,8 @@ Z_95 = 1.959963984540054
 
 #: A chunk's per-draw outputs (see :data:`OUTPUTS`).
 Outputs = dict[str, NDArray[np.generic]]
+#: What a chunk sends for a collector: its partial summary, or its stacked outputs.
+Part = ChunkPart | Stacked
 
 
 def simulate(
@@ -192,16 +198,11 @@ def simulate(
         **provenance_extra,
     )
     ctx = build_context(run, pri, sampler, ss, n, packs, catch_up, bonus, years=later_years)
-    plan = ctx.plan
     workers = check_workers(workers, remote=executor is not None or client is not None)
     chunk = _chunk_size(ctx, chunk_size, workers)
-    if keep is None:
-        keep = max(1024, KEEP_VALUES // max(1, plan.n_trusts * FLOAT_WIDTH))
-    col = Collector(OUTPUTS, plan.n_trusts, min(int(keep), n))
-    ycol = _years_collector(ctx, min(int(keep), n))
-
-    with open_runner(chunk_at, ctx, workers=workers, executor=executor, client=client) as runner:
-        start, converged = _run_chunks(runner, col, ycol, n, chunk, tolerance, progress)
+    col, ycol, job = _collectors(ctx, n, keep)
+    with open_runner(chunk_parts, job, workers=workers, executor=executor, client=client) as runner:
+        start, converged = _run_chunks(runner, job, col, ycol, n, chunk, tolerance, progress)
     unverified = sorted({*run.provenance.get("unverified", []), *pri.unverified})
     prov = dict(run.provenance)
     prov.update(
@@ -267,6 +268,23 @@ def _check_settings(
     return n
 
 
+def _collectors(
+    ctx: SimulationContext, n: int, keep: int | None
+) -> tuple[Collector, Collector | None, ChunkJob]:
+    """The collectors of year 1 and of the later years (:func:`_years_collector`), keeping
+    ``keep`` draws (default: as many as fit in :data:`KEEP_VALUES` values), and the job the
+    chunks run (:class:`ChunkJob`)."""
+    if keep is None:
+        keep = max(1024, KEEP_VALUES // max(1, ctx.plan.n_trusts * FLOAT_WIDTH))
+    col = Collector(OUTPUTS, ctx.plan.n_trusts, min(int(keep), n))
+    ycol = _years_collector(ctx, min(int(keep), n))
+    job = ChunkJob(ctx, col.layout, None if ycol is None else ycol.layout)
+    job.first_board.store = col.store_kept  # worker threads store their kept draws
+    if ycol is not None:
+        job.later_board.store = ycol.store_kept
+    return col, ycol, job
+
+
 def _years_collector(ctx: SimulationContext, keep: int) -> Collector | None:
     """The summaries of plan years 2 onwards (None for a plan of one year): their own
     collector, so year 1's (its kept draws, its histograms) is the same with or without.
@@ -303,8 +321,34 @@ def chunk_at(ctx: SimulationContext, start: int, count: int) -> Outputs:
     return chunk_outputs(ctx, sample_points(ctx.sampler, start, count))
 
 
+@dataclass(frozen=True)
+class ChunkJob:
+    """What every chunk of a simulation needs (sent to each worker once): the context, the
+    layouts of the year-1 collector and of the later years' (None for a plan of one year),
+    and the boards where the caller publishes their histograms' bins
+    (:mod:`~cipmodel.montecarlo.fold`)."""
+
+    ctx: SimulationContext
+    first: Layout
+    later: Layout | None
+    first_board: Board = field(default_factory=Board)
+    later_board: Board = field(default_factory=Board)
+
+
+def chunk_parts(job: ChunkJob, start: int, count: int) -> tuple[Part, Part | None]:
+    """The partial summaries of draws ``start .. start + count - 1`` (year 1, later years):
+    what one chunk computes and folds where it runs (:func:`chunk_at`, then
+    :func:`~cipmodel.montecarlo.fold.to_send`), for the caller to merge in draw order."""
+    out = chunk_at(job.ctx, start, count)
+    first = to_send(job.first, out, start, job.first_board)
+    if job.later is None:
+        return first, None
+    return first, to_send(job.later, out, start, job.later_board)
+
+
 def _run_chunks(
     runner: Runner,
+    job: ChunkJob,
     col: Collector,
     ycol: Collector | None,
     n: int,
@@ -315,16 +359,21 @@ def _run_chunks(
     """Stream draws 0..n-1 through the model in chunks; return (draws done, converged at).
 
     The runner computes chunks wherever it computes them (this thread, threads, processes,
-    a Dask cluster) and hands them back in draw order; they are folded into the collector
-    in that order, so the result is the same for any runner, worker count and chunk size.
+    a Dask cluster), each with its partial summaries, and hands them back in draw order;
+    they are merged into the collectors in that order, so the result is the same for any
+    runner, worker count and chunk size. Once a collector's histogram bins are fixed they
+    are published on the job's board, for worker threads to bin (without a tolerance: and
+    count) their draws themselves (:func:`_publish`).
     With a tolerance, the check after 1,024, 2,048, ... draws sees exactly the chunks up to
     that point (chunks computed ahead are dropped if it stops), so the stop is the same too.
     """
     done, next_check = 0, CHECK_FIRST
-    for start, count, outputs in runner.map(chunk_plan(n, chunk, tolerance)):
-        col.add(outputs)
-        if ycol is not None:
-            ycol.add(outputs)
+    for start, count, (first, later) in runner.map(chunk_plan(n, chunk, tolerance)):
+        col.add_part(first)
+        _publish(job.first_board, col, tolerance is None)
+        if ycol is not None and later is not None:
+            ycol.add_part(later)
+            _publish(job.later_board, ycol, tolerance is None)
         done = start + count
         if progress is not None:
             progress(done, n)
@@ -333,6 +382,16 @@ def _run_chunks(
                 return done, done
             next_check *= 2
     return done, None
+
+
+def _publish(board: Board, col: Collector, all_merged: bool) -> None:
+    """Publish a collector's histogram bins, once fixed, for worker threads; where every
+    chunk computed is merged (``all_merged``: no early stop, which drops chunks computed
+    ahead), let them count their draws into it too (integers: the same counts)."""
+    if board.edges is None and col.edges is not None:
+        if all_merged:
+            board.count = col.count_cells
+        board.edges = col.edges
 
 
 def _half_width(col: Collector) -> float:

@@ -18,32 +18,38 @@ bit-identical summaries):
   side (plus under/overflow counts), and every draw is counted in it from then on.
   Percentiles then come from the histogram by linear interpolation within a bin: error at
   most one bin width (the widened range / ``bins``), clamped to the exact min and max.
+
+Most of a chunk's fold depends only on the chunk: a simulation has the worker that computed
+it do that part (:mod:`~cipmodel.montecarlo.fold`) and merges the result here in draw order
+(:meth:`Collector.add_part`), with the same summaries bit for bit.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from cipmodel.montecarlo.fold import (
+    BLOCK,
+    ChunkPart,
+    Edges,
+    Layout,
+    OutputSpec,
+    Rows,
+    Stacked,
+    add_counts,
+    tree_sum,
+)
+
 __all__ = ["BLOCK", "BlockSum", "OutputSpec", "Collector", "PERCENTILES"]
 
-BLOCK = 256  # draws per summation block (a power of 2 for the pairwise tree)
 _LOCAL_HIST_BYTES = 8 << 20  # histograms above this are counted cell by cell (see _count)
 _HIST_BATCH_VALUES = 1 << 23  # values counted at once in a large histogram (64 MB)
 _CELL_BLOCK = 256  # (trust, value) cells of a large histogram turned draw-last at once
 PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
-
-
-def _tree_sum(blocks: np.ndarray) -> np.ndarray:
-    """Sum axis 1 (length BLOCK) of (nb, BLOCK, ...) by halving: a fixed pairwise tree."""
-    a = blocks
-    while a.shape[1] > 1:
-        h = a.shape[1] // 2
-        a = a[:, :h] + a[:, h:]
-    return a[:, 0]
 
 
 class BlockSum:
@@ -60,8 +66,8 @@ class BlockSum:
         self._buf = np.zeros((BLOCK, *shape))
         self._fill = 0
 
-    def _add_block_sums(self, blocks: np.ndarray) -> None:
-        for s in _tree_sum(blocks):
+    def _add_block_sums(self, sums: np.ndarray) -> None:
+        for s in sums:
             self.total = self.total + s
 
     def add(self, x: np.ndarray) -> None:
@@ -73,15 +79,25 @@ class BlockSum:
             self._fill += take
             i = take
             if self._fill == BLOCK:
-                self._add_block_sums(self._buf[None])
+                self._add_block_sums(tree_sum(self._buf[None]))
                 self._fill = 0
         nb = (c - i) // BLOCK
         if nb:
-            self._add_block_sums(x[i : i + nb * BLOCK].reshape(nb, BLOCK, *self.shape))
+            self._add_block_sums(tree_sum(x[i : i + nb * BLOCK].reshape(nb, BLOCK, *self.shape)))
             i += nb * BLOCK
         if i < c:
             self._buf[: c - i] = x[i:]
             self._fill = c - i
+
+    def add_rows(self, rows: Rows) -> None:
+        """Add the next draws cut at the block boundaries (:class:`Rows`): the same total as
+        :meth:`add` of their values."""
+        self.add(rows.head)
+        if rows.blocks.shape[0]:
+            if self._fill:
+                raise ValueError("block sums must start at a block boundary")
+            self._add_block_sums(rows.blocks)
+        self.add(rows.tail)
 
     def result(self) -> np.ndarray:
         """The sum so far (the last, partial block padded with zeros)."""
@@ -89,36 +105,17 @@ class BlockSum:
             return self.total.copy()
         pad = self._buf.copy()
         pad[self._fill :] = 0.0
-        return self.total + _tree_sum(pad[None])[0]
-
-
-def _add_counts(hist: np.ndarray, pos: np.ndarray) -> None:
-    """Add 1 to ``hist`` at every cell index in ``pos`` (floats), in ``pos``'s C order;
-    NaN (a value that is not finite) is not counted."""
-    if np.isnan(pos).any():
-        flat = pos[~np.isnan(pos)].astype(np.intp)
-    else:
-        flat = pos.astype(np.intp, order="C").ravel()  # one copy, in that order
-    np.add.at(hist, flat, 1)  # cost grows with the draws, not the histogram
-
-
-@dataclass(frozen=True)
-class OutputSpec:
-    """One per-draw output: ``kind`` ``float``, ``bool`` or ``category`` (0..n_categories-1),
-    ``width`` values per trust (e.g. 4 quarters); ``may_be_nan`` for float outputs that can
-    be not applicable (NaN values are left out of the sums and percentiles)."""
-
-    kind: str
-    width: int = 1
-    n_categories: int = 5
-    may_be_nan: bool = False
+        return self.total + tree_sum(pad[None])[0]
 
 
 class Collector:
     """Summaries of every output for T trusts (see the module docstring).
 
     Outputs of one kind are folded together (one stacked array per kind), so the cost of a
-    chunk does not grow with the number of outputs' Python objects.
+    chunk does not grow with the number of outputs' Python objects. A chunk is folded in two
+    steps: its partial summary (:meth:`Layout.part <cipmodel.montecarlo.fold.Layout.part>`,
+    which a worker can compute where the chunk ran), then :meth:`add_part` here, in draw
+    order; :meth:`add` does both.
 
     Parameters
     ----------
@@ -134,29 +131,12 @@ class Collector:
     def __init__(
         self, specs: Mapping[str, OutputSpec], n_trusts: int, keep: int, hist_cells: int = 1 << 23
     ) -> None:
-        self.specs = dict(specs)
-        self.n_trusts, self.keep = n_trusts, int(keep)
+        self.layout = Layout(specs, n_trusts, keep)
+        self.specs, self.cols, self.widths = self.layout.specs, self.layout.cols, self.layout.widths
+        self.n_trusts, self.keep = n_trusts, self.layout.keep
+        self.n_categories = self.layout.n_categories
         self.n = 0
-        self.cols: dict[str, slice] = {}
-        widths = {"float": 0, "bool": 0, "category": 0}
-        for name, sp in self.specs.items():
-            if sp.kind not in widths:
-                raise ValueError(f"unknown output kind {sp.kind!r}")
-            self.cols[name] = slice(widths[sp.kind], widths[sp.kind] + sp.width)
-            widths[sp.kind] += sp.width
-        self.widths = widths
-        self._nan_cols = np.concatenate(
-            [
-                np.arange(self.cols[k].start, self.cols[k].stop)
-                for k, sp in self.specs.items()
-                if sp.kind == "float" and sp.may_be_nan
-            ]
-            or [np.zeros(0, dtype=np.intp)]
-        ).astype(np.intp)
-        self.n_categories = max(
-            (sp.n_categories for sp in self.specs.values() if sp.kind == "category"), default=1
-        )
-        t, wf, wb, wc = n_trusts, widths["float"], widths["bool"], widths["category"]
+        t, wf, wb, wc = n_trusts, self.widths["float"], self.widths["bool"], self.widths["category"]
         self.bins = int(min(4096, max(256, hist_cells // max(1, t * wf))))
         self._sum = BlockSum((t, wf))
         self._sq = BlockSum((t, wf))
@@ -168,76 +148,86 @@ class Collector:
         self._kept_f = np.empty((self.keep, t, wf))
         self._kept_b = np.empty((self.keep, t, wb), dtype=bool)
         self._kept_c = np.empty((self.keep, t, wc), dtype=np.int8)
+        self.edges: Edges | None = None  # the histogram's bins, once the kept draws are in
         self._hcounts: np.ndarray | None = None  # read through _hist (counts waiting added)
-        self._hbuf: np.ndarray | None = None  # draws waiting to be counted (see _count)
+        self._hbuf: np.ndarray | None = None  # cells waiting to be counted (see _count)
         self._hfill = 0
+        self._hlock = threading.Lock()  # the histogram's counts and buffer: see count_cells
         self._lo: NDArray[np.float64] = np.zeros((t, wf))
         self._width: NDArray[np.float64] = np.ones((t, wf))
-        self._inv_width: NDArray[np.float64] = np.ones((t, wf))
-        self._cell0: NDArray[np.float64] = np.zeros((t, wf))
 
     @property
     def n_kept(self) -> int:
         return min(self.n, self.keep)
 
-    def _stack(self, outputs: Mapping[str, np.ndarray], kind: str, dtype: type) -> np.ndarray:
-        names = [k for k, sp in self.specs.items() if sp.kind == kind]
-        if not names:
-            return np.zeros((0, self.n_trusts, 0), dtype=dtype)
-        parts = []
-        for k in names:
-            x = np.asarray(outputs[k])
-            parts.append(x.reshape(x.shape[0], self.n_trusts, self.specs[k].width))
-        return np.concatenate(parts, axis=-1).astype(dtype, copy=False)
-
     def add(self, outputs: Mapping[str, np.ndarray]) -> None:
         """Fold the outputs of the next consecutive draws: arrays (c, T) or (c, T, width)."""
-        xf = self._stack(outputs, "float", np.float64)
-        xb = self._stack(outputs, "bool", np.bool_)
-        xc = self._stack(outputs, "category", np.int64)
-        c = max(xf.shape[0], xb.shape[0], xc.shape[0])
-        if c == 0:
+        self.add_part(self.layout.part(outputs, self.n, self.edges))
+
+    def add_part(self, part: ChunkPart | Stacked) -> None:
+        """Fold the partial summary of the next consecutive draws (from :attr:`layout`), or
+        their stacked outputs (:meth:`Layout.stacked <cipmodel.montecarlo.fold.Layout.stacked>`)."""
+        if isinstance(part, Stacked):
+            part = self.layout.fold(part, self.edges)
+        if part.start != self.n:
+            raise ValueError(f"chunk of draws from {part.start} folded after {self.n} draws")
+        if part.count == 0:
             return
-        # a kind with no outputs (no columns) still has a row per draw
-        xf, xb, xc = (
-            x if x.shape[0] == c else np.zeros((c, *x.shape[1:]), x.dtype) for x in (xf, xb, xc)
-        )
         lo = self.n
-        if lo < self.keep:
-            take = min(c, self.keep - lo)
-            self._kept_f[lo : lo + take] = xf[:take]
-            self._kept_b[lo : lo + take] = xb[:take]
-            self._kept_c[lo : lo + take] = xc[:take]
-        if self._nan_cols.size:  # only outputs that can be not applicable may hold NaN
-            part = xf[..., self._nan_cols]
-            bad = np.isnan(part)
-            if bad.any():
-                self._nan[:, self._nan_cols] += bad.sum(axis=0)
-                clean = xf.copy()
-                clean[..., self._nan_cols] = np.where(bad, 0.0, part)
-            else:
-                clean = xf
-        else:
-            clean = xf
-        self._sum.add(clean)
-        self._sq.add(clean * clean)
-        self._min = np.fmin(self._min, np.fmin.reduce(xf, axis=0))
-        self._max = np.fmax(self._max, np.fmax.reduce(xf, axis=0))
-        self._bool += xb.sum(axis=0)
-        if xc.shape[-1]:
-            k = self.n_categories
-            cells = (np.arange(self.n_trusts * xc.shape[-1]) * k).reshape(
-                self.n_trusts, xc.shape[-1]
-            )
-            self._cat += np.bincount((cells[None] + xc).ravel(), minlength=cells.size * k).reshape(
-                self._cat.shape
-            )
-        self.n += c
+        if part.kept is not None:
+            self.store_kept(lo, *part.kept)
+        elif lo < self.keep and not part.kept_stored:
+            raise ValueError(f"draws from {lo} among the first {self.keep} were not kept")
+        if part.nan is not None:
+            self._nan[:, self.layout.nan_cols] += part.nan
+        self._sum.add_rows(part.sum)
+        self._sq.add_rows(part.sq)
+        self._min = np.fmin(self._min, part.min)
+        self._max = np.fmax(self._max, part.max)
+        self._bool += part.true
+        if part.cat is not None:
+            self._cat += part.cat
+        self.n += part.count
         if self.n > self.keep:
             if self._hcounts is None:
                 self._start_histogram()
-                xf = xf[self.keep - lo :]  # the kept draws are already counted
-            self._count(xf)
+            if part.counted:  # by the worker (count_cells): nothing to wait for here
+                return
+            with self._hlock:
+                if part.unbinned is not None:
+                    self._count(part.unbinned)
+                elif part.cells is not None:
+                    self._count_cells(part.cells)
+                elif part.counts is not None:
+                    hist = self._hist_flat()
+                    hist += part.counts
+                else:
+                    raise ValueError(f"draws from {part.start} past keep were not counted")
+
+    def store_kept(self, start: int, xf: np.ndarray, xb: np.ndarray, xc: np.ndarray) -> None:
+        """Store the stacked outputs of kept draws ``start, start + 1, ...``: from any thread
+        (a worker storing the chunk it computed; each chunk writes only its own rows, read
+        only once merged)."""
+        if start + xf.shape[0] > self.keep:
+            raise ValueError(f"draws {start}..{start + xf.shape[0] - 1} are not all kept")
+        self._kept_f[start : start + xf.shape[0]] = xf
+        self._kept_b[start : start + xf.shape[0]] = xb
+        self._kept_c[start : start + xf.shape[0]] = xc
+
+    def count_cells(self, pos: np.ndarray) -> None:
+        """Count draws' histogram cells ``pos`` (c, T, width; from :attr:`edges`) now: from
+        any thread (a worker counting the chunk it computed), while the caller merges."""
+        with self._hlock:
+            self._count_cells(pos)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        del state["_hlock"]  # a lock does not pickle
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._hlock = threading.Lock()
 
     # -- histograms -----------------------------------------------------------------
     def _start_histogram(self) -> None:
@@ -252,32 +242,36 @@ class Collector:
         span = np.where(span > 0, span, np.maximum(np.abs(lo) * 1e-9, 1e-9))
         self._lo = lo - 0.5 * span
         self._width = 2.0 * span / self.bins
-        self._inv_width = 1.0 / self._width
         # cell of (trust, value) k starts at k * (bins + 2); +1 skips the underflow cell
-        self._cell0 = (np.arange(lo.size).reshape(lo.shape) * (self.bins + 2) + 1).astype(
-            np.float64
-        )
+        cell0 = (np.arange(lo.size).reshape(lo.shape) * (self.bins + 2) + 1).astype(np.float64)
+        self.edges = Edges(self._lo, 1.0 / self._width, cell0, self.bins)
         self._hcounts = np.zeros((*lo.shape, self.bins + 2), dtype=np.int64)
         step = max(1, (1 << 19) // max(1, lo.size))  # 4 MB slices: in cache, no fresh pages
         for i in range(0, kept.shape[0], step):  # in slices: no large temporaries
-            self._count_now(kept[i : i + step])
+            self._count(kept[i : i + step])  # a large histogram: in batches, as later draws
 
     def _count(self, x: np.ndarray) -> None:
-        """Count draws in the histogram. A histogram larger than the caches is counted in
-        batches of ~1,000 draws (:data:`_HIST_BATCH_VALUES` values) gathered in a buffer:
-        each (trust, value) cell then takes a batch's increments in one go, ~3x cheaper than
-        a chunk's at a time. Counts are integers: the batching changes no result."""
+        """Count draws ``x`` (c, T, width) in the histogram."""
+        assert self.edges is not None
+        self._count_cells(self.edges.positions(x))
+
+    def _count_cells(self, pos: np.ndarray) -> None:
+        """Count draws' histogram cells ``pos`` (c, T, width). A histogram larger than the
+        caches is counted in batches of ~1,000 draws (:data:`_HIST_BATCH_VALUES` values)
+        gathered in a buffer: each (trust, value) cell then takes a batch's increments in one
+        go, ~3x cheaper than a chunk's at a time. Counts are integers: the batching changes
+        no result."""
         assert self._hcounts is not None
         if self._hcounts.nbytes <= _LOCAL_HIST_BYTES:
-            self._count_now(x)
+            self._count_now(pos)
             return
         if self._hbuf is None:
             batch = max(1, _HIST_BATCH_VALUES // max(1, self._lo.size))
-            self._hbuf = np.empty((batch, *self._lo.shape))
+            self._hbuf = np.empty((batch, *self._lo.shape), dtype=pos.dtype)
         buf, i = self._hbuf, 0
-        while i < x.shape[0]:
-            take = min(x.shape[0] - i, buf.shape[0] - self._hfill)
-            buf[self._hfill : self._hfill + take] = x[i : i + take]
+        while i < pos.shape[0]:
+            take = min(pos.shape[0] - i, buf.shape[0] - self._hfill)
+            buf[self._hfill : self._hfill + take] = pos[i : i + take]
             self._hfill += take
             i += take
             if self._hfill == buf.shape[0]:
@@ -286,33 +280,32 @@ class Collector:
     @property
     def _hist(self) -> np.ndarray | None:
         """(T, width, bins + 2) histogram counts (under, bins, over), every draw counted."""
-        self._flush()
+        with self._hlock:
+            self._flush()
         return self._hcounts
 
     def _flush(self) -> None:
-        """Count the draws waiting in the batch buffer."""
+        """Count the cells waiting in the batch buffer."""
         if self._hbuf is not None and self._hfill:
-            self._count_now(self._hbuf[: self._hfill], scratch=True)
+            self._count_now(self._hbuf[: self._hfill])
             self._hfill = 0
 
-    def _count_now(self, x: np.ndarray, scratch: bool = False) -> None:
-        """Count draws ``x`` (c, T, width) now; ``scratch``: ``x`` may be overwritten."""
+    def _hist_flat(self) -> np.ndarray:
+        """The histogram counts, flat (a view: adding to it counts)."""
         assert self._hcounts is not None
-        pos = x if scratch else x.copy()
-        pos -= self._lo
-        pos *= self._inv_width
-        np.floor(pos, out=pos)
-        np.clip(pos, -1.0, float(self.bins), out=pos)  # -1 = under, bins = over
-        pos += self._cell0
-        hist = self._hcounts.reshape(-1)
-        if self._hcounts.nbytes <= _LOCAL_HIST_BYTES:  # in cache: in the order draws come
-            _add_counts(hist, pos)
+        return self._hcounts.reshape(-1)
+
+    def _count_now(self, pos: np.ndarray) -> None:
+        """Count draws' histogram cells ``pos`` (c, T, width) now."""
+        hist = self._hist_flat()
+        if hist.nbytes <= _LOCAL_HIST_BYTES:  # in cache: in the order draws come
+            add_counts(hist, pos)
             return
         # a histogram larger than the caches: by (trust, value), then draw, so the
         # increments stay local, turned a block of cells at a time (the block in cache)
         cells = pos.reshape(pos.shape[0], -1)
         for k in range(0, cells.shape[1], _CELL_BLOCK):
-            _add_counts(hist, cells[:, k : k + _CELL_BLOCK].T)
+            add_counts(hist, cells[:, k : k + _CELL_BLOCK].T)
 
     # -- results ----------------------------------------------------------------------
     @property
