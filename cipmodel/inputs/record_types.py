@@ -14,12 +14,13 @@ Import them from :mod:`cipmodel.inputs.records`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.inputs.schema import MISSING, Table, load_schema
+from cipmodel.inputs.schema import MISSING, Coerce, Field, Table, load_schema
 
 __all__ = [
     "RECORD_CLASSES",
@@ -39,6 +40,7 @@ __all__ = [
     "Source",
     "Trust",
     "blank",
+    "build_record",
     "check_record",
     "place",
 ]
@@ -100,23 +102,25 @@ def place(record: Record, field_name: str | None = None) -> str:
     return f"{table.name}[{key}]" + (f".{field_name}" if field_name else "")
 
 
-def check_record(record: Record) -> None:
+def check_record(record: Record, coerce: Mapping[str, Coerce] | None = None) -> None:
     """Coerce every field of ``record`` in place by its schema rules.
+
+    ``coerce`` maps a column's name to the check to use for it (by default the column's
+    :meth:`~cipmodel.inputs.schema.Field.coerce`; the workbook reader passes the same
+    checks remembering repeated texts, :meth:`~cipmodel.inputs.schema.Field.coercer`).
 
     Raises
     ------
     ValidationError
         With one problem per bad field, each naming its place.
     """
-    table = TABLE_OF[type(record)]
     problems: list[Problem] = []
-    for attr in table.attributes:
-        cols = table.group(attr)
+    for attr, single, cols in _attributes(type(record)):
         raw = getattr(record, attr)
-        if len(cols) == 1 and cols[0].group is None:
-            value, msg = cols[0].coerce(raw)
+        if single is not None:  # one column, named as the attribute
+            value, msg = (single.coerce if coerce is None else coerce[attr])(raw)
             if msg:
-                problems.append(Problem(place(record, cols[0].name), msg))
+                problems.append(Problem(place(record, attr), msg))
             object.__setattr__(record, attr, value)
             continue
         # a repeated field: a sequence of len(cols) values, or blank
@@ -131,13 +135,71 @@ def check_record(record: Record) -> None:
             continue
         out = []
         for col, item in zip(cols, items, strict=True):
-            value, msg = col.coerce(item)
+            value, msg = (col.coerce if coerce is None else coerce[col.name])(item)
             if msg:
                 problems.append(Problem(place(record, col.name), msg))
             out.append(value)
         object.__setattr__(record, attr, None if all(v is None for v in out) else tuple(out))
     if problems:
         raise ValidationError(problems)
+
+
+#: Per record class: each attribute, its column if it is one column of the same name (else
+#: None: a repeated field) and its columns; worked out on first use.
+_ATTRIBUTES: dict[type, tuple[tuple[str, Field | None, tuple[Field, ...]], ...]] = {}
+
+
+def _attributes(cls: type) -> tuple[tuple[str, Field | None, tuple[Field, ...]], ...]:
+    found = _ATTRIBUTES.get(cls)
+    if found is None:
+        table = TABLE_OF[cls]
+        plan = []
+        for attr in table.attributes:
+            cols = table.group(attr)
+            plan.append((attr, cols[0] if len(cols) == 1 and cols[0].group is None else None, cols))
+        found = _ATTRIBUTES[cls] = tuple(plan)
+    return found
+
+
+R = TypeVar("R", bound="Record")
+
+
+def build_record(
+    cls: type[R], values: Mapping[str, object], source: Source, coerce: Mapping[str, Coerce]
+) -> R:
+    """``cls(**values, source=source)``, each field checked with ``coerce`` (a check per
+    column name, as :func:`check_record` takes): the same record, fields, problems and
+    exceptions, for a reader that checks the same texts over and over.
+
+    Falls back on the constructor for a class with checks of its own or a value it does
+    not take (which raises TypeError, as the constructor does).
+    """
+    defaults = _defaults(cls)
+    if defaults is None or "source" in values or not values.keys() <= defaults.keys():
+        return cls(**values, source=source)
+    record = object.__new__(cls)
+    for name, default in defaults.items():  # in field order, as the dataclass sets them
+        value = source if name == "source" else values.get(name, default)
+        object.__setattr__(record, name, value)
+    check_record(record, coerce)
+    return record
+
+
+_DEFAULTS: dict[type, dict[str, object] | None] = {}
+
+
+def _defaults(cls: type) -> dict[str, object] | None:
+    """Each dataclass field of ``cls`` and its default, or None if ``cls`` is not built
+    by its generated ``__init__`` and :meth:`Record.__post_init__` alone."""
+    if cls not in _DEFAULTS:
+        fields = dataclasses.fields(cls)
+        plain = (
+            getattr(cls, "__post_init__", None) is Record.__post_init__
+            and all(f.init and f.default is not dataclasses.MISSING for f in fields)
+            and any(f.name == "source" for f in fields)
+        )
+        _DEFAULTS[cls] = {f.name: f.default for f in fields} if plain else None
+    return _DEFAULTS[cls]
 
 
 # -- the record classes -----------------------------------------------------------------

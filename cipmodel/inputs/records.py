@@ -50,6 +50,7 @@ from cipmodel.inputs.record_types import (
     Scheme,
     Source,
     Trust,
+    build_record,
     check_record,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "Scheme",
     "Source",
     "Trust",
+    "build_record",
     "check_portfolio",
     "check_record",
     "definition_notes",

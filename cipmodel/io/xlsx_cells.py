@@ -154,6 +154,9 @@ _REF_MATCH = _REF.fullmatch
 ELEMENTS_PER_CELL = 4
 
 
+_new_cell = tuple.__new__  # Cell(value, kind, formula) without a call of Cell.__new__
+
+
 def _number(text: str) -> int | float:
     """A number as a spreadsheet application saves it (``<v>``): ASCII digits, an optional
     sign, point and exponent, surrounding spaces; anything else is ValueError.
@@ -285,30 +288,38 @@ class SheetHandler(Runs):
         self._elements_left -= 1
         if self._elements_left < 0:
             raise OverLimit("elements")
+        # the commonest first: <c>, then an inline string's <is><t>, then <v>
         if name == _C:
             self._start_cell(attrs)
-        elif name == _ROW:
-            r = attrs.get("r")
-            if r is None:
-                self._row += 1
-            else:
-                text = r.strip()
-                if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ROW):
-                    raise Damaged(f"row {r[:20]!r}", f"not a row number from 1 to {MAX_ROW:,}")
-                self._row = int(text)
-            self._col = 0
-            # noted only once the row holds a value (below): empty hidden rows cost nothing
-            self._hidden_row = self._row if _true(attrs.get("hidden")) else 0
-        elif name in (_V, _F):
-            self.text = []
-            if name == _F:
-                self._f_attrs = (attrs.get("t"), attrs.get("si"))
         elif name == _IS:
             self.parts = []
+        elif name == _T:
+            if self.parts is not None and not self.phonetic:
+                self.text = []
+        elif name == _V:
+            self.text = []
+        elif name == _ROW:
+            self._start_row(attrs)
+        elif name == _F:
+            self.text = []
+            self._f_attrs = (attrs.get("t"), attrs.get("si"))
         elif name == _COL:
             self._start_col(attrs)
         else:
             self.start_run(name)
+
+    def _start_row(self, attrs: dict[str, str]) -> None:
+        r = attrs.get("r")
+        if r is None:
+            self._row += 1
+        else:
+            text = r.strip()
+            if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ROW):
+                raise Damaged(f"row {r[:20]!r}", f"not a row number from 1 to {MAX_ROW:,}")
+            self._row = int(text)
+        self._col = 0
+        # noted only once the row holds a value (below): empty hidden rows cost nothing
+        self._hidden_row = self._row if _true(attrs.get("hidden")) else 0
 
     def _start_col(self, attrs: dict[str, str]) -> None:
         """A ``<col>`` of ``<cols>`` (before the cells): note the columns it hides; a range
@@ -325,9 +336,11 @@ class SheetHandler(Runs):
         ref = attrs.get("r")
         if ref:
             m = _REF_MATCH(ref)
-            letters, digits = m.groups() if m else ("", "0")
-            col = column_index_from_string(letters) if letters else 0  # any case
-            row = int(digits)
+            if m is None:
+                col = row = 0
+            else:
+                col = column_index_from_string(m[1])  # any case; cached by openpyxl
+                row = int(m[2])
             if not (1 <= col <= MAX_COL and 1 <= row <= MAX_ROW):
                 shown = ref[:20]
                 raise Damaged(
@@ -346,8 +359,17 @@ class SheetHandler(Runs):
         self.parts = None
 
     def end(self, name: str) -> None:
+        # as start: the commonest first. The runs of <is> stay in self.parts until the
+        # cell ends.
         if name == _C:
             self._end_cell()
+        elif name == _T:
+            text = self.text
+            if text is not None and self.parts is not None:
+                self.parts.append("".join(text))
+            self.text = None
+        elif name == _IS:
+            return
         elif name == _V:
             if self.text is not None:
                 self._v = "".join(self.text)
@@ -358,7 +380,7 @@ class SheetHandler(Runs):
             self.text = None
         elif name == _SHEET_DATA:
             raise SheetEnd
-        elif name != _IS:  # the runs of <is> stay in self.parts until the cell ends
+        else:
             self.end_run(name)
 
     def _end_formula(self, text: str) -> None:
@@ -414,18 +436,40 @@ class SheetHandler(Runs):
         assert self._cell is not None
         row, col, t, style = self._cell
         v, f = self._v, self._f
-        if v is None and f is None and self.parts is None and t != "e":
-            return  # an empty (formatted) cell: the common case of a formatted sheet
-        if t == "e":
-            cell = Cell(v or "#VALUE!", "error", f)
-        elif f is not None and not v and t != "str":
-            cell = Cell(None, "nocache", f)
+        value: Any
+        if f is not None or t not in ("inlineStr", "n") or style in self._date_styles:
+            if v is None and f is None and self.parts is None and t != "e":
+                return  # an empty (formatted) cell: the common case of a formatted sheet
+            if t == "e":
+                cell = Cell(v or "#VALUE!", "error", f)
+            elif f is not None and not v and t != "str":
+                cell = Cell(None, "nocache", f)
+            else:
+                value = self._value(t, v, style)
+                self.parts = None
+                if value is None or value == "":
+                    return
+                cell = _new_cell(Cell, (value, "value", f))
         else:
-            value = self._value(t, v, style)
-            self.parts = None
-            if value is None or value == "":
-                return
-            cell = Cell(value, "value", f)
+            # the common cells, a typed text or number with no formula and no date style,
+            # read as _value reads them (fewer steps; tests/test_resources.py checks both)
+            if t == "n":
+                if not v:
+                    self.parts = None
+                    return
+                try:
+                    value = _number(v)
+                except ValueError:
+                    raise Damaged(
+                        self.where, f"holds {v[:40]!r} saved as a number, which it is not"
+                    ) from None
+            else:
+                parts = self.parts
+                value = "".join(parts) if parts else ""
+                self.parts = None
+                if not value:
+                    return
+            cell = _new_cell(Cell, (value, "value", None))
         cells = self.rows.get(row)
         if cells is None:
             if len(self.rows) >= self._max_rows:
