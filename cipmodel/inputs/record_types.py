@@ -17,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.inputs.schema import MISSING, Coerce, Field, Table, load_schema
+from cipmodel.inputs.schema import MISSING, Coerce, Table, load_schema
 
 __all__ = [
     "RECORD_CLASSES",
@@ -39,8 +39,8 @@ __all__ = [
     "Scheme",
     "Source",
     "Trust",
+    "RecordBuilder",
     "blank",
-    "build_record",
     "check_record",
     "place",
 ]
@@ -102,25 +102,23 @@ def place(record: Record, field_name: str | None = None) -> str:
     return f"{table.name}[{key}]" + (f".{field_name}" if field_name else "")
 
 
-def check_record(record: Record, coerce: Mapping[str, Coerce] | None = None) -> None:
+def check_record(record: Record) -> None:
     """Coerce every field of ``record`` in place by its schema rules.
-
-    ``coerce`` maps a column's name to the check to use for it (by default the column's
-    :meth:`~cipmodel.inputs.schema.Field.coerce`; the workbook reader passes the same
-    checks remembering repeated texts, :meth:`~cipmodel.inputs.schema.Field.coercer`).
 
     Raises
     ------
     ValidationError
         With one problem per bad field, each naming its place.
     """
+    table = TABLE_OF[type(record)]
     problems: list[Problem] = []
-    for attr, single, cols in _attributes(type(record)):
+    for attr in table.attributes:
+        cols = table.group(attr)
         raw = getattr(record, attr)
-        if single is not None:  # one column, named as the attribute
-            value, msg = (single.coerce if coerce is None else coerce[attr])(raw)
+        if len(cols) == 1 and cols[0].group is None:
+            value, msg = cols[0].coerce(raw)
             if msg:
-                problems.append(Problem(place(record, attr), msg))
+                problems.append(Problem(place(record, cols[0].name), msg))
             object.__setattr__(record, attr, value)
             continue
         # a repeated field: a sequence of len(cols) values, or blank
@@ -135,7 +133,7 @@ def check_record(record: Record, coerce: Mapping[str, Coerce] | None = None) -> 
             continue
         out = []
         for col, item in zip(cols, items, strict=True):
-            value, msg = (col.coerce if coerce is None else coerce[col.name])(item)
+            value, msg = col.coerce(item)
             if msg:
                 problems.append(Problem(place(record, col.name), msg))
             out.append(value)
@@ -144,62 +142,78 @@ def check_record(record: Record, coerce: Mapping[str, Coerce] | None = None) -> 
         raise ValidationError(problems)
 
 
-#: Per record class: each attribute, its column if it is one column of the same name (else
-#: None: a repeated field) and its columns; worked out on first use.
-_ATTRIBUTES: dict[type, tuple[tuple[str, Field | None, tuple[Field, ...]], ...]] = {}
+class RecordBuilder:
+    """Builds the records of one class from rows of raw values (a workbook's cells by
+    column name), for a reader that builds thousands.
 
+    A record read from a row is ``cls(**checked, source=source)``, ``checked`` holding
+    each raw value after its column's check: the record's own checks
+    (:func:`check_record`) then check those values once more. :meth:`build` gives the same
+    record in one pass, with the checks given (``coerce``: by column name, as
+    :meth:`~cipmodel.inputs.schema.Field.coerce` or the same check remembering repeated
+    values, :meth:`~cipmodel.inputs.schema.Field.coercer`). A row with any problem gives
+    None: the caller then builds it the ordinary way, which reports each problem.
+    """
 
-def _attributes(cls: type) -> tuple[tuple[str, Field | None, tuple[Field, ...]], ...]:
-    found = _ATTRIBUTES.get(cls)
-    if found is None:
+    def __init__(self, cls: type[Record], coerce: Mapping[str, Coerce]) -> None:
+        self.cls = cls
+        self._coerce = coerce
+        #: Per attribute: its name, None or its columns' names (a repeated field), default
+        self._plan: list[tuple[str, tuple[str, ...] | None, object]] | None = None
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # each is a dataclass
+        if getattr(cls, "__post_init__", None) is not Record.__post_init__ or any(
+            not f.init or f.default is dataclasses.MISSING for f in fields
+        ):
+            return  # built otherwise than by the dataclass __init__ and check_record
         table = TABLE_OF[cls]
-        plan = []
+        plan: list[tuple[str, tuple[str, ...] | None, object]] = []
+        defaults = {f.name: f.default for f in fields}
         for attr in table.attributes:
             cols = table.group(attr)
-            plan.append((attr, cols[0] if len(cols) == 1 and cols[0].group is None else None, cols))
-        found = _ATTRIBUTES[cls] = tuple(plan)
-    return found
+            single = len(cols) == 1 and cols[0].group is None
+            if not single and defaults.get(attr) not in (None, MISSING):
+                return
+            plan.append((attr, None if single else tuple(c.name for c in cols), defaults[attr]))
+        self._order = tuple(defaults)  # the order the dataclass __init__ sets them in
+        if set(self._order) == {attr for attr, _n, _d in plan} | {"source"}:
+            self._plan = plan
 
-
-R = TypeVar("R", bound="Record")
-
-
-def build_record(
-    cls: type[R], values: Mapping[str, object], source: Source, coerce: Mapping[str, Coerce]
-) -> R:
-    """``cls(**values, source=source)``, each field checked with ``coerce`` (a check per
-    column name, as :func:`check_record` takes): the same record, fields, problems and
-    exceptions, for a reader that checks the same texts over and over.
-
-    Falls back on the constructor for a class with checks of its own or a value it does
-    not take (which raises TypeError, as the constructor does).
-    """
-    defaults = _defaults(cls)
-    if defaults is None or "source" in values or not values.keys() <= defaults.keys():
-        return cls(**values, source=source)
-    record = object.__new__(cls)
-    for name, default in defaults.items():  # in field order, as the dataclass sets them
-        value = source if name == "source" else values.get(name, default)
-        object.__setattr__(record, name, value)
-    check_record(record, coerce)
-    return record
-
-
-_DEFAULTS: dict[type, dict[str, object] | None] = {}
-
-
-def _defaults(cls: type) -> dict[str, object] | None:
-    """Each dataclass field of ``cls`` and its default, or None if ``cls`` is not built
-    by its generated ``__init__`` and :meth:`Record.__post_init__` alone."""
-    if cls not in _DEFAULTS:
-        fields = dataclasses.fields(cls)
-        plain = (
-            getattr(cls, "__post_init__", None) is Record.__post_init__
-            and all(f.init and f.default is not dataclasses.MISSING for f in fields)
-            and any(f.name == "source" for f in fields)
-        )
-        _DEFAULTS[cls] = {f.name: f.default for f in fields} if plain else None
-    return _DEFAULTS[cls]
+    def build(self, raw: Mapping[str, object], source: Source) -> Record | None:
+        """The record of a row (``raw``: a value for each column found, by name), or None
+        if a value has a problem or the class is not one this builder can build."""
+        if self._plan is None:
+            return None
+        coerce = self._coerce
+        checked: dict[str, object] = {"source": source}
+        for attr, names, default in self._plan:
+            if names is None:  # one column
+                value = default
+                if attr in raw:
+                    value, msg = coerce[attr](raw[attr])
+                    if msg:
+                        return None
+                value, msg = coerce[attr](value)  # the record's own check
+                if msg:
+                    return None
+                checked[attr] = value
+                continue
+            out = []  # a repeated field: a value per column, or None for all
+            found = any(n in raw for n in names)
+            for n in names:
+                value = None
+                if found and n in raw:
+                    value, msg = coerce[n](raw[n])
+                    if msg:
+                        return None
+                value, msg = coerce[n](value)
+                if msg:
+                    return None
+                out.append(value)
+            checked[attr] = None if all(v is None for v in out) else tuple(out)
+        record = object.__new__(self.cls)
+        for name in self._order:
+            object.__setattr__(record, name, checked[name])
+        return record
 
 
 # -- the record classes -----------------------------------------------------------------

@@ -47,10 +47,10 @@ from cipmodel.inputs.record_types import (
     OutturnLine,
     Profile,
     Record,
+    RecordBuilder,
     Scheme,
     Source,
     Trust,
-    build_record,
     check_record,
 )
 
@@ -72,8 +72,8 @@ __all__ = [
     "Rows",
     "Scheme",
     "Source",
+    "RecordBuilder",
     "Trust",
-    "build_record",
     "check_portfolio",
     "check_record",
     "definition_notes",

@@ -186,23 +186,32 @@ class Field:
         return self._coerce_number(raw)
 
     def coercer(self) -> Coerce:
-        """:meth:`coerce` remembering what each text gave: for one read of a workbook,
-        where the same text fills a column thousands of times (a trust code, a stage).
+        """:meth:`coerce` remembering what each value gave: for one read of a workbook,
+        where the same value fills a column thousands of times (a trust code, a stage, a
+        month, a blank).
 
-        ``coerce`` is a function of the field and the value alone, so a text met again
+        ``coerce`` is a function of the field and the value alone, so a value met again
         gets the same ``(value, problem)`` (the caller names each cell a problem is in).
-        Only ``str`` values are remembered: equal numbers may differ (``0.0``/``-0.0``,
-        ``1``/``1.0``/``True``) and are cheap to check. The memory lasts as long as the
-        function returned, and holds no more texts than were passed to it.
+        Values are remembered by type and value, only where equal means the same: texts,
+        whole numbers (apart from ``bool``: ``True == 1``), None, and floats other than
+        zero (``0.0 == -0.0``) and NaN. The memory lasts as long as the function returned,
+        and holds no more values than were passed to it.
         """
-        memo: dict[str, tuple[CellValue, str | None]] = {}
+        memo: dict[object, tuple[CellValue, str | None]] = {}  # texts, floats, None
+        whole: dict[object, tuple[CellValue, str | None]] = {}  # apart: 1 == 1.0
         coerce = self.coerce
 
         def coerce_remembered(raw: object) -> tuple[CellValue, str | None]:
-            if type(raw) is str:
+            kind = type(raw)
+            if kind is str or raw is None or (kind is float and raw and raw == raw):
                 found = memo.get(raw)
                 if found is None:
                     found = memo[raw] = coerce(raw)
+                return found
+            if kind is int:
+                found = whole.get(raw)
+                if found is None:
+                    found = whole[raw] = coerce(raw)
                 return found
             return coerce(raw)
 

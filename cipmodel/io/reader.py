@@ -47,7 +47,7 @@ from openpyxl.utils import get_column_letter
 
 from cipmodel.errors import CipModelError, Note, Problem, ValidationError, WorkbookError, readable
 from cipmodel.inputs.identifiers import lookalike_scheme_ids, match_trust_codes
-from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, Source, build_record
+from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, RecordBuilder, Source
 from cipmodel.inputs.schema import Coerce, Field, Table, load_schema
 from cipmodel.io.headers import (
     header_key,
@@ -203,9 +203,8 @@ def _row_values(
     r: int,
     problems: list[Problem],
 ) -> dict[str, Any] | None:
-    """Row ``r``'s raw value of each field found (``(name, column, letter)``), as
-    :meth:`_Reader._raw` reads a cell; None if every one is blank. A plain value is read
-    here, the place of a cell named only when it has a problem."""
+    """Row ``r``'s raw value of each field found (``(name, column, letter)``) as
+    :meth:`_Reader._raw` reads it (a cell's place made only for a problem); None: blank."""
     raw: dict[str, Any] = {}
     blank = True
     for f, c, letter in found:
@@ -229,9 +228,9 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-#: A table's field checks by name, and each record attribute with None (one column of the
-#: same name) or the names of its columns (a repeated field).
-_Shape = tuple[dict[str, Coerce], list[tuple[str, tuple[str, ...] | None]]]
+#: A table's field checks by name, each record attribute with None (one column of the
+#: same name) or the names of its columns (a repeated field), and its record builder.
+_Shape = tuple[dict[str, Coerce], list[tuple[str, tuple[str, ...] | None]], RecordBuilder]
 
 
 class _Reader:
@@ -448,10 +447,10 @@ class _Reader:
         return next((r for r in scan if known(r)), scan[0] if scan else 0), None
 
     def _shape(self, table: Table) -> _Shape:
-        """A table's field checks by name, each remembering the texts it has checked this
-        read (:meth:`~cipmodel.inputs.schema.Field.coercer`), and each record attribute with
-        None (one column of the same name) or the names of its columns (a repeated field);
-        worked out once a read."""
+        """A table's field checks by name, each remembering the values it has checked this
+        read (:meth:`~cipmodel.inputs.schema.Field.coercer`), each record attribute with
+        None (one column of the same name) or the names of its columns (a repeated field),
+        and a builder of its records with those checks; worked out once a read."""
         shape = self._shapes.get(table.name)
         if shape is None:
             plan: list[tuple[str, tuple[str, ...] | None]] = []
@@ -460,7 +459,8 @@ class _Reader:
                 single = len(group) == 1 and group[0].group is None
                 plan.append((attr, None if single else tuple(c.name for c in group)))
             coerce = {f.name: f.coercer() for f in table.fields}
-            shape = self._shapes[table.name] = (coerce, plan)
+            builder = RecordBuilder(RECORD_CLASSES[table.name], coerce)
+            shape = self._shapes[table.name] = (coerce, plan, builder)
         return shape
 
     def _record(
@@ -473,7 +473,11 @@ class _Reader:
     ) -> Any:
         """One row's record, or None after collecting its problems (or if the sheet's
         header row is unusable: the row's cells are still checked)."""
-        coerce, shape = self._shape(table)
+        coerce, shape, builder = self._shape(table)
+        if ok and not row_problems:  # the common row: built in one pass, or None
+            record = builder.build(raw, source)
+            if record is not None:
+                return record
         values: dict[str, Any] = {}
         for fname, value in raw.items():
             if value is _REPORTED:
@@ -496,7 +500,7 @@ class _Reader:
             elif any(n in values for n in names):
                 kwargs[attr] = tuple(values.get(n) for n in names)
         try:
-            return build_record(RECORD_CLASSES[table.name], kwargs, source, coerce)
+            return RECORD_CLASSES[table.name](**kwargs, source=source)
         except ValidationError as exc:  # the record's own checks (normally none left)
             self.problems.extend(exc.problems)
             self.failed.add(table.name)

@@ -145,6 +145,9 @@ def _q(local: str) -> str:
 _C, _ROW, _V, _F, _IS, _T, _RPH, _SI, _SHEET_DATA, _COL = map(
     _q, ("c", "row", "v", "f", "is", "t", "rPh", "si", "sheetData", "col")
 )
+#: The names the handlers look for, passed to them as these very strings (a parser's
+#: ``intern``: matched by identity first, as ``==`` tries before comparing characters).
+_NAMES = {n: n for n in (_C, _ROW, _V, _F, _IS, _T, _RPH, _SI, _SHEET_DATA, _COL)}
 MAX_ROW, MAX_COL = 1_048_576, 16_384  # the largest sheet Excel and LibreOffice open
 _CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
 _REF = re.compile(r"\s*([A-Za-z]{1,3})([0-9]{1,7})\s*")  # fullmatch: linear, bounded
@@ -485,7 +488,7 @@ class SheetHandler(Runs):
 
 def parse_part(fh: IO[bytes], handler: StringsHandler | SheetHandler) -> None:
     """Stream one part through ``handler`` (a namespace-aware expat parser, no DTD)."""
-    parser = expat_parser()
+    parser = expat_parser(intern=dict(_NAMES))
     parser.StartElementHandler = handler.start
     parser.EndElementHandler = handler.end
     parser.CharacterDataHandler = handler.characters
