@@ -311,6 +311,59 @@ class SheetHandler(Runs):
         else:
             self.start_run(name)
 
+    @property
+    def between_elements(self) -> bool:
+        """Whether no text, string item or phonetic run is open (so character data between
+        elements is ignored): where :mod:`cipmodel.io.xlsx_scan` may take over."""
+        return self.text is None and self.parts is None and not self.phonetic
+
+    def plain_row(self, attrs: dict[str, str]) -> None:
+        """A ``<row>`` element's start, as the parser's event for it gives it."""
+        self._elements_left -= 1
+        if self._elements_left < 0:
+            raise OverLimit("elements")
+        self._start_row(attrs)
+
+    def plain_cell(
+        self,
+        letters: str,
+        digits: str,
+        style: str | None,
+        t: str | None,
+        v: str | None,
+        text: str | None,
+    ) -> None:
+        """A ``<c r="{letters}{digits}" s="{style}" t="{t}">`` element (``s`` and ``t`` None
+        if absent) holding ``<v>v</v>``, an inline string of one run ``text`` or nothing,
+        as the parser's events for its elements give it, for a caller that read them itself
+        (:mod:`cipmodel.io.xlsx_scan`). A plain text or number is read here in fewer steps;
+        any other cell through the events' own steps."""
+        self._elements_left -= 1 if v is None and text is None else (2 if text is None else 3)
+        if self._elements_left < 0:
+            raise OverLimit("elements")
+        col = column_index_from_string(letters)
+        row = int(digits)
+        if (
+            not (col <= MAX_COL and 1 <= row <= MAX_ROW)
+            or (t is not None and t != "n" and t != "inlineStr")
+            or (style is not None and style in self._date_styles)
+        ):
+            attrs = {"r": letters + digits}
+            attrs.update({k: a for k, a in (("s", style), ("t", t)) if a is not None})
+            self._start_cell(attrs)
+            self._v = v
+            if text is not None:
+                self.parts = [text]
+            self._end_cell()
+            return
+        self._row, self._col = row, col
+        if t == "inlineStr":  # as _end_cell reads it: the runs, the value ignored
+            if not text:
+                return
+            self._keep(row, col, _new_cell(Cell, (text, "value", None)))
+        elif v:  # a number: the value, the runs ignored
+            self._keep(row, col, _new_cell(Cell, (_number(v), "value", None)))
+
     def _start_row(self, attrs: dict[str, str]) -> None:
         r = attrs.get("r")
         if r is None:
@@ -473,6 +526,10 @@ class SheetHandler(Runs):
                 if not value:
                     return
             cell = _new_cell(Cell, (value, "value", None))
+        self._keep(row, col, cell)
+
+    def _keep(self, row: int, col: int, cell: Cell) -> None:
+        """Keep a cell with a value, within the row and cell limits."""
         cells = self.rows.get(row)
         if cells is None:
             if len(self.rows) >= self._max_rows:

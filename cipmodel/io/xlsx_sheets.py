@@ -45,6 +45,7 @@ from cipmodel.io.xlsx_cells import (
     StringsHandler,
     parse_part,
 )
+from cipmodel.io.xlsx_scan import SCAN_MAX_BYTES, scan_sheet
 
 __all__ = ["Cell", "Hidden", "SheetRef", "XlTableRef", "XlsxSheets"]
 
@@ -246,15 +247,12 @@ class XlsxSheets:
                     "you edit the other; delete one of them or rename it"
                 )
                 raise WorkbookError(msg)
-        lim = self.limits
-        handler = SheetHandler(
-            self.strings,
-            self._date_styles,
-            self._timedelta_styles,
-            self.epoch,
-            lim.max_rows,
-            lim.max_cells,
-        )
+        handler = self._handler()
+        data = self._plain_part(self._sheet_path(ws))
+        if data is not None and scan_sheet(data, handler):
+            self.hidden[ws.title] = handler.hidden
+            return handler.rows
+        handler = self._handler()  # read by expat from the start, which decides
         try:
             with self.zf.open(self._sheet_path(ws)) as fh, contextlib.suppress(SheetEnd):
                 parse_part(fh, handler)
@@ -274,6 +272,27 @@ class XlsxSheets:
             raise WorkbookError(msg) from None
         self.hidden[ws.title] = handler.hidden
         return handler.rows
+
+    def _handler(self) -> SheetHandler:
+        lim = self.limits
+        return SheetHandler(
+            self.strings,
+            self._date_styles,
+            self._timedelta_styles,
+            self.epoch,
+            lim.max_rows,
+            lim.max_cells,
+        )
+
+    def _plain_part(self, path: str) -> bytes | None:
+        """A part's bytes for :func:`scan_sheet`, or None if it is larger than
+        ``SCAN_MAX_BYTES`` or cannot be read whole (expat's streaming then says why)."""
+        try:
+            with self.zf.open(path) as fh:
+                data = fh.read(SCAN_MAX_BYTES + 1)
+        except Exception:  # noqa: BLE001 - a damaged part: the streaming read reports it
+            return None
+        return data if len(data) <= SCAN_MAX_BYTES else None
 
     def _over_limit(self, ws: SheetRef, what: str) -> WorkbookError:
         """The refusal of a sheet with more rows, cells or elements than the limits."""
