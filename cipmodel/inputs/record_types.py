@@ -15,12 +15,12 @@ Import them from :mod:`cipmodel.inputs.records`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.inputs.schema import MISSING, Coerce, Table, load_schema
+from cipmodel.inputs.schema import MISSING, Coerce, Table, load_schema, remembered
 
 __all__ = [
     "RECORD_CLASSES",
@@ -157,7 +157,10 @@ class RecordBuilder:
 
     def __init__(self, cls: type[Record], coerce: Mapping[str, Coerce]) -> None:
         self.cls = cls
-        self._coerce = coerce
+        #: Per column: a cell's value after both checks, or _FAILED (remembered per value)
+        self._twice = {name: remembered(_checks(check, 2)) for name, check in coerce.items()}
+        #: Per column: a value given to the record after its check alone, or _FAILED
+        self._once = {name: _checks(check, 1) for name, check in coerce.items()}
         #: Per attribute: its name, None or its columns' names (a repeated field), default
         self._plan: list[tuple[str, tuple[str, ...] | None, object]] | None = None
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # each is a dataclass
@@ -174,8 +177,8 @@ class RecordBuilder:
             if not single and defaults.get(attr) not in (None, MISSING):
                 return
             plan.append((attr, None if single else tuple(c.name for c in cols), defaults[attr]))
-        self._order = tuple(defaults)  # the order the dataclass __init__ sets them in
-        if set(self._order) == {attr for attr, _n, _d in plan} | {"source"}:
+        # the dataclass __init__ sets the attributes in this order, then the source
+        if tuple(defaults) == (*(attr for attr, _n, _d in plan), "source"):
             self._plan = plan
 
     def build(self, raw: Mapping[str, object], source: Source) -> Record | None:
@@ -183,37 +186,45 @@ class RecordBuilder:
         if a value has a problem or the class is not one this builder can build."""
         if self._plan is None:
             return None
-        coerce = self._coerce
-        checked: dict[str, object] = {"source": source}
+        twice, once = self._twice, self._once
+        checked: dict[str, object] = {}
         for attr, names, default in self._plan:
-            if names is None:  # one column
-                value = default
-                if attr in raw:
-                    value, msg = coerce[attr](raw[attr])
-                    if msg:
-                        return None
-                value, msg = coerce[attr](value)  # the record's own check
-                if msg:
+            if names is None:  # one column: the cell's value, or the record's default
+                value = twice[attr](raw[attr]) if attr in raw else once[attr](default)
+                if value is _FAILED:
                     return None
                 checked[attr] = value
                 continue
             out = []  # a repeated field: a value per column, or None for all
-            found = any(n in raw for n in names)
-            for n in names:
-                value = None
-                if found and n in raw:
-                    value, msg = coerce[n](raw[n])
-                    if msg:
-                        return None
-                value, msg = coerce[n](value)
-                if msg:
+            for n in names:  # a column not found: None, checked by the record alone
+                value = twice[n](raw[n]) if n in raw else once[n](None)
+                if value is _FAILED:
                     return None
                 out.append(value)
             checked[attr] = None if all(v is None for v in out) else tuple(out)
+        checked["source"] = source
         record = object.__new__(self.cls)
-        for name in self._order:
-            object.__setattr__(record, name, checked[name])
+        record.__dict__.update(checked)  # as the frozen dataclass's __init__ sets them
         return record
+
+
+_FAILED: Any = object()  # a value with a problem in either check
+
+
+def _checks(check: Coerce, times: int) -> Callable[[object], object]:
+    """A column's value after ``times`` checks: a cell's value read from a workbook is
+    checked by the reader, then by the record (2); a default given to the record, by the
+    record alone (1). _FAILED if a check finds a problem."""
+
+    def checked(raw: object) -> object:
+        value: object = raw
+        for _ in range(times):
+            value, msg = check(value)
+            if msg:
+                return _FAILED
+        return value
+
+    return checked
 
 
 # -- the record classes -----------------------------------------------------------------

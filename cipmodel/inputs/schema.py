@@ -19,12 +19,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from cipmodel.errors import readable
 from cipmodel.inputs.numbers import NOT_APPLICABLE, parse_number_text
 
-__all__ = ["CellValue", "Coerce", "Field", "Table", "Schema", "load_schema", "MISSING"]
+__all__ = [
+    "CellValue",
+    "Coerce",
+    "Field",
+    "Table",
+    "Schema",
+    "load_schema",
+    "MISSING",
+    "remembered",
+]
 
 
 class _Missing:
@@ -186,36 +195,12 @@ class Field:
         return self._coerce_number(raw)
 
     def coercer(self) -> Coerce:
-        """:meth:`coerce` remembering what each value gave: for one read of a workbook,
-        where the same value fills a column thousands of times (a trust code, a stage, a
-        month, a blank).
-
-        ``coerce`` is a function of the field and the value alone, so a value met again
-        gets the same ``(value, problem)`` (the caller names each cell a problem is in).
-        Values are remembered by type and value, only where equal means the same: texts,
-        whole numbers (apart from ``bool``: ``True == 1``), None, and floats other than
-        zero (``0.0 == -0.0``) and NaN. The memory lasts as long as the function returned,
-        and holds no more values than were passed to it.
-        """
-        memo: dict[object, tuple[CellValue, str | None]] = {}  # texts, floats, None
-        whole: dict[object, tuple[CellValue, str | None]] = {}  # apart: 1 == 1.0
-        coerce = self.coerce
-
-        def coerce_remembered(raw: object) -> tuple[CellValue, str | None]:
-            kind = type(raw)
-            if kind is str or raw is None or (kind is float and raw and raw == raw):
-                found = memo.get(raw)
-                if found is None:
-                    found = memo[raw] = coerce(raw)
-                return found
-            if kind is int:
-                found = whole.get(raw)
-                if found is None:
-                    found = whole[raw] = coerce(raw)
-                return found
-            return coerce(raw)
-
-        return coerce_remembered
+        """:meth:`coerce` remembering what each value gave (:func:`remembered`): for one
+        read of a workbook, where the same value fills a column thousands of times (a trust
+        code, a stage, a month, a blank). ``coerce`` is a function of the field and the
+        value alone, so a value met again gets the same ``(value, problem)`` (the caller
+        names each cell a problem is in)."""
+        return remembered(self.coerce)
 
     def _blank_hint(self) -> str:
         """What a blank cell means here, for a cell holding 'n/a' or 'none'."""
@@ -318,6 +303,38 @@ class Field:
         if self.unit == "£000" and abs(value) > MONEY_LIMIT:
             return self._bad(raw, f" of at most {MONEY_LIMIT:.0e} in size (is it a typing error?)")
         return out, None
+
+
+_T = TypeVar("_T")
+_UNSEEN: Any = object()
+
+
+def remembered(fn: Callable[[object], _T]) -> Callable[[object], _T]:
+    """``fn``, a function of its argument alone, remembering what each argument gave.
+
+    Arguments are remembered by type and value, only where equal means the same: texts,
+    whole numbers (apart from ``bool``: ``True == 1``), None, and floats other than zero
+    (``0.0 == -0.0``) and NaN; any other argument is passed to ``fn`` each time. The memory
+    lasts as long as the function returned, and holds no more values than were passed.
+    """
+    memo: dict[object, _T] = {}  # texts, floats, None
+    whole: dict[object, _T] = {}  # apart: 1 == 1.0
+
+    def fn_remembered(raw: object) -> _T:
+        kind = type(raw)
+        if kind is str or raw is None or (kind is float and raw and raw == raw):
+            found = memo.get(raw, _UNSEEN)
+            if found is _UNSEEN:
+                found = memo[raw] = fn(raw)
+            return found
+        if kind is int:
+            found = whole.get(raw, _UNSEEN)
+            if found is _UNSEEN:
+                found = whole[raw] = fn(raw)
+            return found
+        return fn(raw)
+
+    return fn_remembered
 
 
 def _invisible(ch: str) -> bool:

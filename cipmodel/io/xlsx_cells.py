@@ -360,9 +360,17 @@ class SheetHandler(Runs):
         if t == "inlineStr":  # as _end_cell reads it: the runs, the value ignored
             if not text:
                 return
-            self._keep(row, col, _new_cell(Cell, (text, "value", None)))
+            cell = _new_cell(Cell, (text, "value", None))
         elif v:  # a number: the value, the runs ignored
-            self._keep(row, col, _new_cell(Cell, (_number(v), "value", None)))
+            cell = _new_cell(Cell, (_number(v), "value", None))
+        else:
+            return
+        kept = self.rows.get(row)
+        if kept is None or self._cells_left <= 0:
+            self._keep(row, col, cell)  # a new row, or the cell limit reached: checked there
+        else:
+            self._cells_left -= 1
+            kept[col] = cell
 
     def _start_row(self, attrs: dict[str, str]) -> None:
         r = attrs.get("r")

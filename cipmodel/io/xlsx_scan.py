@@ -10,7 +10,8 @@ parser's events reach, so every value, limit and refusal is the handler's own.
 
 Anything else (a formula, rich text, a prefixed or redeclared namespace, attributes in
 another order or quoting, a carriage return, an unknown entity, a part larger than
-``SCAN_MAX_BYTES``, any error at all) makes it give up: the caller then reads the part
+``SCAN_MAX_BYTES``, any error at all) makes it give up (at once for a part holding a
+formula or a rich-text run): the caller then reads the part
 with expat from the start, as it always has, and that reading decides what is accepted,
 refused or reported. The part up to ``<sheetData>`` is always read by expat (DTDs and
 entities refused, hidden columns noted); so is the rest of the part, checked well-formed
@@ -28,8 +29,12 @@ from cipmodel.io.xlsx_cells import SheetHandler
 
 __all__ = ["SCAN_MAX_BYTES", "scan_sheet"]
 
-#: Parts larger than this are streamed by expat (the scan holds a part in memory).
-SCAN_MAX_BYTES = 32 << 20
+#: Parts larger than this are streamed by expat (the scan holds a part in memory, and its
+#: text: a national plan's largest part is about 6 MB).
+SCAN_MAX_BYTES = 16 << 20
+#: Elements the scan does not read (a formula, a rich-text or phonetic run): a part holding
+#: one is left to expat at once.
+_NOT_PLAIN = re.compile(rb"<(?:f[ \t\r\n>/]|r>|rPh)")
 
 _SHEET_DATA = f"{MAIN_NS}}}sheetData"
 _S = "[ \t\r\n]"  # XML white space
@@ -156,6 +161,8 @@ def scan_sheet(data: bytes, handler: SheetHandler) -> bool:
     form or anything went wrong (``handler`` is then spoilt: read the part with a new one).
     """
     if len(data) > SCAN_MAX_BYTES or not data.startswith((b"<?xml", b"<")):
+        return False
+    if _NOT_PLAIN.search(data):
         return False
     try:
         return _scan(data, handler)
