@@ -2,14 +2,17 @@
 
 :class:`XlsxSheets` reads a workbook's structure with openpyxl's reader (sheet names and
 parts, which cell styles are dates), then the shared strings and the cells of a sheet with
-expat handlers (:mod:`cipmodel.io.xlsx_cells`): several times faster than openpyxl's cell objects (a 9,000-scheme plan reads
-in about a second), and each cell is seen both as its formula and as the value the
-spreadsheet application saved with it, so a formula saved without a value is told apart
-from a blank cell. Every part is streamed by expat with a DTD, entity declarations and
-external references refused (as ``defusedxml`` does with ``forbid_dtd``); a part holding
-more rows, cells, texts or entries than the limits allow is refused while it is streamed,
-before openpyxl builds a tree of it. Elements are matched by namespace, and a value is read
-only as Excel and LibreOffice would show it, or refused naming its sheet and cell.
+expat handlers (:mod:`cipmodel.io.xlsx_cells`): several times faster than openpyxl's cell
+objects, and each cell is seen both as its formula and as the value the spreadsheet
+application saved with it, so a formula saved without a value is told apart from a blank
+cell. A sheet in the plain form Excel, LibreOffice and openpyxl write (no formulas, no
+rich text) is read faster still, by :mod:`cipmodel.io.xlsx_scan`, into the same handler;
+any other is left to expat (a 9,000-scheme plan reads in about half a second). Every part
+is parsed by expat with a DTD, entity declarations and external references refused (as
+``defusedxml`` does with ``forbid_dtd``); a part holding more rows, cells, texts or entries
+than the limits allow is refused while it is streamed, before openpyxl builds a tree of it.
+Elements are matched by namespace, and a value is read only as Excel and LibreOffice would
+show it, or refused naming its sheet and cell.
 
 The file, zip and XML checks that come first are in :mod:`cipmodel.io.xlsx`.
 """
