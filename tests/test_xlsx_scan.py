@@ -88,6 +88,8 @@ READ = {
         '\n  <row r="1">\n    <c r="A1"><v>1</v></c>\n    <c r="B1"><v>2</v></c>\n  </row>\n'
     ),
     "empty sheet data": sheet(""),
+    # both stop at </sheetData>
+    "damaged after the cells": sheet('<row r="1"><c r="A1"><v>1</v></c></row>', after="<open>"),
 }
 
 # Forms the scan must leave to expat; several are read differently or refused by it
@@ -123,7 +125,6 @@ LEFT = {
     "unknown entity": sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>&nbsp;</t></is></c></row>'),
     "control character": sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>&#1;</t></is></c></row>'),
     "]]> in text": sheet('<row r="1"><c r="A1" t="inlineStr"><is><t>a]]>b</t></is></c></row>'),
-    "damaged after the cells": sheet('<row r="1"><c r="A1"><v>1</v></c></row>', after="<open>"),
     "DTD": b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY e "x">]>'
     + PLAIN[PLAIN.index(b"<worksheet") :],
     "latin-1": f'<?xml version="1.0" encoding="ISO-8859-1"?><worksheet xmlns="{MAIN_NS}"><sheetData>'
