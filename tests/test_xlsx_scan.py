@@ -225,3 +225,29 @@ def test_random_mutations_read_the_same_or_are_left_to_expat(seed: int) -> None:
             read += 1
             assert scanned == by_expat(mutated), (how, i, ch)
     assert read > 0  # some mutations leave a part the scan reads
+
+
+def _with_elements(left: int) -> SheetHandler:
+    handler = _handler()
+    handler._elements_left = left  # the element budget itself, to find its edge
+    return handler
+
+
+def test_the_scan_counts_elements_as_expat_does() -> None:
+    """At every element budget around PLAIN's count, the scan reads the part exactly when
+    expat does: it counts no element more (it would leave a part expat reads) or less (it
+    would read a part expat refuses)."""
+    edge = None
+    for left in range(200):
+        expat = _with_elements(left)
+        try:
+            with contextlib.suppress(SheetEnd):
+                parse_part(io.BytesIO(PLAIN), expat)
+        except Exception:  # noqa: BLE001 - over the budget
+            assert not scan_sheet(PLAIN, _with_elements(left))
+            continue
+        edge = left if edge is None else edge
+        scanned = _with_elements(left)
+        assert scan_sheet(PLAIN, scanned), left
+        assert _seen(scanned) == _seen(expat)
+    assert edge is not None and edge > 30  # PLAIN holds some 60 elements
