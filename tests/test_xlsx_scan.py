@@ -22,7 +22,7 @@ from cipmodel.io.xlsx_cells import SheetEnd, SheetHandler, parse_part
 from cipmodel.io.xlsx_scan import scan_sheet
 
 EPOCH = dt.datetime(1899, 12, 30)
-STRINGS = ["shared zero", "shared one"]
+STRINGS = ["shared zero", "shared one", ""]
 DATE_STYLES = {"9"}
 
 
@@ -88,6 +88,12 @@ READ = {
         '\n  <row r="1">\n    <c r="A1"><v>1</v></c>\n    <c r="B1"><v>2</v></c>\n  </row>\n'
     ),
     "empty sheet data": sheet(""),
+    "shared texts, as LibreOffice and Excel save them": sheet(
+        '<row r="1" customFormat="false" ht="15" hidden="false" customHeight="false" '
+        'outlineLevel="0" collapsed="false"><c r="A1" s="3" t="s"><v>0</v></c>'
+        '<c r="B1" t="s"><v>2</v></c><c r="C1" t="s"><v> 1 </v></c><c r="D1" t="s"><v/></c>'
+        '<c r="E1" s="9" t="s"><v>1</v></c><c r="F1" t="s"><is><t>runs</t></is></c></row>'
+    ),
     # both stop at </sheetData>
     "damaged after the cells": sheet('<row r="1"><c r="A1"><v>1</v></c></row>', after="<open>"),
 }
@@ -148,7 +154,7 @@ REFUSED = {
     "column out of range": sheet('<row r="1"><c r="XFE1"><v>1</v></c></row>'),
     "row 0": sheet('<row r="1"><c r="A0"><v>1</v></c></row>'),
     "unknown cell type": sheet('<row r="1"><c r="A1" t="x"><v>1</v></c></row>'),
-    "shared text out of range": sheet('<row r="1"><c r="A1" t="s"><v>2</v></c></row>'),
+    "shared text out of range": sheet('<row r="1"><c r="A1" t="s"><v>3</v></c></row>'),
 }
 
 

@@ -345,32 +345,49 @@ class SheetHandler(Runs):
         row = int(digits)
         if (
             not (col <= MAX_COL and 1 <= row <= MAX_ROW)
-            or (t is not None and t != "n" and t != "inlineStr")
+            or (t is not None and t != "n" and t != "inlineStr" and t != "s")
             or (style is not None and style in self._date_styles)
+            or (
+                t == "s" and v and not (v.isascii() and v.isdigit() and int(v) < len(self._strings))
+            )
         ):
-            attrs = {"r": letters + digits}
-            attrs.update({k: a for k, a in (("s", style), ("t", t)) if a is not None})
-            self._start_cell(attrs)
-            self._v = v
-            if text is not None:
-                self.parts = [text]
-            self._end_cell()
+            self._event_cell(letters + digits, style, t, v, text)
             return
         self._row, self._col = row, col
-        if t == "inlineStr":  # as _end_cell reads it: the runs, the value ignored
+        # as _end_cell and _value read them: the runs of an inline string (the value
+        # ignored), a shared text by its index, a number (the runs ignored); none is kept
+        # if it reads as blank
+        if t == "inlineStr":
             if not text:
                 return
             cell = _new_cell(Cell, (text, "value", None))
-        elif v:  # a number: the value, the runs ignored
-            cell = _new_cell(Cell, (_number(v), "value", None))
-        else:
+        elif not v:
             return
+        elif t == "s":
+            shared = self._strings[int(v)]
+            if not shared:
+                return
+            cell = _new_cell(Cell, (shared, "value", None))
+        else:
+            cell = _new_cell(Cell, (_number(v), "value", None))
         kept = self.rows.get(row)
         if kept is None or self._cells_left <= 0:
             self._keep(row, col, cell)  # a new row, or the cell limit reached: checked there
         else:
             self._cells_left -= 1
             kept[col] = cell
+
+    def _event_cell(
+        self, ref: str, style: str | None, t: str | None, v: str | None, text: str | None
+    ) -> None:
+        """A cell read by the parser's events' own steps (:meth:`plain_cell`)."""
+        attrs = {"r": ref}
+        attrs.update({k: a for k, a in (("s", style), ("t", t)) if a is not None})
+        self._start_cell(attrs)
+        self._v = v
+        if text is not None:
+            self.parts = [text]
+        self._end_cell()
 
     def _start_row(self, attrs: dict[str, str]) -> None:
         r = attrs.get("r")
