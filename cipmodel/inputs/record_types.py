@@ -14,12 +14,13 @@ Import them from :mod:`cipmodel.inputs.records`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cipmodel.errors import Problem, ValidationError
-from cipmodel.inputs.schema import MISSING, Table, load_schema
+from cipmodel.inputs.schema import MISSING, Coerce, Table, load_schema, remembered
 
 __all__ = [
     "RECORD_CLASSES",
@@ -38,6 +39,7 @@ __all__ = [
     "Scheme",
     "Source",
     "Trust",
+    "RecordBuilder",
     "blank",
     "check_record",
     "place",
@@ -138,6 +140,91 @@ def check_record(record: Record) -> None:
         object.__setattr__(record, attr, None if all(v is None for v in out) else tuple(out))
     if problems:
         raise ValidationError(problems)
+
+
+class RecordBuilder:
+    """Builds the records of one class from rows of raw values (a workbook's cells by
+    column name), for a reader that builds thousands.
+
+    A record read from a row is ``cls(**checked, source=source)``, ``checked`` holding
+    each raw value after its column's check: the record's own checks
+    (:func:`check_record`) then check those values once more. :meth:`build` gives the same
+    record in one pass, with the checks given (``coerce``: by column name, as
+    :meth:`~cipmodel.inputs.schema.Field.coerce` or the same check remembering repeated
+    values, :meth:`~cipmodel.inputs.schema.Field.coercer`). A row with any problem gives
+    None: the caller then builds it the ordinary way, which reports each problem.
+    """
+
+    def __init__(self, cls: type[Record], coerce: Mapping[str, Coerce]) -> None:
+        self.cls = cls
+        #: Per column: a cell's value after both checks, or _FAILED (remembered per value)
+        self._twice = {name: remembered(_checks(check, 2)) for name, check in coerce.items()}
+        #: Per column: a value given to the record after its check alone, or _FAILED
+        self._once = {name: _checks(check, 1) for name, check in coerce.items()}
+        #: Per attribute: its name, None or its columns' names (a repeated field), default
+        self._plan: list[tuple[str, tuple[str, ...] | None, object]] | None = None
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # each is a dataclass
+        if getattr(cls, "__post_init__", None) is not Record.__post_init__ or any(
+            not f.init or f.default is dataclasses.MISSING for f in fields
+        ):
+            return  # built otherwise than by the dataclass __init__ and check_record
+        table = TABLE_OF[cls]
+        plan: list[tuple[str, tuple[str, ...] | None, object]] = []
+        defaults = {f.name: f.default for f in fields}
+        for attr in table.attributes:
+            cols = table.group(attr)
+            single = len(cols) == 1 and cols[0].group is None
+            if not single and defaults.get(attr) not in (None, MISSING):
+                return
+            plan.append((attr, None if single else tuple(c.name for c in cols), defaults[attr]))
+        # the dataclass __init__ sets the attributes in this order, then the source
+        if tuple(defaults) == (*(attr for attr, _n, _d in plan), "source"):
+            self._plan = plan
+
+    def build(self, raw: Mapping[str, object], source: Source) -> Record | None:
+        """The record of a row (``raw``: a value for each column found, by name), or None
+        if a value has a problem or the class is not one this builder can build."""
+        if self._plan is None:
+            return None
+        twice, once = self._twice, self._once
+        checked: dict[str, object] = {}
+        for attr, names, default in self._plan:
+            if names is None:  # one column: the cell's value, or the record's default
+                value = twice[attr](raw[attr]) if attr in raw else once[attr](default)
+                if value is _FAILED:
+                    return None
+                checked[attr] = value
+                continue
+            out = []  # a repeated field: a value per column, or None for all
+            for n in names:  # a column not found: None, checked by the record alone
+                value = twice[n](raw[n]) if n in raw else once[n](None)
+                if value is _FAILED:
+                    return None
+                out.append(value)
+            checked[attr] = None if all(v is None for v in out) else tuple(out)
+        checked["source"] = source
+        record = object.__new__(self.cls)
+        record.__dict__.update(checked)  # as the frozen dataclass's __init__ sets them
+        return record
+
+
+_FAILED: Any = object()  # a value with a problem in either check
+
+
+def _checks(check: Coerce, times: int) -> Callable[[object], object]:
+    """A column's value after ``times`` checks: a cell's value read from a workbook is
+    checked by the reader, then by the record (2); a default given to the record, by the
+    record alone (1). _FAILED if a check finds a problem."""
+
+    def checked(raw: object) -> object:
+        value: object = raw
+        for _ in range(times):
+            value, msg = check(value)
+            if msg:
+                return _FAILED
+        return value
+
+    return checked
 
 
 # -- the record classes -----------------------------------------------------------------

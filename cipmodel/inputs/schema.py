@@ -15,15 +15,25 @@ import math
 import re
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from cipmodel.errors import readable
 from cipmodel.inputs.numbers import NOT_APPLICABLE, parse_number_text
 
-__all__ = ["CellValue", "Field", "Table", "Schema", "load_schema", "MISSING"]
+__all__ = [
+    "CellValue",
+    "Coerce",
+    "Field",
+    "Table",
+    "Schema",
+    "load_schema",
+    "MISSING",
+    "remembered",
+]
 
 
 class _Missing:
@@ -39,6 +49,8 @@ MISSING: Any = _Missing()
 #: A field's value after :meth:`Field.coerce`: text (str and enum), a whole number, a
 #: number, Y/N, or None (blank, no default).
 CellValue = str | int | float | bool | None
+#: A field's check: a raw value in, ``(value, problem)`` out (:meth:`Field.coerce`).
+Coerce = Callable[[object], tuple[CellValue, str | None]]
 
 _TRUE = {"y", "yes", "true", "t", "1"}
 _FALSE = {"n", "no", "false", "f", "0"}
@@ -49,6 +61,12 @@ IDENTIFIER_FIELDS = frozenset({"trust_code", "scheme_id", "profile"})
 _BIDI_CONTROLS = frozenset(
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 )
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zl", "Zp"})
+# One scan in C for what the per-character checks of text find: a control character other
+# than the tab (below 32), or a text-direction character. A character class, so linear.
+_CONTROL_OR_BIDI = re.compile("[\x00-\x08\x0a-\x1f" + "".join(sorted(_BIDI_CONTROLS)) + "]").search
+_ASCII_INVISIBLE = re.compile("[\x00-\x1f\x7f]").search  # the ASCII of category Cc
+_ENUM_SEPARATORS = re.compile(r"[\s\-/]+")
 _NUMBER_TEXT = re.compile(
     r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z", re.ASCII
 )  # ASCII digits only
@@ -81,7 +99,7 @@ def _word(word: str) -> str:
 
 def normalise_enum(text: str) -> str:
     """Fold user spelling of a category ('Non-pay', 'QIA approved') into its key."""
-    return re.sub(r"[\s\-/]+", "_", text.strip().lower())
+    return _ENUM_SEPARATORS.sub("_", text.strip().lower())
 
 
 @dataclass(frozen=True)
@@ -176,6 +194,14 @@ class Field:
             return self._coerce_bool(raw)
         return self._coerce_number(raw)
 
+    def coercer(self) -> Coerce:
+        """:meth:`coerce` remembering what each value gave (:func:`remembered`): for one
+        read of a workbook, where the same value fills a column thousands of times (a trust
+        code, a stage, a month, a blank). ``coerce`` is a function of the field and the
+        value alone, so a value met again gets the same ``(value, problem)`` (the caller
+        names each cell a problem is in)."""
+        return remembered(self.coerce)
+
     def _blank_hint(self) -> str:
         """What a blank cell means here, for a cell holding 'n/a' or 'none'."""
         if self.required and self.default is None:
@@ -199,22 +225,21 @@ class Field:
         else:
             text = str(raw)
         text = text.strip()
-        if any(ord(c) < 32 and c not in "\t" for c in text) or any(
-            c in _BIDI_CONTROLS for c in text
-        ):
+        if _CONTROL_OR_BIDI(text):
             return MISSING, (
                 f"{self.name} must not contain control or text-direction characters, "
                 f"got {_show(raw)}"
             )
-        if self.identifier and any(_invisible(c) for c in text):
-            bad = next(c for c in text if _invisible(c))
-            return MISSING, (
-                f"{self.name} {_show(raw)} holds an invisible character "
-                f"({readable(bad)}): retype it"
-            )
+        if self.identifier:
+            bad = _first_invisible(text)
+            if bad is not None:
+                return MISSING, (
+                    f"{self.name} {_show(raw)} holds an invisible character "
+                    f"({readable(bad)}): retype it"
+                )
         if self.max_length is not None and len(text) > self.max_length:
             return self._bad(raw)
-        if self.pattern and not re.fullmatch(self.pattern, text):
+        if self.pattern and not _compiled(self.pattern).fullmatch(text):
             return self._bad(raw)
         return text, None
 
@@ -280,10 +305,60 @@ class Field:
         return out, None
 
 
+_T = TypeVar("_T")
+_UNSEEN: Any = object()
+
+
+def remembered(fn: Callable[[object], _T]) -> Callable[[object], _T]:
+    """``fn``, a function of its argument alone, remembering what each argument gave.
+
+    Arguments are remembered by type and value, only where equal means the same: texts,
+    whole numbers (apart from ``bool``: ``True == 1``), None, and floats other than zero
+    (``0.0 == -0.0``) and NaN; any other argument is passed to ``fn`` each time. The memory
+    lasts as long as the function returned, and holds no more values than were passed.
+    """
+    memo: dict[object, _T] = {}  # texts, floats, None
+    whole: dict[object, _T] = {}  # apart: 1 == 1.0
+
+    def fn_remembered(raw: object) -> _T:
+        kind = type(raw)
+        if kind is str or raw is None or (kind is float and raw and raw == raw):
+            found = memo.get(raw, _UNSEEN)
+            if found is _UNSEEN:
+                found = memo[raw] = fn(raw)
+            return found
+        if kind is int:
+            found = whole.get(raw, _UNSEEN)
+            if found is _UNSEEN:
+                found = whole[raw] = fn(raw)
+            return found
+        return fn(raw)
+
+    return fn_remembered
+
+
 def _invisible(ch: str) -> bool:
     """A character that shows nothing (zero-width, a format or control character): in an
     identifier it would make two codes that look the same."""
-    return unicodedata.category(ch) in {"Cf", "Cc", "Zl", "Zp"}
+    return unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+
+
+def _first_invisible(text: str) -> str | None:
+    """The first character of ``text`` that shows nothing (:func:`_invisible`), or None.
+
+    ASCII text is checked by one scan in C: its only such characters are the controls
+    (category Cc: 0-31 and 127), and the text reaching here holds none of 0-31 but the tab.
+    """
+    if text.isascii():
+        found = _ASCII_INVISIBLE(text)
+        return found.group() if found else None
+    return next((c for c in text if _invisible(c)), None)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A field's ``pattern``, compiled once (the schema holds a handful)."""
+    return re.compile(pattern)
 
 
 def _fmt(x: float) -> str:

@@ -47,8 +47,8 @@ from openpyxl.utils import get_column_letter
 
 from cipmodel.errors import CipModelError, Note, Problem, ValidationError, WorkbookError, readable
 from cipmodel.inputs.identifiers import lookalike_scheme_ids, match_trust_codes
-from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, Source
-from cipmodel.inputs.schema import Field, Table, load_schema
+from cipmodel.inputs.records import RECORD_CLASSES, Portfolio, RecordBuilder, Source
+from cipmodel.inputs.schema import Coerce, Field, Table, load_schema
 from cipmodel.io.headers import (
     header_key,
     missing_column,
@@ -196,13 +196,41 @@ def _parse(
 _REPORTED: Any = object()  # a cell whose problem (error value, formula) is already reported
 
 
+def _row_values(
+    cells: Mapping[int, Cell],
+    found: list[tuple[str, int, str]],
+    title: str,
+    r: int,
+    problems: list[Problem],
+) -> dict[str, Any] | None:
+    """Row ``r``'s raw value of each field found (``(name, column, letter)``) as
+    :meth:`_Reader._raw` reads it (a cell's place made only for a problem); None: blank."""
+    raw: dict[str, Any] = {}
+    blank = True
+    for f, c, letter in found:
+        cell = cells.get(c)
+        if cell is None:
+            raw[f] = None
+            continue
+        if cell.kind == "value":
+            value = cell.value
+            if isinstance(value, str):
+                value = value.strip() or None
+        else:
+            value = _Reader._raw(cell, f"{title}!{letter}{r}", problems)
+        raw[f] = value
+        if value is not None:
+            blank = False
+    return None if blank else raw
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-#: A table's fields by name, and each record attribute with None (one column of the same
-#: name) or the names of its columns (a repeated field).
-_Shape = tuple[dict[str, Field], list[tuple[str, tuple[str, ...] | None]]]
+#: A table's field checks by name, each record attribute with None (one column of the
+#: same name) or the names of its columns (a repeated field), and its record builder.
+_Shape = tuple[dict[str, Coerce], list[tuple[str, tuple[str, ...] | None]], RecordBuilder]
 
 
 class _Reader:
@@ -346,16 +374,13 @@ class _Reader:
         entries: list[tuple[int, dict[str, Any], list[Problem]]] = []
         below_table: list[int] = []
         ignored_only: list[int] = []
+        found = [(f, c, letters[f]) for f, c in columns.items()]
         for r in ordered:
             if r <= header_row or r in totals:
                 continue
-            cells = rows[r]
             row_problems: list[Problem] = []
-            raw = {
-                f: self._raw(cells.get(c), f"{title}!{letters[f]}{r}", row_problems)
-                for f, c in columns.items()
-            }
-            if all(v is None for v in raw.values()):
+            raw = _row_values(rows[r], found, title, r, row_problems)
+            if raw is None:
                 ignored_only.append(r)
                 continue
             if xl is not None and r > xl.max_row:
@@ -422,8 +447,10 @@ class _Reader:
         return next((r for r in scan if known(r)), scan[0] if scan else 0), None
 
     def _shape(self, table: Table) -> _Shape:
-        """A table's fields by name, and each record attribute with None (one column of the
-        same name) or the names of its columns (a repeated field); worked out once a read."""
+        """A table's field checks by name, each remembering the values it has checked this
+        read (:meth:`~cipmodel.inputs.schema.Field.coercer`), each record attribute with
+        None (one column of the same name) or the names of its columns (a repeated field),
+        and a builder of its records with those checks; worked out once a read."""
         shape = self._shapes.get(table.name)
         if shape is None:
             plan: list[tuple[str, tuple[str, ...] | None]] = []
@@ -431,7 +458,9 @@ class _Reader:
                 group = table.group(attr)
                 single = len(group) == 1 and group[0].group is None
                 plan.append((attr, None if single else tuple(c.name for c in group)))
-            shape = self._shapes[table.name] = ({f.name: f for f in table.fields}, plan)
+            coerce = {f.name: f.coercer() for f in table.fields}
+            builder = RecordBuilder(RECORD_CLASSES[table.name], coerce)
+            shape = self._shapes[table.name] = (coerce, plan, builder)
         return shape
 
     def _record(
@@ -444,12 +473,16 @@ class _Reader:
     ) -> Any:
         """One row's record, or None after collecting its problems (or if the sheet's
         header row is unusable: the row's cells are still checked)."""
-        lookup, shape = self._shape(table)
+        coerce, shape, builder = self._shape(table)
+        if ok and not row_problems:  # the common row: built in one pass, or None
+            record = builder.build(raw, source)
+            if record is not None:
+                return record
         values: dict[str, Any] = {}
         for fname, value in raw.items():
             if value is _REPORTED:
                 continue
-            value, message = lookup[fname].coerce(value)
+            value, message = coerce[fname](value)
             if message:
                 row_problems.append(Problem(source.cell(fname), message))
             values[fname] = value

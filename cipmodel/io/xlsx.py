@@ -395,13 +395,20 @@ def _no_external(context: str, base: str | None, sysid: str | None, pubid: str |
     raise ExternalReferenceForbidden(context, base, sysid, pubid)
 
 
-def expat_parser(*, allow_dtd: bool = False) -> Any:
+def expat_parser(*, allow_dtd: bool = False, intern: dict[str, str] | None = None) -> Any:
     """A namespace-aware expat parser (element names ``"namespace}local"``) that refuses a
     DTD, entity declarations and external references, as defusedxml does with
     ``forbid_dtd`` (no workbook part has a DTD); ``allow_dtd`` lets a bare DTD through, as
     openpyxl's defusedxml parse of the structural parts does. Handlers are set by the
-    caller."""
-    parser = expat.ParserCreate(namespace_separator="}")
+    caller.
+
+    ``intern`` (a new dict for each parser: the parser adds the names it meets) maps names
+    to the string objects to pass for them: handlers given their own constants there
+    compare names by identity, which is faster than comparing equal strings."""
+    if intern is None:
+        parser = expat.ParserCreate(namespace_separator="}")
+    else:
+        parser = expat.ParserCreate(namespace_separator="}", intern=intern)
     parser.buffer_text = True
     parser.buffer_size = 1 << 16
     if not allow_dtd:

@@ -145,6 +145,9 @@ def _q(local: str) -> str:
 _C, _ROW, _V, _F, _IS, _T, _RPH, _SI, _SHEET_DATA, _COL = map(
     _q, ("c", "row", "v", "f", "is", "t", "rPh", "si", "sheetData", "col")
 )
+#: The names the handlers look for, passed to them as these very strings (a parser's
+#: ``intern``: matched by identity first, as ``==`` tries before comparing characters).
+_NAMES = {n: n for n in (_C, _ROW, _V, _F, _IS, _T, _RPH, _SI, _SHEET_DATA, _COL)}
 MAX_ROW, MAX_COL = 1_048_576, 16_384  # the largest sheet Excel and LibreOffice open
 _CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
 _REF = re.compile(r"\s*([A-Za-z]{1,3})([0-9]{1,7})\s*")  # fullmatch: linear, bounded
@@ -152,6 +155,9 @@ _REF_MATCH = _REF.fullmatch
 #: The elements a sheet part may hold, per cell the limit allows (a cell with a value is
 #: two or three: <c>, <v> or <c>, <is>, <t>; streaming one costs about a microsecond).
 ELEMENTS_PER_CELL = 4
+
+
+_new_cell = tuple.__new__  # Cell(value, kind, formula) without a call of Cell.__new__
 
 
 def _number(text: str) -> int | float:
@@ -285,30 +291,116 @@ class SheetHandler(Runs):
         self._elements_left -= 1
         if self._elements_left < 0:
             raise OverLimit("elements")
+        # the commonest first: <c>, then an inline string's <is><t>, then <v>
         if name == _C:
             self._start_cell(attrs)
-        elif name == _ROW:
-            r = attrs.get("r")
-            if r is None:
-                self._row += 1
-            else:
-                text = r.strip()
-                if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ROW):
-                    raise Damaged(f"row {r[:20]!r}", f"not a row number from 1 to {MAX_ROW:,}")
-                self._row = int(text)
-            self._col = 0
-            # noted only once the row holds a value (below): empty hidden rows cost nothing
-            self._hidden_row = self._row if _true(attrs.get("hidden")) else 0
-        elif name in (_V, _F):
-            self.text = []
-            if name == _F:
-                self._f_attrs = (attrs.get("t"), attrs.get("si"))
         elif name == _IS:
             self.parts = []
+        elif name == _T:
+            if self.parts is not None and not self.phonetic:
+                self.text = []
+        elif name == _V:
+            self.text = []
+        elif name == _ROW:
+            self._start_row(attrs)
+        elif name == _F:
+            self.text = []
+            self._f_attrs = (attrs.get("t"), attrs.get("si"))
         elif name == _COL:
             self._start_col(attrs)
         else:
             self.start_run(name)
+
+    @property
+    def between_elements(self) -> bool:
+        """Whether no text, string item or phonetic run is open (so character data between
+        elements is ignored): where :mod:`cipmodel.io.xlsx_scan` may take over."""
+        return self.text is None and self.parts is None and not self.phonetic
+
+    def plain_row(self, attrs: dict[str, str]) -> None:
+        """A ``<row>`` element's start, as the parser's event for it gives it."""
+        self._elements_left -= 1
+        if self._elements_left < 0:
+            raise OverLimit("elements")
+        self._start_row(attrs)
+
+    def plain_cell(
+        self,
+        letters: str,
+        digits: str,
+        style: str | None,
+        t: str | None,
+        v: str | None,
+        text: str | None,
+    ) -> None:
+        """A ``<c r="{letters}{digits}" s="{style}" t="{t}">`` element (``s`` and ``t`` None
+        if absent) holding ``<v>v</v>``, an inline string of one run ``text`` or nothing,
+        as the parser's events for its elements give it, for a caller that read them itself
+        (:mod:`cipmodel.io.xlsx_scan`). A plain text or number is read here in fewer steps;
+        any other cell through the events' own steps."""
+        self._elements_left -= 1 if v is None and text is None else (2 if text is None else 3)
+        if self._elements_left < 0:
+            raise OverLimit("elements")
+        col = column_index_from_string(letters)
+        row = int(digits)
+        if (
+            not (col <= MAX_COL and 1 <= row <= MAX_ROW)
+            or (t is not None and t != "n" and t != "inlineStr" and t != "s")
+            or (style is not None and style in self._date_styles)
+            or (
+                t == "s" and v and not (v.isascii() and v.isdigit() and int(v) < len(self._strings))
+            )
+        ):
+            self._event_cell(letters + digits, style, t, v, text)
+            return
+        self._row, self._col = row, col
+        # as _end_cell and _value read them: the runs of an inline string (the value
+        # ignored), a shared text by its index, a number (the runs ignored); none is kept
+        # if it reads as blank
+        if t == "inlineStr":
+            if not text:
+                return
+            cell = _new_cell(Cell, (text, "value", None))
+        elif not v:
+            return
+        elif t == "s":
+            shared = self._strings[int(v)]
+            if not shared:
+                return
+            cell = _new_cell(Cell, (shared, "value", None))
+        else:
+            cell = _new_cell(Cell, (_number(v), "value", None))
+        kept = self.rows.get(row)
+        if kept is None or self._cells_left <= 0:
+            self._keep(row, col, cell)  # a new row, or the cell limit reached: checked there
+        else:
+            self._cells_left -= 1
+            kept[col] = cell
+
+    def _event_cell(
+        self, ref: str, style: str | None, t: str | None, v: str | None, text: str | None
+    ) -> None:
+        """A cell read by the parser's events' own steps (:meth:`plain_cell`)."""
+        attrs = {"r": ref}
+        attrs.update({k: a for k, a in (("s", style), ("t", t)) if a is not None})
+        self._start_cell(attrs)
+        self._v = v
+        if text is not None:
+            self.parts = [text]
+        self._end_cell()
+
+    def _start_row(self, attrs: dict[str, str]) -> None:
+        r = attrs.get("r")
+        if r is None:
+            self._row += 1
+        else:
+            text = r.strip()
+            if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ROW):
+                raise Damaged(f"row {r[:20]!r}", f"not a row number from 1 to {MAX_ROW:,}")
+            self._row = int(text)
+        self._col = 0
+        # noted only once the row holds a value (below): empty hidden rows cost nothing
+        self._hidden_row = self._row if _true(attrs.get("hidden")) else 0
 
     def _start_col(self, attrs: dict[str, str]) -> None:
         """A ``<col>`` of ``<cols>`` (before the cells): note the columns it hides; a range
@@ -325,9 +417,11 @@ class SheetHandler(Runs):
         ref = attrs.get("r")
         if ref:
             m = _REF_MATCH(ref)
-            letters, digits = m.groups() if m else ("", "0")
-            col = column_index_from_string(letters) if letters else 0  # any case
-            row = int(digits)
+            if m is None:
+                col = row = 0
+            else:
+                col = column_index_from_string(m[1])  # any case; cached by openpyxl
+                row = int(m[2])
             if not (1 <= col <= MAX_COL and 1 <= row <= MAX_ROW):
                 shown = ref[:20]
                 raise Damaged(
@@ -346,8 +440,17 @@ class SheetHandler(Runs):
         self.parts = None
 
     def end(self, name: str) -> None:
+        # as start: the commonest first. The runs of <is> stay in self.parts until the
+        # cell ends.
         if name == _C:
             self._end_cell()
+        elif name == _T:
+            text = self.text
+            if text is not None and self.parts is not None:
+                self.parts.append("".join(text))
+            self.text = None
+        elif name == _IS:
+            return
         elif name == _V:
             if self.text is not None:
                 self._v = "".join(self.text)
@@ -358,7 +461,7 @@ class SheetHandler(Runs):
             self.text = None
         elif name == _SHEET_DATA:
             raise SheetEnd
-        elif name != _IS:  # the runs of <is> stay in self.parts until the cell ends
+        else:
             self.end_run(name)
 
     def _end_formula(self, text: str) -> None:
@@ -414,18 +517,44 @@ class SheetHandler(Runs):
         assert self._cell is not None
         row, col, t, style = self._cell
         v, f = self._v, self._f
-        if v is None and f is None and self.parts is None and t != "e":
-            return  # an empty (formatted) cell: the common case of a formatted sheet
-        if t == "e":
-            cell = Cell(v or "#VALUE!", "error", f)
-        elif f is not None and not v and t != "str":
-            cell = Cell(None, "nocache", f)
+        value: Any
+        if f is not None or t not in ("inlineStr", "n") or style in self._date_styles:
+            if v is None and f is None and self.parts is None and t != "e":
+                return  # an empty (formatted) cell: the common case of a formatted sheet
+            if t == "e":
+                cell = Cell(v or "#VALUE!", "error", f)
+            elif f is not None and not v and t != "str":
+                cell = Cell(None, "nocache", f)
+            else:
+                value = self._value(t, v, style)
+                self.parts = None
+                if value is None or value == "":
+                    return
+                cell = _new_cell(Cell, (value, "value", f))
         else:
-            value = self._value(t, v, style)
-            self.parts = None
-            if value is None or value == "":
-                return
-            cell = Cell(value, "value", f)
+            # the common cells, a typed text or number with no formula and no date style,
+            # read as _value reads them (fewer steps; tests/test_resources.py checks both)
+            if t == "n":
+                if not v:
+                    self.parts = None
+                    return
+                try:
+                    value = _number(v)
+                except ValueError:
+                    raise Damaged(
+                        self.where, f"holds {v[:40]!r} saved as a number, which it is not"
+                    ) from None
+            else:
+                parts = self.parts
+                value = "".join(parts) if parts else ""
+                self.parts = None
+                if not value:
+                    return
+            cell = _new_cell(Cell, (value, "value", None))
+        self._keep(row, col, cell)
+
+    def _keep(self, row: int, col: int, cell: Cell) -> None:
+        """Keep a cell with a value, within the row and cell limits."""
         cells = self.rows.get(row)
         if cells is None:
             if len(self.rows) >= self._max_rows:
@@ -441,7 +570,7 @@ class SheetHandler(Runs):
 
 def parse_part(fh: IO[bytes], handler: StringsHandler | SheetHandler) -> None:
     """Stream one part through ``handler`` (a namespace-aware expat parser, no DTD)."""
-    parser = expat_parser()
+    parser = expat_parser(intern=dict(_NAMES))
     parser.StartElementHandler = handler.start
     parser.EndElementHandler = handler.end
     parser.CharacterDataHandler = handler.characters

@@ -2,14 +2,17 @@
 
 :class:`XlsxSheets` reads a workbook's structure with openpyxl's reader (sheet names and
 parts, which cell styles are dates), then the shared strings and the cells of a sheet with
-expat handlers (:mod:`cipmodel.io.xlsx_cells`): several times faster than openpyxl's cell objects (a 9,000-scheme plan reads
-in about a second), and each cell is seen both as its formula and as the value the
-spreadsheet application saved with it, so a formula saved without a value is told apart
-from a blank cell. Every part is streamed by expat with a DTD, entity declarations and
-external references refused (as ``defusedxml`` does with ``forbid_dtd``); a part holding
-more rows, cells, texts or entries than the limits allow is refused while it is streamed,
-before openpyxl builds a tree of it. Elements are matched by namespace, and a value is read
-only as Excel and LibreOffice would show it, or refused naming its sheet and cell.
+expat handlers (:mod:`cipmodel.io.xlsx_cells`): several times faster than openpyxl's cell
+objects, and each cell is seen both as its formula and as the value the spreadsheet
+application saved with it, so a formula saved without a value is told apart from a blank
+cell. A sheet in the plain form Excel, LibreOffice and openpyxl write (no formulas, no
+rich text) is read faster still, by :mod:`cipmodel.io.xlsx_scan`, into the same handler;
+any other is left to expat (a 9,000-scheme plan reads in about half a second). Every part
+is parsed by expat with a DTD, entity declarations and external references refused (as
+``defusedxml`` does with ``forbid_dtd``); a part holding more rows, cells, texts or entries
+than the limits allow is refused while it is streamed, before openpyxl builds a tree of it.
+Elements are matched by namespace, and a value is read only as Excel and LibreOffice would
+show it, or refused naming its sheet and cell.
 
 The file, zip and XML checks that come first are in :mod:`cipmodel.io.xlsx`.
 """
@@ -45,6 +48,7 @@ from cipmodel.io.xlsx_cells import (
     StringsHandler,
     parse_part,
 )
+from cipmodel.io.xlsx_scan import SCAN_MAX_BYTES, scan_sheet
 
 __all__ = ["Cell", "Hidden", "SheetRef", "XlTableRef", "XlsxSheets"]
 
@@ -246,15 +250,12 @@ class XlsxSheets:
                     "you edit the other; delete one of them or rename it"
                 )
                 raise WorkbookError(msg)
-        lim = self.limits
-        handler = SheetHandler(
-            self.strings,
-            self._date_styles,
-            self._timedelta_styles,
-            self.epoch,
-            lim.max_rows,
-            lim.max_cells,
-        )
+        handler = self._handler()
+        data = self._plain_part(self._sheet_path(ws))
+        if data is not None and scan_sheet(data, handler):
+            self.hidden[ws.title] = handler.hidden
+            return handler.rows
+        handler = self._handler()  # read by expat from the start, which decides
         try:
             with self.zf.open(self._sheet_path(ws)) as fh, contextlib.suppress(SheetEnd):
                 parse_part(fh, handler)
@@ -274,6 +275,27 @@ class XlsxSheets:
             raise WorkbookError(msg) from None
         self.hidden[ws.title] = handler.hidden
         return handler.rows
+
+    def _handler(self) -> SheetHandler:
+        lim = self.limits
+        return SheetHandler(
+            self.strings,
+            self._date_styles,
+            self._timedelta_styles,
+            self.epoch,
+            lim.max_rows,
+            lim.max_cells,
+        )
+
+    def _plain_part(self, path: str) -> bytes | None:
+        """A part's bytes for :func:`scan_sheet`, or None if it is larger than
+        ``SCAN_MAX_BYTES`` or cannot be read whole (expat's streaming then says why)."""
+        try:
+            with self.zf.open(path) as fh:
+                data = fh.read(SCAN_MAX_BYTES + 1)
+        except Exception:  # noqa: BLE001 - a damaged part: the streaming read reports it
+            return None
+        return data if len(data) <= SCAN_MAX_BYTES else None
 
     def _over_limit(self, ws: SheetRef, what: str) -> WorkbookError:
         """The refusal of a sheet with more rows, cells or elements than the limits."""
