@@ -26,6 +26,7 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from sheet_names import RESULT_SHEETS
 
 from cipmodel.cli import cli
 from cipmodel.errors import InPlaceRefused
@@ -35,17 +36,7 @@ from cipmodel.io.carry import load_for_results, write_carried_results
 from cipmodel.io.results_base import RESULT_MARK
 from cipmodel.results.run import RunResult, run_plan
 
-RESULTS = [
-    "Board summary",
-    "Summary",
-    "Plan years",
-    "Monthly",
-    "STF by quarter",
-    "Metrics",
-    "Schemes",
-    "Lines",
-    "Provenance",
-]
+RESULTS = RESULT_SHEETS
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image
+from sheet_names import RESULT_SHEETS
 
 from cipmodel.cli import cli
 from cipmodel.errors import WorkbookError
@@ -46,17 +47,6 @@ from cipmodel.io.results_workbook import build_results_workbook
 from cipmodel.results.run import RunResult, run_plan
 
 INPUT_SHEETS = [t.sheet for t in load_schema().tables]
-RESULT_SHEETS = [
-    "Board summary",
-    "Summary",
-    "Plan years",
-    "Monthly",
-    "STF by quarter",
-    "Metrics",
-    "Schemes",
-    "Lines",
-    "Provenance",
-]
 
 
 # -- shared builders (also used by test_results_libreoffice.py) ----------------------------
