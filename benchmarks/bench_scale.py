@@ -125,7 +125,7 @@ def _floor_in_process(portfolio: Any, n: int) -> dict[str, float]:
     return {"cpu": min(cpu), "wall": min(wall), "chunk": chunk, "dims": im.n_dims}
 
 
-def _floor(which: str, n: int) -> dict[str, float]:
+def measure_floor(which: str, n: int) -> dict[str, float]:
     """The floor measured in a child process with one BLAS thread (so its CPU time is one
     thread's work, not OpenBLAS's idle spinning), timed inside the child (no imports)."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -212,8 +212,8 @@ def main() -> list[tuple[str, float, str]]:
     one_args.append("--first-year-only")
     one = min((_whole_process(["simulate", *one_args]) for _ in range(2)), key=lambda r: r["cpu"])
     one_fixed = _whole_process(["simulate", *_with_draws(one_args, 1)])
-    nat_floor = _floor("national", NATIONAL_DRAWS)
-    one_floor = _floor("one", ONE_TRUST_DRAWS)
+    nat_floor = measure_floor("national", NATIONAL_DRAWS)
+    one_floor = measure_floor("one", ONE_TRUST_DRAWS)
     monaco_s = _monaco(MONACO_DRAWS)
 
     nat_ratio_cpu = national["cpu"] / nat_floor["cpu"]

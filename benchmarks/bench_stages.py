@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_scale import measure_floor
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DRAWS = 10_000
@@ -124,15 +126,7 @@ def main() -> list[tuple[str, float, str]]:
         )
     stages: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     chunk, dims = int(stages.pop("chunk")), int(stages.pop("dims"))
-    floor = subprocess.run(
-        [sys.executable, str(HERE / "bench_scale.py"), "--floor", "national", str(DRAWS)],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=HERE,
-        env=env,
-    )
-    floor_s = float(json.loads(floor.stdout.strip().splitlines()[-1])["wall"])
+    floor_s = measure_floor("national", DRAWS)["wall"]
     table = {"start-up": _startup(), **stages}
     total = sum(table.values())
     print(
