@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from cipmodel.inputs.record_types import DRIVER_RATES
 from cipmodel.inputs.schema import load_schema
 
 __all__ = [
@@ -39,15 +40,8 @@ __all__ = [
 _SCHEMA = load_schema()
 _LINES: tuple[str, ...] = tuple(_SCHEMA.lines)
 
-#: The growth drivers, in the order of the drivers axis.
-DRIVERS: tuple[str, ...] = (
-    "tariff_uplift",
-    "efficiency_factor",
-    "activity_growth",
-    "pay_award",
-    "non_pay_inflation",
-    "drug_inflation",
-)
+#: The growth drivers, in the order of the drivers axis (the Drivers table's).
+DRIVERS: tuple[str, ...] = DRIVER_RATES
 _ACTIVITY = DRIVERS.index("activity_growth")
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from cipmodel.errors import Note
 from cipmodel.inputs.portfolio import Portfolio
-from cipmodel.inputs.record_types import SCHEMA, place
+from cipmodel.inputs.record_types import DRIVER_RATES, SCHEMA, place
 
 __all__ = [
     "MAX_CIP_SHARE_OF_LINE",
@@ -52,15 +52,6 @@ MIN_AE_PERFORMANCE = 0.5
 #: A driver rate (pay award, tariff uplift, ...) under 0.1% but not zero: "2.1" typed as
 #: 0.021% rather than 2.1%.
 MIN_NONZERO_RATE = 0.001
-
-_RATES = (
-    "tariff_uplift",
-    "efficiency_factor",
-    "activity_growth",
-    "pay_award",
-    "non_pay_inflation",
-    "drug_inflation",
-)
 
 
 def _money(x: float) -> str:
@@ -208,7 +199,7 @@ def _rates(p: Portfolio) -> Iterator[Note]:
                         "warning",
                     )
     for d in p.drivers:
-        for attr in _RATES:
+        for attr in DRIVER_RATES:
             v = getattr(d, attr)
             if v and abs(v) < MIN_NONZERO_RATE:
                 yield Note(

@@ -23,6 +23,7 @@ from cipmodel.errors import Problem, ValidationError
 from cipmodel.inputs.schema import MISSING, Coerce, Table, load_schema, remembered
 
 __all__ = [
+    "DRIVER_RATES",
     "RECORD_CLASSES",
     "SCHEMA",
     "TABLE_NAMES",
@@ -365,6 +366,13 @@ class Drivers(Record):
     non_pay_inflation: float = blank()
     drug_inflation: float = blank()
     source: Source | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+#: The growth drivers of a plan year, in the order the Drivers table lists them (and the
+#: engine's drivers axis): every field of :class:`Drivers` but the trust and the year.
+DRIVER_RATES: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Drivers) if f.name not in ("trust_code", "year", "source")
+)
 
 
 @dataclass(frozen=True)
