@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from cipmodel.results.run import RunResult
 
 
 def soffice_path() -> str | None:
@@ -39,3 +43,23 @@ def soffice() -> str:
     if path is None:
         pytest.fail("CIPMODEL_REQUIRE_SOFFICE=1 but soffice is not installed")
     return path
+
+
+@pytest.fixture(scope="module")
+def example_result() -> RunResult:
+    """The worked example's plan run (acute-11pc, two plan years)."""
+    from cipmodel.examples import example_portfolio
+    from cipmodel.results.run import run_plan
+
+    return run_plan(example_portfolio("acute-11pc"), input="example:acute-11pc")
+
+
+@pytest.fixture(scope="module")
+def multi_result() -> RunResult:
+    """The plan run of three trusts cloned from the example
+    (``test_results_workbook.multi_portfolio``: the awkward cases)."""
+    from test_results_workbook import multi_portfolio
+
+    from cipmodel.results.run import run_plan
+
+    return run_plan(multi_portfolio())

@@ -17,7 +17,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from test_results_workbook import fake_simulation, multi_portfolio
+from test_results_workbook import fake_simulation
 
 from cipmodel.examples import example_portfolio
 from cipmodel.formatting import money
@@ -27,16 +27,6 @@ from cipmodel.io.results_workbook import build_results_workbook, write_results_w
 from cipmodel.results.run import RunResult, run_plan
 
 BOARD = "Board summary"
-
-
-@pytest.fixture(scope="module")
-def example_result() -> RunResult:
-    return run_plan(example_portfolio("acute-11pc"), input="example:acute-11pc")
-
-
-@pytest.fixture(scope="module")
-def multi_result() -> RunResult:
-    return run_plan(multi_portfolio())
 
 
 @pytest.fixture(scope="module")

@@ -39,11 +39,6 @@ from cipmodel.results.run import RunResult, run_plan
 RESULTS = RESULT_SHEETS
 
 
-@pytest.fixture(scope="module")
-def example_result() -> RunResult:
-    return run_plan(example_portfolio("acute-11pc"), input="example:acute-11pc")
-
-
 def _digest(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 

@@ -15,7 +15,7 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from test_results_workbook import fake_simulation, multi_portfolio
+from test_results_workbook import fake_simulation
 
 from cipmodel import __version__
 from cipmodel.cli import cli
@@ -24,7 +24,7 @@ from cipmodel.inputs.schema import load_schema
 from cipmodel.io import write_in_place, write_results_workbook, write_template
 from cipmodel.io.names import HEADLINES, excel_name_prefix
 from cipmodel.io.results_workbook import build_results_workbook
-from cipmodel.results.run import RunResult, run_plan
+from cipmodel.results.run import RunResult
 from cipmodel.results.sector import sector_tables
 
 MONEY = '#,##0;(#,##0);"-"'
@@ -54,16 +54,6 @@ TABLES = ["Monthly", "STF by quarter", "Metrics", "Schemes", "Lines"]
 INPUT_SHEETS = ["README", *(t.sheet for t in load_schema().tables)]
 VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 EXAMPLE = Path(__file__).resolve().parents[1] / "templates" / "example-acute-11pc.xlsx"
-
-
-@pytest.fixture(scope="module")
-def example_result() -> RunResult:
-    return run_plan(example_portfolio("acute-11pc"), input="example:acute-11pc")
-
-
-@pytest.fixture(scope="module")
-def multi_result() -> RunResult:
-    return run_plan(multi_portfolio())
 
 
 @pytest.fixture(scope="module")

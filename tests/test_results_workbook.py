@@ -131,16 +131,6 @@ def fake_simulation(codes: list[str]) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def example_result() -> RunResult:
-    return run_plan(example_portfolio("acute-11pc"), input="example:acute-11pc")
-
-
-@pytest.fixture(scope="module")
-def multi_result() -> RunResult:
-    return run_plan(multi_portfolio())
-
-
 def _digest(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
